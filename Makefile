@@ -1,0 +1,115 @@
+# quire — plain GNU Make. `make` builds build/libquire.a and build/quire.
+#   make test                 build and run the whole test suite
+#   make SANITIZE=address,undefined test   (builds into build/san-...)
+#   make check-arm64          cross-build the core for aarch64, run core tests in qemu
+#   make bench                build benchmarks (see bench/)
+#   make lint                 checksrc-style bans
+# Per-ISA kernel files get their own -m flags; nothing is built with -march=native.
+
+CC       ?= cc
+BUILD    ?= build
+SANITIZE ?=
+OPT      ?= -O2
+PKG_CONFIG ?= pkg-config
+
+MACHINE := $(shell $(CC) -dumpmachine)
+ifneq ($(findstring x86_64,$(MACHINE)),)
+  ARCH := x86_64
+else ifneq ($(findstring aarch64,$(MACHINE)),)
+  ARCH := aarch64
+else
+  ARCH := other
+endif
+
+ifneq ($(SANITIZE),)
+  BUILD := build/san-$(subst $(comma),-,$(SANITIZE))
+  SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+comma := ,
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS  ?= $(OPT) -g
+DEPLIBS := libutf8proc jansson
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPLIBS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPLIBS) 2>/dev/null)
+ifeq ($(PKG_LIBS),)
+  PKG_LIBS := -lutf8proc -ljansson
+endif
+ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) -fvisibility=hidden -Iinclude -Isrc \
+              -D_DEFAULT_SOURCE $(PKG_CFLAGS) -MMD -MP
+LDLIBS  := $(PKG_LIBS) -lpthread -lm
+LDFLAGS += $(SANFLAGS) $(if $(STATIC),-static,)
+
+# ---- sources ---------------------------------------------------------------
+LIB_MODULES := core nn text embed
+LIB_SRC := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
+ISA_X86 := src/nn/kern_avx2.c src/nn/kern_avx512.c
+ISA_ARM := src/nn/kern_neon.c
+ifneq ($(ARCH),x86_64)
+  LIB_SRC := $(filter-out $(ISA_X86),$(LIB_SRC))
+endif
+ifneq ($(ARCH),aarch64)
+  LIB_SRC := $(filter-out $(ISA_ARM),$(LIB_SRC))
+endif
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+
+CLI_SRC := $(wildcard cli/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+
+TEST_SRC  := $(wildcard tests/unit/test_*.c)
+TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_COMMON := $(BUILD)/obj/tests/unit/testlib.o
+
+BENCH_SRC := $(wildcard bench/embed/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/embed/%.c=$(BUILD)/bench/%)
+
+ISA_FLAGS_src/nn/kern_avx2.c   := -mavx2 -mfma
+ISA_FLAGS_src/nn/kern_avx512.c := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mavx2
+
+.PHONY: all lib cli test tests check-arm64 bench clean lint golden-update fmt
+all: lib cli
+
+lib: $(BUILD)/libquire.a
+cli: $(BUILD)/quire
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS_$<) -c $< -o $@
+
+$(BUILD)/libquire.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/quire: $(CLI_OBJ) $(BUILD)/libquire.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libquire.a $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_COMMON) $(BUILD)/libquire.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(TEST_COMMON) $(BUILD)/libquire.a $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/embed/%.o $(BUILD)/libquire.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libquire.a $(LDLIBS)
+
+tests: all $(TEST_BIN)
+
+test: tests
+	QUIRE_BUILD=$(BUILD) sh tests/run.sh
+
+bench: all $(BENCH_BIN)
+
+# Cross-build the core for aarch64 (static) and run the core tests under qemu.
+check-arm64:
+	$(MAKE) BUILD=build/arm64 CC=aarch64-linux-gnu-gcc AR=aarch64-linux-gnu-ar \
+	  PKG_CONFIG="env PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config" \
+	  STATIC=1 tests
+	QUIRE_BUILD=build/arm64 QUIRE_RUNNER="qemu-aarch64" QUIRE_CORE_ONLY=1 sh tests/run.sh
+
+lint:
+	sh tests/lint.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

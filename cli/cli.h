@@ -1,0 +1,55 @@
+/*
+ * cli.h — shared pieces of the `quire` command: subcommand table, option parsing,
+ * exit codes. Each subcommand lives in its own cli/cmd_<name>.c and only parses
+ * arguments, calls the public API and prints.
+ */
+#ifndef QUIRE_CLI_H
+#define QUIRE_CLI_H
+
+#include <stdio.h>
+
+#include "quire.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_PARTIAL = 3 };
+
+typedef struct cli_cmd {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} cli_cmd;
+
+int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+
+/* Option table entry: long name, short letter (0 = none), takes a value? */
+typedef struct cli_opt {
+    const char *name;  /* without leading dashes, e.g. "model" */
+    char short_name;   /* e.g. 'm', or 0 */
+    int has_arg;
+    const char *arg_name; /* for help, e.g. "DIR" */
+    const char *help;
+} cli_opt;
+
+/* Parse argv (from index 1) against opts. For each option found calls
+ * on_opt(index into opts, value or NULL, user); positional args are collected into
+ * pos[] (at most max_pos). Returns 0, or EXIT_USAGE after printing an error naming
+ * the option. "--help"/"-h" prints usage (via print_help) and returns -1. */
+typedef int (*cli_opt_cb)(int idx, const char *val, void *user);
+int cli_parse(int argc, char **argv, const cli_opt *opts, cli_opt_cb on_opt, void *user,
+              const char **pos, int max_pos, int *n_pos, void (*print_help)(FILE *out));
+
+/* Print an options table. */
+void cli_print_opts(FILE *out, const cli_opt *opts);
+
+/* Parse a positive int with bounds; on error prints "quire CMD: --NAME: ..." and
+ * returns -1. */
+int cli_int(const char *cmd, const char *name, const char *val, long lo, long hi, long *out);
+
+/* Print an error from the library: "quire CMD: message" and return the exit code
+ * that fits the status. */
+int cli_fail(const char *cmd, const quire_error *err);
+
+extern const char *cli_prog;
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * main.c — `quire` entry point: dispatches to one subcommand per file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char *cli_prog = "quire";
+
+static const cli_cmd commands[] = {
+    {"embed", "compute sentence embeddings with a Hugging Face BERT model folder", cmd_embed},
+    {"tokenize", "print WordPiece token ids of each input line", cmd_tokenize},
+    {"info", "print version, CPU features and the kernels in use", cmd_info},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: quire <command> [options] [args]\n"
+            "\n"
+            "quire %s — local, offline document AI: embeddings, conversion, search.\n"
+            "\n"
+            "commands:\n",
+            quire_version_str());
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\n"
+            "Run `quire <command> --help` for a command's options.\n"
+            "Exit status: 0 ok, 1 failure, 2 usage error, 3 partial failure.\n"
+            "Environment: QUIRE_CPU=scalar|avx2|avx512|neon forces a kernel set.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("quire %s\n", quire_version_str());
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(commands[i].name, name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "quire: unknown command '%s' (see quire --help)\n", name);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,191 @@
+/*
+ * quire.h — the whole public C API of quire, a local document-AI toolkit.
+ *
+ * Usage (sentence embeddings):
+ *
+ *     quire_error err = {0};
+ *     quire_model *model = NULL;
+ *     quire_embedder *emb = NULL;
+ *     if (quire_init(QUIRE_VERSION_NUMBER, &err) != QUIRE_OK) { ... err.msg ... }
+ *     quire_model_params mp = quire_model_default_params();
+ *     if (quire_model_open("all-MiniLM-L6-v2", &mp, &model, &err) != QUIRE_OK) { ... }
+ *     quire_embedder_params ep = quire_embedder_default_params();
+ *     if (quire_embedder_new(model, &ep, &emb, &err) != QUIRE_OK) { ... }
+ *     const char *texts[2] = { "hello world", "good morning" };
+ *     float *vecs = malloc(2 * quire_model_dims(model) * sizeof(float));
+ *     quire_embed(emb, texts, NULL, 2, vecs, NULL, &err);
+ *     quire_embedder_free(emb);
+ *     quire_model_close(model);
+ *
+ * Conventions
+ *  - Every fallible call returns quire_status (QUIRE_OK == 0). Results go through
+ *    OUT parameters, which are set to NULL/0 on failure.
+ *  - `err` is an optional caller-owned buffer (may be NULL) that receives a one-line
+ *    message naming the file, tensor, field or input that failed. The library never
+ *    allocates for errors, never prints to stdout and never calls exit/abort on input.
+ *  - Freeing/closing NULL is a no-op.
+ *  - Threads: a quire_model is immutable after quire_model_open and may be shared by any
+ *    number of threads. A quire_embedder holds scratch memory and a thread pool; it must
+ *    be used by one thread at a time (create one per thread, or guard it).
+ *  - Parameter structs: get them from *_default_params(); a zero field means "default".
+ *    Fields are only ever appended.
+ */
+#ifndef QUIRE_H
+#define QUIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(QUIRE_STATIC_NO_VISIBILITY)
+#define QUIRE_API __attribute__((visibility("default")))
+#else
+#define QUIRE_API
+#endif
+
+/* Version: 0xMMmmpp. */
+#define QUIRE_VERSION_MAJOR 0
+#define QUIRE_VERSION_MINOR 1
+#define QUIRE_VERSION_PATCH 0
+#define QUIRE_VERSION_NUMBER 0x000100
+#define QUIRE_VERSION_STRING "0.1.0"
+
+/* Status codes. Stable numbers, append-only. Detail codes may be encoded as
+ * primary | (n << 8); use QUIRE_STATUS_PRIMARY() to get the primary code. */
+typedef enum quire_status {
+    QUIRE_OK = 0,
+    QUIRE_ERROR = 1,       /* generic failure */
+    QUIRE_NOMEM = 2,       /* allocation failed */
+    QUIRE_IO = 3,          /* file could not be opened / read / written */
+    QUIRE_FORMAT = 4,      /* input file or data is malformed or inconsistent */
+    QUIRE_INVALID_ARG = 5, /* bad argument from the caller */
+    QUIRE_UNSUPPORTED = 6, /* valid but not supported (architecture, dtype, ...) */
+    QUIRE_LIMIT = 7,       /* a configured limit was exceeded */
+    QUIRE_NOT_FOUND = 8,   /* named thing does not exist */
+    QUIRE_CANCELLED = 9,   /* stopped by an abort callback */
+    QUIRE_BUSY = 10        /* resource busy / locked */
+} quire_status;
+
+#define QUIRE_STATUS_PRIMARY(s) ((quire_status)((int)(s)&0xff))
+
+/* Caller-owned error buffer. */
+typedef struct quire_error {
+    int code;      /* the quire_status of the failure */
+    char msg[256]; /* NUL-terminated one-line message */
+} quire_error;
+
+/* Static name of a status, e.g. "FORMAT". Never NULL. */
+QUIRE_API const char *quire_status_str(quire_status status);
+
+/* Library version as 0xMMmmpp and as a string. */
+QUIRE_API unsigned quire_version(void);
+QUIRE_API const char *quire_version_str(void);
+
+/* Initialise the library: detects CPU features and chooses kernels (honouring the
+ * QUIRE_CPU environment variable: scalar|avx2|avx512|neon). Pass QUIRE_VERSION_NUMBER.
+ * Safe to call more than once and from several threads; other calls initialise lazily,
+ * so calling it is only needed to learn about errors (e.g. QUIRE_CPU names a kernel set
+ * this CPU lacks -> QUIRE_UNSUPPORTED). */
+QUIRE_API quire_status quire_init(unsigned header_version, quire_error *err);
+
+/* Logging. Levels: */
+enum { QUIRE_LOG_DEBUG = 0, QUIRE_LOG_INFO = 1, QUIRE_LOG_WARN = 2, QUIRE_LOG_ERROR = 3 };
+typedef void (*quire_log_fn)(int level, const char *msg, void *user_data);
+/* Install a log callback (NULL restores the default: WARN and above to stderr).
+ * min_level filters before formatting. Not thread-safe against concurrent logging:
+ * call at start-up. Document text and keys are never logged. */
+QUIRE_API void quire_log_set(quire_log_fn fn, void *user_data, int min_level);
+
+/* CPU and kernel information, written as "key: value" lines into buf (always
+ * NUL-terminated when cap > 0). Returns the length it needed. */
+QUIRE_API size_t quire_info(char *buf, size_t cap);
+
+/* Name of the kernel set in use: "scalar", "avx2", "avx512", "neon". */
+QUIRE_API const char *quire_kernels_name(void);
+
+/* ------------------------------------------------------------------ models */
+
+typedef struct quire_model quire_model;       /* immutable, shareable */
+typedef struct quire_embedder quire_embedder; /* per-thread scratch + pool */
+
+enum quire_pooling {
+    QUIRE_POOLING_DEFAULT = 0, /* from 1_Pooling/config.json, else mean */
+    QUIRE_POOLING_MEAN = 1,    /* attention-masked mean over tokens */
+    QUIRE_POOLING_CLS = 2      /* the [CLS] token's hidden state */
+};
+
+typedef struct quire_model_params {
+    int max_tokens; /* truncate inputs to this many tokens incl. [CLS]/[SEP];
+                       0 = sentence_bert_config.json max_seq_length, else the
+                       tokenizer's model_max_length, else max_position_embeddings
+                       (never more than max_position_embeddings) */
+    int pooling;    /* enum quire_pooling; 0 = from the model folder */
+} quire_model_params;
+
+QUIRE_API quire_model_params quire_model_default_params(void);
+
+/* Open a Hugging Face / sentence-transformers model folder: config.json,
+ * model.safetensors (F32/F16/BF16), vocab.txt or tokenizer.json, optional
+ * tokenizer_config.json, sentence_bert_config.json, modules.json, 1_Pooling/config.json.
+ * Weights are mmap'd read-only. Any inconsistency -> QUIRE_FORMAT with a message naming
+ * the file and tensor/field; a missing required file -> QUIRE_IO or QUIRE_NOT_FOUND.
+ * OUT: *out is a new model (close with quire_model_close) or NULL on failure.
+ * params may be NULL for defaults. */
+QUIRE_API quire_status quire_model_open(const char *dir, const quire_model_params *params,
+                                        quire_model **out, quire_error *err);
+QUIRE_API void quire_model_close(quire_model *model);
+
+QUIRE_API int quire_model_dims(const quire_model *model);       /* output vector size */
+QUIRE_API int quire_model_max_tokens(const quire_model *model); /* effective truncation */
+QUIRE_API int quire_model_pooling(const quire_model *model);    /* enum quire_pooling */
+/* Short human description ("bert, 6 layers, hidden 384, ..."), valid while model is. */
+QUIRE_API const char *quire_model_describe(const quire_model *model);
+
+/* Tokenize one text (UTF-8, invalid sequences replaced) into ids with [CLS]/[SEP],
+ * truncated to the model's max_tokens. Thread-safe (allocates its own scratch).
+ * OUT: ids[0..*n_ids) (at most cap are written; *n_ids is the full count, so a
+ * caller can retry with a larger buffer when *n_ids > cap). */
+QUIRE_API quire_status quire_tokenize(const quire_model *model, const char *text, size_t len,
+                                      int32_t *ids, size_t cap, size_t *n_ids, quire_error *err);
+
+typedef struct quire_embedder_params {
+    int n_threads;        /* worker threads for one call; 0 = 1 */
+    int max_batch;        /* most texts per forward pass; 0 = 32 */
+    int max_batch_tokens; /* most tokens (sum over texts) per pass; 0 = 8192; scratch is
+                             sized for this at creation, never in the forward pass */
+    int no_normalize;     /* 1 = skip L2 normalisation of the output */
+    int pooling;          /* enum quire_pooling; 0 = the model's */
+} quire_embedder_params;
+
+QUIRE_API quire_embedder_params quire_embedder_default_params(void);
+
+/* Create an embedder for a model (borrowed: the model must outlive the embedder).
+ * Allocates all scratch memory up front. OUT: *out or NULL. */
+QUIRE_API quire_status quire_embedder_new(const quire_model *model,
+                                          const quire_embedder_params *params,
+                                          quire_embedder **out, quire_error *err);
+QUIRE_API void quire_embedder_free(quire_embedder *emb);
+
+/* Embed n texts. texts[i] is UTF-8 of lens[i] bytes (lens may be NULL: NUL-terminated).
+ * Texts are length-bucketed internally; results are in input order.
+ * OUT: vecs[i * dims .. +dims) for each text (caller-allocated, n * dims floats);
+ *      n_tokens[i] (optional, may be NULL) = tokens used after truncation.
+ * Returns QUIRE_OK, or an error status (vecs content then unspecified). */
+QUIRE_API quire_status quire_embed(quire_embedder *emb, const char *const *texts,
+                                   const size_t *lens, size_t n, float *vecs,
+                                   int32_t *n_tokens, quire_error *err);
+
+/* Embed pre-tokenized inputs: ids[i] has n_ids[i] ids, which must already include
+ * [CLS]/[SEP] and be <= max_tokens long; every id must be < vocab size
+ * (else QUIRE_INVALID_ARG naming the input). */
+QUIRE_API quire_status quire_embed_ids(quire_embedder *emb, const int32_t *const *ids,
+                                       const size_t *n_ids, size_t n, float *vecs,
+                                       quire_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QUIRE_H */

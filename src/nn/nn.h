@@ -1,0 +1,113 @@
+/*
+ * nn.h — tensor kernels behind runtime dispatch.
+ *
+ * Every kernel has a portable scalar reference in kern_scalar.c (always built; the
+ * fallback and the test oracle) and optional per-ISA versions in kern_avx2.c,
+ * kern_avx512.c, kern_neon.c, each compiled with only its own -m flags. The table in
+ * use is chosen once (qr_nn_select) from the CPU features, or forced by QUIRE_CPU.
+ *
+ * Layouts (all float32, row-major):
+ *  - activations: [m rows (tokens)][n columns], with a row stride in floats;
+ *  - linear weights are packed once at load time from PyTorch's [n_out][k_in] into
+ *    panels of QR_PANEL output columns: data[p][k][j] = W[p*QR_PANEL + j][k]
+ *    (zero where p*QR_PANEL + j >= n). Each panel is k*QR_PANEL floats, contiguous, so
+ *    a micro-kernel streams one panel while it broadcasts activations.
+ */
+#ifndef QR_NN_H
+#define QR_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quire.h"
+
+#define QR_PANEL 16
+#define QR_MIN_INT(a, b) ((a) < (b) ? (a) : (b))
+
+typedef struct qr_packed {
+    int n;        /* output features (columns of C) */
+    int k;        /* input features */
+    int n_panels; /* (n + QR_PANEL - 1) / QR_PANEL */
+    float *data;  /* [n_panels][k][QR_PANEL], 64-byte aligned, owned by whoever packed */
+} qr_packed;
+
+/* Floats needed to pack an [n][k] matrix. */
+size_t qr_packed_size(int n, int k);
+/* Pack W ([n][k] row-major) into dst (qr_packed_size floats, 64-byte aligned). */
+void qr_pack(const float *w, int n, int k, float *dst);
+
+enum { QR_ACT_NONE = 0, QR_ACT_GELU = 1 };
+
+/* C[i][j] = act( sum_k A[i][k] * W[j][k] + bias[j] ) + res[i][j]   for i < m,
+ * j in columns of panels [p0, p1) (clipped to n). bias/res may be NULL.
+ * When both act and res are given, act applies before the residual add. */
+typedef struct qr_gemm_args {
+    const float *a;     /* A: [m][k] */
+    long lda;
+    const qr_packed *w; /* W packed */
+    const float *bias;  /* [n] or NULL */
+    const float *res;   /* [m][n] or NULL; may alias c (same ldc) */
+    long ldr;
+    float *c;           /* C: [m][n] */
+    long ldc;
+    int m;
+    int p0, p1;         /* panel range */
+    int act;            /* QR_ACT_* */
+} qr_gemm_args;
+
+/* One head of self-attention over one sequence of t tokens (no padding: every token
+ * attends to every token of its own sequence):
+ *   out[i][:] = sum_j softmax_j( scale * q[i]·k[j] ) v[j][:]
+ * q, k, v rows have `d` floats at strides ldq/ldk/ldv; out rows at stride ldo.
+ * scratch: at least t floats... see QR_ATTN_SCRATCH(t, d). */
+typedef struct qr_attn_args {
+    const float *q, *k, *v;
+    long ldq, ldk, ldv;
+    float *out;
+    long ldo;
+    int t;     /* tokens */
+    int d;     /* head dim */
+    float scale;
+    float *scratch; /* QR_ATTN_SCRATCH(t, d) floats, 64-byte aligned */
+} qr_attn_args;
+#define QR_ATTN_SCRATCH(t, d) ((size_t)(t) * (size_t)(t) + 64u * (size_t)(d) + 64u)
+
+typedef struct qr_kernels {
+    const char *name;
+    /* see qr_gemm_args */
+    void (*gemm)(const qr_gemm_args *a);
+    /* in place: x[i] = (x[i] - mean) / sqrt(var + eps) * gamma + beta, per row of n */
+    void (*layernorm)(float *x, long ldx, int m, int n, const float *gamma,
+                      const float *beta, float eps);
+    /* see qr_attn_args */
+    void (*attention)(const qr_attn_args *a);
+    /* in place GELU(erf): x * 0.5 * (1 + erf(x / sqrt 2)) */
+    void (*gelu)(float *x, long n);
+    /* in place softmax over n values */
+    void (*softmax)(float *x, long n);
+    /* sum a[i]*b[i] */
+    float (*dot)(const float *a, const float *b, long n);
+    /* y[i] += alpha * x[i] */
+    void (*axpy)(float *y, const float *x, float alpha, long n);
+} qr_kernels;
+
+/* The scalar reference (always available). */
+extern const qr_kernels qr_kernels_scalar;
+#if defined(__x86_64__) || defined(_M_X64)
+extern const qr_kernels qr_kernels_avx2;
+extern const qr_kernels qr_kernels_avx512;
+#endif
+#if defined(__aarch64__)
+extern const qr_kernels qr_kernels_neon;
+#endif
+
+/* The active table (selects on first use). */
+const qr_kernels *qr_nn(void);
+/* Select the table: name NULL = best for this CPU, or honour QUIRE_CPU. */
+quire_status qr_nn_select(const char *name, quire_error *err);
+/* A named table if it is built in and this CPU can run it, else NULL. For tests. */
+const qr_kernels *qr_nn_get(const char *name);
+/* Names of all tables this build has (NULL-terminated). */
+extern const char *const qr_nn_names[];
+
+#endif /* QR_NN_H */
