@@ -66,7 +66,7 @@ BENCH_BIN := $(BENCH_SRC:bench/embed/%.c=$(BUILD)/bench/%)
 ISA_FLAGS_src/nn/kern_avx2.c   := -mavx2 -mfma
 ISA_FLAGS_src/nn/kern_avx512.c := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mavx2
 
-.PHONY: all lib cli test tests check-arm64 bench clean lint golden-update fmt
+.PHONY: all lib cli test tests check check-asan check-arm64 bench clean lint golden-update fmt
 all: lib cli
 
 lib: $(BUILD)/libquire.a
@@ -94,22 +94,56 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/embed/%.o $(BUILD)/libquire.a
 
 tests: all $(TEST_BIN)
 
-test: tests
+test: tests models
 	QUIRE_BUILD=$(BUILD) sh tests/run.sh
 
 bench: all $(BENCH_BIN)
 
-# Cross-build the core for aarch64 (static) and run the core tests under qemu.
-check-arm64:
-	$(MAKE) BUILD=build/arm64 CC=aarch64-linux-gnu-gcc AR=aarch64-linux-gnu-ar \
-	  PKG_CONFIG="env PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config" \
-	  STATIC=1 tests
-	QUIRE_BUILD=build/arm64 QUIRE_RUNNER="qemu-aarch64" QUIRE_CORE_ONLY=1 sh tests/run.sh
+# The whole suite: normal build, ASan+UBSan build, aarch64 under qemu; prints the
+# grand total "N passed, N failed" as the last line.
+check:
+	bash tests/check.sh
 
-lint:
-	sh tests/lint.sh
+# Cross-build the core for aarch64 (static) and run the core tests under qemu.
+# Needs what .ci/setup installs: gcc-aarch64-linux-gnu, qemu-user and the arm64
+# multiarch libutf8proc-dev:arm64 libjansson-dev:arm64 (static archives).
+ARM64_CC   ?= aarch64-linux-gnu-gcc
+ARM64_QEMU ?= qemu-aarch64
+check-arm64:
+	@command -v $(ARM64_CC) >/dev/null && command -v $(ARM64_QEMU) >/dev/null || \
+	  { echo "check-arm64: need $(ARM64_CC) and $(ARM64_QEMU) (run .ci/setup)" >&2; exit 1; }
+	$(MAKE) BUILD=build/arm64 CC=$(ARM64_CC) AR=aarch64-linux-gnu-ar SANITIZE= \
+	  PKG_CONFIG="env -u PKG_CONFIG_PATH PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config --static" \
+	  STATIC=1 tests
+	$(ARM64_QEMU) build/arm64/quire info | tee build/arm64/info.txt
+	@grep -q '^arch: aarch64' build/arm64/info.txt && grep -q '^cpu features:.*neon' build/arm64/info.txt || \
+	  { echo "check-arm64: quire info under qemu does not report aarch64 + neon" >&2; exit 1; }
+	QUIRE_BUILD=build/arm64 QUIRE_RUNNER="$(ARM64_QEMU)" QUIRE_CORE_ONLY=1 sh tests/run.sh
+
+lint: lib
+	QUIRE_BUILD=$(BUILD) sh tests/lint.sh
 
 clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The MiniLM-shaped test model (90 MB, not committed): regenerated bit-identically
+# from shared/models/ref/gen_weights.py with Debian's python3-numpy.
+SHARED ?= ../shared
+MINILM_SHA256 := 756f31d1a8a9211da519ba9ee634f417bb2e22fd216a1515583873a63bf99f2a
+.PHONY: models
+models: build/models/minilm/model.safetensors
+
+build/models/minilm/model.safetensors:
+	@mkdir -p build/models
+	/usr/bin/python3 $(SHARED)/models/ref/gen_weights.py minilm build/models/minilm.tmp
+	echo "$(MINILM_SHA256)  build/models/minilm.tmp/model.safetensors" | sha256sum -c -
+	rm -rf build/models/minilm && mv build/models/minilm.tmp build/models/minilm
+
+# Demo on bundled sample data: CPU/kernels, then embeddings of a few sentences.
+.PHONY: demo
+demo: all
+	./build/quire info
+	./build/quire tokenize --model examples/tiny-bert examples/sentences.txt | head -3
+	./build/quire embed --model examples/tiny-bert examples/sentences.txt | cut -c1-160

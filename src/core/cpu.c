@@ -131,8 +131,10 @@ void qr_cpu_feature_names(unsigned feats, char *buf, size_t cap)
         if (!(feats & names[i].bit))
             continue;
         int n = snprintf(buf + used, cap - used, "%s%s", used ? " " : "", names[i].name);
-        if (n < 0 || (size_t)n >= cap - used)
+        if (n < 0 || (size_t)n >= cap - used) {
+            buf[used] = '\0'; /* drop the truncated name: whole names only */
             break;
+        }
         used += (size_t)n;
     }
 }

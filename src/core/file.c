@@ -64,8 +64,13 @@ quire_status qr_file_read(const char *path, size_t max, char **out, size_t *len,
     qr_buf_init(&b, max);
     char tmp[65536];
     size_t n;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+    size_t total = 0; /* bytes read, to tell the size cap from a failed allocation */
+    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
+        total += n;
         qr_buf_append(&b, tmp, n);
+        if (b.failed)
+            break;
+    }
     int rerr = ferror(f);
     fclose(f);
     if (rerr) {
@@ -74,7 +79,7 @@ quire_status qr_file_read(const char *path, size_t max, char **out, size_t *len,
     }
     if (b.failed) {
         qr_buf_free(&b);
-        if (max && b.len + 1 > 0)
+        if (max && total > max)
             return qr_err(err, QUIRE_LIMIT, "%s: larger than %zu bytes", path, max);
         return qr_err(err, QUIRE_NOMEM, "%s: out of memory", path);
     }

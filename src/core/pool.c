@@ -75,6 +75,7 @@ quire_status qr_pool_new(int n_threads, qr_pool **out, quire_error *err)
     if (n_threads > 1) {
         pool->threads = qr_calloc((size_t)n_threads, sizeof(pthread_t));
         if (!pool->threads) {
+            pool->n = 1; /* no workers started: nothing to join */
             qr_pool_free(pool);
             return qr_err(err, QUIRE_NOMEM, "thread pool: out of memory");
         }

@@ -9,12 +9,21 @@
 #include "../core/core.h"
 #include "nn.h"
 
+/* On aarch64 the NEON table exists only once kern_neon.c is built with
+ * -DHAVE_NEON_KERNELS; until then the scalar table is the only (and default) one there,
+ * so an aarch64 build never references qr_kernels_neon. */
+#if defined(__aarch64__) && defined(HAVE_NEON_KERNELS)
+#define QR_NN_NEON 1
+#else
+#define QR_NN_NEON 0
+#endif
+
 const char *const qr_nn_names[] = {
     "scalar",
 #if defined(__x86_64__)
     "avx2",   "avx512",
 #endif
-#if defined(__aarch64__)
+#if QR_NN_NEON
     "neon",
 #endif
     NULL};
@@ -60,7 +69,7 @@ const qr_kernels *qr_nn_get(const char *name)
         return (f & need) == need ? &qr_kernels_avx512 : NULL;
     }
 #endif
-#if defined(__aarch64__)
+#if QR_NN_NEON
     if (strcmp(name, "neon") == 0)
         return (f & QR_CPU_NEON) ? &qr_kernels_neon : NULL;
 #endif
@@ -76,7 +85,7 @@ static const qr_kernels *best(void)
     if (!k)
         k = qr_nn_get("avx2");
 #endif
-#if defined(__aarch64__)
+#if QR_NN_NEON
     k = qr_nn_get("neon");
 #endif
     return k ? k : &qr_kernels_scalar;
@@ -104,7 +113,7 @@ quire_status qr_nn_select(const char *name, quire_error *err)
                           "QUIRE_CPU=%s: unknown kernel set (this build has scalar%s)", name,
 #if defined(__x86_64__)
                           ", avx2, avx512"
-#elif defined(__aarch64__)
+#elif QR_NN_NEON
                           ", neon"
 #else
                           ""

@@ -36,6 +36,11 @@ quire_status qr_tok_load_json(const char *path, const qr_tok_opts *opts, qr_tok 
 quire_status qr_tok_open_dir(const char *dir, qr_tok **out, quire_error *err);
 void qr_tok_free(qr_tok *tok);
 
+/* Added: HF BERT defaults {lowercase 1, strip_accents -1, tokenize_cjk 1}. */
+qr_tok_opts qr_tok_default_opts(void);
+/* Added: the flags in effect after loading (strip_accents resolved to 0 or 1). */
+void qr_tok_get_opts(const qr_tok *tok, qr_tok_opts *out);
+
 int qr_tok_vocab_size(const qr_tok *tok);
 /* Id of a vocabulary entry, or -1. */
 int qr_tok_lookup(const qr_tok *tok, const char *piece, size_t len);
@@ -43,7 +48,7 @@ int qr_tok_lookup(const qr_tok *tok, const char *piece, size_t len);
 const char *qr_tok_piece(const qr_tok *tok, int id);
 int qr_tok_cls(const qr_tok *tok);
 int qr_tok_sep(const qr_tok *tok);
-int qr_tok_pad(const qr_tok *tok);
+int qr_tok_pad(const qr_tok *tok); /* 0 when the vocabulary has no [PAD] */
 int qr_tok_unk(const qr_tok *tok);
 
 /* Encode UTF-8 text (invalid sequences become U+FFFD, which is then dropped like HF

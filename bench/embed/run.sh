@@ -1,0 +1,233 @@
+#!/bin/sh
+# bench/embed/run.sh — quire next to ONNX Runtime on the MiniLM-shaped model, same run.
+#
+#   sh bench/embed/run.sh              full run (about 2-3 minutes on 2 cores)
+#   QUICK=1 sh bench/embed/run.sh      10x fewer iterations (smoke run)
+#
+# Environment: QUIRE_SHARED (default ../shared), THREADS (default "1 2"), COLD_RUNS (default
+# 5), QUICK, SKIP_SETUP=1 (do not run setup.sh), NO_QUIRE=1 (ORT only), BENCH_BIN=PATH (use
+# this bench_embed binary instead of running `make bench`).
+# Raw JSON lines are kept in build/bench/embed-results/; the table goes to stdout (Markdown)
+# and to build/bench/embed-results/table.md.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd "$repo" || exit 1
+export QUIRE_SHARED="${QUIRE_SHARED:-../shared}"
+THREADS=${THREADS:-"1 2"}
+COLD_RUNS=${COLD_RUNS:-5}
+QUICK=${QUICK:-}
+out=build/bench/embed-results
+MODEL=build/models/minilm
+ONNX=build/models/minilm.onnx
+QBIN=${BENCH_BIN:-build/bench/bench_embed}
+ORTJS=bench/embed/ort_bench.js
+q=""
+[ -n "$QUICK" ] && q="--quick"
+
+say() { echo "run: $*" >&2; }
+
+if [ -z "${SKIP_SETUP:-}" ]; then
+    sh bench/embed/setup.sh || { say "setup failed"; exit 1; }
+fi
+mkdir -p "$out"
+rm -f "$out"/*.jsonl "$out"/*.err "$out"/table.md
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
+
+# ---- quire: build ---------------------------------------------------------------------------
+quire_ok=1
+if [ -n "${NO_QUIRE:-}" ]; then
+    quire_ok=0
+    echo "skipped (NO_QUIRE=1)" >"$out/quire-build.err"
+elif [ -n "${BENCH_BIN:-}" ]; then
+    say "using BENCH_BIN=$BENCH_BIN (no make)"
+elif ! make -j2 bench >"$out/quire-build.log" 2>&1; then
+    quire_ok=0
+    tail -n 5 "$out/quire-build.log" >"$out/quire-build.err"
+    say "make bench failed; quire columns will be empty (see $out/quire-build.log)"
+fi
+
+# ---- measurements (one at a time, so they never compete for the 2 cores) -------------------
+# Before each driver, wait (at most IDLE_WAIT seconds, default 120) until the rest of the
+# machine uses < 0.15 cores, so a compile or test run elsewhere does not end up in the numbers.
+# Each result line also carries other_cores (CPU used by other processes while it ran).
+IDLE_WAIT=${IDLE_WAIT:-120}
+busy_cores() { # CPU busy over 1 s, in cores
+    a=$(head -n 1 /proc/stat); sleep 1; b=$(head -n 1 /proc/stat)
+    echo "$a $b" | awk '{ hz = 100; ba = $2+$3+$4+$7+$8+$9; bb = $13+$14+$15+$18+$19+$20;
+                          printf "%.2f", (bb - ba) / hz }'
+}
+wait_idle() {
+    [ -r /proc/stat ] || return 0
+    waited=0
+    while :; do
+        c=$(busy_cores)
+        if awk -v c="$c" 'BEGIN { exit !(c < 0.15) }'; then return 0; fi
+        if [ "$waited" -ge "$IDLE_WAIT" ]; then
+            say "machine still busy ($c cores used by others); measuring anyway"; return 0
+        fi
+        [ "$waited" = 0 ] && say "waiting for idle CPU ($c cores busy)"
+        sleep 2; waited=$((waited + 3))
+    done
+}
+run_quire() { # name args...
+    name=$1; shift
+    [ "$quire_ok" = 1 ] || return 0
+    wait_idle
+    say "quire $*"
+    "$QBIN" --model "$MODEL" "$@" >"$out/quire-$name.jsonl" 2>"$out/quire-$name.err" ||
+        say "quire $name failed: $(tail -n 1 "$out/quire-$name.err")"
+}
+run_ort() { # name args...
+    name=$1; shift
+    wait_idle
+    say "ort $*"
+    node "$ORTJS" --model "$ONNX" "$@" >"$out/ort-$name.jsonl" 2>"$out/ort-$name.err" ||
+        say "ort $name failed: $(tail -n 1 "$out/ort-$name.err")"
+}
+
+run_ort golden --mode golden
+for t in $THREADS; do
+    run_quire "${t}t" --mode bench --threads "$t" $q
+    run_ort "${t}t" --mode bench --threads "$t" $q
+done
+run_quire cold --mode cold --threads 1 --runs "$COLD_RUNS"
+run_ort cold --mode cold --threads 1 --runs "$COLD_RUNS"
+
+# ---- the table --------------------------------------------------------------------------------
+LOAD_END=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
+THREADS="$THREADS" OUT="$out" MODEL="$MODEL" ONNX="$ONNX" LOAD="$LOAD_START → $LOAD_END" \
+    QUICK="$QUICK" node - <<'EOF' | tee "$out/table.md"
+const fs = require('fs');
+const os = require('os');
+const out = process.env.OUT;
+const threads = process.env.THREADS.trim().split(/\s+/).map(Number);
+
+function load(name) {
+  const f = `${out}/${name}.jsonl`;
+  const m = {};
+  if (!fs.existsSync(f)) return m;
+  for (const l of fs.readFileSync(f, 'utf8').split('\n')) {
+    if (!l.trim()) continue;
+    try { const o = JSON.parse(l); m[o.case] = o; } catch (e) { /* partial line */ }
+  }
+  return m;
+}
+function errOf(name) {
+  const f = `${out}/${name}.err`;
+  if (!fs.existsSync(f)) return '';
+  const t = fs.readFileSync(f, 'utf8').trim().split('\n').filter((x) => x.trim());
+  return t.length ? t[t.length - 1] : '';
+}
+const R = {};
+for (const t of threads) { R[`quire${t}`] = load(`quire-${t}t`); R[`ort${t}`] = load(`ort-${t}t`); }
+const qc = load('quire-cold'), oc = load('ort-cold'), og = load('ort-golden');
+
+const BUSY = 0.25; // other_cores above this marks a number with *
+const fmt = (x, d = 2) => (x === undefined || x === null || Number.isNaN(x) ? '—' : x.toFixed(d));
+// ratio: how many times faster (or smaller) quire is; > 1 means quire wins
+const speed = (q, o, higherIsBetter) => {
+  if (q === undefined || o === undefined || !q || !o) return '—';
+  return (higherIsBetter ? q / o : o / q).toFixed(2) + '×';
+};
+
+const rows = [];
+for (const tok of [8, 32, 128, 512]) {
+  for (const p of ['p50', 'p95', 'p99']) {
+    rows.push({ label: `batch 1, ${tok} tokens, ${p.toUpperCase()} (ms)`, c: `b1_t${tok}`, k: `${p}_ms` });
+  }
+}
+rows.push({ label: 'batch 32×128, sentences/s', c: 'b32_t128', k: 'sent_per_s', hib: true, d: 1 });
+rows.push({ label: 'text→vector, batch 1, ~128 tokens, P50 (ms)', c: 'text_b1', k: 'p50_ms', qonly: true });
+rows.push({ label: 'peak RSS of the bench process (MB)', c: 'peak_rss', k: 'peak_rss_kb', mb: true, d: 0 });
+
+const lines = [];
+const cpu = (os.cpus()[0] || {}).model || '?';
+const oinfo = (R[`ort${threads[0]}`] || {}).info || {};
+const qinfo = (R[`quire${threads[0]}`] || {}).info || {};
+lines.push(`MiniLM-shaped model (6 layers, hidden 384, 12 heads, FFN 1536, fp32), ${cpu}, ` +
+  `${os.cpus().length} cores; quire ${qinfo.quire_version || '(not run)'}` +
+  `${qinfo.kernels ? ' [' + qinfo.kernels + ']' : ''} vs ONNX Runtime ${oinfo.ort_version || '?'} ` +
+  `(onnxruntime-node, ${oinfo.node || 'node'}); 1-min load average ${process.env.LOAD}` +
+  `${process.env.QUICK ? '; QUICK run (10× fewer iterations)' : ''}. ` +
+  'Ratio = how many times faster (or smaller) quire is: > 1 means quire wins.');
+lines.push('');
+let head = '| metric |', sep = '|---|';
+for (const t of threads) { head += ` quire ${t}t | ORT ${t}t | ratio |`; sep += '---:|---:|---:|'; }
+lines.push(head, sep);
+for (const r of rows) {
+  let s = `| ${r.label} |`;
+  for (const t of threads) {
+    const qo = (R[`quire${t}`][r.c] || {})[r.k];
+    const oo = r.qonly ? undefined : (R[`ort${t}`][r.c] || {})[r.k];
+    const sc = (x) => (x === undefined ? undefined : (r.mb ? x / 1024 : x));
+    let label = '';
+    if (r.c === 'text_b1' && R[`quire${t}`][r.c]) label = ` (${R[`quire${t}`][r.c].tokens} tok)`;
+    const mark = (eng) => (((R[`${eng}${t}`][r.c] || {}).other_cores || 0) > BUSY ? '*' : '');
+    s += ` ${fmt(sc(qo), r.d ?? 2)}${mark('quire')}${label} | ` +
+      `${r.qonly ? 'n/a' : fmt(sc(oo), r.d ?? 2) + mark('ort')} | ` +
+      `${r.qonly ? '' : (r.mb ? speed(qo, oo, false) : speed(qo, oo, !!r.hib))} |`;
+  }
+  lines.push(s);
+}
+lines.push('');
+
+// one-off numbers
+const size = (p) => { try { return fs.statSync(p).size; } catch (e) { return undefined; } };
+const MB = (b) => (b === undefined ? '—' : (b / 1048576).toFixed(1) + ' MB');
+const qs = size(`${process.env.MODEL}/model.safetensors`), os_ = size(process.env.ONNX);
+lines.push('| | quire | ORT | ratio |', '|---|---:|---:|---:|');
+lines.push(`| weight file (model.safetensors / minilm.onnx) | ${MB(qs)} | ${MB(os_)} | ${speed(qs, os_, false)} |`);
+const qcs = qc.cold_start, ocs = oc.cold_start;
+lines.push(`| cold start: process start → first vector, median of ${(ocs || qcs || {}).runs || '?'} (ms) | ` +
+  `${fmt(qcs && qcs.median_ms, 1)} | ${fmt(ocs && ocs.median_ms, 1)} | ${speed(qcs && qcs.median_ms, ocs && ocs.median_ms, false)} |`);
+lines.push(`| … of which model load (ms) | ${fmt(qcs && qcs.load_ms + (qcs.embedder_ms || 0), 1)} | ` +
+  `${fmt(ocs && ocs.load_ms, 1)} | |`);
+lines.push(`| … of which first run, 32 tokens (ms) | ${fmt(qcs && qcs.first_run_ms, 1)} | ` +
+  `${fmt(ocs && ocs.first_run_ms, 1)} | |`);
+lines.push(`| peak RSS of the cold-start process (MB) | ${fmt(qcs && qcs.peak_rss_kb / 1024, 0)} | ` +
+  `${fmt(ocs && ocs.peak_rss_kb / 1024, 0)} | ${speed(qcs && qcs.peak_rss_kb, ocs && ocs.peak_rss_kb, false)} |`);
+lines.push('');
+
+// contention
+let worst = null;
+for (const [k, m] of Object.entries(R)) {
+  for (const o of Object.values(m)) {
+    if (typeof o.other_cores === 'number' && (!worst || o.other_cores > worst.c)) worst = { c: o.other_cores, where: `${k}t ${o.case}` };
+  }
+}
+if (worst && worst.c > BUSY) {
+  lines.push(`* other processes used more than ${BUSY} cores while this number was measured ` +
+    `(worst: ${worst.c} cores during ${worst.where.replace(/^(quire|ort)/, '$1 ')}); re-run on a quiet machine.`);
+} else if (worst) {
+  lines.push(`contention: other processes used at most ${worst.c} cores during any measurement.`);
+}
+
+// sanity
+const qv = (qc.vector || {}).vec, ov = (oc.vector || {}).vec;
+if (qv && ov && qv.length === ov.length) {
+  let dot = 0, a = 0, b = 0, md = 0;
+  for (let i = 0; i < qv.length; i++) {
+    dot += qv[i] * ov[i]; a += qv[i] * qv[i]; b += ov[i] * ov[i];
+    md = Math.max(md, Math.abs(qv[i] - ov[i]));
+  }
+  const cos = dot / Math.sqrt(a * b);
+  lines.push(`sanity: cosine(quire, ORT) on the 32-token input = ${cos.toFixed(7)}, max |diff| = ` +
+    `${md.toExponential(2)} ${cos >= 0.99999 ? '(ok)' : '(MISMATCH)'}`);
+} else {
+  lines.push(`sanity: cosine(quire, ORT) not available (quire: ${errOf('quire-cold') || errOf('quire-build') || 'no vector'})`);
+}
+if (og.golden) {
+  lines.push(`sanity: ORT vs golden.jsonl (${og.golden.n} texts): min cosine ${og.golden.min_cosine.toFixed(7)}, ` +
+    `max |diff| ${og.golden.max_abs_diff.toExponential(2)}`);
+}
+for (const t of threads) {
+  if (!R[`quire${t}`].b1_t8) {
+    const e = errOf(`quire-${t}t`) || errOf('quire-build');
+    if (e) lines.push(`quire ${t}t: not measured — ${e}`);
+  }
+  if (!R[`ort${t}`].b1_t8) lines.push(`ORT ${t}t: not measured — ${errOf(`ort-${t}t`)}`);
+}
+console.log(lines.join('\n'));
+EOF

@@ -1,0 +1,19 @@
+/* lines.h — chunked line reader for the CLI (see lines.c). */
+#ifndef QUIRE_CLI_LINES_H
+#define QUIRE_CLI_LINES_H
+#include <stdio.h>
+
+typedef struct lines_reader {
+    FILE *f;
+    const char *name;
+    int owned;
+    char **text;     /* [cap] lines, NUL-terminated (may contain NULs: use len) */
+    size_t *len;     /* [cap] */
+    size_t *bufcap;  /* [cap] getline buffer sizes */
+    size_t cap;
+} lines_reader;
+
+int lines_open(lines_reader *r, const char *path); /* "-" or NULL = stdin; -1 on error */
+long lines_next(lines_reader *r, size_t max);
+void lines_close(lines_reader *r);
+#endif

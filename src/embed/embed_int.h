@@ -1,0 +1,110 @@
+/*
+ * embed_int.h — internals of the embedding module: the model structure, safetensors
+ * reader, config readers, forward pass. Only files in src/embed/ include this.
+ *
+ * safetensors format (Hugging Face): 8-byte little-endian u64 N, then N bytes of JSON
+ * header {"name": {"dtype": "F32"|"F16"|"BF16"|..., "shape": [..],
+ * "data_offsets": [begin, end]}, "__metadata__": {...}}, then the data block; offsets
+ * are relative to the start of the data block (8 + N).
+ */
+#ifndef QR_EMBED_INT_H
+#define QR_EMBED_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "nn/nn.h"
+#include "text/text.h"
+
+/* ---- safetensors ------------------------------------------------------------ */
+enum qr_dtype { QR_DT_F32 = 0, QR_DT_F16, QR_DT_BF16, QR_DT_OTHER };
+
+typedef struct qr_st_tensor {
+    char *name;
+    int dtype;           /* enum qr_dtype */
+    int n_dims;
+    int64_t shape[8];
+    const unsigned char *data; /* into the mapping */
+    size_t n_bytes;
+} qr_st_tensor;
+
+typedef struct qr_st_file {
+    const char *path;    /* borrowed, for messages */
+    const void *map;
+    size_t map_len;
+    qr_st_tensor *tensors;
+    size_t n_tensors;
+} qr_st_file;
+
+/* Map and parse a safetensors file. Validates header length, JSON, dtypes, shapes and
+ * that each tensor's byte range lies inside the data block and matches its shape.
+ * OUT: *st filled (free with qr_st_close). */
+quire_status qr_st_open(const char *path, qr_st_file *st, quire_error *err);
+void qr_st_close(qr_st_file *st);
+/* Find a tensor by name, also trying the "bert." prefix. NULL if absent. */
+const qr_st_tensor *qr_st_find(const qr_st_file *st, const char *name);
+
+/* Convert n elements of a tensor of dtype (F32/F16/BF16) starting at element `off`
+ * to float. */
+void qr_st_to_f32(const qr_st_tensor *t, size_t off, size_t n, float *dst);
+float qr_half_to_float(uint16_t h);
+
+/* ---- model -------------------------------------------------------------------- */
+typedef struct qr_layer {
+    qr_packed qkv;      /* [3H][H]: query, key, value stacked */
+    float *qkv_b;       /* [3H] */
+    qr_packed out;      /* attention.output.dense [H][H] */
+    float *out_b;
+    float *ln1_g, *ln1_b; /* attention.output.LayerNorm */
+    qr_packed ffn_in;   /* intermediate.dense [I][H] */
+    float *ffn_in_b;
+    qr_packed ffn_out;  /* output.dense [H][I] */
+    float *ffn_out_b;
+    float *ln2_g, *ln2_b; /* output.LayerNorm */
+} qr_layer;
+
+struct quire_model {
+    char *dir;
+    char describe[256];
+    /* config.json */
+    int vocab_size, hidden, n_layers, n_heads, inter, max_pos, type_vocab;
+    float ln_eps;
+    /* derived settings */
+    int max_tokens;
+    int pooling;        /* QUIRE_POOLING_MEAN / CLS */
+    int normalize;      /* modules.json has Normalize (informational) */
+    /* tokenizer */
+    qr_tok *tok;
+    /* weights */
+    qr_st_file st;
+    const qr_st_tensor *word_emb; /* [vocab][H], read from the mapping row by row */
+    float *pos_emb;     /* [max_pos][H] */
+    float *type_emb;    /* [type_vocab][H] */
+    float *emb_ln_g, *emb_ln_b;
+    qr_layer *layers;
+    float *arena;       /* one aligned block holding all converted / packed weights */
+    size_t arena_floats;
+};
+
+/* Read config.json / tokenizer_config / sentence_bert_config / modules.json /
+ * 1_Pooling/config.json into m (fields above). */
+quire_status qr_model_read_configs(quire_model *m, const char *dir,
+                                   const quire_model_params *p, quire_error *err);
+/* Validate tensors and build the packed weights. */
+quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error *err);
+
+/* ---- forward pass ------------------------------------------------------------- */
+typedef struct qr_fwd qr_fwd;
+
+/* Scratch for up to max_tokens_total tokens per pass, sequences up to max_seq. */
+quire_status qr_fwd_new(const quire_model *m, int max_tokens_total, int max_seq,
+                        int n_threads, qr_fwd **out, quire_error *err);
+void qr_fwd_free(qr_fwd *f);
+/* Run the encoder on n_seq sequences (ids[s] of lens[s] tokens, concatenated without
+ * padding; sum of lens <= max_tokens_total) and pool each into out[s*H..]. pooling is
+ * QUIRE_POOLING_MEAN or CLS; normalize = L2-normalise. No allocation. */
+void qr_fwd_run(qr_fwd *f, const int32_t *const *ids, const int *lens, int n_seq,
+                int pooling, int normalize, float *out);
+
+#endif

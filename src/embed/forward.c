@@ -1,0 +1,239 @@
+/*
+ * forward.c — the BERT encoder forward pass over a ragged batch.
+ *
+ * Sequences are concatenated token-wise with no padding: every linear layer runs as
+ * one GEMM over all tokens of the batch (M = total tokens), and attention runs per
+ * (sequence, head) over that sequence's own tokens only. This is exactly what a padded
+ * batch with an attention mask computes, minus the wasted work on padding.
+ *
+ * Per layer (post-LN, as BERT):
+ *   qkv = x Wqkv^T + b                      (one GEMM, N = 3H)
+ *   ctx = softmax(q k^T / sqrt(d)) v         per sequence and head
+ *   x   = LN(ctx Wo^T + bo + x)              (residual fused in the GEMM epilogue)
+ *   f   = GELU(x W1^T + b1)                  (GELU fused)
+ *   x   = LN(f W2^T + b2 + x)
+ * All buffers are allocated in qr_fwd_new; qr_fwd_run never allocates.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "embed_int.h"
+
+struct qr_fwd {
+    const quire_model *m;
+    qr_pool *pool;
+    int max_tokens, max_seq, n_threads;
+    float *x, *qkv, *ctx, *ffn; /* [T][H], [T][3H], [T][H], [T][I] */
+    float *attn_scratch;        /* per thread */
+    size_t attn_stride;
+    int *seq_start;             /* [max_tokens + 1] */
+    /* current pass */
+    const int32_t *const *ids;
+    const int *lens;
+    int n_seq;
+    int n_tok;
+    /* current op */
+    const qr_kernels *k;
+    qr_gemm_args gemm;
+    const qr_layer *layer;
+    const float *ln_g, *ln_b;
+};
+
+quire_status qr_fwd_new(const quire_model *m, int max_tokens_total, int max_seq,
+                        int n_threads, qr_fwd **out, quire_error *err)
+{
+    *out = NULL;
+    if (max_tokens_total < max_seq)
+        max_tokens_total = max_seq;
+    qr_fwd *f = qr_calloc(1, sizeof(*f));
+    if (!f)
+        return qr_err(err, QUIRE_NOMEM, "embedder: out of memory");
+    f->m = m;
+    f->max_tokens = max_tokens_total;
+    f->max_seq = max_seq;
+    f->n_threads = n_threads < 1 ? 1 : n_threads;
+    size_t T = (size_t)max_tokens_total, H = (size_t)m->hidden, I = (size_t)m->inter;
+    int d = m->hidden / m->n_heads;
+    f->attn_stride = (QR_ATTN_SCRATCH(max_seq, d) + 15) & ~(size_t)15;
+    f->x = qr_malloc_aligned(T * H * sizeof(float));
+    f->qkv = qr_malloc_aligned(T * 3 * H * sizeof(float));
+    f->ctx = qr_malloc_aligned(T * H * sizeof(float));
+    f->ffn = qr_malloc_aligned(T * I * sizeof(float));
+    f->attn_scratch = qr_malloc_aligned(f->attn_stride * (size_t)f->n_threads * sizeof(float));
+    f->seq_start = qr_calloc(T + 1, sizeof(int));
+    if (!f->x || !f->qkv || !f->ctx || !f->ffn || !f->attn_scratch || !f->seq_start) {
+        qr_fwd_free(f);
+        return qr_err(err, QUIRE_NOMEM,
+                      "embedder: out of memory for %d tokens of scratch (lower "
+                      "max_batch_tokens)",
+                      max_tokens_total);
+    }
+    quire_status rc = qr_pool_new(f->n_threads, &f->pool, err);
+    if (rc != QUIRE_OK) {
+        qr_fwd_free(f);
+        return rc;
+    }
+    *out = f;
+    return QUIRE_OK;
+}
+
+void qr_fwd_free(qr_fwd *f)
+{
+    if (!f)
+        return;
+    qr_pool_free(f->pool);
+    qr_free_aligned(f->x);
+    qr_free_aligned(f->qkv);
+    qr_free_aligned(f->ctx);
+    qr_free_aligned(f->ffn);
+    qr_free_aligned(f->attn_scratch);
+    qr_free(f->seq_start);
+    qr_free(f);
+}
+
+/* ---- parallel ops ---------------------------------------------------------------- */
+
+static void op_embed(void *ctx, int ith, int nth)
+{
+    qr_fwd *f = ctx;
+    const quire_model *m = f->m;
+    int H = m->hidden;
+    long lo, hi;
+    qr_split(f->n_seq, ith, nth, &lo, &hi);
+    for (long s = lo; s < hi; s++) {
+        int base = f->seq_start[s];
+        for (int p = 0; p < f->lens[s]; p++) {
+            float *row = f->x + (size_t)(base + p) * H;
+            int id = f->ids[s][p];
+            qr_st_to_f32(m->word_emb, (size_t)id * H, (size_t)H, row);
+            const float *pe = m->pos_emb + (size_t)p * H;
+            const float *te = m->type_emb; /* token type 0 */
+            for (int j = 0; j < H; j++)
+                row[j] += pe[j] + te[j];
+        }
+        f->k->layernorm(f->x + (size_t)base * H, H, f->lens[s], H, m->emb_ln_g, m->emb_ln_b,
+                        m->ln_eps);
+    }
+}
+
+static void op_gemm(void *ctx, int ith, int nth)
+{
+    qr_fwd *f = ctx;
+    qr_gemm_args g = f->gemm;
+    long lo, hi;
+    qr_split(g.w->n_panels, ith, nth, &lo, &hi);
+    if (lo >= hi)
+        return;
+    g.p0 = (int)lo;
+    g.p1 = (int)hi;
+    f->k->gemm(&g);
+}
+
+static void op_attention(void *ctx, int ith, int nth)
+{
+    qr_fwd *f = ctx;
+    const quire_model *m = f->m;
+    int H = m->hidden, nh = m->n_heads, d = H / nh;
+    long lo, hi;
+    qr_split((long)f->n_seq * nh, ith, nth, &lo, &hi);
+    qr_attn_args a;
+    a.ldq = a.ldk = a.ldv = 3L * H;
+    a.ldo = H;
+    a.d = d;
+    a.scale = 1.0f / sqrtf((float)d);
+    a.scratch = f->attn_scratch + f->attn_stride * (size_t)ith;
+    for (long w = lo; w < hi; w++) {
+        int s = (int)(w / nh), h = (int)(w % nh);
+        size_t base = (size_t)f->seq_start[s];
+        a.q = f->qkv + base * 3 * H + (size_t)h * d;
+        a.k = a.q + H;
+        a.v = a.q + 2 * H;
+        a.out = f->ctx + base * H + (size_t)h * d;
+        a.t = f->lens[s];
+        f->k->attention(&a);
+    }
+}
+
+static void op_layernorm(void *ctx, int ith, int nth)
+{
+    qr_fwd *f = ctx;
+    int H = f->m->hidden;
+    long lo, hi;
+    qr_split(f->n_tok, ith, nth, &lo, &hi);
+    if (lo < hi)
+        f->k->layernorm(f->x + (size_t)lo * H, H, (int)(hi - lo), H, f->ln_g, f->ln_b,
+                        f->m->ln_eps);
+}
+
+static void run_gemm(qr_fwd *f, const float *a, long lda, const qr_packed *w,
+                     const float *bias, const float *res, long ldr, float *c, long ldc,
+                     int act)
+{
+    qr_gemm_args g = {a, lda, w, bias, res, ldr, c, ldc, f->n_tok, 0, w->n_panels, act};
+    f->gemm = g;
+    qr_pool_run(f->pool, op_gemm, f);
+}
+
+static void layer_forward(qr_fwd *f, const qr_layer *L)
+{
+    const quire_model *m = f->m;
+    long H = m->hidden, I = m->inter;
+    run_gemm(f, f->x, H, &L->qkv, L->qkv_b, NULL, 0, f->qkv, 3 * H, QR_ACT_NONE);
+    qr_pool_run(f->pool, op_attention, f);
+    run_gemm(f, f->ctx, H, &L->out, L->out_b, f->x, H, f->x, H, QR_ACT_NONE);
+    f->ln_g = L->ln1_g;
+    f->ln_b = L->ln1_b;
+    qr_pool_run(f->pool, op_layernorm, f);
+    run_gemm(f, f->x, H, &L->ffn_in, L->ffn_in_b, NULL, 0, f->ffn, I, QR_ACT_GELU);
+    run_gemm(f, f->ffn, I, &L->ffn_out, L->ffn_out_b, f->x, H, f->x, H, QR_ACT_NONE);
+    f->ln_g = L->ln2_g;
+    f->ln_b = L->ln2_b;
+    qr_pool_run(f->pool, op_layernorm, f);
+}
+
+static void pool_one(const qr_fwd *f, int s, int pooling, int normalize, float *out)
+{
+    int H = f->m->hidden;
+    const float *x = f->x + (size_t)f->seq_start[s] * H;
+    int n = f->lens[s];
+    if (pooling == QUIRE_POOLING_CLS) {
+        memcpy(out, x, (size_t)H * sizeof(float));
+    } else {
+        for (int j = 0; j < H; j++) {
+            double acc = 0.0;
+            for (int t = 0; t < n; t++)
+                acc += x[(size_t)t * H + j];
+            out[j] = (float)(acc / (n > 0 ? n : 1));
+        }
+    }
+    if (normalize) {
+        double ss = 0.0;
+        for (int j = 0; j < H; j++)
+            ss += (double)out[j] * out[j];
+        double norm = sqrt(ss);
+        float inv = (float)(1.0 / (norm > 1e-12 ? norm : 1e-12));
+        for (int j = 0; j < H; j++)
+            out[j] *= inv;
+    }
+}
+
+void qr_fwd_run(qr_fwd *f, const int32_t *const *ids, const int *lens, int n_seq,
+                int pooling, int normalize, float *out)
+{
+    f->k = qr_nn();
+    f->ids = ids;
+    f->lens = lens;
+    f->n_seq = n_seq;
+    int total = 0;
+    for (int s = 0; s < n_seq; s++) {
+        f->seq_start[s] = total;
+        total += lens[s];
+    }
+    f->seq_start[n_seq] = total;
+    f->n_tok = total;
+    qr_pool_run(f->pool, op_embed, f);
+    for (int l = 0; l < f->m->n_layers; l++)
+        layer_forward(f, &f->m->layers[l]);
+    for (int s = 0; s < n_seq; s++)
+        pool_one(f, s, pooling, normalize, out + (size_t)s * f->m->hidden);
+}

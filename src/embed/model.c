@@ -1,0 +1,282 @@
+/*
+ * model.c — opening a model folder: configs, tokenizer, and weights. Linear weights are
+ * converted to float32 and packed into the kernel panel layout once, here; the word
+ * embedding table stays in the read-only mapping and is read row by row (only the rows
+ * of tokens actually seen are ever paged in).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "embed_int.h"
+
+quire_model_params quire_model_default_params(void)
+{
+    quire_model_params p;
+    memset(&p, 0, sizeof(p));
+    return p;
+}
+
+/* Find a tensor and check its dtype and shape. */
+static quire_status need(const quire_model *m, const char *name, int64_t d0, int64_t d1,
+                         const qr_st_tensor **out, quire_error *err)
+{
+    const qr_st_tensor *t = qr_st_find(&m->st, name);
+    *out = NULL;
+    if (!t)
+        return qr_err(err, QUIRE_FORMAT, "%s: missing tensor %s", m->st.path, name);
+    if (t->dtype == QR_DT_OTHER)
+        return qr_err(err, QUIRE_FORMAT, "%s: tensor %s: dtype must be F32, F16 or BF16",
+                      m->st.path, name);
+    int want_dims = d1 > 0 ? 2 : 1;
+    if (t->n_dims != want_dims || t->shape[0] != d0 || (d1 > 0 && t->shape[1] != d1)) {
+        char got[96] = "";
+        size_t used = 0;
+        for (int i = 0; i < t->n_dims && used < sizeof(got) - 24; i++)
+            used += (size_t)snprintf(got + used, sizeof(got) - used, "%s%lld", i ? ", " : "",
+                                     (long long)t->shape[i]);
+        if (d1 > 0)
+            return qr_err(err, QUIRE_FORMAT, "%s: tensor %s: shape [%s], expected [%lld, %lld]",
+                          m->st.path, name, got, (long long)d0, (long long)d1);
+        return qr_err(err, QUIRE_FORMAT, "%s: tensor %s: shape [%s], expected [%lld]",
+                      m->st.path, name, got, (long long)d0);
+    }
+    *out = t;
+    return QUIRE_OK;
+}
+
+typedef struct loader {
+    quire_model *m;
+    float *next;  /* bump pointer into m->arena */
+    float *tmp;   /* conversion buffer, large enough for the biggest matrix */
+    quire_error *err;
+} loader;
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static float *take(loader *ld, size_t n)
+{
+    float *p = ld->next;
+    ld->next += round16(n);
+    return p;
+}
+
+/* Convert a vector/matrix tensor to float32 into the arena. */
+static quire_status load_plain(loader *ld, const char *name, int64_t d0, int64_t d1,
+                               float **out)
+{
+    const qr_st_tensor *t;
+    quire_status rc = need(ld->m, name, d0, d1, &t, ld->err);
+    if (rc != QUIRE_OK)
+        return rc;
+    size_t n = (size_t)d0 * (size_t)(d1 > 0 ? d1 : 1);
+    *out = take(ld, n);
+    qr_st_to_f32(t, 0, n, *out);
+    return QUIRE_OK;
+}
+
+/* Stack one or more [rows_i][k] weight tensors and pack them. */
+static quire_status load_packed(loader *ld, const char *const *names, int n_names,
+                                int64_t rows, int64_t k, qr_packed *out)
+{
+    size_t off = 0;
+    for (int i = 0; i < n_names; i++) {
+        const qr_st_tensor *t;
+        quire_status rc = need(ld->m, names[i], rows, k, &t, ld->err);
+        if (rc != QUIRE_OK)
+            return rc;
+        qr_st_to_f32(t, 0, (size_t)rows * (size_t)k, ld->tmp + off);
+        off += (size_t)rows * (size_t)k;
+    }
+    int n = (int)(rows * n_names);
+    out->n = n;
+    out->k = (int)k;
+    out->n_panels = (n + QR_PANEL - 1) / QR_PANEL;
+    out->data = take(ld, qr_packed_size(n, (int)k));
+    qr_pack(ld->tmp, n, (int)k, out->data);
+    return QUIRE_OK;
+}
+
+static quire_status load_bias3(loader *ld, const char *const *names, int64_t h, float **out)
+{
+    float *dst = take(ld, (size_t)(3 * h));
+    for (int i = 0; i < 3; i++) {
+        const qr_st_tensor *t;
+        quire_status rc = need(ld->m, names[i], h, 0, &t, ld->err);
+        if (rc != QUIRE_OK)
+            return rc;
+        qr_st_to_f32(t, 0, (size_t)h, dst + i * h);
+    }
+    *out = dst;
+    return QUIRE_OK;
+}
+
+static size_t arena_size(const quire_model *m)
+{
+    size_t h = (size_t)m->hidden, in = (size_t)m->inter;
+    size_t n = round16((size_t)m->max_pos * h) + round16((size_t)m->type_vocab * h) +
+               2 * round16(h);
+    size_t per = round16(qr_packed_size(3 * m->hidden, m->hidden)) + round16(3 * h) +
+                 round16(qr_packed_size(m->hidden, m->hidden)) + round16(h) + 2 * round16(h) +
+                 round16(qr_packed_size(m->inter, m->hidden)) + round16(in) +
+                 round16(qr_packed_size(m->hidden, m->inter)) + round16(h) + 2 * round16(h);
+    return n + per * (size_t)m->n_layers;
+}
+
+#define LNAME(buf, i, suffix) (snprintf(buf, sizeof(buf), "encoder.layer.%d.%s", i, suffix), buf)
+
+static quire_status load_layer(loader *ld, int i, qr_layer *L)
+{
+    quire_model *m = ld->m;
+    int64_t h = m->hidden, in = m->inter;
+    char q[128], k[128], v[128], b[128], g[128];
+    const char *qkv_w[3] = {LNAME(q, i, "attention.self.query.weight"),
+                            LNAME(k, i, "attention.self.key.weight"),
+                            LNAME(v, i, "attention.self.value.weight")};
+    quire_status rc = load_packed(ld, qkv_w, 3, h, h, &L->qkv);
+    if (rc)
+        return rc;
+    const char *qkv_b[3] = {LNAME(q, i, "attention.self.query.bias"),
+                            LNAME(k, i, "attention.self.key.bias"),
+                            LNAME(v, i, "attention.self.value.bias")};
+    if ((rc = load_bias3(ld, qkv_b, h, &L->qkv_b)))
+        return rc;
+    const char *ow[1] = {LNAME(q, i, "attention.output.dense.weight")};
+    if ((rc = load_packed(ld, ow, 1, h, h, &L->out)) ||
+        (rc = load_plain(ld, LNAME(b, i, "attention.output.dense.bias"), h, 0, &L->out_b)) ||
+        (rc = load_plain(ld, LNAME(g, i, "attention.output.LayerNorm.weight"), h, 0,
+                         &L->ln1_g)) ||
+        (rc = load_plain(ld, LNAME(b, i, "attention.output.LayerNorm.bias"), h, 0, &L->ln1_b)))
+        return rc;
+    const char *fw[1] = {LNAME(q, i, "intermediate.dense.weight")};
+    if ((rc = load_packed(ld, fw, 1, in, h, &L->ffn_in)) ||
+        (rc = load_plain(ld, LNAME(b, i, "intermediate.dense.bias"), in, 0, &L->ffn_in_b)))
+        return rc;
+    const char *f2[1] = {LNAME(q, i, "output.dense.weight")};
+    if ((rc = load_packed(ld, f2, 1, h, in, &L->ffn_out)) ||
+        (rc = load_plain(ld, LNAME(b, i, "output.dense.bias"), h, 0, &L->ffn_out_b)) ||
+        (rc = load_plain(ld, LNAME(g, i, "output.LayerNorm.weight"), h, 0, &L->ln2_g)) ||
+        (rc = load_plain(ld, LNAME(b, i, "output.LayerNorm.bias"), h, 0, &L->ln2_b)))
+        return rc;
+    return QUIRE_OK;
+}
+
+quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error *err)
+{
+    char path[4096];
+    if (qr_path_join(path, sizeof(path), dir, "model.safetensors") != 0)
+        return qr_err(err, QUIRE_INVALID_ARG, "%s: path too long", dir);
+    char *spath = qr_strdup(path);
+    if (!spath)
+        return qr_err(err, QUIRE_NOMEM, "out of memory");
+    quire_status rc = qr_st_open(spath, &m->st, err);
+    m->st.path = spath; /* owned by the model from here on (freed in close) */
+    if (rc != QUIRE_OK)
+        return rc;
+    int64_t h = m->hidden;
+    if ((rc = need(m, "embeddings.word_embeddings.weight", m->vocab_size, h, &m->word_emb, err)))
+        return rc;
+    m->arena_floats = arena_size(m);
+    m->arena = qr_malloc_aligned(m->arena_floats * sizeof(float));
+    m->layers = qr_calloc((size_t)m->n_layers, sizeof(qr_layer));
+    size_t tmp_n = QR_MAX((size_t)3 * h * h, (size_t)m->inter * h);
+    float *tmp = qr_malloc_aligned(tmp_n * sizeof(float));
+    if (!m->arena || !m->layers || !tmp) {
+        qr_free_aligned(tmp);
+        return qr_err(err, QUIRE_NOMEM, "%s: out of memory for weights", path);
+    }
+    loader ld = {m, m->arena, tmp, err};
+    if ((rc = load_plain(&ld, "embeddings.position_embeddings.weight", m->max_pos, h,
+                         &m->pos_emb)) ||
+        (rc = load_plain(&ld, "embeddings.token_type_embeddings.weight", m->type_vocab, h,
+                         &m->type_emb)) ||
+        (rc = load_plain(&ld, "embeddings.LayerNorm.weight", h, 0, &m->emb_ln_g)) ||
+        (rc = load_plain(&ld, "embeddings.LayerNorm.bias", h, 0, &m->emb_ln_b))) {
+        qr_free_aligned(tmp);
+        return rc;
+    }
+    for (int i = 0; i < m->n_layers && rc == QUIRE_OK; i++)
+        rc = load_layer(&ld, i, &m->layers[i]);
+    qr_free_aligned(tmp);
+    if (rc != QUIRE_OK)
+        return rc;
+    /* The packed copies are what we use; drop the mapped pages we read to make them
+     * (they come back on demand for the embedding rows). Keeps RSS near the packed size. */
+#ifdef MADV_DONTNEED
+    madvise((void *)m->st.map, m->st.map_len, MADV_DONTNEED);
+#endif
+    return QUIRE_OK;
+}
+
+quire_status quire_model_open(const char *dir, const quire_model_params *params,
+                              quire_model **out, quire_error *err)
+{
+    if (!out)
+        return qr_err(err, QUIRE_INVALID_ARG, "quire_model_open: out is NULL");
+    *out = NULL;
+    if (!dir || !*dir)
+        return qr_err(err, QUIRE_INVALID_ARG, "model folder: empty path");
+    quire_status rc = qr_lib_init(err);
+    if (rc != QUIRE_OK)
+        return rc;
+    quire_model *m = qr_calloc(1, sizeof(*m));
+    if (!m)
+        return qr_err(err, QUIRE_NOMEM, "out of memory");
+    m->dir = qr_strdup(dir);
+    if (!m->dir) {
+        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = qr_model_read_configs(m, dir, params, err)) != QUIRE_OK)
+        goto fail;
+    if ((rc = qr_tok_open_dir(dir, &m->tok, err)) != QUIRE_OK)
+        goto fail;
+    if (qr_tok_vocab_size(m->tok) > m->vocab_size) {
+        rc = qr_err(err, QUIRE_FORMAT,
+                    "%s: vocabulary has %d entries but config.json vocab_size is %d", dir,
+                    qr_tok_vocab_size(m->tok), m->vocab_size);
+        goto fail;
+    }
+    if ((rc = qr_model_load_weights(m, dir, err)) != QUIRE_OK)
+        goto fail;
+    snprintf(m->describe, sizeof(m->describe),
+             "bert, %d layers, hidden %d, %d heads, ffn %d, vocab %d, max tokens %d, %s "
+             "pooling%s",
+             m->n_layers, m->hidden, m->n_heads, m->inter, m->vocab_size, m->max_tokens,
+             m->pooling == QUIRE_POOLING_CLS ? "cls" : "mean",
+             m->normalize ? ", normalized" : "");
+    *out = m;
+    return QUIRE_OK;
+fail:
+    quire_model_close(m);
+    return rc;
+}
+
+void quire_model_close(quire_model *m)
+{
+    if (!m)
+        return;
+    char *spath = (char *)m->st.path;
+    qr_st_close(&m->st);
+    qr_free(spath);
+    qr_tok_free(m->tok);
+    qr_free(m->layers);
+    qr_free_aligned(m->arena);
+    qr_free(m->dir);
+    qr_free(m);
+}
+
+int quire_model_dims(const quire_model *m) { return m ? m->hidden : 0; }
+int quire_model_max_tokens(const quire_model *m) { return m ? m->max_tokens : 0; }
+int quire_model_pooling(const quire_model *m) { return m ? m->pooling : 0; }
+const char *quire_model_describe(const quire_model *m) { return m ? m->describe : ""; }
+
+quire_status quire_tokenize(const quire_model *m, const char *text, size_t len, int32_t *ids,
+                            size_t cap, size_t *n_ids, quire_error *err)
+{
+    if (n_ids)
+        *n_ids = 0;
+    if (!m || !text || !n_ids)
+        return qr_err(err, QUIRE_INVALID_ARG, "quire_tokenize: NULL argument");
+    return qr_tok_encode(m->tok, text, len, m->max_tokens, 1, ids, cap, n_ids, err);
+}
