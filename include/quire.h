@@ -154,8 +154,10 @@ QUIRE_API quire_status quire_tokenize(const quire_model *model, const char *text
 typedef struct quire_embedder_params {
     int n_threads;        /* worker threads for one call; 0 = 1 */
     int max_batch;        /* most texts per forward pass; 0 = 32 */
-    int max_batch_tokens; /* most tokens (sum over texts) per pass; 0 = 8192; scratch is
-                             sized for this at creation, never in the forward pass */
+    int max_batch_tokens; /* most tokens (sum over texts) per pass; 0 = 4096 (raised to
+                             max_tokens if smaller); scratch (about 24 KB per token for
+                             a 384-wide model) is sized for this at creation and never
+                             allocated in the forward pass */
     int no_normalize;     /* 1 = skip L2 normalisation of the output */
     int pooling;          /* enum quire_pooling; 0 = the model's */
 } quire_embedder_params;

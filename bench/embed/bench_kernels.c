@@ -122,6 +122,43 @@ static void bench_gemm(const qr_kernels *kt, int kn, int n, qr_packed *w, float 
     printf("\n");
 }
 
+/* The four GEMMs of one encoder layer with their epilogues, as the forward pass calls
+ * them: QKV (+bias), attention output (+bias +residual into C), FFN up (+bias, GELU),
+ * FFN down (+bias +residual into C). */
+static void bench_layer(const qr_kernels *kt, float *a, float *c, uint64_t *seed)
+{
+    static const struct {
+        const char *name;
+        int k, n, act, res;
+    } g[] = {{"qkv", 384, 1152, QR_ACT_NONE, 0},
+             {"attn-out", 384, 384, QR_ACT_NONE, 1},
+             {"ffn-up", 384, 1536, QR_ACT_GELU, 0},
+             {"ffn-down", 1536, 384, QR_ACT_NONE, 1}};
+    static const int ms[] = {32, 128};
+    for (int mi = 0; mi < 2; mi++) {
+        printf("%-7s layer M=%-4d", kt->name, ms[mi]);
+        double total_flop = 0, total_t = 0;
+        for (int gi = 0; gi < 4; gi++) {
+            size_t len = qr_packed_size(g[gi].n, g[gi].k);
+            float *w = alloc_floats(len);
+            fill(w, len, seed);
+            gemm_ctx ctx = {.kt = kt, .n_w = 1};
+            ctx.w[0] = (qr_packed){.n = g[gi].n, .k = g[gi].k, .n_panels = (g[gi].n + 15) / 16,
+                                   .data = w};
+            ctx.g = (qr_gemm_args){.a = a, .lda = g[gi].k, .bias = a, .res = g[gi].res ? c : NULL,
+                                   .ldr = g[gi].n, .c = c, .ldc = g[gi].n, .m = ms[mi], .p0 = 0,
+                                   .p1 = ctx.w[0].n_panels, .act = g[gi].act};
+            timing tm = run_timed(gemm_call, &ctx, quick ? 0.1 : 0.3);
+            double flop = 2.0 * ms[mi] * g[gi].k * g[gi].n;
+            total_flop += flop;
+            total_t += tm.best;
+            printf("  %s %6.1f", g[gi].name, flop / tm.best * 1e-9);
+            qr_free_aligned(w);
+        }
+        printf("  | all %6.1f GFLOP/s, %7.1f us\n", total_flop / total_t * 1e-9, total_t * 1e6);
+    }
+}
+
 /* ---- attention ------------------------------------------------------------------------- */
 
 typedef struct attn_ctx {
@@ -276,6 +313,14 @@ int main(int argc, char **argv)
         qr_free_aligned(cold);
         qr_free_aligned(w);
     }
+    printf("encoder layer GEMMs with epilogues (GFLOP/s, hot weights):\n");
+    for (int ti = 0; qr_nn_names[ti]; ti++) {
+        const qr_kernels *kt = qr_nn_get(qr_nn_names[ti]);
+        if (!kt || !kt->gemm || (only && strcmp(only, kt->name) != 0))
+            continue;
+        bench_layer(kt, a, c, &seed);
+    }
+    printf("attention, one head (time per call, best (median)):\n");
     for (int ti = 0; qr_nn_names[ti]; ti++) {
         const qr_kernels *kt = qr_nn_get(qr_nn_names[ti]);
         if (!kt || !kt->attention || (only && strcmp(only, kt->name) != 0))

@@ -39,6 +39,10 @@ void qr_free(void *p);
 void *qr_malloc_aligned(size_t n);
 void qr_free_aligned(void *p);
 char *qr_strdup(const char *s);
+/* Large long-lived blocks: 2 MiB aligned, transparent huge pages when available,
+ * zero-filled. Free with qr_free_huge(p, n) with the same n. */
+void *qr_malloc_huge(size_t n);
+void qr_free_huge(void *p, size_t n);
 char *qr_strndup(const char *s, size_t n);
 
 /* Fault injection for tests: fail the n-th allocation from now (1 = the next),

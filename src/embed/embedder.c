@@ -54,7 +54,7 @@ quire_status quire_embedder_new(const quire_model *m, const quire_embedder_param
         return qr_err(err, QUIRE_NOMEM, "embedder: out of memory");
     e->m = m;
     e->max_batch = p.max_batch ? p.max_batch : 32;
-    e->max_batch_tokens = p.max_batch_tokens ? p.max_batch_tokens : 8192;
+    e->max_batch_tokens = p.max_batch_tokens ? p.max_batch_tokens : 4096;
     if (e->max_batch_tokens < m->max_tokens)
         e->max_batch_tokens = m->max_tokens;
     e->normalize = !p.no_normalize;

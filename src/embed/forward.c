@@ -19,11 +19,16 @@
 
 #include "embed_int.h"
 
+/* The feed-forward block is per token, so it runs over row chunks: its [rows][I]
+ * intermediate (4x the hidden size) then needs only FFN_CHUNK rows of scratch. */
+#define FFN_CHUNK 512
+
 struct qr_fwd {
     const quire_model *m;
     qr_pool *pool;
     int max_tokens, max_seq, n_threads;
-    float *x, *qkv, *ctx, *ffn; /* [T][H], [T][3H], [T][H], [T][I] */
+    float *x, *qkv, *ctx, *ffn; /* [T][H], [T][3H], [T][H], [FFN_CHUNK][I] */
+    size_t x_bytes, qkv_bytes, ffn_bytes;
     float *attn_scratch;        /* per thread */
     size_t attn_stride;
     int *seq_start;             /* [max_tokens + 1] */
@@ -55,10 +60,13 @@ quire_status qr_fwd_new(const quire_model *m, int max_tokens_total, int max_seq,
     size_t T = (size_t)max_tokens_total, H = (size_t)m->hidden, I = (size_t)m->inter;
     int d = m->hidden / m->n_heads;
     f->attn_stride = (QR_ATTN_SCRATCH(max_seq, d) + 15) & ~(size_t)15;
-    f->x = qr_malloc_aligned(T * H * sizeof(float));
-    f->qkv = qr_malloc_aligned(T * 3 * H * sizeof(float));
-    f->ctx = qr_malloc_aligned(T * H * sizeof(float));
-    f->ffn = qr_malloc_aligned(T * I * sizeof(float));
+    f->x_bytes = T * H * sizeof(float);
+    f->qkv_bytes = T * 3 * H * sizeof(float);
+    f->ffn_bytes = QR_MIN(T, (size_t)FFN_CHUNK) * I * sizeof(float);
+    f->x = qr_malloc_huge(f->x_bytes);
+    f->qkv = qr_malloc_huge(f->qkv_bytes);
+    f->ctx = qr_malloc_huge(f->x_bytes);
+    f->ffn = qr_malloc_huge(f->ffn_bytes);
     f->attn_scratch = qr_malloc_aligned(f->attn_stride * (size_t)f->n_threads * sizeof(float));
     f->seq_start = qr_calloc(T + 1, sizeof(int));
     if (!f->x || !f->qkv || !f->ctx || !f->ffn || !f->attn_scratch || !f->seq_start) {
@@ -82,10 +90,10 @@ void qr_fwd_free(qr_fwd *f)
     if (!f)
         return;
     qr_pool_free(f->pool);
-    qr_free_aligned(f->x);
-    qr_free_aligned(f->qkv);
-    qr_free_aligned(f->ctx);
-    qr_free_aligned(f->ffn);
+    qr_free_huge(f->x, f->x_bytes);
+    qr_free_huge(f->qkv, f->qkv_bytes);
+    qr_free_huge(f->ctx, f->x_bytes);
+    qr_free_huge(f->ffn, f->ffn_bytes);
     qr_free_aligned(f->attn_scratch);
     qr_free(f->seq_start);
     qr_free(f);
@@ -165,11 +173,11 @@ static void op_layernorm(void *ctx, int ith, int nth)
                         f->m->ln_eps);
 }
 
-static void run_gemm(qr_fwd *f, const float *a, long lda, const qr_packed *w,
+static void run_gemm(qr_fwd *f, int m, const float *a, long lda, const qr_packed *w,
                      const float *bias, const float *res, long ldr, float *c, long ldc,
                      int act)
 {
-    qr_gemm_args g = {a, lda, w, bias, res, ldr, c, ldc, f->n_tok, 0, w->n_panels, act};
+    qr_gemm_args g = {a, lda, w, bias, res, ldr, c, ldc, m, 0, w->n_panels, act};
     f->gemm = g;
     qr_pool_run(f->pool, op_gemm, f);
 }
@@ -178,14 +186,19 @@ static void layer_forward(qr_fwd *f, const qr_layer *L)
 {
     const quire_model *m = f->m;
     long H = m->hidden, I = m->inter;
-    run_gemm(f, f->x, H, &L->qkv, L->qkv_b, NULL, 0, f->qkv, 3 * H, QR_ACT_NONE);
+    int T = f->n_tok;
+    run_gemm(f, T, f->x, H, &L->qkv, L->qkv_b, NULL, 0, f->qkv, 3 * H, QR_ACT_NONE);
     qr_pool_run(f->pool, op_attention, f);
-    run_gemm(f, f->ctx, H, &L->out, L->out_b, f->x, H, f->x, H, QR_ACT_NONE);
+    run_gemm(f, T, f->ctx, H, &L->out, L->out_b, f->x, H, f->x, H, QR_ACT_NONE);
     f->ln_g = L->ln1_g;
     f->ln_b = L->ln1_b;
     qr_pool_run(f->pool, op_layernorm, f);
-    run_gemm(f, f->x, H, &L->ffn_in, L->ffn_in_b, NULL, 0, f->ffn, I, QR_ACT_GELU);
-    run_gemm(f, f->ffn, I, &L->ffn_out, L->ffn_out_b, f->x, H, f->x, H, QR_ACT_NONE);
+    for (int r = 0; r < T; r += FFN_CHUNK) {
+        int rows = QR_MIN(FFN_CHUNK, T - r);
+        float *xr = f->x + (size_t)r * H;
+        run_gemm(f, rows, xr, H, &L->ffn_in, L->ffn_in_b, NULL, 0, f->ffn, I, QR_ACT_GELU);
+        run_gemm(f, rows, f->ffn, I, &L->ffn_out, L->ffn_out_b, xr, H, xr, H, QR_ACT_NONE);
+    }
     f->ln_g = L->ln2_g;
     f->ln_b = L->ln2_b;
     qr_pool_run(f->pool, op_layernorm, f);

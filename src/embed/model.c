@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#include <xmmintrin.h>
+#endif
 
 #include "embed_int.h"
 
@@ -45,6 +49,8 @@ static quire_status need(const quire_model *m, const char *name, int64_t d0, int
     return QUIRE_OK;
 }
 
+static void drop_pages(const qr_st_tensor *t);
+
 typedef struct loader {
     quire_model *m;
     float *next;  /* bump pointer into m->arena */
@@ -72,28 +78,92 @@ static quire_status load_plain(loader *ld, const char *name, int64_t d0, int64_t
     size_t n = (size_t)d0 * (size_t)(d1 > 0 ? d1 : 1);
     *out = take(ld, n);
     qr_st_to_f32(t, 0, n, *out);
+    drop_pages(t);
     return QUIRE_OK;
 }
 
-/* Stack one or more [rows_i][k] weight tensors and pack them. */
+/* Give the pages of a tensor we have finished copying back to the page cache: only
+ * the packed copy is used from now on, so they need not count in our RSS. */
+static void drop_pages(const qr_st_tensor *t)
+{
+#ifdef MADV_DONTNEED
+    uintptr_t pg = 4096;
+    uintptr_t lo = ((uintptr_t)t->data + pg - 1) & ~(pg - 1);
+    uintptr_t hi = ((uintptr_t)t->data + t->n_bytes) & ~(pg - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+#else
+    (void)t;
+#endif
+}
+
+/* panel[kk][j] = src[j][kk] for 16 rows (NULL row = zeros). With SSE2 (baseline on
+ * x86-64) 4x4 blocks are transposed in registers: packing 40 MB of weights is then
+ * bound by memory bandwidth, which matters for cold start. */
+static void transpose_panel(const float *const *src, size_t k, float *dst)
+{
+    static const float zeros[4] = {0, 0, 0, 0};
+    size_t kk = 0;
+#if defined(__SSE2__)
+    for (; kk + 4 <= k; kk += 4) {
+        for (int j = 0; j < QR_PANEL; j += 4) {
+            __m128 r0 = _mm_loadu_ps(src[j] ? src[j] + kk : zeros);
+            __m128 r1 = _mm_loadu_ps(src[j + 1] ? src[j + 1] + kk : zeros);
+            __m128 r2 = _mm_loadu_ps(src[j + 2] ? src[j + 2] + kk : zeros);
+            __m128 r3 = _mm_loadu_ps(src[j + 3] ? src[j + 3] + kk : zeros);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(dst + (kk + 0) * QR_PANEL + j, r0);
+            _mm_storeu_ps(dst + (kk + 1) * QR_PANEL + j, r1);
+            _mm_storeu_ps(dst + (kk + 2) * QR_PANEL + j, r2);
+            _mm_storeu_ps(dst + (kk + 3) * QR_PANEL + j, r3);
+        }
+    }
+#endif
+    for (; kk < k; kk++) {
+        for (int j = 0; j < QR_PANEL; j++)
+            dst[kk * QR_PANEL + j] = src[j] ? src[j][kk] : 0.0f;
+    }
+}
+
+/* Stack one or more [rows][k] weight tensors and pack them into panels, reading the
+ * mapping directly (F32) or through a 16-row conversion buffer (F16/BF16). The inner
+ * loop writes the panel sequentially while reading 16 row streams. */
 static quire_status load_packed(loader *ld, const char *const *names, int n_names,
                                 int64_t rows, int64_t k, qr_packed *out)
 {
-    size_t off = 0;
+    const qr_st_tensor *t[4];
     for (int i = 0; i < n_names; i++) {
-        const qr_st_tensor *t;
-        quire_status rc = need(ld->m, names[i], rows, k, &t, ld->err);
+        quire_status rc = need(ld->m, names[i], rows, k, &t[i], ld->err);
         if (rc != QUIRE_OK)
             return rc;
-        qr_st_to_f32(t, 0, (size_t)rows * (size_t)k, ld->tmp + off);
-        off += (size_t)rows * (size_t)k;
     }
     int n = (int)(rows * n_names);
     out->n = n;
     out->k = (int)k;
     out->n_panels = (n + QR_PANEL - 1) / QR_PANEL;
     out->data = take(ld, qr_packed_size(n, (int)k));
-    qr_pack(ld->tmp, n, (int)k, out->data);
+    for (int p = 0; p < out->n_panels; p++) {
+        const float *src[QR_PANEL];
+        for (int j = 0; j < QR_PANEL; j++) {
+            int r = p * QR_PANEL + j;
+            if (r >= n) {
+                src[j] = NULL;
+                continue;
+            }
+            const qr_st_tensor *tt = t[r / rows];
+            size_t row = (size_t)(r % rows);
+            if (tt->dtype == QR_DT_F32) {
+                src[j] = (const float *)(const void *)(tt->data + row * (size_t)k * 4);
+            } else {
+                float *buf = ld->tmp + (size_t)j * (size_t)k;
+                qr_st_to_f32(tt, row * (size_t)k, (size_t)k, buf);
+                src[j] = buf;
+            }
+        }
+        transpose_panel(src, (size_t)k, out->data + (size_t)p * (size_t)k * QR_PANEL);
+    }
+    for (int i = 0; i < n_names; i++)
+        drop_pages(t[i]);
     return QUIRE_OK;
 }
 
@@ -177,9 +247,9 @@ quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error 
     if ((rc = need(m, "embeddings.word_embeddings.weight", m->vocab_size, h, &m->word_emb, err)))
         return rc;
     m->arena_floats = arena_size(m);
-    m->arena = qr_malloc_aligned(m->arena_floats * sizeof(float));
+    m->arena = qr_malloc_huge(m->arena_floats * sizeof(float));
     m->layers = qr_calloc((size_t)m->n_layers, sizeof(qr_layer));
-    size_t tmp_n = QR_MAX((size_t)3 * h * h, (size_t)m->inter * h);
+    size_t tmp_n = (size_t)QR_PANEL * (size_t)QR_MAX(h, m->inter); /* 16 rows */
     float *tmp = qr_malloc_aligned(tmp_n * sizeof(float));
     if (!m->arena || !m->layers || !tmp) {
         qr_free_aligned(tmp);
@@ -200,11 +270,6 @@ quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error 
     qr_free_aligned(tmp);
     if (rc != QUIRE_OK)
         return rc;
-    /* The packed copies are what we use; drop the mapped pages we read to make them
-     * (they come back on demand for the embedding rows). Keeps RSS near the packed size. */
-#ifdef MADV_DONTNEED
-    madvise((void *)m->st.map, m->st.map_len, MADV_DONTNEED);
-#endif
     return QUIRE_OK;
 }
 
@@ -261,7 +326,7 @@ void quire_model_close(quire_model *m)
     qr_free(spath);
     qr_tok_free(m->tok);
     qr_free(m->layers);
-    qr_free_aligned(m->arena);
+    qr_free_huge(m->arena, m->arena_floats * sizeof(float));
     qr_free(m->dir);
     qr_free(m);
 }
