@@ -192,12 +192,29 @@ static int token_char(enc *e, uint32_t cp, size_t pos)
     return 0;
 }
 
+/* ASCII letters and digits are most of the input and need none of the Unicode steps:
+ * not control, space, CJK, punctuation, case-ignorable or decomposable. */
+static int ascii_alnum(uint32_t c)
+{
+    return (c - 'a' < 26u) || (c - 'A' < 26u) || (c - '0' < 10u);
+}
+
 static void run(enc *e)
 {
     const qr_tok *t = e->tok;
     size_t pos = 0;
     while (pos < e->len) {
-        uint32_t cp = qr_utf8_next(e->text, e->len, &pos);
+        uint32_t cp = e->text[pos];
+        if (ascii_alnum(cp)) {
+            pos++;
+            if (t->lowercase) {
+                e->prev_cased = cp > '9';
+                cp |= cp > '9' ? 0x20 : 0; /* 'A'..'Z' -> 'a'..'z' */
+            }
+            word_push(e, cp, 0);
+            continue;
+        }
+        cp = qr_utf8_next(e->text, e->len, &pos);
         int cls = qr_uni_class(cp, t->clean_text, t->tokenize_cjk);
         int done = 0;
         if (cls == QR_CH_DROP)
