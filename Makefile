@@ -21,12 +21,11 @@ else
   ARCH := other
 endif
 
+comma := ,
 ifneq ($(SANITIZE),)
   BUILD := build/san-$(subst $(comma),-,$(SANITIZE))
   SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
-comma := ,
-
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= $(OPT) -g
 DEPLIBS := libutf8proc jansson

@@ -13,13 +13,16 @@
  *   build/bench/bench_kernels [--quick] [--table NAME]
  */
 #define _POSIX_C_SOURCE 200809L
-#include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
 #include "nn/nn.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define N_COLD 24
 
@@ -194,6 +197,7 @@ static void bench_attention(const qr_kernels *kt, float *qkv, float *out, float 
 
 /* ---- peak -------------------------------------------------------------------------------- */
 
+#if defined(__x86_64__)
 #define FMA12(T, F)                                                                         \
     c0 = F(c0, x, y); c1 = F(c1, x, y); c2 = F(c2, x, y); c3 = F(c3, x, y);                 \
     c4 = F(c4, x, y); c5 = F(c5, x, y); c6 = F(c6, x, y); c7 = F(c7, x, y);                 \
@@ -266,6 +270,9 @@ static void bench_peak(void)
                flop / tm.best * 1e-9, flop / tm.median * 1e-9);
     }
 }
+#else
+static void bench_peak(void) { printf("peak    (FMA loop only on x86-64)\n"); }
+#endif
 
 int main(int argc, char **argv)
 {

@@ -256,10 +256,12 @@ async function modeColdChild() {
   const ids = makeIds(1, 32);
   const vec = await runner.run(runner.feeds(1, 32, ids));
   const t_vec = performance.now();
+  const u = process.cpuUsage();
   // Whole line in one write: the parent stamps the arrival of its first byte.
   emit({ case: 'cold_child', tokens: 32, threads: args.threads, peak_rss_kb: vmHWMkB(),
     t_main_ms: r3(t_start), require_ms: r3(t_req - t_start), load_ms: r3(t_load - t_req),
-    first_run_ms: r3(t_vec - t_load), in_process_ms: r3(t_vec), vec: Array.from(vec) });
+    first_run_ms: r3(t_vec - t_load), in_process_ms: r3(t_vec), cpu_s: (u.user + u.system) / 1e6,
+    vec: Array.from(vec) });
   void t_process;
 }
 
@@ -292,7 +294,12 @@ function spawnColdChild() {
 
 async function modeCold() {
   const runs = [];
+  const m0 = cpuMark();
   for (let i = 0; i < args.runs; i++) runs.push(await spawnColdChild());
+  const m1 = cpuMark();
+  // the children's CPU time counts as ours
+  m1.own += runs.reduce((acc, r) => acc + (r.line.cpu_s || 0), 0);
+  const other = otherCores(m0, m1);
   const first = runs.map((r) => r.first_ms).sort((a, b) => a - b);
   const exit = runs.map((r) => r.exit_ms).sort((a, b) => a - b);
   const rss = runs.map((r) => r.line.peak_rss_kb).sort((a, b) => a - b);
@@ -304,7 +311,7 @@ async function modeCold() {
     median_ms: r3(med(first)), min_ms: r3(first[0]), max_ms: r3(first[first.length - 1]),
     exit_median_ms: r3(med(exit)), in_process_median_ms: r3(med(inproc)),
     require_ms: l0.require_ms, load_ms: l0.load_ms, first_run_ms: l0.first_run_ms,
-    peak_rss_kb: med(rss) });
+    peak_rss_kb: med(rss), other_cores: other });
   emit({ case: 'vector', tokens: 32, dims: l0.vec.length, vec: l0.vec });
 }
 

@@ -180,8 +180,10 @@ const qs = size(`${process.env.MODEL}/model.safetensors`), os_ = size(process.en
 lines.push('| | quire | ORT | ratio |', '|---|---:|---:|---:|');
 lines.push(`| weight file (model.safetensors / minilm.onnx) | ${MB(qs)} | ${MB(os_)} | ${speed(qs, os_, false)} |`);
 const qcs = qc.cold_start, ocs = oc.cold_start;
+const cmark = (o) => (o && (o.other_cores || 0) > BUSY ? '*' : '');
+R.quire_cold = qc; R.ort_cold = oc;
 lines.push(`| cold start: process start → first vector, median of ${(ocs || qcs || {}).runs || '?'} (ms) | ` +
-  `${fmt(qcs && qcs.median_ms, 1)} | ${fmt(ocs && ocs.median_ms, 1)} | ${speed(qcs && qcs.median_ms, ocs && ocs.median_ms, false)} |`);
+  `${fmt(qcs && qcs.median_ms, 1)}${cmark(qcs)} | ${fmt(ocs && ocs.median_ms, 1)}${cmark(ocs)} | ${speed(qcs && qcs.median_ms, ocs && ocs.median_ms, false)} |`);
 lines.push(`| … of which model load (ms) | ${fmt(qcs && qcs.load_ms + (qcs.embedder_ms || 0), 1)} | ` +
   `${fmt(ocs && ocs.load_ms, 1)} | |`);
 lines.push(`| … of which first run, 32 tokens (ms) | ${fmt(qcs && qcs.first_run_ms, 1)} | ` +
@@ -197,9 +199,10 @@ for (const [k, m] of Object.entries(R)) {
     if (typeof o.other_cores === 'number' && (!worst || o.other_cores > worst.c)) worst = { c: o.other_cores, where: `${k}t ${o.case}` };
   }
 }
+const where = (w) => w.replace(/^(quire|ort)(\d+)t /, '$1 $2t ').replace(/^(quire|ort)_coldt /, '$1 ');
 if (worst && worst.c > BUSY) {
   lines.push(`* other processes used more than ${BUSY} cores while this number was measured ` +
-    `(worst: ${worst.c} cores during ${worst.where.replace(/^(quire|ort)/, '$1 ')}); re-run on a quiet machine.`);
+    `(worst: ${worst.c} cores during ${where(worst.where)}); re-run on a quiet machine.`);
 } else if (worst) {
   lines.push(`contention: other processes used at most ${worst.c} cores during any measurement.`);
 }

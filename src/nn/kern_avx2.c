@@ -15,7 +15,6 @@
  * erf for GELU is N. Juffa's faithfully rounded erff (stackoverflow.com/q/35148198).
  */
 #include <immintrin.h>
-#include <stdint.h>
 #include <string.h>
 
 #include "nn.h"

@@ -12,8 +12,10 @@
  * group before moving on, so the group (2 x k x 64 bytes) is read from memory once per
  * chunk and then hits L1/L2, and the chunk's rows of A stay in L2.
  *
- * Attention reuses the micro-kernel twice: scores = Q K^T against 64-key blocks of K
- * transposed into panel layout in scratch, then O = P V with V rows read in place.
+ * Attention reuses the micro-kernel twice per block of 6 query rows: scores against all
+ * keys (K transposed once into panel layout in scratch, 16x16 blocks in registers), then
+ * softmax on the block while it is in L1, then O = P V with V rows read in place and
+ * the 1/sum normalisation applied to the output.
  *
  * Accuracy: every kernel is exact fp32 (no BF16/VNNI). exp uses a Cephes-style
  * polynomial (about 1 ulp) with vscalefps for the 2^n step, which underflows to 0 for
@@ -22,15 +24,13 @@
  * branch giving 1 + erf(x) = erfc(|x|) directly for negative x (no cancellation).
  */
 #include <immintrin.h>
-#include <stdint.h>
-#include <string.h>
 
 #include "nn.h"
 
 #define AI static inline __attribute__((always_inline))
 #define MR_MAX 12 /* rows per micro-tile: 12 row pointers + 3 fit the 15 free GPRs */
 #define NP_MAX 4  /* panels per micro-tile */
-#define KEY_BLOCK 64
+#define KEY_BLOCK 64 /* keys per Q K^T micro-kernel call: NP_MAX panels */
 
 /* ---- vector helpers ---------------------------------------------------------------- */
 
@@ -196,9 +196,12 @@ static void gemm_epilogue(const qr_gemm_args *g, const float *tile, int i0, int 
 
 /* Rows per chunk: the chunk's A rows (chunk x k floats) should stay in L2 while every
  * panel group sweeps over them. */
+#ifndef GEMM_A_BYTES
+#define GEMM_A_BYTES (256 * 1024)
+#endif
 static int gemm_chunk_rows(int kn)
 {
-    int rows = (int)((256 * 1024 / sizeof(float)) / (size_t)(kn > 0 ? kn : 1));
+    int rows = (int)((GEMM_A_BYTES / sizeof(float)) / (size_t)(kn > 0 ? kn : 1));
     rows = rows / 12 * 12;
     return rows < 24 ? 24 : rows > 480 ? 480 : rows;
 }

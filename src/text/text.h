@@ -55,7 +55,11 @@ int qr_tok_unk(const qr_tok *tok);
  * does) into WordPiece ids. With add_special, the result is [CLS] ids [SEP] and at most
  * max_tokens long (max_tokens >= 2); without, at most max_tokens ids (max_tokens <= 0:
  * no limit). Stops work early once the limit is reached.
- * OUT: ids[0..min(*n_ids, cap)) and *n_ids = number of ids produced. */
+ * OUT: ids[0..min(*n_ids, cap)) and *n_ids = number of ids produced.
+ * Also: max_tokens <= 0 means no limit with add_special too; max_tokens 1 with
+ * add_special is QUIRE_INVALID_ARG. ids may be NULL when cap is 0 (counting only).
+ * Words longer than max_input_chars_per_word (100) become one [UNK]; a tokenizer
+ * loaded with a limit above 128 allocates one scratch block per call (QUIRE_NOMEM). */
 quire_status qr_tok_encode(const qr_tok *tok, const char *text, size_t len, int max_tokens,
                            int add_special, int32_t *ids, size_t cap, size_t *n_ids,
                            quire_error *err);

@@ -40,6 +40,8 @@ struct qr_tok {
     int max_chars; /* max_input_chars_per_word: longer words become [UNK] */
     char prefix[QR_TOK_PREFIX_MAX + 1];
     size_t prefix_len;
+    uint32_t prefix_hash; /* hash state after the prefix: continuation lookups start here */
+    int32_t ascii_id[128]; /* id of each 1-byte piece, [UNK] when absent (punctuation) */
 
     /* normalizer flags (0 or 1); strip_cfg is -1 (follow lowercase), 0 or 1 and is
      * resolved into strip by qr_tok_index */
@@ -76,10 +78,22 @@ quire_status qr_tok_index(qr_tok *tok, const qr_tok_names *names, const char *pa
 quire_status qr_tok_load_vocab_names(const char *path, const qr_tok_opts *opts,
                                      const qr_tok_names *names, qr_tok **out,
                                      quire_error *err);
+/* The piece hash (FNV-1a) is built incrementally, so WordPiece can hash every prefix of
+ * a word in one pass: h = qr_tok_hash_more(QR_TOK_HASH_INIT, bytes, n). */
+#define QR_TOK_HASH_INIT 2166136261u
+#define QR_TOK_HASH_PRIME 16777619u
+static inline uint32_t qr_tok_hash_more(uint32_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * QR_TOK_HASH_PRIME;
+    return h;
+}
 /* Hash of the concatenation a[0..na) b[0..nb) (either may be empty). */
 uint32_t qr_tok_hash2(const char *a, size_t na, const char *b, size_t nb);
-/* Id of the piece a||b, or -1. */
+/* Id of the piece a||b, or -1; qr_tok_find takes its hash h ready-made. */
 int qr_tok_lookup2(const qr_tok *tok, const char *a, size_t na, const char *b, size_t nb);
+int qr_tok_find(const qr_tok *tok, uint32_t h, const char *a, size_t na, const char *b,
+                size_t nb);
 
 /* ---- unicode.c -------------------------------------------------------------------- */
 
@@ -102,12 +116,20 @@ int qr_uni_is_punct(uint32_t cp);
 /* Python str.lower() for one code point of a word: out gets 1 or 2 code points;
  * final_sigma selects U+03C2 for U+03A3. Returns the count. */
 int qr_uni_lower(uint32_t cp, int final_sigma, uint32_t out[2]);
-/* Properties behind Python's Final_Sigma rule. */
-int qr_uni_case_ignorable(uint32_t cp);
-int qr_uni_cased(uint32_t cp);
-/* Canonical decomposition (NFD of one code point). out has room for 8; returns count. */
-int qr_uni_nfd(uint32_t cp, uint32_t out[8]);
-int qr_uni_is_mn(uint32_t cp);
+/* Final_Sigma classes: Case_Ignorable (checked first), else Cased, else other. */
+enum { QR_SIGMA_OTHER = 0, QR_SIGMA_CASED, QR_SIGMA_IGNORABLE };
+int qr_uni_sigma_class(uint32_t cp);
+
+/* A character of a canonical decomposition with what the encoder needs to know. */
+typedef struct qr_uni_part {
+    uint32_t cp;
+    uint8_t ccc;   /* canonical combining class */
+    uint8_t mn;    /* category Mn: dropped when stripping accents */
+    uint8_t punct; /* BERT punctuation */
+} qr_uni_part;
+/* NFD of one code point (full canonical decomposition, Hangul included); returns the
+ * number of parts (1..4). */
+int qr_uni_nfd(uint32_t cp, qr_uni_part out[8]);
 int qr_uni_ccc(uint32_t cp);
 
 #endif /* QR_TEXT_INT_H */

@@ -175,44 +175,85 @@ int qr_uni_lower(uint32_t cp, int final_sigma, uint32_t out[2])
     return 1;
 }
 
-/* Case_Ignorable: Mn Me Cf Lm Sk plus Word_Break MidLetter/MidNumLet/Single_Quote. */
-int qr_uni_case_ignorable(uint32_t cp)
+/* Word_Break MidLetter / MidNumLet / Single_Quote: all punctuation (Po Pi Pf). */
+static int is_mid_letter(uint32_t cp)
 {
     static const uint32_t wb[] = {0x27,   0x2E,   0x3A,   0xB7,   0x387,  0x55F,
                                   0x5F4,  0x2018, 0x2019, 0x2024, 0x2027, 0xFE13,
                                   0xFE52, 0xFE55, 0xFF07, 0xFF0E, 0xFF1A};
-    if (cp < 0x80 && cp != 0x27 && cp != 0x2E && cp != 0x3A)
-        return cp == 0x5E || cp == 0x60; /* ^ and ` are Sk */
     for (size_t i = 0; i < QR_ARRAY_LEN(wb); i++) {
         if (wb[i] == cp)
             return 1;
     }
-    utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
-    return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_ME ||
-           cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_LM ||
-           cat == UTF8PROC_CATEGORY_SK;
+    return 0;
 }
 
-/* Cased (Lowercase, Uppercase or Lt) for characters that are not Case_Ignorable, which
- * the Final_Sigma rule tests first: letters Lu Ll Lt plus the Other_Lowercase /
- * Other_Uppercase characters outside the ignorable categories. */
-int qr_uni_cased(uint32_t cp)
+/* Cased (Lowercase, Uppercase or Lt) outside the letter categories: the
+ * Other_Lowercase / Other_Uppercase characters that are not case-ignorable. */
+static int is_other_cased(uint32_t cp)
 {
-    if (cp < 0x80)
-        return (cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z');
-    utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
-    if (cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL ||
-        cat == UTF8PROC_CATEGORY_LT)
-        return 1;
     return cp == 0xAA || cp == 0xBA || (cp >= 0x2160 && cp <= 0x217F) ||
            (cp >= 0x24B6 && cp <= 0x24E9) || (cp >= 0x1F130 && cp <= 0x1F149) ||
            (cp >= 0x1F150 && cp <= 0x1F169) || (cp >= 0x1F170 && cp <= 0x1F189);
 }
 
-int qr_uni_nfd(uint32_t cp, uint32_t out[8])
+/* Python's Final_Sigma rule looks left and right past Case_Ignorable characters (Mn Me
+ * Cf Lm Sk plus the mid-letter punctuation) to the nearest one that is or is not Cased.
+ * Case_Ignorable is tested first: a few characters are both. */
+int qr_uni_sigma_class(uint32_t cp)
 {
-    if (cp < 0xC0) {
-        out[0] = cp; /* nothing below U+00C0 decomposes canonically */
+    if (cp < 0x80) {
+        if ((cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z'))
+            return QR_SIGMA_CASED;
+        return (cp == 0x27 || cp == 0x2E || cp == 0x3A || cp == 0x5E || cp == 0x60)
+                   ? QR_SIGMA_IGNORABLE : QR_SIGMA_OTHER;
+    }
+    switch (utf8proc_category((utf8proc_int32_t)cp)) {
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_CF:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_SK:
+        return QR_SIGMA_IGNORABLE;
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+        return QR_SIGMA_CASED;
+    case UTF8PROC_CATEGORY_PO:
+    case UTF8PROC_CATEGORY_PI:
+    case UTF8PROC_CATEGORY_PF:
+        return is_mid_letter(cp) ? QR_SIGMA_IGNORABLE : QR_SIGMA_OTHER;
+    default:
+        return is_other_cased(cp) ? QR_SIGMA_CASED : QR_SIGMA_OTHER;
+    }
+}
+
+/* One part of a decomposition with the properties the encoder needs. */
+static void part_info(uint32_t cp, qr_uni_part *part)
+{
+    const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)cp);
+    part->cp = cp;
+    part->ccc = p->combining_class;
+    part->mn = p->category == UTF8PROC_CATEGORY_MN;
+    /* BERT's ASCII rule matters here too: U+1FEF GREEK VARIA decomposes to '`' */
+    part->punct = cp < 0x80 ? qr_uni_is_punct(cp)
+                            : p->category >= UTF8PROC_CATEGORY_PC &&
+                                  p->category <= UTF8PROC_CATEGORY_PO;
+}
+
+int qr_uni_nfd(uint32_t cp, qr_uni_part out[8])
+{
+    if (cp < 0x80) {
+        out[0].cp = cp;
+        out[0].ccc = 0;
+        out[0].mn = 0;
+        out[0].punct = qr_uni_is_punct(cp);
+        return 1;
+    }
+    const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)cp);
+    int hangul = cp >= 0xAC00 && cp <= 0xD7A3; /* decomposed by rule, not by table */
+    if (p->decomp_seqindex == UINT16_MAX && !hangul) {
+        part_info(cp, &out[0]);
         return 1;
     }
     utf8proc_int32_t buf[8];
@@ -220,17 +261,12 @@ int qr_uni_nfd(uint32_t cp, uint32_t out[8])
     utf8proc_ssize_t n = utf8proc_decompose_char((utf8proc_int32_t)cp, buf, 8,
                                                  UTF8PROC_DECOMPOSE, &boundclass);
     if (n < 1 || n > 8) {
-        out[0] = cp; /* cannot happen (canonical decompositions have <= 4 parts) */
-        return 1;
+        n = 1; /* cannot happen (canonical decompositions have <= 4 parts) */
+        buf[0] = (utf8proc_int32_t)cp;
     }
     for (utf8proc_ssize_t i = 0; i < n; i++)
-        out[i] = (uint32_t)buf[i];
+        part_info((uint32_t)buf[i], &out[i]);
     return (int)n;
-}
-
-int qr_uni_is_mn(uint32_t cp)
-{
-    return cp >= 0x300 && utf8proc_category((utf8proc_int32_t)cp) == UTF8PROC_CATEGORY_MN;
 }
 
 int qr_uni_ccc(uint32_t cp)

@@ -74,24 +74,29 @@ quire_status qr_tok_reserve(qr_tok *tok, int n, size_t pool_len, quire_error *er
  * looked up without building the string. */
 uint32_t qr_tok_hash2(const char *a, size_t na, const char *b, size_t nb)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < na; i++)
-        h = (h ^ (unsigned char)a[i]) * 16777619u;
-    for (size_t i = 0; i < nb; i++)
-        h = (h ^ (unsigned char)b[i]) * 16777619u;
-    return h;
+    return qr_tok_hash_more(qr_tok_hash_more(QR_TOK_HASH_INIT, a, na), b, nb);
+}
+
+/* Pieces are a few bytes long: a plain loop beats two calls to memcmp. */
+static int bytes_equal(const char *p, const char *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != q[i])
+            return 0;
+    }
+    return 1;
 }
 
 static int piece_equals(const qr_tok *tok, int id, const char *a, size_t na, const char *b,
                         size_t nb)
 {
     const char *p = tok->pool + tok->off[id];
-    return tok->len[id] == na + nb && memcmp(p, a, na) == 0 && memcmp(p + na, b, nb) == 0;
+    return tok->len[id] == na + nb && bytes_equal(p, a, na) && bytes_equal(p + na, b, nb);
 }
 
-int qr_tok_lookup2(const qr_tok *tok, const char *a, size_t na, const char *b, size_t nb)
+int qr_tok_find(const qr_tok *tok, uint32_t h, const char *a, size_t na, const char *b,
+                size_t nb)
 {
-    uint32_t h = qr_tok_hash2(a, na, b, nb);
     /* load factor <= 0.5, so an empty slot always ends the probe */
     for (size_t i = h & tok->mask;; i = (i + 1) & tok->mask) {
         const qr_tok_slot *s = &tok->slots[i];
@@ -100,6 +105,11 @@ int qr_tok_lookup2(const qr_tok *tok, const char *a, size_t na, const char *b, s
         if (s->hash == h && piece_equals(tok, s->id, a, na, b, nb))
             return s->id;
     }
+}
+
+int qr_tok_lookup2(const qr_tok *tok, const char *a, size_t na, const char *b, size_t nb)
+{
+    return qr_tok_find(tok, qr_tok_hash2(a, na, b, nb), a, na, b, nb);
 }
 
 int qr_tok_lookup(const qr_tok *tok, const char *piece, size_t len)
@@ -162,6 +172,12 @@ quire_status qr_tok_index(qr_tok *tok, const qr_tok_names *names, const char *pa
         (rc = resolve_special(tok, names->sep, 1, &tok->sep, path, err)) != QUIRE_OK)
         return rc;
     resolve_special(tok, names->pad, 0, &tok->pad, path, err);
+    for (int c = 0; c < 128; c++) {
+        char ch = (char)c;
+        int id = qr_tok_lookup(tok, &ch, 1);
+        tok->ascii_id[c] = id >= 0 ? id : tok->unk;
+    }
+    tok->prefix_hash = qr_tok_hash_more(QR_TOK_HASH_INIT, tok->prefix, tok->prefix_len);
     tok->strip = tok->strip_cfg < 0 ? tok->lowercase : tok->strip_cfg;
     return QUIRE_OK;
 }

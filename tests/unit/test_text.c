@@ -396,11 +396,15 @@ static void test_small_vocab_flags(void)
     EXPECT(low_keep, "\xc4\xb0", 23, 24); /* i ##U+0307 */
     EXPECT(low_keep, "Café", 26, 12);     /* caf ##é */
     EXPECT(strip_only, "Café", 11, 13);   /* Caf ##e */
+    /* NFD sorts marks by combining class: U+1D16D (226) after U+1D165 (216); both are
+     * Mc, so they stay and the order decides the piece */
+    EXPECT(unc, "x\xf0\x9d\x85\xad\xf0\x9d\x85\xa5", 32, 33);
+    EXPECT(cased, "x\xf0\x9d\x85\xad\xf0\x9d\x85\xa5", 1); /* no NFD: no match */
     /* the same vocabulary with CRLF line ends and no final newline */
     qr_tok *crlf = load_vocab(data_path("crlf/vocab.txt"), 0, -1);
     if (crlf) {
-        T_EQ_INT(qr_tok_vocab_size(crlf), 32);
-        for (int id = 0; id < 32; id++)
+        T_EQ_INT(qr_tok_vocab_size(crlf), 34);
+        for (int id = 0; id < 34; id++)
             T_CHECKF(strcmp(qr_tok_piece(crlf, id), qr_tok_piece(cased, id)) == 0, "id %d", id);
         EXPECT(crlf, "Hello World! 日", 5, 7, 9, 31);
         T_EQ_INT(qr_tok_lookup(crlf, "\xe6\x97\xa5", 3), 31);
@@ -582,6 +586,17 @@ static void test_word_length(void)
     T_EQ_INT(n, 101);
     T_EQ_INT(ids[50], 1012);
     qr_tok_free(tok);
+    /* max_input_chars_per_word from tokenizer.json (200: scratch on the heap) */
+    const char *js = tmp_path("max200.json");
+    T_EQ_INT(write_tokenizer_json(shared_path("models/vocab.txt"), js, 1, -1, 200, 0), 0);
+    tok = load_json(js, NULL);
+    if (!tok)
+        return;
+    memset(w, 'x', 201);
+    T_EQ_INT(enc_plain(tok, w, 200, ids), 100); /* xx ##xx * 99 */
+    T_EQ_INT(enc_plain(tok, w, 201, ids), 1);
+    T_EQ_INT(ids[0], 100);
+    qr_tok_free(tok);
 }
 
 static void test_whitespace_and_controls(void)
@@ -611,6 +626,8 @@ static void test_whitespace_and_controls(void)
     /* Korean decomposes to jamo; Devanagari vowel sign u (Mn) is stripped */
     EXPECT(tok, "\xed\x95\x9c", 1469, 30006, 30021); /* 한: ᄒ ##ᅡ ##ᆫ */
     EXPECT(tok, "\xe0\xa4\xa6\xe0\xa5\x81", 1325);   /* दु -> द */
+    /* NFD can produce punctuation: U+1FEF GREEK VARIA -> '`' splits the word */
+    EXPECT(tok, "a\xe1\xbf\xaf" "b", 1037, 1036, 1038);
     qr_tok_free(tok);
 }
 
