@@ -32,6 +32,7 @@ void lines_close(lines_reader *r)
         qr_free(r->text[i]);
     qr_free(r->text);
     qr_free(r->len);
+    qr_free(r->bufcap);
     if (r->owned && r->f)
         fclose(r->f);
     memset(r, 0, sizeof(*r));
