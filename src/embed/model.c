@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #include <xmmintrin.h>
@@ -112,12 +113,15 @@ static void transpose_panel(const float *const *src, size_t k, float *dst)
             __m128 r2 = _mm_loadu_ps(src[j + 2] ? src[j + 2] + kk : zeros);
             __m128 r3 = _mm_loadu_ps(src[j + 3] ? src[j + 3] + kk : zeros);
             _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-            _mm_storeu_ps(dst + (kk + 0) * QR_PANEL + j, r0);
-            _mm_storeu_ps(dst + (kk + 1) * QR_PANEL + j, r1);
-            _mm_storeu_ps(dst + (kk + 2) * QR_PANEL + j, r2);
-            _mm_storeu_ps(dst + (kk + 3) * QR_PANEL + j, r3);
+            _mm_stream_ps(dst + (kk + 0) * QR_PANEL + j, r0);
+            _mm_stream_ps(dst + (kk + 1) * QR_PANEL + j, r1);
+            _mm_stream_ps(dst + (kk + 2) * QR_PANEL + j, r2);
+            _mm_stream_ps(dst + (kk + 3) * QR_PANEL + j, r3);
         }
     }
+#endif
+#if defined(__SSE2__)
+    _mm_sfence(); /* streaming stores must be visible before another thread reads */
 #endif
     for (; kk < k; kk++) {
         for (int j = 0; j < QR_PANEL; j++)
@@ -181,16 +185,27 @@ static quire_status load_bias3(loader *ld, const char *const *names, int64_t h, 
     return QUIRE_OK;
 }
 
-static size_t arena_size(const quire_model *m)
+/* Floats of the embedding part, then of each layer (layers are laid out back to back
+ * at fixed offsets so they can be loaded in parallel). */
+static size_t emb_floats(const quire_model *m)
+{
+    size_t h = (size_t)m->hidden;
+    return round16((size_t)m->max_pos * h) + round16((size_t)m->type_vocab * h) +
+           2 * round16(h);
+}
+
+static size_t layer_floats(const quire_model *m)
 {
     size_t h = (size_t)m->hidden, in = (size_t)m->inter;
-    size_t n = round16((size_t)m->max_pos * h) + round16((size_t)m->type_vocab * h) +
-               2 * round16(h);
-    size_t per = round16(qr_packed_size(3 * m->hidden, m->hidden)) + round16(3 * h) +
-                 round16(qr_packed_size(m->hidden, m->hidden)) + round16(h) + 2 * round16(h) +
-                 round16(qr_packed_size(m->inter, m->hidden)) + round16(in) +
-                 round16(qr_packed_size(m->hidden, m->inter)) + round16(h) + 2 * round16(h);
-    return n + per * (size_t)m->n_layers;
+    return round16(qr_packed_size(3 * m->hidden, m->hidden)) + round16(3 * h) +
+           round16(qr_packed_size(m->hidden, m->hidden)) + round16(h) + 2 * round16(h) +
+           round16(qr_packed_size(m->inter, m->hidden)) + round16(in) +
+           round16(qr_packed_size(m->hidden, m->inter)) + round16(h) + 2 * round16(h);
+}
+
+static size_t arena_size(const quire_model *m)
+{
+    return emb_floats(m) + layer_floats(m) * (size_t)m->n_layers;
 }
 
 #define LNAME(buf, i, suffix) (snprintf(buf, sizeof(buf), "encoder.layer.%d.%s", i, suffix), buf)
@@ -231,6 +246,61 @@ static quire_status load_layer(loader *ld, int i, qr_layer *L)
     return QUIRE_OK;
 }
 
+/* Packing the layers is most of the load time (a cold start is mostly this), so the
+ * layers are split over up to two threads; each has its own conversion buffer and
+ * error buffer, and the first failing layer's error is reported. */
+typedef struct par_load {
+    quire_model *m;
+    float *tmp[2];
+    quire_status rc[2];
+    quire_error err[2];
+} par_load;
+
+static void load_layers_task(void *ctx, int ith, int nth)
+{
+    par_load *pl = ctx;
+    quire_model *m = pl->m;
+    float *base = m->arena + emb_floats(m);
+    for (int i = ith; i < m->n_layers; i += nth) {
+        loader ld = {m, base + layer_floats(m) * (size_t)i, pl->tmp[ith], &pl->err[ith]};
+        pl->rc[ith] = load_layer(&ld, i, &m->layers[i]);
+        if (pl->rc[ith] != QUIRE_OK)
+            return;
+    }
+}
+
+static quire_status load_layers(quire_model *m, quire_error *err)
+{
+    size_t tmp_n = (size_t)QR_PANEL * (size_t)QR_MAX(m->hidden, m->inter);
+    par_load pl;
+    memset(&pl, 0, sizeof(pl));
+    pl.m = m;
+    qr_pool *pool = NULL;
+    if (m->n_layers > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1)
+        qr_pool_new(2, &pool, NULL); /* on failure: load on this thread only */
+    int nth = qr_pool_size(pool);
+    quire_status rc = QUIRE_OK;
+    for (int t = 0; t < nth; t++) {
+        pl.tmp[t] = qr_malloc_aligned(tmp_n * sizeof(float));
+        if (!pl.tmp[t])
+            rc = qr_err(err, QUIRE_NOMEM, "%s: out of memory for weights", m->st.path);
+    }
+    if (rc == QUIRE_OK) {
+        qr_pool_run(pool, load_layers_task, &pl);
+        for (int t = 0; t < nth && rc == QUIRE_OK; t++) {
+            if (pl.rc[t] != QUIRE_OK) {
+                rc = pl.rc[t];
+                if (err)
+                    *err = pl.err[t];
+            }
+        }
+    }
+    for (int t = 0; t < nth; t++)
+        qr_free_aligned(pl.tmp[t]);
+    qr_pool_free(pool);
+    return rc;
+}
+
 quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error *err)
 {
     char path[4096];
@@ -265,9 +335,8 @@ quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error 
         qr_free_aligned(tmp);
         return rc;
     }
-    for (int i = 0; i < m->n_layers && rc == QUIRE_OK; i++)
-        rc = load_layer(&ld, i, &m->layers[i]);
     qr_free_aligned(tmp);
+    rc = load_layers(m, err);
     if (rc != QUIRE_OK)
         return rc;
     return QUIRE_OK;
