@@ -4,8 +4,9 @@
  * Uses only the public API in include/quire.h. Prints JSON lines in the same format as
  * bench/embed/ort_bench.js prints for ONNX Runtime; bench/embed/run.sh puts both in a table.
  *
- *   build/bench/bench_embed [--mode bench|cold|cold-child] [--threads N]
+ *   build/bench/bench_embed [--mode bench|cold|cold-cli|cold-child] [--threads N]
  *                           [--model build/models/minilm] [--runs 5] [--quick]
+ *                           [--cli build/quire]
  *
  * Modes
  *   bench       (default) batch-1 latency at 8/32/128/512 tokens (quire_embed_ids),
@@ -13,6 +14,8 @@
  *               tokenizer included), peak RSS of this process; all on --threads threads.
  *   cold        forks/execs itself in cold-child mode --runs times; cold start = wall clock
  *               from fork to the first byte of the child's vector on the parent's pipe.
+ *   cold-cli    the same for the CLI as a user runs it: `build/quire embed --model DIR -q`
+ *               (--cli PATH) with one short line on stdin, to the first byte of its output.
  *   cold-child  quire_init, quire_model_open, quire_embedder_new, embed the sanity input
  *               (batch 1, 32 tokens) and print it.
  *
@@ -44,6 +47,7 @@
 struct args {
     const char *mode;
     const char *model;
+    const char *cli;
     int threads;
     int runs;
     int quick;
@@ -64,8 +68,8 @@ static void die(const char *what, const quire_error *err)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: bench_embed [--mode bench|cold|cold-child] [--threads N]\n"
-                 "                   [--model DIR] [--runs N] [--quick]\n"
+    fprintf(out, "usage: bench_embed [--mode bench|cold|cold-cli|cold-child] [--threads N]\n"
+                 "                   [--model DIR] [--runs N] [--quick] [--cli build/quire]\n"
                  "Prints JSON lines; see bench/embed/README.md.\n");
 }
 
@@ -466,13 +470,20 @@ struct cold_run {
     char *line;
 };
 
-static void cold_once(const struct args *a, struct cold_run *r)
+/* fork/exec path argv (stdin: the text `in`, or inherited when NULL); time to the first byte
+ * of its stdout, and to its exit; its whole stdout goes to r->line */
+static void cold_once(const char *path, char *const argv[], const char *in, struct cold_run *r)
 {
-    int fd[2];
-    char threads[16];
-    snprintf(threads, sizeof threads, "%d", a->threads);
-    if (pipe(fd) != 0)
+    int fd[2], fin[2] = {-1, -1};
+    if (pipe(fd) != 0 || (in && pipe(fin) != 0))
         die("pipe failed", NULL);
+    if (in) {
+        /* a short text fits in the pipe buffer: write it all now, then close */
+        size_t il = strlen(in);
+        if (write(fin[1], in, il) != (ssize_t)il)
+            die("write failed", NULL);
+        close(fin[1]);
+    }
     double t0 = now_ms();
     pid_t pid = fork();
     if (pid < 0)
@@ -482,12 +493,16 @@ static void cold_once(const struct args *a, struct cold_run *r)
         if (dup2(fd[1], STDOUT_FILENO) < 0)
             _exit(127);
         close(fd[1]);
-        char *const argv[] = {"bench_embed",       "--mode",  "cold-child",
-                              "--model",           (char *)a->model, "--threads",
-                              threads,             NULL};
-        execv("/proc/self/exe", argv);
+        if (in) {
+            if (dup2(fin[0], STDIN_FILENO) < 0)
+                _exit(127);
+            close(fin[0]);
+        }
+        execv(path, argv);
         _exit(127);
     }
+    if (in)
+        close(fin[0]);
     close(fd[1]);
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
@@ -531,8 +546,12 @@ static int mode_cold(const struct args *a)
     if (!r || !first || !ex || !rss)
         die("out of memory", NULL);
     struct cpu_mark m0 = cpu_mark();
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", a->threads);
+    char *const argv[] = {"bench_embed", "--mode",  "cold-child", "--model",
+                          (char *)a->model, "--threads", threads, NULL};
     for (int i = 0; i < n; i++) {
-        cold_once(a, &r[i]);
+        cold_once("/proc/self/exe", argv, NULL, &r[i]);
         first[i] = r[i].first_ms;
         ex[i] = r[i].exit_ms;
         rss[i] = json_num(r[i].line, "peak_rss_kb");
@@ -575,10 +594,54 @@ static int mode_cold(const struct args *a)
     return 0;
 }
 
+static double ru_cpu_s(const struct rusage *ru)
+{
+    return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 +
+           (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
+}
+
+/* cold start of the CLI, as a user sees it: `quire embed --model DIR -q` with one short line
+ * on stdin, from fork to the first byte of its JSON line */
+static int mode_cold_cli(const struct args *a)
+{
+    int n = a->runs;
+    double *first = malloc((size_t)n * sizeof *first);
+    double *ex = malloc((size_t)n * sizeof *ex);
+    if (!first || !ex)
+        die("out of memory", NULL);
+    char *const argv[] = {"quire", "embed", "--model", (char *)a->model, "-q", NULL};
+    struct cpu_mark m0 = cpu_mark();
+    struct rusage c0, c1;
+    getrusage(RUSAGE_CHILDREN, &c0);
+    for (int i = 0; i < n; i++) {
+        struct cold_run r;
+        cold_once(a->cli, argv, "hello world\n", &r);
+        if (!strstr(r.line, "\"embedding\""))
+            die("quire embed printed no embedding", NULL);
+        first[i] = r.first_ms;
+        ex[i] = r.exit_ms;
+        free(r.line);
+    }
+    struct cpu_mark m1 = cpu_mark();
+    getrusage(RUSAGE_CHILDREN, &c1);
+    m1.own += ru_cpu_s(&c1) - ru_cpu_s(&c0);
+    qsort(first, (size_t)n, sizeof *first, cmp_double);
+    qsort(ex, (size_t)n, sizeof *ex, cmp_double);
+    printf("{\"engine\":\"quire\",\"case\":\"cold_start_cli\",\"runs\":%d,\"median_ms\":%.3f,"
+           "\"min_ms\":%.3f,\"max_ms\":%.3f,\"exit_median_ms\":%.3f,\"peak_rss_kb\":%ld,"
+           "\"other_cores\":%.2f}\n",
+           n, first[(n - 1) / 2], first[0], first[n - 1], ex[(n - 1) / 2], c1.ru_maxrss,
+           other_cores(m0, m1));
+    fflush(stdout);
+    free(first);
+    free(ex);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     double t_main = now_ms();
-    struct args a = {"bench", "build/models/minilm", 1, 5, 0};
+    struct args a = {"bench", "build/models/minilm", "build/quire", 1, 5, 0};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         int has = i + 1 < argc;
@@ -586,10 +649,12 @@ int main(int argc, char **argv)
             a.mode = argv[++i];
         else if (strcmp(s, "--model") == 0 && has)
             a.model = argv[++i];
+        else if (strcmp(s, "--cli") == 0 && has)
+            a.cli = argv[++i];
         else if (strcmp(s, "--threads") == 0 && has)
-            a.threads = atoi(argv[++i]);
+            a.threads = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(s, "--runs") == 0 && has)
-            a.runs = atoi(argv[++i]);
+            a.runs = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(s, "--quick") == 0)
             a.quick = 1;
         else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
@@ -608,6 +673,8 @@ int main(int argc, char **argv)
         return mode_bench(&a);
     if (strcmp(a.mode, "cold") == 0)
         return mode_cold(&a);
+    if (strcmp(a.mode, "cold-cli") == 0)
+        return mode_cold_cli(&a);
     if (strcmp(a.mode, "cold-child") == 0)
         return mode_cold_child(&a, t_main);
     usage(stderr);

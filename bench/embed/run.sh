@@ -6,7 +6,8 @@
 #
 # Environment: QUIRE_SHARED (default ../shared), THREADS (default "1 2"), COLD_RUNS (default
 # 5), QUICK, SKIP_SETUP=1 (do not run setup.sh), NO_QUIRE=1 (ORT only), BENCH_BIN=PATH (use
-# this bench_embed binary instead of running `make bench`).
+# this bench_embed binary instead of running `make bench`), IDLE_WAIT (see below),
+# TABLE_ONLY=1 (measure nothing; print the table of the results already in the folder).
 # Raw JSON lines are kept in build/bench/embed-results/; the table goes to stdout (Markdown)
 # and to build/bench/embed-results/table.md.
 set -u
@@ -28,12 +29,16 @@ q=""
 
 say() { echo "run: $*" >&2; }
 
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
+if [ -n "${TABLE_ONLY:-}" ]; then
+    [ -d "$out" ] || { say "no results in $out"; exit 1; }
+    LOAD_START='?'
+else
 if [ -z "${SKIP_SETUP:-}" ]; then
     sh bench/embed/setup.sh || { say "setup failed"; exit 1; }
 fi
 mkdir -p "$out"
 rm -f "$out"/*.jsonl "$out"/*.err "$out"/table.md
-LOAD_START=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
 
 # ---- quire: build ---------------------------------------------------------------------------
 quire_ok=1
@@ -93,7 +98,10 @@ for t in $THREADS; do
     run_ort "${t}t" --mode bench --threads "$t" $q
 done
 run_quire cold --mode cold --threads 1 --runs "$COLD_RUNS"
+run_quire cold-cli --mode cold-cli --cli build/quire --runs "$COLD_RUNS"
 run_ort cold --mode cold --threads 1 --runs "$COLD_RUNS"
+
+fi # TABLE_ONLY
 
 # ---- the table --------------------------------------------------------------------------------
 LOAD_END=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
@@ -123,6 +131,7 @@ function errOf(name) {
 const R = {};
 for (const t of threads) { R[`quire${t}`] = load(`quire-${t}t`); R[`ort${t}`] = load(`ort-${t}t`); }
 const qc = load('quire-cold'), oc = load('ort-cold'), og = load('ort-golden');
+const qcli = load('quire-cold-cli');
 
 const BUSY = 0.25; // other_cores above this marks a number with *
 const fmt = (x, d = 2) => (x === undefined || x === null || Number.isNaN(x) ? '—' : x.toFixed(d));
@@ -181,7 +190,7 @@ lines.push('| | quire | ORT | ratio |', '|---|---:|---:|---:|');
 lines.push(`| weight file (model.safetensors / minilm.onnx) | ${MB(qs)} | ${MB(os_)} | ${speed(qs, os_, false)} |`);
 const qcs = qc.cold_start, ocs = oc.cold_start;
 const cmark = (o) => (o && (o.other_cores || 0) > BUSY ? '*' : '');
-R.quire_cold = qc; R.ort_cold = oc;
+R.quire_cold = qc; R.ort_cold = oc; R.quire_cli = qcli;
 lines.push(`| cold start: process start → first vector, median of ${(ocs || qcs || {}).runs || '?'} (ms) | ` +
   `${fmt(qcs && qcs.median_ms, 1)}${cmark(qcs)} | ${fmt(ocs && ocs.median_ms, 1)}${cmark(ocs)} | ${speed(qcs && qcs.median_ms, ocs && ocs.median_ms, false)} |`);
 lines.push(`| … of which model load (ms) | ${fmt(qcs && qcs.load_ms + (qcs.embedder_ms || 0), 1)} | ` +
@@ -190,6 +199,9 @@ lines.push(`| … of which first run, 32 tokens (ms) | ${fmt(qcs && qcs.first_ru
   `${fmt(ocs && ocs.first_run_ms, 1)} | |`);
 lines.push(`| peak RSS of the cold-start process (MB) | ${fmt(qcs && qcs.peak_rss_kb / 1024, 0)} | ` +
   `${fmt(ocs && ocs.peak_rss_kb / 1024, 0)} | ${speed(qcs && qcs.peak_rss_kb, ocs && ocs.peak_rss_kb, false)} |`);
+const cli = qcli.cold_start_cli;
+lines.push(`| cold start of the CLI: \`quire embed\` on one short line, median (ms) | ` +
+  `${fmt(cli && cli.median_ms, 1)}${cmark(cli)} | n/a | |`);
 lines.push('');
 
 // contention
@@ -199,7 +211,7 @@ for (const [k, m] of Object.entries(R)) {
     if (typeof o.other_cores === 'number' && (!worst || o.other_cores > worst.c)) worst = { c: o.other_cores, where: `${k}t ${o.case}` };
   }
 }
-const where = (w) => w.replace(/^(quire|ort)(\d+)t /, '$1 $2t ').replace(/^(quire|ort)_coldt /, '$1 ');
+const where = (w) => w.replace(/^(quire|ort)(\d+)t /, '$1 $2t ').replace(/^(quire|ort)_(cold|cli)t /, '$1 ');
 if (worst && worst.c > BUSY) {
   lines.push(`* other processes used more than ${BUSY} cores while this number was measured ` +
     `(worst: ${worst.c} cores during ${where(worst.where)}); re-run on a quiet machine.`);
