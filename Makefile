@@ -65,6 +65,7 @@ BENCH_BIN := $(BENCH_SRC:bench/embed/%.c=$(BUILD)/bench/%)
 ISA_FLAGS_src/nn/kern_avx2.c   := -mavx2 -mfma
 ISA_FLAGS_src/nn/kern_avx512.c := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mavx2
 
+.SECONDARY:
 .PHONY: all lib cli test tests check check-asan check-arm64 bench clean lint golden-update fmt
 all: lib cli
 
@@ -108,7 +109,7 @@ check:
 # multiarch libutf8proc-dev:arm64 libjansson-dev:arm64 (static archives).
 ARM64_CC   ?= aarch64-linux-gnu-gcc
 ARM64_QEMU ?= qemu-aarch64
-check-arm64:
+check-arm64: models
 	@command -v $(ARM64_CC) >/dev/null && command -v $(ARM64_QEMU) >/dev/null || \
 	  { echo "check-arm64: need $(ARM64_CC) and $(ARM64_QEMU) (run .ci/setup)" >&2; exit 1; }
 	$(MAKE) BUILD=build/arm64 CC=$(ARM64_CC) AR=aarch64-linux-gnu-ar SANITIZE= \
@@ -117,7 +118,8 @@ check-arm64:
 	$(ARM64_QEMU) build/arm64/quire info | tee build/arm64/info.txt
 	@grep -q '^arch: aarch64' build/arm64/info.txt && grep -q '^cpu features:.*neon' build/arm64/info.txt || \
 	  { echo "check-arm64: quire info under qemu does not report aarch64 + neon" >&2; exit 1; }
-	QUIRE_BUILD=build/arm64 QUIRE_RUNNER="$(ARM64_QEMU)" QUIRE_CORE_ONLY=1 sh tests/run.sh
+	QUIRE_BUILD=build/arm64 QUIRE_RUNNER="$(ARM64_QEMU)" QUIRE_CORE_ONLY=1 \
+	  QUIRE_GOLDEN_MAX_TOKENS=128 sh tests/run.sh
 
 lint: lib
 	QUIRE_BUILD=$(BUILD) sh tests/lint.sh

@@ -13,7 +13,7 @@ void quire_log_set(quire_log_fn fn, void *user_data, int min_level)
 {
     log_fn = fn;
     log_ud = user_data;
-    qr_log_min_level = min_level;
+    qr_log_min_level = fn ? min_level : QUIRE_LOG_WARN;
 }
 
 void qr_log_emit(int level, const char *fmt, ...)

@@ -103,9 +103,9 @@ static void drop_pages(const qr_st_tensor *t)
  * bound by memory bandwidth, which matters for cold start. */
 static void transpose_panel(const float *const *src, size_t k, float *dst)
 {
-    static const float zeros[4] = {0, 0, 0, 0};
     size_t kk = 0;
 #if defined(__SSE2__)
+    static const float zeros[4] = {0, 0, 0, 0};
     for (; kk + 4 <= k; kk += 4) {
         for (int j = 0; j < QR_PANEL; j += 4) {
             __m128 r0 = _mm_loadu_ps(src[j] ? src[j] + kk : zeros);
