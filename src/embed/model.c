@@ -51,6 +51,7 @@ static quire_status need(const quire_model *m, const char *name, int64_t d0, int
 }
 
 static void drop_pages(const qr_st_tensor *t);
+static void populate_pages(const qr_st_tensor *t);
 
 typedef struct loader {
     quire_model *m;
@@ -83,6 +84,21 @@ static quire_status load_plain(loader *ld, const char *name, int64_t d0, int64_t
     return QUIRE_OK;
 }
 
+/* Map a tensor's pages in one call before reading it: a page fault per 4 KiB (even with
+ * fault-around) costs more than the copy itself on virtual machines. Best effort. */
+static void populate_pages(const qr_st_tensor *t)
+{
+#ifdef MADV_POPULATE_READ
+    uintptr_t pg = 4096;
+    uintptr_t lo = (uintptr_t)t->data & ~(pg - 1);
+    uintptr_t hi = ((uintptr_t)t->data + t->n_bytes + pg - 1) & ~(pg - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_POPULATE_READ);
+#else
+    (void)t;
+#endif
+}
+
 /* Give the pages of a tensor we have finished copying back to the page cache: only
  * the packed copy is used from now on, so they need not count in our RSS. */
 static void drop_pages(const qr_st_tensor *t)
@@ -113,15 +129,12 @@ static void transpose_panel(const float *const *src, size_t k, float *dst)
             __m128 r2 = _mm_loadu_ps(src[j + 2] ? src[j + 2] + kk : zeros);
             __m128 r3 = _mm_loadu_ps(src[j + 3] ? src[j + 3] + kk : zeros);
             _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-            _mm_stream_ps(dst + (kk + 0) * QR_PANEL + j, r0);
-            _mm_stream_ps(dst + (kk + 1) * QR_PANEL + j, r1);
-            _mm_stream_ps(dst + (kk + 2) * QR_PANEL + j, r2);
-            _mm_stream_ps(dst + (kk + 3) * QR_PANEL + j, r3);
+            _mm_storeu_ps(dst + (kk + 0) * QR_PANEL + j, r0);
+            _mm_storeu_ps(dst + (kk + 1) * QR_PANEL + j, r1);
+            _mm_storeu_ps(dst + (kk + 2) * QR_PANEL + j, r2);
+            _mm_storeu_ps(dst + (kk + 3) * QR_PANEL + j, r3);
         }
     }
-#endif
-#if defined(__SSE2__)
-    _mm_sfence(); /* streaming stores must be visible before another thread reads */
 #endif
     for (; kk < k; kk++) {
         for (int j = 0; j < QR_PANEL; j++)
@@ -141,6 +154,8 @@ static quire_status load_packed(loader *ld, const char *const *names, int n_name
         if (rc != QUIRE_OK)
             return rc;
     }
+    for (int i = 0; i < n_names; i++)
+        populate_pages(t[i]);
     int n = (int)(rows * n_names);
     out->n = n;
     out->k = (int)k;
