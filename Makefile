@@ -29,10 +29,19 @@ endif
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= $(OPT) -g
 DEPLIBS := libutf8proc jansson
+# Conversion (PDF/images -> Markdown) needs MuPDF and Tesseract; the core never does.
+# WITH_CONVERT=0 builds without them (quire_convert_* then return QUIRE_UNSUPPORTED).
+WITH_CONVERT ?= 1
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPLIBS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPLIBS) 2>/dev/null)
 ifeq ($(PKG_LIBS),)
   PKG_LIBS := -lutf8proc -ljansson
+endif
+ifeq ($(WITH_CONVERT),1)
+  # Debian 12's MuPDF is static-only: link its --static closure plus harfbuzz.
+  PKG_CFLAGS += $(shell $(PKG_CONFIG) --cflags mupdf tesseract lept 2>/dev/null) -DHAVE_CONVERT=1
+  PKG_LIBS   += $(shell $(PKG_CONFIG) --libs --static mupdf 2>/dev/null) -lharfbuzz \
+                $(shell $(PKG_CONFIG) --libs tesseract lept 2>/dev/null) -lstdc++
 endif
 ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) -fvisibility=hidden -Iinclude -Isrc \
               -D_DEFAULT_SOURCE $(PKG_CFLAGS) -MMD -MP
@@ -40,8 +49,14 @@ LDLIBS  := $(PKG_LIBS) -lpthread -lm
 LDFLAGS += $(SANFLAGS) $(if $(STATIC),-static,)
 
 # ---- sources ---------------------------------------------------------------
-LIB_MODULES := core nn text embed
+LIB_MODULES := core nn text embed layout export
+ifeq ($(WITH_CONVERT),1)
+  LIB_MODULES += pdf ocr convert
+endif
 LIB_SRC := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
+ifneq ($(WITH_CONVERT),1)
+  LIB_SRC += src/convert_none.c
+endif
 ISA_X86 := src/nn/kern_avx2.c src/nn/kern_avx512.c
 ISA_ARM := src/nn/kern_neon.c
 ifneq ($(ARCH),x86_64)
@@ -56,6 +71,9 @@ CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
+ifneq ($(WITH_CONVERT),1)
+  TEST_SRC := $(filter-out tests/unit/test_conv%,$(TEST_SRC))
+endif
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/obj/tests/unit/testlib.o
 
@@ -112,7 +130,7 @@ ARM64_QEMU ?= qemu-aarch64
 check-arm64: models
 	@command -v $(ARM64_CC) >/dev/null && command -v $(ARM64_QEMU) >/dev/null || \
 	  { echo "check-arm64: need $(ARM64_CC) and $(ARM64_QEMU) (run .ci/setup)" >&2; exit 1; }
-	$(MAKE) BUILD=build/arm64 CC=$(ARM64_CC) AR=aarch64-linux-gnu-ar SANITIZE= \
+	$(MAKE) BUILD=build/arm64 CC=$(ARM64_CC) AR=aarch64-linux-gnu-ar SANITIZE= WITH_CONVERT=0 \
 	  PKG_CONFIG="env -u PKG_CONFIG_PATH PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config --static" \
 	  STATIC=1 tests
 	$(ARM64_QEMU) build/arm64/quire info | tee build/arm64/info.txt

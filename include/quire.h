@@ -187,6 +187,92 @@ QUIRE_API quire_status quire_embed_ids(quire_embedder *emb, const int32_t *const
                                        const size_t *n_ids, size_t n, float *vecs,
                                        quire_error *err);
 
+
+/* ------------------------------------------------------------------ conversion */
+/*
+ * PDF and page images (PNG, JPEG, TIFF) to Markdown / JSON / text. Per page, the text
+ * layer is used when it is usable; otherwise the page is rendered and OCR'd with
+ * Tesseract. Usage:
+ *
+ *     quire_converter_params cp = quire_converter_default_params();
+ *     cp.n_threads = 2;
+ *     quire_converter *conv = NULL;
+ *     quire_converter_new(&cp, &conv, &err);
+ *     quire_convert_params p = quire_convert_default_params();
+ *     quire_convert_result *res = NULL;
+ *     quire_status st = quire_convert_file(conv, "paper.pdf", &p, &res, &err);
+ *     if (res) fwrite(res->output, 1, res->output_len, stdout);  (res may be set with a
+ *     partial result even when st is an error: some pages failed)
+ *     quire_convert_result_free(res);
+ *     quire_converter_free(conv);
+ *
+ * Threads: a converter owns n_threads workers (each with its own MuPDF context and a
+ * lazily created Tesseract handle). quire_convert_file may be called from several
+ * threads at once on the same converter: pages of all documents in progress share the
+ * workers, so at most n_threads pages are rendered at any time.
+ */
+
+typedef struct quire_converter quire_converter;
+
+typedef struct quire_converter_params {
+    int n_threads;    /* page workers; 0 = 1 */
+    const char *lang; /* Tesseract languages, e.g. "eng" or "deu+eng"; NULL = "eng" */
+} quire_converter_params;
+
+QUIRE_API quire_converter_params quire_converter_default_params(void);
+QUIRE_API quire_status quire_converter_new(const quire_converter_params *params,
+                                           quire_converter **out, quire_error *err);
+QUIRE_API void quire_converter_free(quire_converter *conv);
+
+enum quire_ocr_mode { QUIRE_OCR_AUTO = 0, QUIRE_OCR_ALWAYS = 1, QUIRE_OCR_NEVER = 2 };
+enum quire_format { QUIRE_FORMAT_MD = 0, QUIRE_FORMAT_JSON = 1, QUIRE_FORMAT_TXT = 2 };
+
+typedef struct quire_convert_params {
+    int ocr;            /* enum quire_ocr_mode */
+    int format;         /* enum quire_format */
+    int dpi;            /* OCR rendering resolution; 0 = 300 (images: their own) */
+    const char *pages;  /* page list "1-3,7,10-" (1-based); NULL = all */
+    int max_pages;      /* 0 = no limit */
+    double timeout_s;   /* stop the document after this long (0 = none): the pages done
+                           so far are kept, the rest are reported as timed out */
+    volatile int *abort_flag; /* set to 1 from another thread to cancel (may be NULL) */
+} quire_convert_params;
+
+QUIRE_API quire_convert_params quire_convert_default_params(void);
+
+enum quire_page_method { QUIRE_METHOD_TEXT = 0, QUIRE_METHOD_OCR = 1, QUIRE_METHOD_FAILED = 2 };
+
+typedef struct quire_page_report {
+    int page;          /* 1-based */
+    int method;        /* enum quire_page_method */
+    char reason[96];   /* why this method, e.g. "text layer ok", "no text layer",
+                          "62% unmapped glyphs", "forced by --ocr always" */
+    double ms;         /* wall time spent on the page */
+    long chars;        /* characters of text produced */
+    float conf;        /* mean OCR word confidence (0..100), -1 for text layer */
+    char error[160];   /* empty, or why the page failed */
+} quire_page_report;
+
+typedef struct quire_convert_result {
+    char *output;       /* the document in the requested format (NUL-terminated) */
+    size_t output_len;
+    int n_pages;        /* pages in the document */
+    int n_reports;      /* pages processed (after --pages / --max-pages) */
+    quire_page_report *reports; /* [n_reports] in page order */
+    int n_failed;       /* pages that failed */
+    double ms;          /* wall time for the document */
+    char warning[160];  /* e.g. "text extraction not allowed by the document (ignored)" */
+} quire_convert_result;
+
+/* Convert one file. Returns QUIRE_OK when every page converted; a document that cannot
+ * be opened returns an error with *out NULL and a one-line message naming the file;
+ * when some pages failed, returns QUIRE_ERROR (detail in the reports) and *out holds
+ * the other pages. OUT: *out (free with quire_convert_result_free). */
+QUIRE_API quire_status quire_convert_file(quire_converter *conv, const char *path,
+                                          const quire_convert_params *params,
+                                          quire_convert_result **out, quire_error *err);
+QUIRE_API void quire_convert_result_free(quire_convert_result *res);
+
 #ifdef __cplusplus
 }
 #endif

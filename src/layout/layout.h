@@ -1,0 +1,48 @@
+/*
+ * layout.h — from positioned text (core/page.h) to blocks in reading order: column
+ * detection from block geometry, headings from font-size/weight statistics relative to
+ * the body text, paragraphs re-joined across lines with de-hyphenation, bulleted and
+ * numbered lists, tables (ruled or column-aligned) as cells, monospace code blocks,
+ * running headers/footers and page numbers removed (across pages).
+ */
+#ifndef QR_LAYOUT_H
+#define QR_LAYOUT_H
+
+#include "core/core.h"
+#include "core/page.h"
+
+enum qr_blk_type {
+    QR_BLK_PARAGRAPH = 0,
+    QR_BLK_HEADING = 1,   /* level 1..3 */
+    QR_BLK_LIST_ITEM = 2, /* level = nesting depth from 0; ordered = numbered */
+    QR_BLK_TABLE = 3,     /* cells */
+    QR_BLK_CODE = 4,      /* text keeps its line breaks */
+    QR_BLK_CAPTION = 5
+};
+
+typedef struct qr_block {
+    int type;       /* enum qr_blk_type */
+    int level;
+    int ordered;
+    const char *marker; /* list marker as printed ("1.", "a)", "•"), or NULL */
+    const char *text;   /* UTF-8; paragraphs joined with single spaces; code keeps '\n' */
+    int n_rows, n_cols; /* tables */
+    const char **cells; /* [n_rows * n_cols], row-major, "" for empty */
+    int page;           /* 1-based page number */
+    qr_bbox bbox;
+    int source;         /* QR_SRC_TEXT / QR_SRC_OCR */
+    float conf;         /* mean OCR confidence of its words, -1 for the text layer */
+} qr_block;
+
+typedef struct qr_layout {
+    qr_block *blocks;
+    int n_blocks;
+    int n_removed_furniture; /* running headers/footers/page numbers dropped */
+} qr_layout;
+
+/* Analyse a document's pages (in page order; any may be NULL for a failed page, which
+ * is skipped). All output memory comes from arena. */
+quire_status qr_layout_doc(const qr_page *const *pages, int n_pages, qr_arena *arena,
+                           qr_layout *out, quire_error *err);
+
+#endif /* QR_LAYOUT_H */
