@@ -21,6 +21,7 @@ typedef struct cli_cmd {
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* Option table entry: long name, short letter (0 = none), takes a value? */
 typedef struct cli_opt {

@@ -9,6 +9,8 @@
 const char *cli_prog = "quire";
 
 static const cli_cmd commands[] = {
+    {"convert", "PDFs and page images to Markdown / JSON / text (text layer or OCR)",
+     cmd_convert},
     {"embed", "compute sentence embeddings with a Hugging Face BERT model folder", cmd_embed},
     {"tokenize", "print WordPiece token ids of each input line", cmd_tokenize},
     {"info", "print version, CPU features and the kernels in use", cmd_info},

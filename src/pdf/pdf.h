@@ -6,8 +6,23 @@
  *
  * Threads: a qr_pdf has its own MuPDF context and must be used by one thread at a time;
  * open the same file once per worker thread to process pages in parallel.
- * Cancellation: every long call polls `abort_flag` (may be NULL) through MuPDF's
- * cookie, so a hanging page can be stopped from another thread.
+ * Cancellation: every long call takes `abort_flag` (may be NULL). Another thread sets
+ * *abort_flag to non-zero; the wrapper forwards it into MuPDF's cookie whenever MuPDF
+ * allocates (which it does continually while interpreting or drawing) and between
+ * steps, and MuPDF stops at its next check. The call then returns QUIRE_CANCELLED and
+ * the qr_pdf stays usable. The flag is only read, never reset.
+ *
+ * Usage:
+ *
+ *     qr_pdf *pdf;  qr_arena arena;  qr_page page;  quire_error err;
+ *     if (qr_pdf_open(path, &pdf, &err) != QUIRE_OK) ...;
+ *     qr_arena_init(&arena, 16 << 20);       // ~300 KB per page is typical, 16 MB ample
+ *     for (int p = 1; p <= qr_pdf_page_count(pdf); p++) {
+ *         qr_arena_reset(&arena);
+ *         if (qr_pdf_page_text(pdf, p, &arena, &page, NULL, &err) != QUIRE_OK) ...;
+ *     }
+ *     qr_arena_free(&arena);
+ *     qr_pdf_close(pdf);
  */
 #ifndef QR_PDF_H
 #define QR_PDF_H
@@ -19,16 +34,25 @@
 
 typedef struct qr_pdf qr_pdf;
 
-/* Open a PDF (also encrypted with an empty user password) or an image file.
- * Errors: QUIRE_IO (cannot read), QUIRE_FORMAT (not a PDF/image, damaged beyond
- * repair, no pages), QUIRE_UNSUPPORTED (needs a password). */
+/* Open a PDF (also encrypted with an empty user password) or an image file (PNG, JPEG,
+ * TIFF, PNM, BMP, GIF, JPEG 2000), recognised by content, not by file name. Damaged PDFs
+ * are repaired where MuPDF can; the page count is the number of pages really in the
+ * page tree (cycles skipped, a declared /Count is not trusted).
+ * Errors: QUIRE_IO (cannot read), QUIRE_FORMAT (empty, not a PDF/image, damaged beyond
+ * repair, no pages), QUIRE_UNSUPPORTED ("password-protected"), QUIRE_NOMEM. */
 quire_status qr_pdf_open(const char *path, qr_pdf **out, quire_error *err);
 void qr_pdf_close(qr_pdf *pdf);
 int qr_pdf_page_count(const qr_pdf *pdf);
 int qr_pdf_is_image(const qr_pdf *pdf); /* 1 for PNG/JPEG/TIFF input */
 
-/* The text layer of page `number` (1-based) into *page, allocated from arena.
- * Fills words/lines/blocks, rules, and the statistics fields. */
+/* The text layer of page `number` (1-based) into *page, allocated from arena (borrowed:
+ * valid until the arena is reset). Fills words/lines/blocks (image blocks too, without
+ * lines), rules, rotation and the statistics fields. Words split at spaces, font or
+ * size changes and gaps > 0.25 em; word.font is the font name without the subset tag
+ * ("CMR10", not "ABCDEF+CMR10"). Lines holding only spaces are left out.
+ * Errors: QUIRE_INVALID_ARG (page out of range), QUIRE_LIMIT (the page does not fit in
+ * the arena: arena->used is restored and *page zeroed), QUIRE_CANCELLED, QUIRE_FORMAT
+ * (the page cannot be loaded), QUIRE_NOMEM. On any error *page is zeroed. */
 quire_status qr_pdf_page_text(qr_pdf *pdf, int number, qr_arena *arena, qr_page *page,
                               volatile int *abort_flag, quire_error *err);
 
@@ -39,9 +63,13 @@ typedef struct qr_image {
     int dpi;               /* resolution the page was rendered at (or the image's own) */
 } qr_image;
 
-/* Render page `number` to greyscale at dpi (0 = for images: their own resolution, or
- * 300 if unknown; for PDF pages: 300). Refuses (QUIRE_LIMIT) renderings of more than
- * max_pixels (0 = 200 M pixels) and scales the dpi down instead when `fit` is 1. */
+/* Render page `number` to greyscale at dpi (0 = for images: their own resolution, i.e.
+ * the original pixel size, or 300 if there is no image; for PDF pages: 300), white
+ * background, displayed orientation (/Rotate applied). Refuses (QUIRE_LIMIT) renderings
+ * of more than max_pixels (0 = 200 M pixels) before allocating anything, and lowers the
+ * dpi to fit instead when `fit` is 1 (out->dpi says which dpi was used). *out is
+ * zeroed on failure; free it with qr_image_free. Errors: QUIRE_INVALID_ARG (page out of
+ * range, dpi < 0 or > 9600), QUIRE_LIMIT, QUIRE_CANCELLED, QUIRE_FORMAT, QUIRE_NOMEM. */
 quire_status qr_pdf_render_gray(qr_pdf *pdf, int number, int dpi, size_t max_pixels, int fit,
                                 qr_image *out, volatile int *abort_flag, quire_error *err);
 void qr_image_free(qr_image *img);

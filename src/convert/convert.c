@@ -1,0 +1,453 @@
+/*
+ * convert.c — the public conversion API: a converter owns N worker threads and one
+ * FIFO of page tasks shared by every document in progress, so several callers of
+ * quire_convert_file share the workers and at most N pages are rendered at once.
+ * The calling thread waits for its document's pages, enforces the timeout, then runs
+ * layout and export on the kept pages.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "convert_int.h"
+#include "export/export.h"
+#include "layout/layout.h"
+
+/* Scratch per worker for one page's text layer plus its OCR result. Reserved, not
+ * touched: only what a page really uses becomes resident. */
+#define SCRATCH_BYTES ((size_t)64 << 20)
+/* After a timeout or cancel, how long the caller waits for running pages to notice the
+ * abort flag before it gives up on them (they may be stuck in a call that never polls). */
+#define ABORT_GRACE_S 10.0
+
+struct quire_converter {
+    int n_workers;
+    char *lang;
+    qr_cv_worker *workers;
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv;
+    qr_cv_task *head, *tail;
+    int stopping;
+};
+
+quire_converter_params quire_converter_default_params(void)
+{
+    quire_converter_params p;
+    memset(&p, 0, sizeof(p));
+    p.n_threads = 1;
+    p.lang = "eng";
+    return p;
+}
+
+quire_convert_params quire_convert_default_params(void)
+{
+    quire_convert_params p;
+    memset(&p, 0, sizeof(p));
+    return p;
+}
+
+/* ---- documents ------------------------------------------------------------------- */
+
+static void doc_free(qr_cv_doc *doc, int n_workers)
+{
+    if (!doc)
+        return;
+    for (int i = 0; doc->pdfs && i < n_workers; i++)
+        qr_pdf_close(doc->pdfs[i]);
+    qr_pdf_close(doc->spare);
+    for (int i = 0; doc->pages && i < doc->n_tasks; i++)
+        qr_free(doc->pages[i]);
+    pthread_cond_destroy(&doc->done_cv);
+    qr_free(doc->pdfs);
+    qr_free(doc->pages);
+    qr_free(doc->reports);
+    qr_free(doc->tasks);
+    qr_free(doc->path);
+    qr_free(doc);
+}
+
+/* Drop one reference; called with conv->mu held. Returns the doc when it must be freed
+ * (after unlocking), else NULL. */
+static qr_cv_doc *doc_unref_locked(qr_cv_doc *doc)
+{
+    doc->refs--;
+    return doc->refs == 0 ? doc : NULL;
+}
+
+/* ---- workers --------------------------------------------------------------------- */
+
+static qr_cv_task *pop_task(quire_converter *conv)
+{
+    pthread_mutex_lock(&conv->mu);
+    while (!conv->head && !conv->stopping)
+        pthread_cond_wait(&conv->work_cv, &conv->mu);
+    qr_cv_task *t = conv->head;
+    if (t) {
+        conv->head = t->next;
+        if (!conv->head)
+            conv->tail = NULL;
+    }
+    pthread_mutex_unlock(&conv->mu);
+    return t;
+}
+
+static void finish_task(quire_converter *conv, qr_cv_task *t)
+{
+    qr_cv_doc *doc = t->doc;
+    pthread_mutex_lock(&conv->mu);
+    t->done = 1;
+    doc->n_done++;
+    pthread_cond_broadcast(&doc->done_cv);
+    qr_cv_doc *dead = doc_unref_locked(doc);
+    pthread_mutex_unlock(&conv->mu);
+    doc_free(dead, conv->n_workers);
+}
+
+static void *worker_main(void *arg)
+{
+    qr_cv_worker *w = arg;
+    qr_cv_task *t;
+    while ((t = pop_task(w->conv)) != NULL) {
+        qr_cv_doc *doc = t->doc;
+        if (doc->abort) {
+            /* queued pages of a stopped document are not started at all */
+            quire_page_report *rep = &doc->reports[t->idx];
+            rep->method = QUIRE_METHOD_FAILED;
+            snprintf(rep->error, sizeof(rep->error), "%s",
+                     doc->stop_reason == 2 ? "cancelled" : "timed out");
+        } else {
+            qr_cv_run_page(w, doc, t->idx);
+        }
+        finish_task(w->conv, t);
+    }
+    return NULL;
+}
+
+quire_status quire_converter_new(const quire_converter_params *params, quire_converter **out,
+                                 quire_error *err)
+{
+    quire_converter_params p = params ? *params : quire_converter_default_params();
+    *out = NULL;
+    quire_status st = qr_lib_init(err);
+    if (st != QUIRE_OK)
+        return st;
+    qr_ocr_global_init(); /* before any thread may create a Tesseract handle */
+    quire_converter *conv = qr_calloc(1, sizeof(*conv));
+    if (!conv)
+        return qr_err(err, QUIRE_NOMEM, "out of memory");
+    conv->n_workers = p.n_threads > 0 ? p.n_threads : 1;
+    conv->lang = qr_strdup(p.lang && p.lang[0] ? p.lang : "eng");
+    conv->workers = qr_calloc((size_t)conv->n_workers, sizeof(qr_cv_worker));
+    pthread_mutex_init(&conv->mu, NULL);
+    pthread_cond_init(&conv->work_cv, NULL);
+    if (!conv->lang || !conv->workers) {
+        quire_converter_free(conv);
+        return qr_err(err, QUIRE_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < conv->n_workers; i++) {
+        qr_cv_worker *w = &conv->workers[i];
+        w->conv = conv;
+        w->id = i;
+        if (qr_arena_init(&w->scratch, SCRATCH_BYTES) != QUIRE_OK ||
+            pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            quire_converter_free(conv);
+            return qr_err(err, QUIRE_NOMEM, "cannot start conversion worker %d", i);
+        }
+        w->started = 1;
+    }
+    *out = conv;
+    return QUIRE_OK;
+}
+
+void quire_converter_free(quire_converter *conv)
+{
+    if (!conv)
+        return;
+    pthread_mutex_lock(&conv->mu);
+    conv->stopping = 1;
+    pthread_cond_broadcast(&conv->work_cv);
+    pthread_mutex_unlock(&conv->mu);
+    for (int i = 0; conv->workers && i < conv->n_workers; i++) {
+        qr_cv_worker *w = &conv->workers[i];
+        if (w->started)
+            pthread_join(w->thread, NULL);
+        qr_ocr_free(w->ocr);
+        qr_arena_free(&w->scratch);
+    }
+    pthread_cond_destroy(&conv->work_cv);
+    pthread_mutex_destroy(&conv->mu);
+    qr_free(conv->workers);
+    qr_free(conv->lang);
+    qr_free(conv);
+}
+
+/* ---- one document ---------------------------------------------------------------- */
+
+/* Open once to validate and count pages; the handle is handed to the first worker. */
+static quire_status open_doc(const char *path, qr_pdf **pdf, int *n_pages, quire_error *err)
+{
+    quire_status st = qr_pdf_open(path, pdf, err);
+    if (st != QUIRE_OK) {
+        /* the message must name the file: the batch prints it as its one line */
+        if (err && !strstr(err->msg, path)) {
+            char msg[sizeof(err->msg)];
+            snprintf(msg, sizeof(msg), "%s", err->msg[0] ? err->msg : quire_status_str(st));
+            qr_err(err, st, "%s: %s", path, msg);
+        }
+        return st;
+    }
+    *n_pages = qr_pdf_page_count(*pdf);
+    if (*n_pages <= 0)
+        return qr_err(err, QUIRE_FORMAT, "%s: the document has no pages", path);
+    if (*n_pages > QR_CV_MAX_PAGES)
+        return qr_err(err, QUIRE_LIMIT, "%s: the document declares %d pages (limit %d)", path,
+                      *n_pages, QR_CV_MAX_PAGES);
+    return QUIRE_OK;
+}
+
+static qr_cv_doc *doc_new(quire_converter *conv, const char *path, const int *list, int n)
+{
+    qr_cv_doc *doc = qr_calloc(1, sizeof(*doc));
+    if (!doc)
+        return NULL;
+    pthread_cond_init(&doc->done_cv, NULL);
+    doc->n_tasks = n;
+    doc->path = qr_strdup(path);
+    doc->tasks = qr_calloc((size_t)n, sizeof(qr_cv_task));
+    doc->reports = qr_calloc((size_t)n, sizeof(quire_page_report));
+    doc->pages = qr_calloc((size_t)n, sizeof(qr_page *));
+    doc->pdfs = qr_calloc((size_t)conv->n_workers, sizeof(qr_pdf *));
+    if (!doc->path || !doc->tasks || !doc->reports || !doc->pages || !doc->pdfs) {
+        doc_free(doc, conv->n_workers);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        doc->tasks[i].doc = doc;
+        doc->tasks[i].idx = i;
+        doc->reports[i].page = list[i];
+        doc->reports[i].conf = -1.0f;
+    }
+    doc->lang = conv->lang;
+    return doc;
+}
+
+static void enqueue_doc(quire_converter *conv, qr_cv_doc *doc)
+{
+    pthread_mutex_lock(&conv->mu);
+    doc->refs = 1 + doc->n_tasks;
+    for (int i = 0; i < doc->n_tasks; i++) {
+        qr_cv_task *t = &doc->tasks[i];
+        if (conv->tail)
+            conv->tail->next = t;
+        else
+            conv->head = t;
+        conv->tail = t;
+    }
+    pthread_cond_broadcast(&conv->work_cv);
+    pthread_mutex_unlock(&conv->mu);
+}
+
+static void deadline_in(struct timespec *ts, double s)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    long ns = ts->tv_nsec + (long)(s * 1e9);
+    ts->tv_sec += ns / 1000000000L;
+    ts->tv_nsec = ns % 1000000000L;
+}
+
+/* Wait (conv->mu held) until every task is done, the timeout stops the document, or
+ * the caller's abort flag does; returns when done or when the grace period after a stop
+ * has run out. */
+static void wait_doc_locked(quire_converter *conv, qr_cv_doc *doc,
+                            const quire_convert_params *p, double t0)
+{
+    double stopped_at = 0;
+    while (doc->n_done < doc->n_tasks) {
+        struct timespec ts;
+        deadline_in(&ts, 0.05);
+        pthread_cond_timedwait(&doc->done_cv, &conv->mu, &ts);
+        double now = qr_now();
+        if (!doc->abort && p->abort_flag && *p->abort_flag)
+            doc->stop_reason = 2;
+        if (!doc->abort && p->timeout_s > 0 && now - t0 > p->timeout_s)
+            doc->stop_reason = 1;
+        if (!doc->abort && doc->stop_reason) {
+            doc->abort = 1;
+            stopped_at = now;
+        }
+        if (doc->abort && now - stopped_at > ABORT_GRACE_S)
+            break;
+    }
+}
+
+/* Snapshot (conv->mu held) the reports of finished pages; pages still running after
+ * the grace period are reported as stopped and their results ignored. */
+static void snapshot_locked(qr_cv_doc *doc, quire_convert_result *res, const qr_page **pages)
+{
+    for (int i = 0; i < doc->n_tasks; i++) {
+        quire_page_report *r = &res->reports[i];
+        if (doc->tasks[i].done) {
+            *r = doc->reports[i];
+            pages[i] = doc->pages[i];
+        } else {
+            memset(r, 0, sizeof(*r));
+            r->page = doc->reports[i].page;
+            r->method = QUIRE_METHOD_FAILED;
+            r->conf = -1.0f;
+            snprintf(r->error, sizeof(r->error), "%s",
+                     doc->stop_reason == 2 ? "cancelled" : "timed out");
+        }
+        if (r->method == QUIRE_METHOD_FAILED)
+            res->n_failed++;
+    }
+}
+
+/* Layout + export of the kept pages into res->output. The layout arena is sized from
+ * the pages' own size; a document that needs more gets a bigger one. */
+static quire_status render_output(const char *path, const qr_page *const *pages, int n,
+                                  int format, quire_convert_result *res, quire_error *err)
+{
+    size_t cap = (size_t)1 << 22;
+    quire_status st = QUIRE_NOMEM;
+    qr_layout lay;
+    qr_arena arena = {0};
+    for (int attempt = 0; attempt < 6; attempt++, cap *= 4) {
+        if (qr_arena_init(&arena, cap + (size_t)n * 65536) != QUIRE_OK)
+            return qr_err(err, QUIRE_NOMEM, "%s: out of memory for layout", path);
+        memset(&lay, 0, sizeof(lay));
+        st = qr_layout_doc(pages, n, &arena, &lay, err);
+        if (st != QUIRE_NOMEM)
+            break;
+        qr_arena_free(&arena);
+    }
+    if (st != QUIRE_OK) {
+        qr_arena_free(&arena);
+        return st;
+    }
+    qr_buf out;
+    qr_buf_init(&out, 0);
+    if (format == QUIRE_FORMAT_JSON)
+        qr_export_json(&lay, path, &out);
+    else if (format == QUIRE_FORMAT_TXT)
+        qr_export_text(&lay, &out);
+    else
+        qr_export_markdown(&lay, &out);
+    qr_arena_free(&arena);
+    qr_buf_putc(&out, '\0');
+    if (out.failed) {
+        qr_buf_free(&out);
+        return qr_err(err, QUIRE_NOMEM, "%s: out of memory writing the output", path);
+    }
+    res->output = out.data; /* qr_buf memory comes from qr_realloc: freed with qr_free */
+    res->output_len = out.len - 1;
+    return QUIRE_OK;
+}
+
+static quire_status doc_status(const char *path, const quire_convert_result *res,
+                               int stop_reason, double timeout_s, quire_error *err)
+{
+    if (stop_reason == 2)
+        return qr_err(err, QUIRE_CANCELLED, "%s: cancelled", path);
+    if (stop_reason == 1)
+        return qr_err(err, QUIRE_ERROR, "%s: timed out after %g s (%d of %d pages done)", path,
+                      timeout_s, res->n_reports - res->n_failed, res->n_reports);
+    if (res->n_failed == 0)
+        return QUIRE_OK;
+    for (int i = 0; i < res->n_reports; i++) {
+        const quire_page_report *r = &res->reports[i];
+        if (r->method != QUIRE_METHOD_FAILED)
+            continue;
+        if (strstr(r->error, path)) /* src/pdf already names file and page */
+            return qr_err(err, QUIRE_ERROR, "%s (%d of %d pages failed)", r->error,
+                          res->n_failed, res->n_reports);
+        return qr_err(err, QUIRE_ERROR, "%s: page %d: %s (%d of %d pages failed)", path,
+                      r->page, r->error, res->n_failed, res->n_reports);
+    }
+    return QUIRE_ERROR;
+}
+
+static quire_status run_doc(quire_converter *conv, qr_cv_doc *doc, const quire_convert_params *p,
+                            double t0, quire_convert_result *res, quire_error *err)
+{
+    const qr_page **pages = qr_calloc((size_t)doc->n_tasks, sizeof(qr_page *));
+    res->reports = qr_calloc((size_t)doc->n_tasks, sizeof(quire_page_report));
+    if (!pages || !res->reports) {
+        doc->abort = 1; /* nothing to keep: let the workers drain the doc quickly */
+        qr_free(pages);
+        pthread_mutex_lock(&conv->mu);
+        wait_doc_locked(conv, doc, p, t0);
+        pthread_mutex_unlock(&conv->mu);
+        return qr_err(err, QUIRE_NOMEM, "%s: out of memory", doc->path);
+    }
+    res->n_reports = doc->n_tasks;
+    pthread_mutex_lock(&conv->mu);
+    wait_doc_locked(conv, doc, p, t0);
+    snapshot_locked(doc, res, pages);
+    int stop_reason = doc->stop_reason;
+    pthread_mutex_unlock(&conv->mu);
+    /* pages of finished tasks are final and stay alive while we hold our reference */
+    quire_status st = render_output(doc->path, pages, doc->n_tasks, p->format, res, err);
+    qr_free(pages);
+    if (st != QUIRE_OK)
+        return st;
+    return doc_status(doc->path, res, stop_reason, p->timeout_s, err);
+}
+
+quire_status quire_convert_file(quire_converter *conv, const char *path,
+                                const quire_convert_params *params, quire_convert_result **out,
+                                quire_error *err)
+{
+    quire_convert_params p = params ? *params : quire_convert_default_params();
+    double t0 = qr_now();
+    qr_pdf *pdf = NULL;
+    int n_pages = 0, *list = NULL, n_list = 0;
+    *out = NULL;
+    if (!conv || !path)
+        return qr_err(err, QUIRE_INVALID_ARG, "quire_convert_file: no converter or path");
+    quire_status st = open_doc(path, &pdf, &n_pages, err);
+    if (st == QUIRE_OK)
+        st = qr_cv_page_list(p.pages, n_pages, p.max_pages, &list, &n_list, err);
+    if (st == QUIRE_OK && n_list == 0)
+        st = qr_err(err, QUIRE_INVALID_ARG, "%s: no page selected (the document has %d)", path,
+                    n_pages);
+    if (st != QUIRE_OK) {
+        qr_pdf_close(pdf);
+        qr_free(list);
+        return st;
+    }
+    qr_cv_doc *doc = doc_new(conv, path, list, n_list);
+    qr_free(list);
+    quire_convert_result *res = qr_calloc(1, sizeof(*res));
+    if (!doc || !res) {
+        qr_pdf_close(pdf);
+        doc_free(doc, conv->n_workers);
+        qr_free(res);
+        return qr_err(err, QUIRE_NOMEM, "%s: out of memory", path);
+    }
+    doc->spare = pdf;
+    doc->ocr_mode = p.ocr;
+    doc->dpi = p.dpi;
+    res->n_pages = n_pages;
+    enqueue_doc(conv, doc);
+    st = run_doc(conv, doc, &p, t0, res, err);
+    pthread_mutex_lock(&conv->mu);
+    qr_cv_doc *dead = doc_unref_locked(doc);
+    pthread_mutex_unlock(&conv->mu);
+    doc_free(dead, conv->n_workers);
+    res->ms = (qr_now() - t0) * 1000.0;
+    if (!res->output && st != QUIRE_OK && res->n_failed == 0) {
+        quire_convert_result_free(res); /* nothing worth returning */
+        return st;
+    }
+    *out = res;
+    return st;
+}
+
+void quire_convert_result_free(quire_convert_result *res)
+{
+    if (!res)
+        return;
+    qr_free(res->output);
+    qr_free(res->reports);
+    qr_free(res);
+}

@@ -1,0 +1,77 @@
+/*
+ * convert_int.h — the files of src/convert: the converter's shared page queue
+ * (convert.c), the work done on one page (page.c), page lists (pages.c).
+ *
+ * A document in progress is a qr_cv_doc: one task per selected page, all pushed onto
+ * the converter's single FIFO queue. Workers pop tasks from any document, so with N
+ * workers at most N pages are being rendered/OCR'd at any time, whatever the number of
+ * documents in flight. A doc is reference-counted (the calling thread + every task not
+ * yet finished) so a caller that gives up on a hung page can return while the worker
+ * still holds the doc.
+ */
+#ifndef QR_CONVERT_INT_H
+#define QR_CONVERT_INT_H
+
+#include <pthread.h>
+
+#include "core/core.h"
+#include "core/page.h"
+#include "ocr/ocr.h"
+#include "pdf/pdf.h"
+
+/* Most pages one document may have: a page tree declaring more is rejected instead of
+ * allocating per-page state in proportion to a count an attacker chose. */
+#define QR_CV_MAX_PAGES 100000
+
+typedef struct qr_cv_doc qr_cv_doc;
+
+typedef struct qr_cv_task {
+    qr_cv_doc *doc;
+    int idx;                 /* index into the doc's page arrays */
+    int done;                /* set under the converter lock once report/page are final */
+    struct qr_cv_task *next; /* queue link */
+} qr_cv_task;
+
+struct qr_cv_doc {
+    char *path;
+    int ocr_mode;            /* enum quire_ocr_mode */
+    int dpi;                 /* 0 = module default */
+    const char *lang;
+    int n_tasks;
+    qr_cv_task *tasks;       /* [n_tasks] */
+    quire_page_report *reports; /* [n_tasks] written by the worker of that task */
+    qr_page **pages;         /* [n_tasks] deep copies (one qr_malloc block each) or NULL */
+    qr_pdf **pdfs;           /* [n_workers] per-worker handles, opened lazily */
+    qr_pdf *spare;           /* the handle the caller opened, for the first worker */
+    volatile int abort;      /* polled by MuPDF / Tesseract */
+    int stop_reason;         /* 0, or 1 = timed out, 2 = cancelled */
+    int n_done;              /* under the converter lock */
+    int refs;                /* under the converter lock */
+    pthread_cond_t done_cv;
+};
+
+/* One worker thread's state: everything here belongs to that thread only. */
+typedef struct qr_cv_worker {
+    struct quire_converter *conv;
+    int id;
+    pthread_t thread;
+    int started;
+    qr_ocr *ocr;         /* created on the first page that needs OCR */
+    qr_arena scratch;    /* page text and OCR result, reset per page */
+} qr_cv_worker;
+
+/* Process one page of doc (task idx) on worker w: text layer, method choice, OCR if
+ * needed; fills doc->reports[idx] and doc->pages[idx]. Never fails as a whole: a page
+ * error goes into the report. */
+void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx);
+
+/* Deep copy of a page into one qr_malloc'd block (free with qr_free), NULL on OOM. */
+qr_page *qr_cv_page_copy(const qr_page *src);
+
+/* The 1-based page numbers selected by `spec` ("1-3,7,10-"; NULL = all) among n_pages,
+ * ascending, duplicates removed, at most max_pages (0 = no limit).
+ * OUT: *out (free with qr_free), *n_out. QUIRE_INVALID_ARG on a malformed spec. */
+quire_status qr_cv_page_list(const char *spec, int n_pages, int max_pages, int **out,
+                             int *n_out, quire_error *err);
+
+#endif /* QR_CONVERT_INT_H */

@@ -1,0 +1,247 @@
+/*
+ * page.c — what a worker does with one page: read the text layer, decide whether it is
+ * usable, OCR the rendered page when it is not, and keep a private copy of the result.
+ *
+ * Method choice in auto mode (thresholds and why):
+ *  - no characters at all -> OCR ("no text layer"): image-only pages and scans.
+ *  - more than 30 % unusable characters (U+FFFD, private use, control: what MuPDF
+ *    gives for glyphs without a Unicode mapping) -> OCR. Healthy pages have a few
+ *    percent at most (the corpus' TeX math pages: a handful of unmapped delimiters
+ *    among thousands of characters); a font without ToUnicode gives close to 100 %.
+ *    30 % is far from both, so neither side flips on noise.
+ *  - text boxes cover < 1 % of the page while images cover > 50 % -> OCR: a scan with
+ *    only a stamp, page number or a few searchable words in its text layer. A normal
+ *    text page covers 15-40 %; a figure page with a caption has a low text share
+ *    but its images rarely exceed half of the page, and when they do, OCR loses little.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "convert_int.h"
+
+#define BAD_CHAR_SHARE 0.30
+#define MIN_TEXT_COVERAGE 0.01f
+#define MIN_IMAGE_COVERAGE 0.50f
+
+/* Returns 1 when the page should be OCR'd; writes why into reason. */
+static int choose_ocr(const qr_page *pg, int mode, char *reason, size_t cap)
+{
+    if (mode == QUIRE_OCR_ALWAYS) {
+        snprintf(reason, cap, "forced by --ocr always");
+        return 1;
+    }
+    if (mode == QUIRE_OCR_NEVER) {
+        snprintf(reason, cap, "%s (--ocr never)", pg->n_chars ? "text layer" : "no text layer");
+        return 0;
+    }
+    if (pg->n_chars <= 0) {
+        snprintf(reason, cap, "no text layer");
+        return 1;
+    }
+    double bad = (double)pg->n_bad_chars / (double)pg->n_chars;
+    if (bad > BAD_CHAR_SHARE) {
+        snprintf(reason, cap, "%.0f%% unusable characters (unmapped glyphs)", bad * 100);
+        return 1;
+    }
+    if (pg->text_coverage < MIN_TEXT_COVERAGE && pg->image_coverage > MIN_IMAGE_COVERAGE) {
+        snprintf(reason, cap, "text covers %.1f%% of a page that is %.0f%% image",
+                 pg->text_coverage * 100, pg->image_coverage * 100);
+        return 1;
+    }
+    snprintf(reason, cap, "text layer ok");
+    return 0;
+}
+
+/* Characters (code points) of a page's words. */
+static long count_chars(const qr_page *pg)
+{
+    long n = 0;
+    for (int b = 0; b < pg->n_blocks; b++) {
+        const qr_tblock *tb = &pg->blocks[b];
+        for (int l = 0; l < tb->n_lines; l++) {
+            for (int w = 0; w < tb->lines[l].n_words; w++) {
+                const qr_word *wd = &tb->lines[l].words[w];
+                for (size_t i = 0; i < wd->len; i++)
+                    n += ((unsigned char)wd->text[i] & 0xC0) != 0x80;
+            }
+        }
+    }
+    return n;
+}
+
+/* The worker's handle for this doc: the caller's spare one first, else open it. */
+static quire_status worker_pdf(qr_cv_worker *w, qr_cv_doc *doc, qr_pdf **out, quire_error *err)
+{
+    if (!doc->pdfs[w->id]) {
+        qr_pdf *spare = __atomic_exchange_n(&doc->spare, NULL, __ATOMIC_ACQ_REL);
+        if (spare)
+            doc->pdfs[w->id] = spare;
+        else if (qr_pdf_open(doc->path, &doc->pdfs[w->id], err) != QUIRE_OK)
+            return err->code;
+    }
+    *out = doc->pdfs[w->id];
+    return QUIRE_OK;
+}
+
+static quire_status ocr_page(qr_cv_worker *w, qr_cv_doc *doc, qr_pdf *pdf, int number,
+                             const qr_page *text, qr_page *out, quire_error *err)
+{
+    if (!w->ocr) {
+        quire_status st = qr_ocr_new(doc->lang, &w->ocr, err);
+        if (st != QUIRE_OK)
+            return st;
+    }
+    qr_image img;
+    memset(&img, 0, sizeof(img));
+    quire_status st = qr_pdf_render_gray(pdf, number, doc->dpi, 0, 1, &img, &doc->abort, err);
+    if (st != QUIRE_OK)
+        return st;
+    memset(out, 0, sizeof(*out));
+    st = qr_ocr_page(w->ocr, &img, text->width, text->height, &w->scratch, out, &doc->abort,
+                     err);
+    qr_image_free(&img);
+    if (st == QUIRE_OK) {
+        out->number = number;
+        out->rotation = text->rotation;
+    }
+    return st;
+}
+
+/* Copy a message, cut to fit (a report line is shorter than a quire_error). */
+static void copy_msg(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static void fail_page(quire_page_report *rep, const qr_cv_doc *doc, const quire_error *err)
+{
+    rep->method = QUIRE_METHOD_FAILED;
+    if (doc->abort && doc->stop_reason)
+        copy_msg(rep->error, sizeof(rep->error),
+                 doc->stop_reason == 1 ? "timed out" : "cancelled");
+    else
+        copy_msg(rep->error, sizeof(rep->error),
+                 err->msg[0] ? err->msg : quire_status_str(err->code));
+}
+
+void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
+{
+    quire_page_report *rep = &doc->reports[idx];
+    int number = rep->page;
+    double t0 = qr_now();
+    quire_error err = {0};
+    qr_pdf *pdf = NULL;
+    qr_page text, ocr;
+    const qr_page *kept = &text;
+    memset(&text, 0, sizeof(text));
+    qr_arena_reset(&w->scratch);
+    if (worker_pdf(w, doc, &pdf, &err) != QUIRE_OK ||
+        qr_pdf_page_text(pdf, number, &w->scratch, &text, &doc->abort, &err) != QUIRE_OK) {
+        fail_page(rep, doc, &err);
+        goto done;
+    }
+    text.number = number;
+    if (choose_ocr(&text, doc->ocr_mode, rep->reason, sizeof(rep->reason))) {
+        if (ocr_page(w, doc, pdf, number, &text, &ocr, &err) != QUIRE_OK) {
+            fail_page(rep, doc, &err);
+            goto done;
+        }
+        kept = &ocr;
+    }
+    doc->pages[idx] = qr_cv_page_copy(kept);
+    if (!doc->pages[idx]) {
+        qr_err(&err, QUIRE_NOMEM, "out of memory keeping page %d", number);
+        fail_page(rep, doc, &err);
+        goto done;
+    }
+    rep->method = kept == &ocr ? QUIRE_METHOD_OCR : QUIRE_METHOD_TEXT;
+    rep->chars = count_chars(kept);
+    rep->conf = kept == &ocr ? kept->mean_conf : -1.0f;
+done:
+    rep->ms = (qr_now() - t0) * 1000.0;
+}
+
+/* ---- deep copy ------------------------------------------------------------------ */
+
+/* A bump allocator that only measures when base is NULL: the same walk sizes the
+ * block and then fills it, so the two can never disagree. */
+typedef struct bump {
+    char *base;
+    size_t used;
+} bump;
+
+static void *bump_alloc(bump *b, size_t n)
+{
+    size_t at = (b->used + 15) & ~(size_t)15;
+    b->used = at + n;
+    return b->base ? b->base + at : NULL;
+}
+
+static const char *bump_str(bump *b, const char *s, size_t len)
+{
+    char *d = bump_alloc(b, len + 1);
+    if (d) {
+        memcpy(d, s, len);
+        d[len] = '\0';
+    }
+    return d;
+}
+
+static void copy_line(bump *b, const qr_line *src, qr_line *dst)
+{
+    qr_word *words = bump_alloc(b, (size_t)src->n_words * sizeof(qr_word));
+    for (int i = 0; i < src->n_words; i++) {
+        const qr_word *sw = &src->words[i];
+        const char *t = bump_str(b, sw->text ? sw->text : "", sw->text ? sw->len : 0);
+        const char *f = bump_str(b, sw->font ? sw->font : "", sw->font ? strlen(sw->font) : 0);
+        if (words) {
+            words[i] = *sw;
+            words[i].text = t;
+            words[i].font = f;
+        }
+    }
+    if (dst) {
+        *dst = *src;
+        dst->words = words;
+    }
+}
+
+static void copy_page(bump *b, const qr_page *src, qr_page *dst)
+{
+    qr_tblock *blocks = bump_alloc(b, (size_t)src->n_blocks * sizeof(qr_tblock));
+    for (int i = 0; i < src->n_blocks; i++) {
+        const qr_tblock *sb = &src->blocks[i];
+        qr_line *lines = bump_alloc(b, (size_t)sb->n_lines * sizeof(qr_line));
+        for (int l = 0; l < sb->n_lines; l++)
+            copy_line(b, &sb->lines[l], lines ? &lines[l] : NULL);
+        if (blocks) {
+            blocks[i] = *sb;
+            blocks[i].lines = lines;
+        }
+    }
+    qr_bbox *rules = bump_alloc(b, (size_t)src->n_rules * sizeof(qr_bbox));
+    if (rules && src->n_rules)
+        memcpy(rules, src->rules, (size_t)src->n_rules * sizeof(qr_bbox));
+    if (dst) {
+        *dst = *src;
+        dst->blocks = blocks;
+        dst->rules = rules;
+    }
+}
+
+qr_page *qr_cv_page_copy(const qr_page *src)
+{
+    bump measure = {NULL, 0};
+    bump_alloc(&measure, sizeof(qr_page));
+    copy_page(&measure, src, NULL);
+    bump fill = {qr_malloc(measure.used), 0};
+    if (!fill.base)
+        return NULL;
+    qr_page *dst = bump_alloc(&fill, sizeof(qr_page));
+    copy_page(&fill, src, dst);
+    return dst;
+}

@@ -1,0 +1,111 @@
+/*
+ * json.c — the analysed document as one JSON object:
+ *   {"document": PATH, "blocks": [{"type": "heading", "level": 1, "text": "...",
+ *     "page": 1, "bbox": [x0, y0, x1, y1], "source": "text"|"ocr",
+ *     "confidence": null|N, ...}]}
+ * List items add "marker" and "ordered", tables "rows", "cols" and "cells" (an array
+ * of rows of strings). Strings are escaped here; invalid UTF-8 becomes U+FFFD so the
+ * output always parses.
+ */
+#include <math.h>
+#include <string.h>
+
+#include <utf8proc.h>
+
+#include "export/export.h"
+
+static const char *const type_names[] = {"paragraph", "heading", "list_item",
+                                         "table",     "code",    "caption"};
+
+static void put_string(qr_buf *out, const char *s)
+{
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)(s ? s : "");
+    qr_buf_putc(out, '"');
+    while (*p) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(p, -1, &cp);
+        if (n <= 0) {
+            qr_buf_append(out, "\\ufffd", 6);
+            p++;
+            continue;
+        }
+        if (cp == '"' || cp == '\\') {
+            qr_buf_putc(out, '\\');
+            qr_buf_putc(out, (char)cp);
+        } else if (cp == '\n') {
+            qr_buf_append(out, "\\n", 2);
+        } else if (cp == '\t') {
+            qr_buf_append(out, "\\t", 2);
+        } else if (cp < 0x20 || cp == 0x7f) {
+            qr_buf_printf(out, "\\u%04x", (unsigned)cp);
+        } else {
+            qr_buf_append(out, p, (size_t)n);
+        }
+        p += n;
+    }
+    qr_buf_putc(out, '"');
+}
+
+static void put_number(qr_buf *out, double v)
+{
+    if (!isfinite(v))
+        v = 0;
+    qr_buf_printf(out, "%.2f", v);
+}
+
+static void put_cells(qr_buf *out, const qr_block *b)
+{
+    qr_buf_printf(out, ",\"rows\":%d,\"cols\":%d,\"cells\":[", b->n_rows, b->n_cols);
+    for (int r = 0; r < b->n_rows; r++) {
+        qr_buf_append(out, r ? ",[" : "[", r ? 2 : 1);
+        for (int c = 0; c < b->n_cols; c++) {
+            if (c)
+                qr_buf_putc(out, ',');
+            put_string(out, b->cells[r * b->n_cols + c]);
+        }
+        qr_buf_putc(out, ']');
+    }
+    qr_buf_putc(out, ']');
+}
+
+static void put_block(qr_buf *out, const qr_block *b)
+{
+    int t = b->type >= 0 && b->type < (int)QR_ARRAY_LEN(type_names) ? b->type : 0;
+    qr_buf_printf(out, "{\"type\":\"%s\"", type_names[t]);
+    if (b->type == QR_BLK_HEADING || b->type == QR_BLK_LIST_ITEM)
+        qr_buf_printf(out, ",\"level\":%d", b->level);
+    if (b->type == QR_BLK_LIST_ITEM) {
+        qr_buf_printf(out, ",\"ordered\":%s,\"marker\":", b->ordered ? "true" : "false");
+        put_string(out, b->marker);
+    }
+    qr_buf_append(out, ",\"text\":", 8);
+    put_string(out, b->text);
+    qr_buf_printf(out, ",\"page\":%d,\"bbox\":[", b->page);
+    const float v[4] = {b->bbox.x0, b->bbox.y0, b->bbox.x1, b->bbox.y1};
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            qr_buf_putc(out, ',');
+        put_number(out, v[i]);
+    }
+    qr_buf_printf(out, "],\"source\":\"%s\",\"confidence\":",
+                  b->source == QR_SRC_OCR ? "ocr" : "text");
+    if (b->conf < 0)
+        qr_buf_append(out, "null", 4);
+    else
+        put_number(out, b->conf);
+    if (b->type == QR_BLK_TABLE)
+        put_cells(out, b);
+    qr_buf_putc(out, '}');
+}
+
+void qr_export_json(const qr_layout *l, const char *doc_path, qr_buf *out)
+{
+    qr_buf_append(out, "{\"document\":", 12);
+    put_string(out, doc_path);
+    qr_buf_append(out, ",\"blocks\":[", 11);
+    for (int k = 0; l && k < l->n_blocks; k++) {
+        qr_buf_append(out, k ? ",\n" : "\n", k ? 2 : 1);
+        put_block(out, &l->blocks[k]);
+    }
+    qr_buf_append(out, "\n]}\n", 4);
+}

@@ -1,0 +1,154 @@
+/*
+ * markdown.c — Markdown as a person would write it: ATX headings, paragraphs separated
+ * by blank lines, tight lists ("- " / "1. ", two spaces of indentation per level),
+ * GitHub pipe tables with the first row as header, fenced code, captions as plain
+ * paragraphs. Text that would be read as Markdown syntax at the start of a line
+ * ("# not a heading", "1. not a list") gets a backslash.
+ */
+#include <string.h>
+
+#include "export/export.h"
+
+#define MAX_LEVELS 8
+
+/* Characters that start Markdown syntax when they begin a paragraph. */
+static void put_line_start_escaped(qr_buf *out, const char *s)
+{
+    size_t d = 0;
+    while (s[d] >= '0' && s[d] <= '9' && d < 10)
+        d++;
+    if (d > 0 && (s[d] == '.' || s[d] == ')') && (s[d + 1] == ' ' || s[d + 1] == '\0')) {
+        qr_buf_append(out, s, d); /* "1. " -> "1\. " */
+        qr_buf_putc(out, '\\');
+        qr_buf_append(out, s + d, strlen(s + d));
+        return;
+    }
+    int risky = strchr("#>|<", s[0]) != NULL && s[0] != '\0';
+    if (!risky && s[0] != '\0' && strchr("-+*_=", s[0]))
+        risky = s[1] == ' ' || s[1] == s[0] || s[1] == '\0';
+    if (!risky && (strncmp(s, "```", 3) == 0 || strncmp(s, "~~~", 3) == 0))
+        risky = 1;
+    if (risky)
+        qr_buf_putc(out, '\\');
+    qr_buf_append(out, s, strlen(s));
+}
+
+static void put_cell(qr_buf *out, const char *s)
+{
+    qr_buf_putc(out, ' ');
+    for (; *s; s++) {
+        if (*s == '|')
+            qr_buf_append(out, "\\|", 2);
+        else if (*s == '\n' || *s == '\r' || *s == '\t')
+            qr_buf_putc(out, ' ');
+        else
+            qr_buf_putc(out, *s);
+    }
+    qr_buf_append(out, " |", 2);
+}
+
+static void put_table(qr_buf *out, const qr_block *b)
+{
+    for (int r = 0; r < b->n_rows; r++) {
+        qr_buf_putc(out, '|');
+        for (int k = 0; k < b->n_cols; k++)
+            put_cell(out, b->cells[r * b->n_cols + k] ? b->cells[r * b->n_cols + k] : "");
+        qr_buf_putc(out, '\n');
+        if (r == 0) {
+            qr_buf_putc(out, '|');
+            for (int k = 0; k < b->n_cols; k++)
+                qr_buf_append(out, " --- |", 6);
+            qr_buf_putc(out, '\n');
+        }
+    }
+}
+
+/* A fence longer than any backtick run inside the code. */
+static void put_code(qr_buf *out, const char *text)
+{
+    int longest = 0, run = 0;
+    for (const char *p = text; *p; p++) {
+        run = *p == '`' ? run + 1 : 0;
+        longest = QR_MAX(longest, run);
+    }
+    int n = QR_MAX(3, longest + 1);
+    for (int i = 0; i < n; i++)
+        qr_buf_putc(out, '`');
+    qr_buf_putc(out, '\n');
+    qr_buf_append(out, text, strlen(text));
+    qr_buf_putc(out, '\n');
+    for (int i = 0; i < n; i++)
+        qr_buf_putc(out, '`');
+    qr_buf_putc(out, '\n');
+}
+
+/* The number to print for an ordered item: the marker's own digits when it has them
+ * ("3." -> 3), else the position in its list ("(c)" -> 3). */
+static long item_number(const qr_block *b, long counter)
+{
+    long v = 0;
+    int digits = 0;
+    for (const char *p = b->marker ? b->marker : ""; *p; p++) {
+        if (*p >= '0' && *p <= '9' && digits < 9) {
+            v = v * 10 + (*p - '0');
+            digits++;
+        }
+    }
+    return digits ? v : counter;
+}
+
+static void put_list_item(qr_buf *out, const qr_block *b, long *counters)
+{
+    int level = QR_MAX(0, QR_MIN(b->level, MAX_LEVELS - 1));
+    for (int i = level + 1; i < MAX_LEVELS; i++)
+        counters[i] = 0;
+    counters[level]++;
+    for (int i = 0; i < level; i++)
+        qr_buf_append(out, "  ", 2);
+    if (b->ordered)
+        qr_buf_printf(out, "%ld. ", item_number(b, counters[level]));
+    else
+        qr_buf_append(out, "- ", 2);
+    put_line_start_escaped(out, b->text ? b->text : "");
+    qr_buf_putc(out, '\n');
+}
+
+void qr_export_markdown(const qr_layout *l, qr_buf *out)
+{
+    long counters[MAX_LEVELS] = {0};
+    int prev = -1;
+    for (int k = 0; l && k < l->n_blocks; k++) {
+        const qr_block *b = &l->blocks[k];
+        const char *text = b->text ? b->text : "";
+        int tight = prev == QR_BLK_LIST_ITEM && b->type == QR_BLK_LIST_ITEM;
+        if (prev >= 0 && !tight)
+            qr_buf_putc(out, '\n');
+        if (b->type != QR_BLK_LIST_ITEM)
+            memset(counters, 0, sizeof(counters));
+        switch (b->type) {
+        case QR_BLK_HEADING: {
+            int level = QR_MAX(1, QR_MIN(b->level, 6));
+            for (int i = 0; i < level; i++)
+                qr_buf_putc(out, '#');
+            qr_buf_putc(out, ' ');
+            qr_buf_append(out, text, strlen(text));
+            qr_buf_putc(out, '\n');
+            break;
+        }
+        case QR_BLK_LIST_ITEM:
+            put_list_item(out, b, counters);
+            break;
+        case QR_BLK_TABLE:
+            put_table(out, b);
+            break;
+        case QR_BLK_CODE:
+            put_code(out, text);
+            break;
+        default: /* paragraphs and captions */
+            put_line_start_escaped(out, text);
+            qr_buf_putc(out, '\n');
+            break;
+        }
+        prev = b->type;
+    }
+}

@@ -1,0 +1,165 @@
+/*
+ * furniture.c — running headers, footers and page numbers. A line in the top or bottom
+ * 8 % of its page is furniture when its text, with digits normalised ("Page 3" ==
+ * "Page 12"), occurs in that band on at least half of the document's pages, or when
+ * it is a lone page number ("12", "- 12 -", "xii", "Page 3 of 9"). Body text is never
+ * touched: a sentence repeated in the middle of pages is content.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout/layout_int.h"
+
+#define BAND_FRAC 0.08f
+
+typedef struct band_line {
+    int line;  /* index into ctx->lines */
+    int page;
+    char *key; /* normalised text (scratch) */
+} band_line;
+
+static int in_band(const qr_lctx *c, const qr_lline *l)
+{
+    const qr_page *pg = c->pages[l->page];
+    if (pg->height <= 0)
+        return 0;
+    float yc = 0.5f * (l->bbox.y0 + l->bbox.y1);
+    return yc < BAND_FRAC * pg->height || yc > (1.0f - BAND_FRAC) * pg->height;
+}
+
+/* Lower-case ASCII, every digit run -> '#', whitespace collapsed. */
+static char *line_key(qr_lctx *c, const qr_line *ln)
+{
+    size_t cap = 1;
+    for (int w = 0; w < ln->n_words; w++)
+        cap += ln->words[w].len + 1;
+    char *k = qr_lx_scratch(c, cap);
+    if (!k)
+        return NULL;
+    size_t n = 0;
+    for (int w = 0; w < ln->n_words; w++) {
+        if (w > 0)
+            k[n++] = ' ';
+        const char *s = ln->words[w].text;
+        for (size_t i = 0; i < ln->words[w].len; i++) {
+            char ch = s[i];
+            if (ch >= '0' && ch <= '9') {
+                if (n == 0 || k[n - 1] != '#')
+                    k[n++] = '#';
+                continue;
+            }
+            k[n++] = (char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
+        }
+    }
+    k[n] = '\0';
+    return k;
+}
+
+static int is_roman(const char *s, size_t n)
+{
+    if (n == 0 || n > 7)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("ivxlcIVXLC", s[i]))
+            return 0;
+    return 1;
+}
+
+static size_t skip_dashes(const char *s, size_t i, size_t n)
+{
+    for (;;) {
+        if (i < n && (s[i] == ' ' || s[i] == '-' || s[i] == '[' || s[i] == ']'))
+            i++;
+        else if (i + 2 < n && (unsigned char)s[i] == 0xE2 && (unsigned char)s[i + 1] == 0x80 &&
+                 ((unsigned char)s[i + 2] == 0x93 || (unsigned char)s[i + 2] == 0x94))
+            i += 3; /* en/em dash */
+        else
+            return i;
+    }
+}
+
+/* "12", "- 12 -", "xii", "Page 3", "page 3 of 9", "3/9" (key form: digits are '#'). */
+static int is_page_number(const char *k)
+{
+    size_t n = strlen(k), i = skip_dashes(k, 0, n);
+    if (strncmp(k + i, "page ", 5) == 0 || strncmp(k + i, "seite ", 6) == 0)
+        i += k[i] == 'p' ? 5 : 6;
+    size_t j = i;
+    if (j < n && k[j] == '#') {
+        j++;
+    } else {
+        while (j < n && strchr("ivxlc", k[j]))
+            j++;
+        if (!is_roman(k + i, j - i))
+            return 0;
+    }
+    if (strncmp(k + j, " of #", 5) == 0)
+        j += 5;
+    else if (strncmp(k + j, "/#", 2) == 0 || strncmp(k + j, " / #", 4) == 0)
+        j += k[j] == '/' ? 2 : 4;
+    return skip_dashes(k, j, n) == n;
+}
+
+static int cmp_band(const void *a, const void *b)
+{
+    const band_line *x = a, *y = b;
+    int d = strcmp(x->key, y->key);
+    return d ? d : x->page - y->page;
+}
+
+static int valid_pages(const qr_lctx *c)
+{
+    int n = 0;
+    for (int p = 0; p < c->n_pages; p++)
+        n += c->pages[p] != NULL;
+    return n;
+}
+
+static void remove_line(qr_lctx *c, int i)
+{
+    if (!c->lines[i].removed) {
+        c->lines[i].removed = 1;
+        c->n_removed++;
+    }
+}
+
+static void mark_repeats(qr_lctx *c, band_line *bl, int n, int n_pages)
+{
+    qsort(bl, (size_t)n, sizeof(*bl), cmp_band);
+    int i = 0;
+    while (i < n) {
+        int j = i, distinct = 0;
+        while (j < n && strcmp(bl[j].key, bl[i].key) == 0) {
+            distinct += (j == i || bl[j].page != bl[j - 1].page);
+            j++;
+        }
+        if (n_pages >= 2 && distinct >= 2 && 2 * distinct >= n_pages)
+            for (int k = i; k < j; k++)
+                remove_line(c, bl[k].line);
+        i = j;
+    }
+}
+
+void qr_layout_furniture(qr_lctx *c)
+{
+    band_line *bl = qr_lx_scratch(c, sizeof(*bl) * (size_t)(c->n_lines + 1));
+    if (!bl)
+        return;
+    int n = 0;
+    for (int i = 0; i < c->n_lines; i++) {
+        if (!in_band(c, &c->lines[i]))
+            continue;
+        char *k = line_key(c, c->lines[i].line);
+        if (!k)
+            return;
+        if (is_page_number(k)) {
+            remove_line(c, i);
+            continue;
+        }
+        bl[n].line = i;
+        bl[n].page = c->lines[i].page;
+        bl[n].key = k;
+        n++;
+    }
+    mark_repeats(c, bl, n, valid_pages(c));
+}

@@ -1,0 +1,480 @@
+/*
+ * layout.c — qr_layout_doc: drives the layout pipeline described in layout_int.h and
+ * owns its memory. Scratch (line and row records, joined row text) is qr_malloc'd and
+ * chained so one call frees it all on every exit path; everything the caller keeps
+ * (blocks, their strings, cells) comes from the caller's arena.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utf8proc.h>
+
+#include "layout/layout_int.h"
+
+struct qr_scratch {
+    struct qr_scratch *next;
+    max_align_t align[]; /* payload follows */
+};
+
+void *qr_lx_scratch(qr_lctx *c, size_t n)
+{
+    if (c->nomem || n > SIZE_MAX - sizeof(qr_scratch))
+        return NULL;
+    qr_scratch *s = qr_malloc(sizeof(qr_scratch) + n);
+    if (!s) {
+        c->nomem = 1;
+        return NULL;
+    }
+    memset(s->align, 0, n);
+    s->next = c->scratch;
+    c->scratch = s;
+    return s->align;
+}
+
+static void scratch_free_all(qr_lctx *c)
+{
+    while (c->scratch) {
+        qr_scratch *next = c->scratch->next;
+        qr_free(c->scratch);
+        c->scratch = next;
+    }
+}
+
+char *qr_lx_strdup(qr_lctx *c, const char *s, size_t n)
+{
+    if (c->nomem || n == SIZE_MAX)
+        return NULL;
+    char *d = qr_arena_alloc(c->arena, n + 1);
+    if (!d) {
+        c->nomem = 1;
+        return NULL;
+    }
+    if (n)
+        memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* ---- small UTF-8 helpers ------------------------------------------------------- */
+
+static int first_category(const char *s)
+{
+    utf8proc_int32_t cp = 0;
+    if (!s || !*s)
+        return -1;
+    if (utf8proc_iterate((const utf8proc_uint8_t *)s, -1, &cp) <= 0)
+        return -1;
+    return utf8proc_category(cp);
+}
+
+int qr_lx_utf8_is_lower(const char *s) { return first_category(s) == UTF8PROC_CATEGORY_LL; }
+
+int qr_lx_utf8_is_letter(const char *s)
+{
+    int cat = first_category(s);
+    return cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
+}
+
+/* ---- blocks -------------------------------------------------------------------- */
+
+qr_block *qr_lx_block(qr_lctx *c, int type, qr_lrow *first)
+{
+    /* every block takes at least one row, so n_rows bounds the count */
+    if (c->nomem || c->n_blocks >= c->n_rows + 1)
+        return NULL;
+    qr_block *b = &c->blocks[c->n_blocks++];
+    memset(b, 0, sizeof(*b));
+    b->type = type;
+    b->page = first->page_no;
+    b->source = first->source;
+    b->bbox = first->bbox;
+    b->conf = -1.0f;
+    c->bfirst[c->n_blocks - 1] = first;
+    qr_lx_take(c, first);
+    return b;
+}
+
+void qr_lx_take(qr_lctx *c, qr_lrow *r)
+{
+    int k = c->n_blocks - 1;
+    qr_block *b = &c->blocks[k];
+    if (r->page_no == b->page) {
+        b->bbox.x0 = QR_MIN(b->bbox.x0, r->bbox.x0);
+        b->bbox.y0 = QR_MIN(b->bbox.y0, r->bbox.y0);
+        b->bbox.x1 = QR_MAX(b->bbox.x1, r->bbox.x1);
+        b->bbox.y1 = QR_MAX(b->bbox.y1, r->bbox.y1);
+    }
+    for (int i = 0; i < r->n_words; i++) {
+        if (r->words[i]->conf >= 0) {
+            c->csum[k] += r->words[i]->conf;
+            c->ccnt[k]++;
+        }
+    }
+    c->blast[k] = r;
+    r->used = 1;
+}
+
+/* ---- collection ---------------------------------------------------------------- */
+
+static int line_usable(const qr_line *ln)
+{
+    /* vertical and rotated runs (margin stamps, rotated table heads) would break
+     * the geometry of everything else; they are dropped */
+    if (ln->n_words <= 0 || !ln->words)
+        return 0;
+    return !(fabsf(ln->dir_y) > 0.5f);
+}
+
+static int count_lines(const qr_lctx *c)
+{
+    int n = 0;
+    for (int p = 0; p < c->n_pages; p++) {
+        const qr_page *pg = c->pages[p];
+        if (!pg)
+            continue;
+        for (int b = 0; b < pg->n_blocks; b++) {
+            const qr_tblock *tb = &pg->blocks[b];
+            if (tb->kind != QR_BLOCK_TEXT)
+                continue;
+            for (int l = 0; l < tb->n_lines; l++)
+                n += line_usable(&tb->lines[l]);
+        }
+    }
+    return n;
+}
+
+static qr_bbox words_bbox(const qr_line *ln)
+{
+    qr_bbox bb = ln->words[0].bbox;
+    for (int i = 1; i < ln->n_words; i++) {
+        const qr_bbox *w = &ln->words[i].bbox;
+        bb.x0 = QR_MIN(bb.x0, w->x0);
+        bb.y0 = QR_MIN(bb.y0, w->y0);
+        bb.x1 = QR_MAX(bb.x1, w->x1);
+        bb.y1 = QR_MAX(bb.y1, w->y1);
+    }
+    return bb;
+}
+
+static void collect_lines(qr_lctx *c)
+{
+    int blk_id = 0;
+    for (int p = 0; p < c->n_pages; p++) {
+        const qr_page *pg = c->pages[p];
+        if (!pg)
+            continue;
+        for (int b = 0; b < pg->n_blocks; b++, blk_id++) {
+            const qr_tblock *tb = &pg->blocks[b];
+            if (tb->kind != QR_BLOCK_TEXT)
+                continue;
+            for (int l = 0; l < tb->n_lines; l++) {
+                if (!line_usable(&tb->lines[l]))
+                    continue;
+                qr_lline *ll = &c->lines[c->n_lines++];
+                ll->line = &tb->lines[l];
+                ll->page = p;
+                ll->blk = blk_id;
+                ll->bbox = words_bbox(ll->line);
+            }
+        }
+    }
+}
+
+/* ---- body size ----------------------------------------------------------------- */
+
+static float body_size(const qr_lctx *c)
+{
+    enum { N_BINS = 512 }; /* half-point bins up to 256 pt */
+    long hist[N_BINS] = {0};
+    for (int i = 0; i < c->n_lines; i++) {
+        if (c->lines[i].removed)
+            continue;
+        const qr_line *ln = c->lines[i].line;
+        for (int w = 0; w < ln->n_words; w++) {
+            long bin = lroundf(ln->words[w].size * 2.0f);
+            if (bin > 0 && bin < N_BINS)
+                hist[bin] += (long)ln->words[w].len;
+        }
+    }
+    int best = 20; /* 10 pt when there is no text at all */
+    for (int b = 1; b < N_BINS; b++)
+        if (hist[b] > hist[best])
+            best = b;
+    return (float)best / 2.0f;
+}
+
+/* ---- rows ---------------------------------------------------------------------- */
+
+static float vert_overlap(const qr_bbox *a, const qr_bbox *b)
+{
+    return QR_MIN(a->y1, b->y1) - QR_MAX(a->y0, b->y0);
+}
+
+static int same_row(const qr_lline *l, const qr_bbox *row, int band, int col, int page)
+{
+    if (l->page != page || l->band != band || l->col != col)
+        return 0;
+    float h = QR_MIN(l->bbox.y1 - l->bbox.y0, row->y1 - row->y0);
+    return vert_overlap(&l->bbox, row) >= 0.5f * h;
+}
+
+static int cmp_word_x(const void *a, const void *b)
+{
+    const qr_word *wa = *(const qr_word *const *)a;
+    const qr_word *wb = *(const qr_word *const *)b;
+    return (wa->bbox.x0 > wb->bbox.x0) - (wa->bbox.x0 < wb->bbox.x0);
+}
+
+static int is_mono_font(const qr_word *w)
+{
+    static const char *const names[] = {"mono", "courier", "consol", "menlo", "cmtt",
+                                        "sftt", "lmtt", "typewriter", "inconsolata"};
+    if (w->flags & QR_FONT_MONO)
+        return 1;
+    if (!w->font || !*w->font)
+        return 0;
+    char low[64];
+    size_t n = 0;
+    for (; w->font[n] && n < sizeof(low) - 1; n++)
+        low[n] = (char)((w->font[n] >= 'A' && w->font[n] <= 'Z') ? w->font[n] + 32 : w->font[n]);
+    low[n] = '\0';
+    for (size_t i = 0; i < QR_ARRAY_LEN(names); i++)
+        if (strstr(low, names[i]))
+            return 1;
+    return 0;
+}
+
+/* Dominant size, weight and monospace share, by characters. */
+static void row_stats(qr_lrow *r)
+{
+    float best_size = 0;
+    long best_n = -1, n_bold = 0, n_mono = 0, n = 0;
+    for (int i = 0; i < r->n_words; i++) {
+        const qr_word *w = r->words[i];
+        long same = 0;
+        for (int j = 0; j < r->n_words; j++)
+            if (fabsf(r->words[j]->size - w->size) < 0.25f)
+                same += (long)r->words[j]->len;
+        if (same > best_n) {
+            best_n = same;
+            best_size = w->size;
+        }
+        n += (long)w->len;
+        n_bold += (w->flags & QR_FONT_BOLD) ? (long)w->len : 0;
+        n_mono += is_mono_font(w) ? (long)w->len : 0;
+    }
+    r->size = best_size > 0 ? best_size : 10.0f;
+    r->n_chars = (int)n;
+    r->bold = n > 0 && n_bold * 10 >= n * 9;
+    r->mono = n > 0 && n_mono * 10 >= n * 9;
+}
+
+static void row_text(qr_lctx *c, qr_lrow *r)
+{
+    size_t cap = 1;
+    for (int i = 0; i < r->n_words; i++)
+        cap += r->words[i]->len + 1;
+    char *t = qr_lx_scratch(c, cap);
+    if (!t)
+        return;
+    size_t n = 0;
+    for (int i = 0; i < r->n_words; i++) {
+        const qr_word *w = r->words[i];
+        /* words split at font changes touch; real spaces leave a gap */
+        if (i > 0 && w->bbox.x0 - r->words[i - 1]->bbox.x1 > 0.1f * r->size)
+            t[n++] = ' ';
+        memcpy(t + n, w->text, w->len);
+        n += w->len;
+    }
+    t[n] = '\0';
+    r->text = t;
+    r->len = n;
+}
+
+static void fill_row(qr_lctx *c, qr_lrow *r, const qr_lline *l0, const qr_lline *l1)
+{
+    int nw = 0;
+    for (const qr_lline *l = l0; l < l1; l++)
+        nw += l->removed ? 0 : l->line->n_words;
+    r->words = qr_lx_scratch(c, sizeof(*r->words) * (size_t)(nw ? nw : 1));
+    if (!r->words)
+        return;
+    for (const qr_lline *l = l0; l < l1; l++) {
+        if (l->removed)
+            continue;
+        for (int w = 0; w < l->line->n_words; w++)
+            r->words[r->n_words++] = &l->line->words[w];
+    }
+    qsort(r->words, (size_t)r->n_words, sizeof(*r->words), cmp_word_x);
+    row_stats(r);
+    row_text(c, r);
+}
+
+/* Lines are sorted in reading order; runs on the same baseline become one row. */
+static void build_rows(qr_lctx *c)
+{
+    int i = 0;
+    while (i < c->n_lines && !c->nomem) {
+        qr_lline *l0 = &c->lines[i];
+        if (l0->removed) {
+            i++;
+            continue;
+        }
+        qr_bbox bb = l0->bbox;
+        int j = i + 1;
+        while (j < c->n_lines &&
+               (c->lines[j].removed || same_row(&c->lines[j], &bb, l0->band, l0->col, l0->page))) {
+            if (!c->lines[j].removed) {
+                bb.x0 = QR_MIN(bb.x0, c->lines[j].bbox.x0);
+                bb.y0 = QR_MIN(bb.y0, c->lines[j].bbox.y0);
+                bb.x1 = QR_MAX(bb.x1, c->lines[j].bbox.x1);
+                bb.y1 = QR_MAX(bb.y1, c->lines[j].bbox.y1);
+            }
+            j++;
+        }
+        qr_lrow *r = &c->rows[c->n_rows++];
+        const qr_page *pg = c->pages[l0->page];
+        r->page = l0->page;
+        r->page_no = pg->number > 0 ? pg->number : l0->page + 1;
+        r->source = pg->source;
+        r->band = l0->band;
+        r->col = l0->col;
+        r->blk = l0->blk;
+        r->bbox = bb;
+        fill_row(c, r, l0, &c->lines[j]);
+        i = j;
+    }
+}
+
+/* ---- post passes ----------------------------------------------------------------- */
+
+static int ends_sentence(const char *t)
+{
+    size_t n = strlen(t);
+    while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '"' || t[n - 1] == ')'))
+        n--;
+    return n > 0 && strchr(".!?:;", t[n - 1]) != NULL;
+}
+
+/* A paragraph cut by a column or page break ("... the re-" | "sult is ...") is one
+ * paragraph for a reader: join it when the first part does not end a sentence and
+ * the second starts in lower case. */
+static void join_broken_paragraphs(qr_lctx *c)
+{
+    int out = 0;
+    for (int k = 0; k < c->n_blocks; k++) {
+        qr_block *b = &c->blocks[k];
+        if (out > 0) {
+            qr_block *a = &c->blocks[out - 1];
+            const qr_lrow *la = c->blast[out - 1];
+            const qr_lrow *fb = c->bfirst[k];
+            int moved = la && fb && (la->page != fb->page || la->band != fb->band ||
+                                     la->col != fb->col);
+            if (a->type == QR_BLK_PARAGRAPH && b->type == QR_BLK_PARAGRAPH && moved &&
+                !ends_sentence(a->text) && qr_lx_utf8_is_lower(b->text)) {
+                size_t na = strlen(a->text), nb = strlen(b->text);
+                char *t = qr_arena_alloc(c->arena, na + nb + 2);
+                if (!t) {
+                    c->nomem = 1;
+                    return;
+                }
+                int hyph = na >= 2 && a->text[na - 1] == '-' &&
+                           qr_lx_utf8_is_letter(a->text + na - 2);
+                size_t keep = hyph ? na - 1 : na;
+                memcpy(t, a->text, keep);
+                if (!hyph)
+                    t[keep++] = ' ';
+                memcpy(t + keep, b->text, nb + 1);
+                a->text = t;
+                c->csum[out - 1] += c->csum[k];
+                c->ccnt[out - 1] += c->ccnt[k];
+                c->blast[out - 1] = c->blast[k];
+                continue;
+            }
+        }
+        if (out != k) {
+            c->blocks[out] = *b;
+            c->hkeys[out] = c->hkeys[k];
+            c->csum[out] = c->csum[k];
+            c->ccnt[out] = c->ccnt[k];
+            c->blast[out] = c->blast[k];
+            c->bfirst[out] = c->bfirst[k];
+        }
+        out++;
+    }
+    c->n_blocks = out;
+}
+
+static void finish_conf(qr_lctx *c)
+{
+    for (int k = 0; k < c->n_blocks; k++)
+        c->blocks[k].conf = c->ccnt[k] ? (float)(c->csum[k] / c->ccnt[k]) : -1.0f;
+}
+
+/* ---- driver ---------------------------------------------------------------------- */
+
+static void order_pages(qr_lctx *c)
+{
+    int i = 0;
+    while (i < c->n_lines) {
+        int j = i;
+        while (j < c->n_lines && c->lines[j].page == c->lines[i].page)
+            j++;
+        qr_layout_order_page(c, c->pages[c->lines[i].page], &c->lines[i], j - i);
+        i = j;
+    }
+}
+
+static int alloc_work(qr_lctx *c)
+{
+    int n = count_lines(c);
+    c->lines = qr_lx_scratch(c, sizeof(*c->lines) * (size_t)(n + 1));
+    c->rows = qr_lx_scratch(c, sizeof(*c->rows) * (size_t)(n + 1));
+    c->hkeys = qr_lx_scratch(c, sizeof(*c->hkeys) * (size_t)(n + 1));
+    c->csum = qr_lx_scratch(c, sizeof(*c->csum) * (size_t)(n + 1));
+    c->ccnt = qr_lx_scratch(c, sizeof(*c->ccnt) * (size_t)(n + 1));
+    c->blast = qr_lx_scratch(c, sizeof(*c->blast) * (size_t)(n + 1));
+    c->bfirst = qr_lx_scratch(c, sizeof(*c->bfirst) * (size_t)(n + 1));
+    if (!c->nomem)
+        c->blocks = qr_arena_alloc(c->arena, sizeof(*c->blocks) * (size_t)(n + 1));
+    if (!c->blocks)
+        c->nomem = 1;
+    return !c->nomem;
+}
+
+quire_status qr_layout_doc(const qr_page *const *pages, int n_pages, qr_arena *arena,
+                           qr_layout *out, quire_error *err)
+{
+    if (!out || !arena || n_pages < 0 || (n_pages > 0 && !pages))
+        return qr_err(err, QUIRE_INVALID_ARG, "layout: bad arguments");
+    memset(out, 0, sizeof(*out));
+    qr_lctx c;
+    memset(&c, 0, sizeof(c));
+    c.pages = pages;
+    c.n_pages = n_pages;
+    c.arena = arena;
+    c.err = err;
+    if (alloc_work(&c)) {
+        collect_lines(&c);
+        qr_layout_furniture(&c);
+        c.body = body_size(&c);
+        order_pages(&c);
+        build_rows(&c);
+    }
+    if (!c.nomem)
+        qr_layout_classify(&c);
+    if (!c.nomem)
+        join_broken_paragraphs(&c);
+    if (!c.nomem) {
+        qr_layout_heading_levels(&c);
+        finish_conf(&c);
+    }
+    scratch_free_all(&c);
+    if (c.nomem)
+        return qr_err(err, QUIRE_NOMEM, "layout: out of memory (arena %zu bytes)", arena->cap);
+    out->blocks = c.blocks;
+    out->n_blocks = c.n_blocks;
+    out->n_removed_furniture = c.n_removed;
+    return QUIRE_OK;
+}

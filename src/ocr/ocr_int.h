@@ -1,0 +1,34 @@
+/*
+ * ocr_int.h — shared between the files of src/ocr only. No Tesseract type appears here
+ * either: tess.c owns the handle, tess_page.c walks Tesseract's result through the few
+ * calls declared below; the Tesseract headers are included by the .c files only.
+ */
+#ifndef QR_OCR_INT_H
+#define QR_OCR_INT_H
+
+#include "ocr.h"
+
+/* The handle: one Tesseract instance, used by one thread at a time. */
+struct TessBaseAPI;
+struct qr_ocr {
+    struct TessBaseAPI *api;
+    char lang[128];
+};
+
+/* Tesseract's coordinates are int16 in Debian's build (TDimension): larger images
+ * are refused before they reach it. */
+#define QR_OCR_MAX_SIDE 32767
+
+/* The tessdata folder in use (TESSDATA_PREFIX, then Debian's 5 and 4.00 folders).
+ * OUT: dir (cap bytes). Returns 0 if found, -1 if none exists. */
+int qr_ocr_tessdata_dir(char *dir, size_t cap);
+
+/* Check that every '+'-separated language of `lang` has <code>.traineddata in dir.
+ * QUIRE_INVALID_ARG for a malformed list, QUIRE_NOT_FOUND naming the Debian package. */
+quire_status qr_ocr_check_langs(const char *dir, const char *lang, quire_error *err);
+
+/* Debian package name of a Tesseract language code ("chi_sim" -> "tesseract-ocr-chi-sim")
+ * into out (cap bytes). */
+void qr_ocr_package_name(const char *code, size_t code_len, char *out, size_t cap);
+
+#endif /* QR_OCR_INT_H */
