@@ -79,6 +79,17 @@ static int paragraph_break(const qr_lrow *a, const qr_lrow *b)
 
 /* ---- text joining -------------------------------------------------------------------- */
 
+/* Does the word ending at s[end] (exclusive) already contain a hyphen? */
+static int compound(const char *s, size_t end)
+{
+    while (end > 0 && s[end - 1] != ' ') {
+        if (s[end - 1] == '-')
+            return 1;
+        end--;
+    }
+    return 0;
+}
+
 static void join_append(qr_buf *sb, const qr_lrow *r)
 {
     if (sb->len > 0) {
@@ -89,6 +100,8 @@ static void join_append(qr_buf *sb, const qr_lrow *r)
                    qr_lx_utf8_is_lower(r->text);
         if (soft)
             sb->len -= 2;
+        else if (hyph && compound(sb->data, n - 1))
+            ; /* "state-of-the-" + "art": the hyphen is part of the word */
         else if (hyph)
             sb->len -= 1; /* "exam-" + "ple" */
         else
