@@ -166,3 +166,7 @@ demo: all
 	./build/quire info
 	./build/quire tokenize --model examples/tiny-bert examples/sentences.txt | head -3
 	./build/quire embed --model examples/tiny-bert examples/sentences.txt | cut -c1-160
+
+# Regenerate the conversion goldens in tests/data/golden (review the diff by eye).
+golden-update: tests
+	QUIRE_GOLDEN_UPDATE=1 QUIRE_SHARED=$(SHARED) $(BUILD)/tests/test_conv_golden

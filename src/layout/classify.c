@@ -220,6 +220,8 @@ static int heading_start(const qr_lctx *c, int i, int *last)
     int vis = 0, letters = count_letters(r->text, &vis);
     if (letters < 2 || 2 * letters < vis)
         return 0;
+    if (strstr(r->text, ". . .") || strstr(r->text, "...."))
+        return 0; /* a table-of-contents entry with dot leaders */
     float thr = r->source == QR_SRC_OCR ? 1.3f : 1.15f;
     if (r->size >= thr * c->body) {
         int n = heading_rows(c, i, 4, last);

@@ -44,54 +44,55 @@ static int page_extent(const qr_lline *lines, int n, extent *e)
     return k;
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct side {
     int n;
-    float h;        /* sum of line heights */
-    float lo, hi;   /* outer x extent of the side */
-    float *widths;  /* scratch for the median */
+    float h;      /* sum of line heights */
+    float lo, hi; /* outer x extent of the side */
 } side;
 
-static float median(float *v, int n)
+static void side_add(side *s, const qr_lline *ln)
 {
-    if (n == 0)
-        return 0;
-    qsort(v, (size_t)n, sizeof(*v), cmp_float);
-    return v[n / 2];
+    s->n++;
+    s->h += height(ln);
+    s->lo = QR_MIN(s->lo, ln->bbox.x0);
+    s->hi = QR_MAX(s->hi, ln->bbox.x1);
+}
+
+/* Height of the lines that fill most of their side: prose fills its column, table
+ * cells and figure labels do not (math splits into fragments, so not a median). */
+static float full_height(const qr_lline *lines, int n, const side *s, int left, float g0,
+                         float g1)
+{
+    float h = 0;
+    for (int i = 0; i < n; i++) {
+        const qr_lline *ln = &lines[i];
+        int on_side = left ? ln->bbox.x1 <= g1 + 1.0f : ln->bbox.x0 >= g0 - 1.0f;
+        if (!ln->removed && on_side && width(ln) >= 0.7f * (s->hi - s->lo))
+            h += height(ln);
+    }
+    return h;
 }
 
 /* Is [g0, g1] a gutter between two real columns? */
-static int gutter_ok(const qr_lline *lines, int n, const extent *e, float g0, float g1,
-                     float *wbuf)
+static int gutter_ok(const qr_lline *lines, int n, const extent *e, float g0, float g1)
 {
-    side l = {0, 0, g0, g0, wbuf}, r = {0, 0, g1, g1, wbuf + n};
+    side l = {0, 0, g0, g0}, r = {0, 0, g1, g1};
     float hc = 0, H = e->y1 - e->y0;
     for (int i = 0; i < n; i++) {
         const qr_lline *ln = &lines[i];
         if (ln->removed)
             continue;
-        if (ln->bbox.x1 <= g1 + 1.0f) {
-            l.widths[l.n++] = width(ln);
-            l.h += height(ln);
-            l.lo = QR_MIN(l.lo, ln->bbox.x0);
-        } else if (ln->bbox.x0 >= g0 - 1.0f) {
-            r.widths[r.n++] = width(ln);
-            r.h += height(ln);
-            r.hi = QR_MAX(r.hi, ln->bbox.x1);
-        } else {
+        if (ln->bbox.x1 <= g1 + 1.0f)
+            side_add(&l, ln);
+        else if (ln->bbox.x0 >= g0 - 1.0f)
+            side_add(&r, ln);
+        else
             hc += height(ln);
-        }
     }
     if (l.n < 3 || r.n < 3 || l.h < 0.2f * H || r.h < 0.1f * H || hc > l.h + r.h)
         return 0;
-    /* prose fills its column; table cells and figure labels do not */
-    return median(l.widths, l.n) >= 0.4f * (g0 - l.lo) &&
-           median(r.widths, r.n) >= 0.4f * (r.hi - g1);
+    return full_height(lines, n, &l, 1, g0, g1) >= 0.1f * H &&
+           full_height(lines, n, &r, 0, g0, g1) >= 0.05f * H;
 }
 
 /* Coverage of the x axis by narrow lines, in points of line height per 1 pt bin. */
@@ -120,10 +121,14 @@ static int find_gutters(qr_lctx *c, const qr_lline *lines, int n, const extent *
         return 0;
     int nb = (int)ceilf(W) + 1, ng = 0;
     float *cov = coverage(c, lines, n, e, nb);
-    float *wbuf = qr_lx_scratch(c, sizeof(float) * (size_t)(2 * n + 2));
-    if (!cov || !wbuf)
+    if (!cov)
         return 0;
-    float tol = 2.5f * c->body, gmin = QR_MAX(5.0f, 0.6f * c->body);
+    /* centred title and author lines cross the gutter of a paper's first page */
+    float narrow_h = 0;
+    for (int i = 0; i < n; i++)
+        if (!lines[i].removed && width(&lines[i]) < 0.6f * W)
+            narrow_h += height(&lines[i]);
+    float tol = QR_MAX(2.5f * c->body, 0.25f * narrow_h), gmin = QR_MAX(5.0f, 0.6f * c->body);
     int x = 0;
     while (x < nb && ng < MAX_GUTTERS) {
         if (cov[x] > tol) {
@@ -137,7 +142,7 @@ static int find_gutters(qr_lctx *c, const qr_lline *lines, int n, const extent *
         if (s == 0 || x >= nb || (float)(x - s) < gmin)
             continue;
         float a = e->x0 + (float)s, b = e->x0 + (float)x;
-        if (gutter_ok(lines, n, e, a, b, wbuf)) {
+        if (gutter_ok(lines, n, e, a, b)) {
             g0[ng] = a;
             g1[ng] = b;
             ng++;

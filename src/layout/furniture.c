@@ -11,6 +11,9 @@
 #include "layout/layout_int.h"
 
 #define BAND_FRAC 0.08f
+/* TeX puts page numbers lower in a deeper bottom margin; a lone number this close to
+ * the edge is still not body text. */
+#define NUMBER_BAND_FRAC 0.12f
 
 typedef struct band_line {
     int line;  /* index into ctx->lines */
@@ -18,13 +21,13 @@ typedef struct band_line {
     char *key; /* normalised text (scratch) */
 } band_line;
 
-static int in_band(const qr_lctx *c, const qr_lline *l)
+static int in_band(const qr_lctx *c, const qr_lline *l, float frac)
 {
     const qr_page *pg = c->pages[l->page];
     if (pg->height <= 0)
         return 0;
     float yc = 0.5f * (l->bbox.y0 + l->bbox.y1);
-    return yc < BAND_FRAC * pg->height || yc > (1.0f - BAND_FRAC) * pg->height;
+    return yc < frac * pg->height || yc > (1.0f - frac) * pg->height;
 }
 
 /* Lower-case ASCII, every digit run -> '#', whitespace collapsed. */
@@ -147,7 +150,7 @@ void qr_layout_furniture(qr_lctx *c)
         return;
     int n = 0;
     for (int i = 0; i < c->n_lines; i++) {
-        if (!in_band(c, &c->lines[i]))
+        if (!in_band(c, &c->lines[i], NUMBER_BAND_FRAC))
             continue;
         char *k = line_key(c, c->lines[i].line);
         if (!k)
@@ -156,6 +159,8 @@ void qr_layout_furniture(qr_lctx *c)
             remove_line(c, i);
             continue;
         }
+        if (!in_band(c, &c->lines[i], BAND_FRAC))
+            continue;
         bl[n].line = i;
         bl[n].page = c->lines[i].page;
         bl[n].key = k;

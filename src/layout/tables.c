@@ -51,7 +51,8 @@ int qr_layout_segments(const qr_lrow *r, float gap, float *sx0, float *sx1, int 
     return n;
 }
 
-static float seg_gap(const qr_lrow *r) { return 0.8f * r->size; }
+/* TeX's narrowest column separation is 1.2 em; justified prose stays below 1 em. */
+static float seg_gap(const qr_lrow *r) { return 1.0f * r->size; }
 
 /* Column boundaries from where few segments are: bins covered by at most `tol`
  * segments, in runs wider than min_gap, between text. Returns n_cols. */
@@ -382,12 +383,28 @@ static int try_ruled(qr_lctx *c, struct qr_ruled *g)
 
 /* ---- aligned text -------------------------------------------------------------------- */
 
+/* A justified line stretched wide: evenly spaced words across the whole column. */
+static int justified_prose(const qr_lrow *r)
+{
+    if (r->n_words < 5 || r->bbox.x1 - r->bbox.x0 < 0.95f * (r->cx1 - r->cx0))
+        return 0;
+    double sum = 0, sum2 = 0;
+    int n = r->n_words - 1;
+    for (int k = 1; k < r->n_words; k++) {
+        double g = r->words[k]->bbox.x0 - r->words[k - 1]->bbox.x1;
+        sum += g;
+        sum2 += g * g;
+    }
+    double mean = sum / n, var = sum2 / n - mean * mean;
+    return mean > 0 && var < 0.01 * mean * mean;
+}
+
 static int aligned_row(const qr_lrow *r)
 {
     float sx0[3], sx1[3];
     size_t ml;
     int ordered, strong;
-    if (r->mono || r->used)
+    if (r->mono || r->used || justified_prose(r))
         return 0;
     if (qr_layout_list_marker(r->text, &ml, &ordered, &strong))
         return 0; /* "1.   text" has a gap but is a list item */

@@ -214,6 +214,41 @@ static void walk_result(TessResultIterator *ri, walk *w)
     } while (TessResultIteratorNext(ri, RIL_WORD));
 }
 
+/* Median word size of a block's lines (first 64 lines). */
+static float median_line_size(const qr_tblock *blk)
+{
+    float v[64];
+    int n = 0;
+    for (int l = 0; l < blk->n_lines && n < 64; l++) {
+        float x = blk->lines[l].words[0].size;
+        int i = n++;
+        for (; i > 0 && v[i - 1] > x; i--)
+            v[i] = v[i - 1];
+        v[i] = x;
+    }
+    return n ? v[n / 2] : 0.0f;
+}
+
+/* A line with neither ascenders nor descenders ("were", "a.") has a short box and would
+ * look like small print: inside a paragraph of several lines it takes the paragraph's
+ * median size instead. */
+static void fix_short_lines(qr_page *page)
+{
+    for (int b = 0; b < page->n_blocks; b++) {
+        qr_tblock *blk = &page->blocks[b];
+        if (blk->n_lines < 2)
+            continue;
+        float median = median_line_size(blk);
+        for (int l = 0; l < blk->n_lines; l++) {
+            qr_line *line = &blk->lines[l];
+            if (line->words[0].size >= 0.85f * median)
+                continue;
+            for (int w = 0; w < line->n_words; w++)
+                line->words[w].size = median;
+        }
+    }
+}
+
 /* Allocate the page's arrays from the arena for what pass 1 counted. */
 static quire_status alloc_page(walk *w, qr_arena *arena, qr_page *page, quire_error *err)
 {
@@ -249,6 +284,7 @@ static quire_status collect(TessBaseAPI *api, qr_arena *arena, qr_page *page, wa
             TessResultIteratorDelete(ri2);
         }
         page->n_blocks = w->i_block;
+        fix_short_lines(page);
     }
     TessResultIteratorDelete(ri);
     return rc;

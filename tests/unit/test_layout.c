@@ -173,7 +173,8 @@ static void two_column_page(qr_page *pg, int right_first)
             else if (i == 29)
                 snprintf(buf, sizeof(buf), "and the %s column ends here.", right ? "right" : "left");
             else
-                snprintf(buf, sizeof(buf), "%s %d %s", right ? "rr" : "ll", i, "text runs on here now");
+                snprintf(buf, sizeof(buf), "%s %d %s", right ? "rr" : "ll", i,
+                         "text runs on here now for a while");
             if (i == 29)
                 line(pg, x0, 140 + 12.0f * (float)i, 10, 0, buf);
             else
@@ -195,7 +196,7 @@ static void test_two_columns(void)
     MD_BEFORE("A Study of Columns", "Left column begins");
     MD_BEFORE("left column ends here.", "Right column begins");
     MD_BEFORE("ll 28", "Right column begins");
-    MD_HAS("ll 1 text runs on here now ll 2");
+    MD_HAS("ll 1 text runs on here now for a while ll 2");
 }
 
 static void test_single_column_unchanged(void)
