@@ -19,6 +19,10 @@ struct qr_ocr {
  * are refused before they reach it. */
 #define QR_OCR_MAX_SIDE 32767
 
+/* Make Tesseract's OpenMP loops run on the calling thread only (per-thread setting in
+ * libgomp >= 11; cheap, called before each recognition). */
+void qr_ocr_limit_threads(void);
+
 /* The tessdata folder in use (TESSDATA_PREFIX, then Debian's 5 and 4.00 folders).
  * OUT: dir (cap bytes). Returns 0 if found, -1 if none exists. */
 int qr_ocr_tessdata_dir(char *dir, size_t cap);

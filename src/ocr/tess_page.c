@@ -373,6 +373,7 @@ quire_status qr_ocr_page(qr_ocr *ocr, const qr_image *img, float page_w, float p
     memset(&w, 0, sizeof(w));
     w.sx = page_w / (float)img->width;
     w.sy = page_h / (float)img->height;
+    qr_ocr_limit_threads();
     TessBaseAPISetImage(ocr->api, img->pixels, img->width, img->height, 1, img->width);
     TessBaseAPISetSourceResolution(ocr->api, dpi);
     rc = recognize(ocr->api, abort_flag, err);

@@ -11,6 +11,8 @@
  * Needs python3, and the tesseract CLI for the comparison.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,9 +456,63 @@ static void test_ocr_handle_reuse(void)
     qr_arena_free(&arena);
 }
 
+/* Threads of this process (Linux /proc); -1 if unknown. */
+static int count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void *ocr_in_thread(void *arg)
+{
+    qr_buf *text = arg;
+    qr_ocr *ocr = NULL;
+    quire_error err = {0};
+    qr_arena arena;
+    qr_image img;
+    qr_page page;
+    float pw = 0, ph = 0;
+    T_EQ_INT(qr_arena_init(&arena, ARENA_BYTES), QUIRE_OK);
+    T_CHECKF(qr_ocr_new("eng", &ocr, &err) == QUIRE_OK, "%s", err.msg);
+    if (ocr && render(default_pages[0], &img, &pw, &ph) == 0) {
+        crop_top(&img, &ph);
+        ocr_text(ocr, &img, pw, ph, &arena, &page, text);
+        qr_image_free(&img);
+    }
+    /* libgomp keeps a pool per thread that starts parallel regions, until that thread
+     * exits: count now, while this thread is alive (main + this one). */
+    int n = count_threads();
+    if (n > 0)
+        T_EQ_INT(n, 2);
+    qr_ocr_free(ocr);
+    qr_arena_free(&arena);
+    return NULL;
+}
+
+/* OCR on a worker thread must not start OpenMP threads (run first, single-threaded). */
+static void test_ocr_worker_thread_one_omp_thread(void)
+{
+    pthread_t th;
+    qr_buf text;
+    qr_buf_init(&text, 0);
+    T_EQ_INT(count_threads() > 0 ? count_threads() : 1, 1);
+    T_EQ_INT(pthread_create(&th, NULL, ocr_in_thread, &text), 0);
+    pthread_join(th, NULL);
+    T_CHECK(text.len > 50);
+    qr_buf_free(&text);
+}
+
 int main(void)
 {
     qr_ocr_global_init();
+    T_RUN(test_ocr_worker_thread_one_omp_thread); /* first: before any OpenMP pool exists */
     T_RUN(test_ocr_package_names);
     T_RUN(test_ocr_missing_language);
     T_RUN(test_ocr_blank_page);
