@@ -34,7 +34,9 @@ per_file() { # CMD-PREFIX for each born PDF, output to /dev/null
 }
 score() { # HYPDIR -> "CER x WER y"
     python3 "$SHARED/tools/score.py" --manifest "$C/manifest.tsv" --hyp-dir "$1" \
-        --filter kind=scanned 2>/dev/null | tail -3 | tr '\n' ' '
+        --filter kind=scanned 2>/dev/null |
+        awk '/^# CER median/ {c=$4} /^# WER median/ {w=$4} /^# pooled CER/ {p=$4}
+             END {printf "CER median %s, WER median %s, pooled CER %s", c, w, p}'
 }
 
 echo "born/: $BORN_PAGES pages in $(ls "$C"/born/*.pdf | wc -l) files; scanned/: $SCAN_PAGES pages"

@@ -315,7 +315,11 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
         if (qr_arena_init(&arena, cap + (size_t)n * 65536) != QUIRE_OK)
             return qr_err(err, QUIRE_NOMEM, "%s: out of memory for layout", path);
         memset(&lay, 0, sizeof(lay));
-        st = qr_layout_doc(pages, n, &arena, &lay, err);
+        /* Plain text reads like the page: lines, hyphens, running heads and page numbers
+         * kept (as pdftotext and the tesseract CLI do); Markdown and JSON are for
+         * reading and RAG: paragraphs re-joined, furniture removed. */
+        qr_layout_opts lo = {format == QUIRE_FORMAT_TXT, format == QUIRE_FORMAT_TXT};
+        st = qr_layout_doc_ex(pages, n, &lo, &arena, &lay, err);
         if (st != QUIRE_NOMEM)
             break;
         qr_arena_free(&arena);

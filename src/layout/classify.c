@@ -90,8 +90,14 @@ static int compound(const char *s, size_t end)
     return 0;
 }
 
-static void join_append(qr_buf *sb, const qr_lrow *r)
+static void join_append(const qr_lctx *c, qr_buf *sb, const qr_lrow *r)
 {
+    if (c->keep_lines) { /* plain text keeps the page's lines and hyphens */
+        if (sb->len > 0)
+            qr_buf_putc(sb, '\n');
+        qr_buf_append(sb, r->text, r->len);
+        return;
+    }
     if (sb->len > 0) {
         size_t n = sb->len;
         int soft = n >= 2 && (unsigned char)sb->data[n - 2] == 0xC2 &&
@@ -179,7 +185,7 @@ static int emit_paragraph(qr_lctx *c, int i, int type)
     qr_block *b = qr_lx_block(c, type, r);
     qr_buf sb;
     qr_buf_init(&sb, 0);
-    join_append(&sb, r);
+    join_append(c, &sb, r);
     for (int j = qr_layout_next(c, i); j >= 0; j = qr_layout_next(c, j)) {
         qr_lrow *n = &c->rows[j];
         if (!qr_layout_flows(c, r, n) || paragraph_break(r, n) || n->mono || is_caption(n))
@@ -190,7 +196,7 @@ static int emit_paragraph(qr_lctx *c, int i, int type)
             break;
         if (b)
             qr_lx_take(c, n);
-        join_append(&sb, n);
+        join_append(c, &sb, n);
         r = n;
     }
     set_text(c, b, &sb);
@@ -247,11 +253,11 @@ static int emit_heading(qr_lctx *c, int i, int last)
     }
     qr_buf sb;
     qr_buf_init(&sb, 0);
-    join_append(&sb, r);
+    join_append(c, &sb, r);
     for (int j = qr_layout_next(c, i); j >= 0 && j <= last; j = qr_layout_next(c, j)) {
         if (b)
             qr_lx_take(c, &c->rows[j]);
-        join_append(&sb, &c->rows[j]);
+        join_append(c, &sb, &c->rows[j]);
     }
     set_text(c, b, &sb);
     return 1;
@@ -387,7 +393,7 @@ static int emit_list_item(qr_lctx *c, int i, size_t ml, int ordered, list_state 
             break;
         if (b)
             qr_lx_take(c, n);
-        join_append(&sb, n);
+        join_append(c, &sb, n);
         r = n;
     }
     set_text(c, b, &sb);

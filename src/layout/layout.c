@@ -446,6 +446,13 @@ static int alloc_work(qr_lctx *c)
 quire_status qr_layout_doc(const qr_page *const *pages, int n_pages, qr_arena *arena,
                            qr_layout *out, quire_error *err)
 {
+    return qr_layout_doc_ex(pages, n_pages, NULL, arena, out, err);
+}
+
+quire_status qr_layout_doc_ex(const qr_page *const *pages, int n_pages,
+                              const qr_layout_opts *opts, qr_arena *arena, qr_layout *out,
+                              quire_error *err)
+{
     if (!out || !arena || n_pages < 0 || (n_pages > 0 && !pages))
         return qr_err(err, QUIRE_INVALID_ARG, "layout: bad arguments");
     memset(out, 0, sizeof(*out));
@@ -455,16 +462,18 @@ quire_status qr_layout_doc(const qr_page *const *pages, int n_pages, qr_arena *a
     c.n_pages = n_pages;
     c.arena = arena;
     c.err = err;
+    c.keep_lines = opts ? opts->keep_lines : 0;
     if (alloc_work(&c)) {
         collect_lines(&c);
-        qr_layout_furniture(&c);
+        if (!opts || !opts->keep_furniture)
+            qr_layout_furniture(&c);
         c.body = body_size(&c);
         order_pages(&c);
         build_rows(&c);
     }
     if (!c.nomem)
         qr_layout_classify(&c);
-    if (!c.nomem)
+    if (!c.nomem && !c.keep_lines)
         join_broken_paragraphs(&c);
     if (!c.nomem) {
         qr_layout_heading_levels(&c);

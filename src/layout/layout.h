@@ -45,4 +45,15 @@ typedef struct qr_layout {
 quire_status qr_layout_doc(const qr_page *const *pages, int n_pages, qr_arena *arena,
                            qr_layout *out, quire_error *err);
 
+/* Options for plain-text output, which should read like the page itself. */
+typedef struct qr_layout_opts {
+    int keep_lines;     /* 1 = a block's text keeps its line breaks and hyphens */
+    int keep_furniture; /* 1 = keep running headers/footers and page numbers */
+} qr_layout_opts;
+
+/* qr_layout_doc with options (opts NULL = defaults, all 0). */
+quire_status qr_layout_doc_ex(const qr_page *const *pages, int n_pages,
+                              const qr_layout_opts *opts, qr_arena *arena, qr_layout *out,
+                              quire_error *err);
+
 #endif /* QR_LAYOUT_H */

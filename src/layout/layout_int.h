@@ -77,6 +77,7 @@ typedef struct qr_lctx {
     const qr_lrow **bfirst; /* and first row */
     int n_blocks;
     int n_removed;
+    int keep_lines; /* qr_layout_opts.keep_lines */
     struct qr_ruled *ruled; /* tables.c: ruled regions of all pages */
     int n_ruled;
 } qr_lctx;

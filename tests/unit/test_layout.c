@@ -473,6 +473,29 @@ static void test_furniture(void)
     T_EQ_INT(n_rep, 5);
 }
 
+/* Plain-text options: the page's own lines and hyphens, furniture kept. */
+static void test_keep_lines_for_text(void)
+{
+    qr_page *pages[5];
+    for (int i = 0; i < 5; i++)
+        pages[i] = furniture_page(i + 1);
+    new_block(pages[0]);
+    line(pages[0], 72, 600, 10, 0, "This is an exam-");
+    line(pages[0], 72, 612, 10, 0, "ple of kept lines.");
+    qr_arena_reset(&g_out);
+    quire_error err = {0};
+    qr_layout_opts lo = {1, 1};
+    quire_status st = qr_layout_doc_ex((const qr_page *const *)pages, 5, &lo, &g_out, &g_lay, &err);
+    T_CHECKF(st == QUIRE_OK, "layout: %s", err.msg);
+    T_EQ_INT(g_lay.n_removed_furniture, 0);
+    qr_buf b;
+    qr_buf_init(&b, 0);
+    qr_export_text(&g_lay, &b);
+    T_CHECKF(b.data && strstr(b.data, "This is an exam-\nple of kept lines."), "%s", b.data);
+    T_CHECKF(b.data && strstr(b.data, "Proceedings of Testing 2024"), "%s", b.data);
+    qr_buf_free(&b);
+}
+
 static qr_layout hand_layout(qr_block *b, int n)
 {
     qr_layout l = {b, n, 0};
@@ -685,6 +708,7 @@ int main(void)
     T_RUN(test_no_false_table);
     T_RUN(test_code);
     T_RUN(test_furniture);
+    T_RUN(test_keep_lines_for_text);
     T_RUN(test_markdown_escaping);
     T_RUN(test_json);
     T_RUN(test_json_of_layout);
