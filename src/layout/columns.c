@@ -91,8 +91,18 @@ static int gutter_ok(const qr_lline *lines, int n, const extent *e, float g0, fl
     }
     if (l.n < 3 || r.n < 3 || l.h < 0.2f * H || r.h < 0.1f * H || hc > l.h + r.h)
         return 0;
-    return full_height(lines, n, &l, 1, g0, g1) >= 0.1f * H &&
-           full_height(lines, n, &r, 0, g0, g1) >= 0.05f * H;
+    float fl = full_height(lines, n, &l, 1, g0, g1);
+    float fr = full_height(lines, n, &r, 0, g0, g1);
+    if (fl >= 0.1f * H && fr >= 0.05f * H)
+        return 1;
+    /* A ragged left column (a contents list of short entries, as on page 1 of the MNRAS
+     * guide) next to a prose column: the left side rarely fills its width, but it has
+     * many lines (>= 40; short author/affiliation blocks must not qualify), both sides
+     * are long, the right side is clearly prose, and the right column starts at the
+     * middle of the text area, where a two-column layout puts it. */
+    float W = e->x1 - e->x0, mid = e->x0 + 0.5f * W;
+    return l.n >= 40 && r.n >= 15 && l.h >= 0.4f * H && r.h >= 0.4f * H && fr >= 0.2f * H &&
+           fabsf(g1 - mid) <= 0.08f * W;
 }
 
 /* Coverage of the x axis by narrow lines, in points of line height per 1 pt bin. */
