@@ -80,6 +80,8 @@ typedef struct qr_lctx {
     int keep_lines; /* qr_layout_opts.keep_lines */
     struct qr_ruled *ruled; /* tables.c: ruled regions of all pages */
     int n_ruled;
+    struct qr_lrow **trows; /* tables.c: try_ruled's row buffer, allocated once */
+    int *ttr;               /* and its table-row index per row */
 } qr_lctx;
 
 /* layout.c: memory helpers (both set ctx->nomem on failure). */

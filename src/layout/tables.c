@@ -291,14 +291,49 @@ static int cmp_rule_y(const void *a, const void *b)
     return (x->y0 > y->y0) - (x->y0 < y->y0);
 }
 
-void qr_layout_tables_prepare(qr_lctx *c)
+/* Room for n_more regions after the current ones. The array grows by doubling; old
+ * copies stay in the scratch chain until the end, so the total is at most twice the
+ * final size, which only counts accepted regions (see drop_rejected). Sizing it by
+ * the document's rule count instead cost ~540 bytes per rule of a long document. */
+static int reserve_ruled(qr_lctx *c, int n_more, int *cap)
+{
+    if (c->n_ruled + n_more <= *cap)
+        return 1;
+    int want = QR_MAX(2 * *cap, c->n_ruled + n_more);
+    struct qr_ruled *g = qr_lx_scratch(c, sizeof(*g) * (size_t)want);
+    if (!g)
+        return 0;
+    if (c->n_ruled)
+        memcpy(g, c->ruled, sizeof(*g) * (size_t)c->n_ruled);
+    c->ruled = g;
+    *cap = want;
+    return 1;
+}
+
+/* A single rule encloses nothing: qr_layout_table would skip it (state -1), so it is
+ * not kept at all. Order of the others is unchanged. */
+static void drop_rejected(qr_lctx *c, int first)
+{
+    int out = first;
+    for (int k = first; k < c->n_ruled; k++)
+        if (c->ruled[k].n_hy >= 2)
+            c->ruled[out++] = c->ruled[k];
+    c->n_ruled = out;
+}
+
+static int max_page_rules(const qr_lctx *c)
 {
     int n = 0;
     for (int p = 0; p < c->n_pages; p++)
-        n += c->pages[p] ? c->pages[p]->n_rules : 0;
-    c->ruled = qr_lx_scratch(c, sizeof(*c->ruled) * (size_t)(n + 1));
+        n = QR_MAX(n, c->pages[p] ? c->pages[p]->n_rules : 0);
+    return n;
+}
+
+void qr_layout_tables_prepare(qr_lctx *c)
+{
+    int n = max_page_rules(c), cap = 0;
     qr_bbox *h = qr_lx_scratch(c, sizeof(*h) * (size_t)(n + 1));
-    if (!c->ruled || !h)
+    if (!h || !reserve_ruled(c, 1, &cap))
         return;
     for (int p = 0; p < c->n_pages; p++) {
         const qr_page *pg = c->pages[p];
@@ -308,15 +343,14 @@ void qr_layout_tables_prepare(qr_lctx *c)
         for (int i = 0; i < pg->n_rules; i++)
             if (is_hrule(&pg->rules[i]))
                 h[nh++] = pg->rules[i];
+        if (!reserve_ruled(c, nh, &cap))
+            return;
         qsort(h, (size_t)nh, sizeof(*h), cmp_rule_y);
         for (int i = 0; i < nh; i++)
             stack_hrule(c, p, &h[i], pg->height > 0 ? pg->height : 1000.0f, first);
-        for (int k = first; k < c->n_ruled; k++) {
-            if (c->ruled[k].n_hy < 2)
-                c->ruled[k].state = -1;
-            else
-                add_vrules(pg, &c->ruled[k]);
-        }
+        drop_rejected(c, first);
+        for (int k = first; k < c->n_ruled; k++)
+            add_vrules(pg, &c->ruled[k]);
     }
 }
 
@@ -357,8 +391,13 @@ static int rows_by_rules(const struct qr_ruled *g, qr_lrow *const *rows, int n, 
 
 static int try_ruled(qr_lctx *c, struct qr_ruled *g)
 {
-    qr_lrow **rows = qr_lx_scratch(c, sizeof(*rows) * MAX_TROWS);
-    int *tr = qr_lx_scratch(c, sizeof(int) * MAX_TROWS);
+    /* one pair of buffers per layout: per call they added up to 12 KB per region */
+    if (!c->trows)
+        c->trows = qr_lx_scratch(c, sizeof(*c->trows) * MAX_TROWS);
+    if (!c->ttr)
+        c->ttr = qr_lx_scratch(c, sizeof(*c->ttr) * MAX_TROWS);
+    qr_lrow **rows = c->trows;
+    int *tr = c->ttr;
     float bound[MAX_COLS];
     int n = 0, n_tr, n_cols;
     if (!rows || !tr)
