@@ -379,8 +379,11 @@ quire_status qr_ocr_page(qr_ocr *ocr, const qr_image *img, float page_w, float p
     rc = recognize(ocr->api, abort_flag, err);
     if (rc == QUIRE_OK)
         rc = collect(ocr->api, arena, page, &w, err);
-    /* drop the image and results so the handle does not grow from page to page */
+    /* drop the image and results so the handle does not grow from page to page, and the
+     * adaptive classifier's learned shapes, so every page is recognised as a fresh
+     * tesseract run would (page order cannot change the text) and memory stays flat */
     TessBaseAPIClear(ocr->api);
+    TessBaseAPIClearAdaptiveClassifier(ocr->api);
     if (rc != QUIRE_OK) {
         page_init(page, page_w, page_h);
         return rc;
