@@ -45,6 +45,7 @@ typedef struct conv_job {
     int state;  /* JOB_* */
     char error[256];
     quire_convert_result *res; /* kept for the report; output freed once written */
+    int pages_live;             /* pages finished so far while converting (progress) */
 } conv_job;
 
 typedef struct conv_batch {
@@ -55,6 +56,7 @@ typedef struct conv_batch {
     pthread_mutex_t mu;
     int next;                   /* next job to start */
     int n_done, n_pages, tty;
+    int live_pages;             /* pages finished in documents still converting */
     double t0, last_draw;
 } conv_batch;
 
@@ -402,10 +404,11 @@ static void count_methods(const quire_convert_result *r, int *text, int *ocr, in
 static void draw_bar(conv_batch *b, int final)
 {
     double el = qr_now() - b->t0;
-    double rate = el > 0 ? b->n_pages / el : 0;
+    int pages = b->n_pages + b->live_pages;
+    double rate = el > 0 ? pages / el : 0;
     double eta = b->n_done ? el / b->n_done * (b->n_jobs - b->n_done) : 0;
     fprintf(stderr, "\r\033[Kquire convert: %d/%d files, %d pages, %.1f pages/s, ETA %d:%02d%s",
-            b->n_done, b->n_jobs, b->n_pages, rate, (int)eta / 60, (int)eta % 60,
+            b->n_done, b->n_jobs, pages, rate, (int)eta / 60, (int)eta % 60,
             final ? "\n" : "");
     b->last_draw = qr_now();
 }
@@ -416,6 +419,7 @@ static void report_job(conv_batch *b, const conv_job *j, double secs)
 {
     int text, ocr, failed;
     count_methods(j->res, &text, &ocr, &failed);
+    b->live_pages -= j->pages_live; /* now counted in n_pages */
     b->n_done++;
     b->n_pages += text + ocr;
     if (b->tty && !b->a->quiet)
@@ -465,6 +469,26 @@ static void write_output(conv_batch *b, conv_job *j)
     }
 }
 
+typedef struct progress_ctx {
+    conv_batch *b;
+    conv_job *j;
+} progress_ctx;
+
+/* Per-page progress from the converter (this CLI thread): keeps the TTY bar moving
+ * inside long documents. */
+static void on_progress(void *user, int done, int total)
+{
+    progress_ctx *pc = user;
+    conv_batch *b = pc->b;
+    (void)total;
+    pthread_mutex_lock(&b->mu);
+    b->live_pages += done - pc->j->pages_live;
+    pc->j->pages_live = done;
+    if (b->tty && !b->a->quiet && qr_now() - b->last_draw > 0.2)
+        draw_bar(b, 0);
+    pthread_mutex_unlock(&b->mu);
+}
+
 static void run_job(conv_batch *b, conv_job *j)
 {
     const conv_args *a = b->a;
@@ -481,6 +505,9 @@ static void run_job(conv_batch *b, conv_job *j)
     p.max_pages = (int)a->max_pages;
     p.timeout_s = a->timeout_s;
     p.abort_flag = (volatile int *)&g_stop;
+    progress_ctx pc = {b, j};
+    p.progress = on_progress;
+    p.progress_user_data = &pc;
     quire_error err = {0};
     quire_status st = quire_convert_file(b->conv, j->in, &p, &j->res, &err);
     if (st != QUIRE_OK)

@@ -236,6 +236,11 @@ typedef struct quire_convert_params {
     double timeout_s;   /* stop the document after this long (0 = none): the pages done
                            so far are kept, the rest are reported as timed out */
     volatile int *abort_flag; /* set to 1 from another thread to cancel (may be NULL) */
+    /* Progress (may be NULL): called on the calling thread, at most about every 50 ms and
+     * only when a page has finished, with the pages of this document done so far and the
+     * pages to do. Must not call back into the converter. */
+    void (*progress)(void *user_data, int pages_done, int pages_total);
+    void *progress_user_data;
 } quire_convert_params;
 
 QUIRE_API quire_convert_params quire_convert_default_params(void);

@@ -273,10 +273,19 @@ static void wait_doc_locked(quire_converter *conv, qr_cv_doc *doc,
                             const quire_convert_params *p, double t0)
 {
     double stopped_at = 0;
+    int reported = 0;
     while (doc->n_done < doc->n_tasks) {
         struct timespec ts;
         deadline_in(&ts, 0.05);
         pthread_cond_timedwait(&doc->done_cv, &conv->mu, &ts);
+        if (p->progress && doc->n_done != reported) {
+            /* the callback runs without the lock: it may take its own locks and print */
+            int done = doc->n_done, total = doc->n_tasks;
+            reported = done;
+            pthread_mutex_unlock(&conv->mu);
+            p->progress(p->progress_user_data, done, total);
+            pthread_mutex_lock(&conv->mu);
+        }
         double now = qr_now();
         if (!doc->abort && p->abort_flag && *p->abort_flag)
             doc->stop_reason = 2;
