@@ -300,15 +300,17 @@ static void wait_doc_locked(quire_converter *conv, qr_cv_doc *doc,
     }
 }
 
-/* Snapshot (conv->mu held) the reports of finished pages; pages still running after
- * the grace period are reported as stopped and their results ignored. */
-static void snapshot_locked(qr_cv_doc *doc, quire_convert_result *res, const qr_page **pages)
+/* Snapshot (conv->mu held) the reports of finished pages and take their packed pages
+ * (kept[i] NULL for the others); pages still running after the grace period are
+ * reported as stopped and their results ignored. */
+static void snapshot_locked(qr_cv_doc *doc, quire_convert_result *res, qr_cv_packed **kept)
 {
     for (int i = 0; i < doc->n_tasks; i++) {
         quire_page_report *r = &res->reports[i];
         if (doc->tasks[i].done) {
             *r = doc->reports[i];
-            pages[i] = doc->pages[i];
+            kept[i] = doc->pages[i];
+            doc->pages[i] = NULL;
         } else {
             memset(r, 0, sizeof(*r));
             r->page = doc->reports[i].page;
@@ -390,14 +392,41 @@ static quire_status doc_status(const char *path, const quire_convert_result *res
     return QUIRE_ERROR;
 }
 
+/* Finished pages back in full form for layout; each packed copy is freed as soon as
+ * its full twin exists, so the two forms of all pages are never alive at once. */
+static quire_status unpack_pages(qr_cv_packed **kept, const qr_page **pages, int n,
+                                 const char *path, quire_error *err)
+{
+    quire_status st = QUIRE_OK;
+    for (int i = 0; i < n; i++) {
+        if (kept[i] && st == QUIRE_OK) {
+            pages[i] = qr_cv_page_unpack(kept[i]);
+            if (!pages[i])
+                st = qr_err(err, QUIRE_NOMEM, "%s: out of memory for layout", path);
+        }
+        qr_free(kept[i]);
+        kept[i] = NULL;
+    }
+    return st;
+}
+
+static void free_pages(const qr_page **pages, int n)
+{
+    for (int i = 0; pages && i < n; i++)
+        qr_free((void *)pages[i]);
+    qr_free(pages);
+}
+
 static quire_status run_doc(quire_converter *conv, qr_cv_doc *doc, const quire_convert_params *p,
                             double t0, quire_convert_result *res, quire_error *err)
 {
     const qr_page **pages = qr_calloc((size_t)doc->n_tasks, sizeof(qr_page *));
+    qr_cv_packed **kept = qr_calloc((size_t)doc->n_tasks, sizeof(qr_cv_packed *));
     res->reports = qr_calloc((size_t)doc->n_tasks, sizeof(quire_page_report));
-    if (!pages || !res->reports) {
+    if (!pages || !kept || !res->reports) {
         doc->abort = 1; /* nothing to keep: let the workers drain the doc quickly */
         qr_free(pages);
+        qr_free(kept);
         pthread_mutex_lock(&conv->mu);
         wait_doc_locked(conv, doc, p, t0);
         pthread_mutex_unlock(&conv->mu);
@@ -406,15 +435,18 @@ static quire_status run_doc(quire_converter *conv, qr_cv_doc *doc, const quire_c
     res->n_reports = doc->n_tasks;
     pthread_mutex_lock(&conv->mu);
     wait_doc_locked(conv, doc, p, t0);
-    snapshot_locked(doc, res, pages);
+    snapshot_locked(doc, res, kept);
     int stop_reason = doc->stop_reason;
     int all_done = doc->n_done == doc->n_tasks;
     pthread_mutex_unlock(&conv->mu);
     if (all_done)
         close_pdfs(doc, conv->n_workers);
-    /* pages of finished tasks are final and stay alive while we hold our reference */
-    quire_status st = render_output(doc->path, pages, doc->n_tasks, p->format, res, err);
-    qr_free(pages);
+    /* pages of finished tasks are final: they are ours now, taken from the doc */
+    quire_status st = unpack_pages(kept, pages, doc->n_tasks, doc->path, err);
+    qr_free(kept);
+    if (st == QUIRE_OK)
+        st = render_output(doc->path, pages, doc->n_tasks, p->format, res, err);
+    free_pages(pages, doc->n_tasks);
     if (st != QUIRE_OK)
         return st;
     return doc_status(doc->path, res, stop_reason, p->timeout_s, err);

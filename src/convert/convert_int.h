@@ -25,6 +25,9 @@
 
 typedef struct qr_cv_doc qr_cv_doc;
 
+/* A finished page in compact form, waiting for layout (packed.c). */
+typedef struct qr_cv_packed qr_cv_packed;
+
 typedef struct qr_cv_task {
     qr_cv_doc *doc;
     int idx;                 /* index into the doc's page arrays */
@@ -40,7 +43,7 @@ struct qr_cv_doc {
     int n_tasks;
     qr_cv_task *tasks;       /* [n_tasks] */
     quire_page_report *reports; /* [n_tasks] written by the worker of that task */
-    qr_page **pages;         /* [n_tasks] deep copies (one qr_malloc block each) or NULL */
+    qr_cv_packed **pages;    /* [n_tasks] packed copies (one qr_malloc block each) or NULL */
     qr_pdf **pdfs;           /* [n_workers] per-worker handles, opened lazily */
     qr_pdf *spare;           /* the handle the caller opened, for the first worker */
     volatile int abort;      /* polled by MuPDF / Tesseract */
@@ -67,6 +70,14 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx);
 
 /* Deep copy of a page into one qr_malloc'd block (free with qr_free), NULL on OOM. */
 qr_page *qr_cv_page_copy(const qr_page *src);
+
+/* Compact copy of a page into one qr_malloc'd block (free with qr_free), NULL on OOM:
+ * about half the size of qr_cv_page_copy's, for the pages waiting for layout. */
+qr_cv_packed *qr_cv_page_pack(const qr_page *src);
+
+/* The page back in full form, exactly as packed, in one qr_malloc'd block (free with
+ * qr_free); NULL on OOM. */
+qr_page *qr_cv_page_unpack(const qr_cv_packed *pk);
 
 /* The 1-based page numbers selected by `spec` ("1-3,7,10-"; NULL = all) among n_pages,
  * ascending, duplicates removed, at most max_pages (0 = no limit).

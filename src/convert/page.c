@@ -152,7 +152,7 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
         }
         kept = &ocr;
     }
-    doc->pages[idx] = qr_cv_page_copy(kept);
+    doc->pages[idx] = qr_cv_page_pack(kept);
     if (!doc->pages[idx]) {
         qr_err(&err, QUIRE_NOMEM, "out of memory keeping page %d", number);
         fail_page(rep, doc, &err);
