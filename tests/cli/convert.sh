@@ -129,3 +129,13 @@ assert 'timed out' in docs['b-long.pdf']['error'], docs['b-long.pdf']['error']
 assert any(p['error']=='timed out' for p in docs['b-long.pdf']['pages'])
 assert docs['a-small.pdf']['status']=='ok' and docs['c-small.pdf']['status']=='ok'"
 check "--timeout-per-doc: message names the file" grep -q "b-long.pdf.*timed out" "$T/e"
+
+# --- password-protected (a real user password; qpdf from .ci/setup makes the file) ---------
+qpdf --encrypt secret ownerpw 256 -- "$SMALL" "$T/locked.pdf"
+"$Q" convert "$T/locked.pdf" > "$T/o" 2> "$T/e"; rc=$?
+check "password-protected: exit 1" [ $rc -eq 1 ]
+check "password-protected: one line naming the file" sh -c "[ \$(wc -l < '$T/e') -eq 1 ] && grep -q 'locked.pdf.*password' '$T/e'"
+check "password-protected: nothing on stdout" [ ! -s "$T/o" ]
+qpdf --encrypt '' ownerpw 256 -- "$SMALL" "$T/openable.pdf"
+"$Q" convert "$T/openable.pdf" > "$T/o" 2> "$T/e"; rc=$?
+check "encrypted with an empty user password converts" sh -c "[ $rc -eq 0 ] && [ -s '$T/o' ]"
