@@ -67,6 +67,9 @@ typedef struct qr_cv_worker {
  * needed; fills doc->reports[idx] and doc->pages[idx]. Never fails as a whole: a page
  * error goes into the report. */
 void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx);
+/* Per-page method choice from the text layer's statistics: 1 = OCR the page. Writes the
+ * reason (for the report) into reason. mode is enum quire_ocr_mode. */
+int qr_cv_choose_ocr(const qr_page *pg, int mode, char *reason, size_t cap);
 
 /* Deep copy of a page into one qr_malloc'd block (free with qr_free), NULL on OOM. */
 qr_page *qr_cv_page_copy(const qr_page *src);

@@ -24,7 +24,7 @@
 #define MIN_IMAGE_COVERAGE 0.50f
 
 /* Returns 1 when the page should be OCR'd; writes why into reason. */
-static int choose_ocr(const qr_page *pg, int mode, char *reason, size_t cap)
+int qr_cv_choose_ocr(const qr_page *pg, int mode, char *reason, size_t cap)
 {
     if (mode == QUIRE_OCR_ALWAYS) {
         snprintf(reason, cap, "forced by --ocr always");
@@ -145,7 +145,7 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
         goto done;
     }
     text.number = number;
-    if (choose_ocr(&text, doc->ocr_mode, rep->reason, sizeof(rep->reason))) {
+    if (qr_cv_choose_ocr(&text, doc->ocr_mode, rep->reason, sizeof(rep->reason))) {
         if (ocr_page(w, doc, pdf, number, &text, &ocr, &err) != QUIRE_OK) {
             fail_page(rep, doc, &err);
             goto done;

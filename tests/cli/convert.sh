@@ -139,3 +139,15 @@ check "password-protected: nothing on stdout" [ ! -s "$T/o" ]
 qpdf --encrypt '' ownerpw 256 -- "$SMALL" "$T/openable.pdf"
 "$Q" convert "$T/openable.pdf" > "$T/o" 2> "$T/e"; rc=$?
 check "encrypted with an empty user password converts" sh -c "[ $rc -eq 0 ] && [ -s '$T/o' ]"
+
+# --- page images: PNG and JPEG are one page each, OCR'd (no text layer) ------------------------
+SCAN=$C/scanned/scan-small-sageep-p2-clean300.pdf
+pdftoppm -r 100 -png -singlefile "$SCAN" "$T/img" && pdftoppm -r 100 -jpeg -singlefile "$SCAN" "$T/img"
+for ext in png jpg; do
+    "$Q" convert -q --format txt --report "$T/img-$ext.json" "$T/img.$ext" > "$T/img-$ext.txt" 2> "$T/e"; rc=$?
+    check "$ext image: exit 0" [ $rc -eq 0 ]
+    check "$ext image: one page, OCR'd, recognisable text" python3 -c "
+import json; d=json.load(open('$T/img-$ext.json'))['documents'][0]
+assert len(d['pages']) == 1 and d['pages'][0]['method'] == 'ocr', d['pages']
+t=open('$T/img-$ext.txt').read().lower(); assert 'paper' in t and len(t.split()) > 100, t[:200]"
+done
