@@ -40,8 +40,9 @@ endif
 ifeq ($(WITH_CONVERT),1)
   # Debian 12's MuPDF is static-only: link its --static closure plus harfbuzz.
   PKG_CFLAGS += $(shell $(PKG_CONFIG) --cflags mupdf tesseract lept 2>/dev/null) -DHAVE_CONVERT=1
-  PKG_LIBS   += $(shell $(PKG_CONFIG) --libs --static mupdf 2>/dev/null) -lharfbuzz \
-                $(shell $(PKG_CONFIG) --libs tesseract lept 2>/dev/null) -lstdc++
+  # Tesseract is dlopen'ed on first OCR use (src/ocr/tess_dl.c): not linked, so its
+  # static initialisers do not slow down every start of the CLI.
+  PKG_LIBS   += $(shell $(PKG_CONFIG) --libs --static mupdf 2>/dev/null) -lharfbuzz -ldl
 endif
 ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) -fvisibility=hidden -Iinclude -Isrc \
               -D_DEFAULT_SOURCE $(PKG_CFLAGS) -MMD -MP

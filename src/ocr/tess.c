@@ -14,10 +14,7 @@
 
 #include "ocr_int.h"
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstrict-prototypes"
-#include <tesseract/capi.h>
-#pragma GCC diagnostic pop
+#include "tess_dl.h"
 
 /* ---- process-wide setup -------------------------------------------------------- */
 
@@ -41,7 +38,9 @@ static void global_init_once(void)
 {
     void *sym;
     setenv("OMP_THREAD_LIMIT", "1", 0);
-    sym = dlsym(RTLD_DEFAULT, "omp_set_max_active_levels");
+    if (qr_tess_load(NULL) != QUIRE_OK)
+        return; /* reported by qr_ocr_new */
+    sym = dlsym(qr_tess_handle(), "omp_set_max_active_levels");
     memcpy(&omp_set_levels, &sym, sizeof(omp_set_levels)); /* object -> function pointer */
 }
 
@@ -186,6 +185,9 @@ quire_status qr_ocr_new(const char *lang, qr_ocr **out, quire_error *err)
     if (strlen(lang) >= sizeof(ocr->lang))
         return qr_err(err, QUIRE_INVALID_ARG, "OCR language list too long");
     qr_ocr_global_init();
+    rc = qr_tess_load(err);
+    if (rc != QUIRE_OK)
+        return rc;
     if (qr_ocr_tessdata_dir(dir, sizeof(dir)) != 0)
         return qr_err(err, QUIRE_NOT_FOUND,
                       "no tessdata folder found (set TESSDATA_PREFIX, or apt-get install "

@@ -10,10 +10,7 @@
 
 #include "ocr_int.h"
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstrict-prototypes"
-#include <tesseract/capi.h>
-#pragma GCC diagnostic pop
+#include "tess_dl.h"
 
 /* The box of a text line (top of the ascenders to the bottom of the descenders) is
  * about this many font sizes high for Latin text; used to estimate the font size. */

@@ -1,0 +1,55 @@
+/*
+ * tess_dl.c — loads libtesseract on first use and fills the call table (see tess_dl.h).
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#define QR_TESS_NO_MACROS
+#include "tess_dl.h"
+
+qr_tess_api qr_tess;
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static void *handle;
+static char load_error[200];
+
+static void load(void)
+{
+    static const char *const names[] = {"libtesseract.so.5", "libtesseract.so"};
+    for (size_t i = 0; i < QR_ARRAY_LEN(names) && !handle; i++)
+        handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        snprintf(load_error, sizeof(load_error),
+                 "cannot load libtesseract.so.5 (%s): apt-get install libtesseract5",
+                 dlerror());
+        return;
+    }
+    qr_tess_api api;
+    memset(&api, 0, sizeof(api));
+#define QR_TESS_LOOKUP(name)                                                                 \
+    {                                                                                        \
+        void *sym = dlsym(handle, #name);                                                    \
+        if (!sym) {                                                                          \
+            snprintf(load_error, sizeof(load_error), "libtesseract.so.5 lacks %s", #name);   \
+            dlclose(handle);                                                                 \
+            handle = NULL;                                                                   \
+            return;                                                                          \
+        }                                                                                    \
+        memcpy(&api.name, &sym, sizeof(sym)); /* object -> function pointer */               \
+    }
+    QR_TESS_FUNCS(QR_TESS_LOOKUP)
+#undef QR_TESS_LOOKUP
+    qr_tess = api;
+}
+
+quire_status qr_tess_load(quire_error *err)
+{
+    pthread_once(&load_once, load);
+    if (!handle)
+        return qr_err(err, QUIRE_NOT_FOUND, "OCR: %s", load_error);
+    return QUIRE_OK;
+}
+
+void *qr_tess_handle(void) { return handle; }
