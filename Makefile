@@ -1,6 +1,7 @@
 # quire — plain GNU Make. `make` builds build/libquire.a and build/quire.
-#   make test                 build and run the whole test suite
-#   make SANITIZE=address,undefined test   (builds into build/san-...)
+#   make test                 the whole suite: normal, ASan+UBSan, aarch64 under qemu
+#   make test-build           the suite on one build only
+#   make SANITIZE=address,undefined test-build   (builds into build/san-...)
 #   make check-arm64          cross-build the core for aarch64, run core tests in qemu
 #   make bench                build benchmarks (see bench/)
 #   make lint                 checksrc-style bans
@@ -85,7 +86,7 @@ ISA_FLAGS_src/nn/kern_avx2.c   := -mavx2 -mfma
 ISA_FLAGS_src/nn/kern_avx512.c := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mavx2
 
 .SECONDARY:
-.PHONY: all lib cli test tests check check-asan check-arm64 bench clean lint golden-update fmt
+.PHONY: all lib cli test test-build tests check check-asan check-arm64 bench clean lint golden-update fmt
 all: lib cli
 
 lib: $(BUILD)/libquire.a
@@ -113,15 +114,17 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/embed/%.o $(BUILD)/libquire.a
 
 tests: all $(TEST_BIN)
 
-test: tests models
+# The suite on one build (this BUILD / SANITIZE).
+test-build: tests models
 	QUIRE_BUILD=$(BUILD) sh tests/run.sh
 
 bench: all $(BENCH_BIN)
 
-# The whole suite: normal build, ASan+UBSan build, aarch64 under qemu; prints the
-# grand total "N passed, N failed" as the last line.
-check:
+# The whole suite (README's test command, run by .ci/run): normal build, ASan+UBSan
+# build, aarch64 under qemu; the last line is the grand total "N passed, N failed".
+test:
 	bash tests/check.sh
+check: test
 
 # Cross-build the core for aarch64 (static) and run the core tests under qemu.
 # Needs what .ci/setup installs: gcc-aarch64-linux-gnu, qemu-user and the arm64

@@ -212,29 +212,18 @@ int cmd_embed(int argc, char **argv)
         return EXIT_OK;
     if (rc)
         return rc;
-    if (!a.model) {
-        fprintf(stderr, "quire embed: --model DIR is required (see quire embed --help)\n");
-        return EXIT_USAGE;
-    }
     quire_error err = {0};
-    if (quire_init(QUIRE_VERSION_NUMBER, &err) != QUIRE_OK)
-        return cli_fail("embed", &err);
     lines_reader lr;
-    if (lines_open(&lr, n_pos ? pos[0] : NULL) != 0) {
-        fprintf(stderr, "quire embed: %s: %s\n", pos[0], strerror(errno));
-        return EXIT_FAIL;
-    }
     quire_model_params mp = quire_model_default_params();
     mp.max_tokens = (int)a.max_tokens;
     mp.pooling = a.pooling;
     quire_model *model = NULL;
+    rc = cli_open_lines_and_model("embed", n_pos ? pos[0] : NULL, a.model, &mp, &lr, &model);
+    if (rc != EXIT_OK)
+        return rc;
     embed_run r = {0};
     r.a = &a;
     qr_buf_init(&r.out, 0);
-    if (quire_model_open(a.model, &mp, &model, &err) != QUIRE_OK) {
-        rc = cli_fail("embed", &err);
-        goto done;
-    }
     r.dims = quire_model_dims(model);
     r.dims_out = a.dims ? (int)a.dims : r.dims;
     if (r.dims_out > r.dims) {

@@ -98,23 +98,13 @@ int cmd_tokenize(int argc, char **argv)
         return EXIT_OK;
     if (rc)
         return rc;
-    if (!a.model) {
-        fprintf(stderr, "quire tokenize: --model DIR is required (see quire tokenize --help)\n");
-        return EXIT_USAGE;
-    }
-    quire_error err = {0};
     lines_reader lr;
-    if (lines_open(&lr, n_pos ? pos[0] : NULL) != 0) {
-        fprintf(stderr, "quire tokenize: %s: %s\n", pos[0], strerror(errno));
-        return EXIT_FAIL;
-    }
     quire_model_params mp = quire_model_default_params();
     mp.max_tokens = (int)a.max_tokens;
     quire_model *model = NULL;
-    if (quire_model_open(a.model, &mp, &model, &err) != QUIRE_OK) {
-        lines_close(&lr);
-        return cli_fail("tokenize", &err);
-    }
+    rc = cli_open_lines_and_model("tokenize", n_pos ? pos[0] : NULL, a.model, &mp, &lr, &model);
+    if (rc != EXIT_OK)
+        return rc;
     rc = tokenize_stream(model, &lr);
     quire_model_close(model);
     lines_close(&lr);

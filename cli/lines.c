@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "cli.h"
 #include "core/core.h"
 #include <string.h>
 
@@ -75,4 +76,27 @@ long lines_next(lines_reader *r, size_t max)
         n++;
     }
     return (long)n;
+}
+
+int cli_open_lines_and_model(const char *cmd, const char *input, const char *model_dir,
+                             const quire_model_params *mp, lines_reader *lr,
+                             quire_model **model)
+{
+    quire_error err = {0};
+    *model = NULL;
+    if (!model_dir) {
+        fprintf(stderr, "quire %s: --model DIR is required (see quire %s --help)\n", cmd, cmd);
+        return EXIT_USAGE;
+    }
+    if (quire_init(QUIRE_VERSION_NUMBER, &err) != QUIRE_OK)
+        return cli_fail(cmd, &err);
+    if (lines_open(lr, input) != 0) {
+        fprintf(stderr, "quire %s: %s: %s\n", cmd, input, strerror(errno));
+        return EXIT_FAIL;
+    }
+    if (quire_model_open(model_dir, mp, model, &err) != QUIRE_OK) {
+        lines_close(lr);
+        return cli_fail(cmd, &err);
+    }
+    return EXIT_OK;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/check.sh — `make check`: the whole suite in three stages (normal build,
+# tests/check.sh — `make test`: the whole suite in three stages (normal build,
 # ASan+UBSan, aarch64 under qemu), each printing "N passed, N failed"; the last line is
 # the grand total. Exits non-zero if any stage failed or did not run.
 set -uo pipefail
@@ -24,8 +24,8 @@ stage() {
     [ "$rc" -ne 0 ] && status=1
     echo "==== stage $name: $line (exit $rc)"
 }
-stage native $MAKE $JOBS test
-stage asan-ubsan $MAKE $JOBS SANITIZE=address,undefined test
+stage native $MAKE $JOBS test-build
+stage asan-ubsan $MAKE $JOBS SANITIZE=address,undefined test-build
 stage arm64-qemu $MAKE $JOBS check-arm64
 echo "$total_pass passed, $total_fail failed"
 exit $status

@@ -4,14 +4,7 @@
 # directory mirroring, skip/--force, atomic writes, a killed batch re-run, OCR on a
 # scanned page, --ocr never, --timeout-per-doc. Prints PASS/FAIL per check.
 # Runtime is kept modest: OCR costs ~1.7 s per page, so only 3 OCR'd pages in total.
-Q=${QUIRE_BIN:-build/quire}
-SHARED=${QUIRE_SHARED:-../shared}
-C=$SHARED/corpus
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-ok() { echo "PASS $1"; }
-bad() { echo "FAIL $1${2:+: $2}"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+. "$(dirname "$0")/../lib.sh"
 SMALL=$C/born/small-fn2end.pdf      # 2 pages, born-digital
 SMALL2=$C/born/small-sageep.pdf
 LONG=$C/born/long-memman.pdf        # hundreds of pages

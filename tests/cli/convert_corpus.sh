@@ -8,14 +8,7 @@
 # their one real page; every born/ document converts (odd-imageonly-handwriting gives
 # empty text with --ocr never, which is right for a page with no text layer).
 # Runtime ~6 s on 2 cores. Prints PASS/FAIL per check.
-Q=${QUIRE_BIN:-build/quire}
-SHARED=${QUIRE_SHARED:-../shared}
-C=$SHARED/corpus
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-ok() { echo "PASS $1"; }
-bad() { echo "FAIL $1${2:+: $2}"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+. "$(dirname "$0")/../lib.sh"
 
 n_born=$(ls "$C"/born/*.pdf 2>/dev/null | wc -l)
 n_hostile=$(ls "$C"/hostile/*.pdf 2>/dev/null | wc -l)

@@ -2,14 +2,8 @@
 # tests/cli/embed.sh — the `quire embed` / `quire tokenize` / `quire info` command lines:
 # help and usage errors, JSONL contract, CRLF, huge and odd inputs, f32 output, --dims,
 # and clean failure on a bad model folder. Prints PASS/FAIL per check.
-Q=${QUIRE_BIN:-build/quire}
-SHARED=${QUIRE_SHARED:-../shared}
+. "$(dirname "$0")/../lib.sh"
 M=$SHARED/models/tiny
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-ok() { echo "PASS $1"; }
-bad() { echo "FAIL $1${2:+: $2}"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 
 # --- help and usage -----------------------------------------------------------------
 "$Q" --help > "$T/h" 2>&1; check "help exits 0" [ $? -eq 0 ]

@@ -1,0 +1,11 @@
+# tests/lib.sh — shared preamble of the CLI tests in tests/cli/*.sh (sourced, not run):
+# Q = the quire binary, SHARED/C = test data, T = a scratch dir removed at exit, and the
+# PASS/FAIL printers that tests/run.sh counts.
+Q=${QUIRE_BIN:-build/quire}
+SHARED=${QUIRE_SHARED:-../shared}
+C=$SHARED/corpus
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+ok() { echo "PASS $1"; }
+bad() { echo "FAIL $1${2:+: $2}"; }
+check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
