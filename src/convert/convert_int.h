@@ -71,11 +71,8 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx);
  * reason (for the report) into reason. mode is enum quire_ocr_mode. */
 int qr_cv_choose_ocr(const qr_page *pg, int mode, char *reason, size_t cap);
 
-/* Deep copy of a page into one qr_malloc'd block (free with qr_free), NULL on OOM. */
-qr_page *qr_cv_page_copy(const qr_page *src);
-
 /* Compact copy of a page into one qr_malloc'd block (free with qr_free), NULL on OOM:
- * about half the size of qr_cv_page_copy's, for the pages waiting for layout. */
+ * 36 bytes a word (plus its text), for the pages waiting for layout. */
 qr_cv_packed *qr_cv_page_pack(const qr_page *src);
 
 /* The page back in full form, exactly as packed, in one qr_malloc'd block (free with

@@ -204,7 +204,8 @@ qr_cv_packed *qr_cv_page_pack(const qr_page *src)
 
 /* ---- unpacking ----------------------------------------------------------------- */
 
-/* The same bump trick as qr_cv_page_copy: NULL base only measures. */
+/* A bump allocator that only measures when base is NULL: the same walk sizes the block
+ * and then fills it, so the two can never disagree. */
 typedef struct ubump {
     char *base;
     size_t used;
