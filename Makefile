@@ -29,14 +29,14 @@ ifneq ($(SANITIZE),)
 endif
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= $(OPT) -g
-DEPLIBS := libutf8proc jansson
+DEPLIBS := libutf8proc jansson sqlite3
 # Conversion (PDF/images -> Markdown) needs MuPDF and Tesseract; the core never does.
 # WITH_CONVERT=0 builds without them (quire_convert_* then return QUIRE_UNSUPPORTED).
 WITH_CONVERT ?= 1
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPLIBS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPLIBS) 2>/dev/null)
 ifeq ($(PKG_LIBS),)
-  PKG_LIBS := -lutf8proc -ljansson
+  PKG_LIBS := -lutf8proc -ljansson -lsqlite3
 endif
 ifeq ($(WITH_CONVERT),1)
   # Debian 12's MuPDF is static-only: link its --static closure plus harfbuzz.
@@ -51,7 +51,7 @@ LDLIBS  := $(PKG_LIBS) -lpthread -lm
 LDFLAGS += $(SANFLAGS) $(if $(STATIC),-static,)
 
 # ---- sources ---------------------------------------------------------------
-LIB_MODULES := core nn text embed layout export
+LIB_MODULES := core nn text embed layout export store
 ifeq ($(WITH_CONVERT),1)
   LIB_MODULES += pdf ocr convert
 endif
@@ -119,6 +119,18 @@ test-build: tests models
 	QUIRE_BUILD=$(BUILD) sh tests/run.sh
 
 bench: all $(BENCH_BIN)
+
+# bench/search: quire's HNSW next to hnswlib and FAISS (bench/search/run.sh runs it).
+# The peer program is C++ built for this machine only (it is never shipped).
+CXX ?= g++
+.PHONY: bench-search
+bench-search: $(BUILD)/bench/bench_search $(BUILD)/bench/search_peers
+$(BUILD)/bench/bench_search: $(BUILD)/obj/bench/search/bench_search.o $(BUILD)/libquire.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libquire.a $(LDLIBS)
+$(BUILD)/bench/search_peers: bench/search/peers.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -O3 -march=native -std=c++17 -fopenmp -o $@ $< -lfaiss -lpthread
 
 # The whole suite (README's test command, run by .ci/run): normal build, ASan+UBSan
 # build, aarch64 under qemu; the last line is the grand total "N passed, N failed".

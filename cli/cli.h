@@ -22,6 +22,11 @@ int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_collections(int argc, char **argv);
+int cmd_docs(int argc, char **argv);
+int cmd_reindex(int argc, char **argv);
 
 /* Option table entry: long name, short letter (0 = none), takes a value? */
 typedef struct cli_opt {

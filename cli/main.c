@@ -11,6 +11,12 @@ const char *cli_prog = "quire";
 static const cli_cmd commands[] = {
     {"convert", "PDFs and page images to Markdown / JSON / text (text layer or OCR)",
      cmd_convert},
+    {"ingest", "convert, chunk, embed and store documents in a collection", cmd_ingest},
+    {"search", "hybrid (BM25 + vector) search of a collection, with citations", cmd_search},
+    {"collections", "list the collections of a store", cmd_collections},
+    {"docs", "list (or remove) the documents of a collection", cmd_docs},
+    {"reindex", "re-embed a collection with another model, swapped in atomically",
+     cmd_reindex},
     {"embed", "compute sentence embeddings with a Hugging Face BERT model folder", cmd_embed},
     {"tokenize", "print WordPiece token ids of each input line", cmd_tokenize},
     {"info", "print version, CPU features and the kernels in use", cmd_info},

@@ -66,7 +66,8 @@ typedef enum quire_status {
     QUIRE_LIMIT = 7,       /* a configured limit was exceeded */
     QUIRE_NOT_FOUND = 8,   /* named thing does not exist */
     QUIRE_CANCELLED = 9,   /* stopped by an abort callback */
-    QUIRE_BUSY = 10        /* resource busy / locked */
+    QUIRE_BUSY = 10,       /* resource busy / locked */
+    QUIRE_MISMATCH = 11    /* data from a different embedding model than the collection's */
 } quire_status;
 
 #define QUIRE_STATUS_PRIMARY(s) ((quire_status)((int)(s)&0xff))
@@ -143,6 +144,12 @@ QUIRE_API int quire_model_max_tokens(const quire_model *model); /* effective tru
 QUIRE_API int quire_model_pooling(const quire_model *model);    /* enum quire_pooling */
 /* Short human description ("bert, 6 layers, hidden 384, ..."), valid while model is. */
 QUIRE_API const char *quire_model_describe(const quire_model *model);
+/* Identity of what decides the vectors, as 64 hex digits: sha256 over config.json, the
+ * safetensors header, the tokenizer files and the effective max tokens / pooling. Two
+ * folders with the same fingerprint give the same vectors. Valid while model is. */
+QUIRE_API const char *quire_model_fingerprint(const quire_model *model);
+/* The model folder's name (basename), for messages. Valid while model is. */
+QUIRE_API const char *quire_model_name(const quire_model *model);
 
 /* Tokenize one text (UTF-8, invalid sequences replaced) into ids with [CLS]/[SEP],
  * truncated to the model's max_tokens. Thread-safe (allocates its own scratch).
@@ -170,6 +177,8 @@ QUIRE_API quire_status quire_embedder_new(const quire_model *model,
                                           const quire_embedder_params *params,
                                           quire_embedder **out, quire_error *err);
 QUIRE_API void quire_embedder_free(quire_embedder *emb);
+/* The model an embedder was created for. */
+QUIRE_API const quire_model *quire_embedder_model(const quire_embedder *emb);
 
 /* Embed n texts. texts[i] is UTF-8 of lens[i] bytes (lens may be NULL: NUL-terminated).
  * Texts are length-bucketed internally; results are in input order.
@@ -241,6 +250,8 @@ typedef struct quire_convert_params {
      * pages to do. Must not call back into the converter. */
     void (*progress)(void *user_data, int pages_done, int pages_total);
     void *progress_user_data;
+    int page_markers;   /* Markdown only: 1 = write a line `<!-- page N -->` before the
+                           first block of each page (used by ingestion for citations) */
 } quire_convert_params;
 
 QUIRE_API quire_convert_params quire_convert_default_params(void);
@@ -277,6 +288,211 @@ QUIRE_API quire_status quire_convert_file(quire_converter *conv, const char *pat
                                           const quire_convert_params *params,
                                           quire_convert_result **out, quire_error *err);
 QUIRE_API void quire_convert_result_free(quire_convert_result *res);
+
+
+/* ------------------------------------------------------------------ store and search */
+/*
+ * A store is one SQLite file (WAL mode) holding named collections of documents, their
+ * chunks (Markdown-aware, with heading path and page range), an FTS5 index over the
+ * chunk text (BM25) and, when the collection has an embedding model, one float32 vector
+ * per chunk with an HNSW index persisted next to them. Usage:
+ *
+ *     quire_store *st = NULL;
+ *     quire_store_open("papers.db", 0, &st, &err);
+ *     quire_ingest_params ip = quire_ingest_default_params();
+ *     ip.collection = "papers"; ip.converter = conv; ip.embedder = emb;   (emb may be NULL:
+ *                                                           the collection is then text-only)
+ *     quire_ingest_result r;
+ *     quire_ingest_file(st, "paper.pdf", &ip, &r, &err);
+ *     quire_search_params sp = quire_search_default_params();
+ *     sp.collection = "papers"; sp.k = 5; sp.embedder = emb;
+ *     quire_hits *hits = NULL;
+ *     quire_search(st, "what is attention", &sp, &hits, &err);
+ *     ... hits->hits[i].document, .page_start, .page_end, .heading, .score, .snippet
+ *     quire_hits_free(hits);
+ *     quire_store_close(st);
+ *
+ * Durability: each document is committed in one transaction (its chunks, text index and
+ * vectors together), so after a crash or kill -9 a document is either fully there or
+ * not at all, and re-running the ingest finishes the rest. The HNSW graph is a cache of
+ * the vectors table: it is saved at quire_store_close (and periodically while ingesting)
+ * and repaired on load when it lags behind.
+ *
+ * Model lifecycle: a collection records the fingerprint of its embedding model
+ * (quire_model_fingerprint); vectors or queries from another model are refused with
+ * QUIRE_MISMATCH naming both. quire_reindex re-embeds every chunk into a new index and
+ * swaps it in atomically.
+ *
+ * Threads: one quire_store may be used from several threads (calls are serialised
+ * inside; conversion and embedding in quire_ingest_file run outside the lock, so
+ * ingesting from N threads, each with its own embedder, overlaps that work). Several
+ * processes may use one store file: one writer at a time (others wait up to
+ * busy_timeout_ms), readers never block.
+ */
+typedef struct quire_store quire_store;
+
+enum { QUIRE_STORE_READONLY = 1 /* open an existing store for reading only */ };
+
+/* Open (creating when missing, unless READONLY) a store file. A file written by a newer
+ * schema than this release knows, or one that is not a quire store, is QUIRE_FORMAT. */
+QUIRE_API quire_status quire_store_open(const char *path, int flags, quire_store **out,
+                                        quire_error *err);
+/* Saves changed HNSW graphs, then closes. NULL is a no-op. */
+QUIRE_API void quire_store_close(quire_store *st);
+/* Save changed HNSW graphs now (quire_store_close does this too). */
+QUIRE_API quire_status quire_store_flush(quire_store *st, quire_error *err);
+/* The schema version this release writes. */
+QUIRE_API int quire_store_schema_version(void);
+
+typedef struct quire_collection_params {
+    int chunk_tokens;     /* chunk size in model tokens (word estimate when text-only); 0 = 256 */
+    int overlap;          /* tokens shared by consecutive chunks; 0 = 32, -1 = none */
+    int hnsw_m;           /* HNSW links per node; 0 = 16 */
+    int ef_construction;  /* 0 = 200 */
+    int ef_search;        /* 0 = 64 */
+    const char *doc_prefix;   /* prepended to chunk text before embedding; NULL = "" */
+    const char *query_prefix; /* prepended to queries before embedding; NULL = "" */
+} quire_collection_params;
+
+QUIRE_API quire_collection_params quire_collection_default_params(void);
+
+typedef struct quire_collection_info {
+    char name[128];
+    char model[128];        /* model folder name; "" = text-only */
+    char model_dir[512];    /* where the model was when the index was made */
+    char fingerprint[65];   /* "" = text-only */
+    int dims;               /* 0 = text-only */
+    long documents, chunks, vectors;
+    int chunk_tokens, overlap, hnsw_m, ef_construction, ef_search;
+    char doc_prefix[64], query_prefix[64];
+    char created_at[32];    /* UTC, ISO 8601 */
+} quire_collection_info;
+
+/* All collections (sorted by name). OUT: *out (free with quire_free), *n. */
+QUIRE_API quire_status quire_store_collections(quire_store *st, quire_collection_info **out,
+                                               int *n, quire_error *err);
+/* One collection (QUIRE_NOT_FOUND when absent). */
+QUIRE_API quire_status quire_store_collection(quire_store *st, const char *name,
+                                              quire_collection_info *out, quire_error *err);
+
+typedef struct quire_document_info {
+    char *path;             /* as ingested */
+    char sha256[65];        /* of the file's bytes */
+    long long size;
+    int pages;
+    int failed_pages;
+    long chunks;
+    char converted_at[32];  /* UTC, ISO 8601 */
+} quire_document_info;
+
+typedef struct quire_document_list {
+    int n;
+    quire_document_info *docs;
+} quire_document_list;
+
+/* Documents of a collection, sorted by path. OUT: *out (free with quire_document_list_free). */
+QUIRE_API quire_status quire_store_documents(quire_store *st, const char *collection,
+                                             quire_document_list **out, quire_error *err);
+QUIRE_API void quire_document_list_free(quire_document_list *list);
+/* Remove a document (its chunks and vectors) in one transaction. */
+QUIRE_API quire_status quire_store_remove(quire_store *st, const char *collection,
+                                          const char *path, quire_error *err);
+/* Free memory returned by quire_store_collections. */
+QUIRE_API void quire_free(void *p);
+
+typedef struct quire_ingest_params {
+    const char *collection;        /* NULL = "default"; created on first use */
+    const quire_collection_params *create; /* settings when the collection is created;
+                                              NULL = defaults */
+    quire_embedder *embedder;      /* NULL: text-only (BM25). A collection created with
+                                      vectors needs an embedder of the same model */
+    quire_converter *converter;    /* for PDF and images; NULL: only Markdown/text files */
+    const quire_convert_params *convert; /* NULL = defaults (Markdown with page markers
+                                            is forced either way) */
+    int force;                     /* 1 = re-ingest even when the content is unchanged */
+    const char *store_path;        /* path to record (NULL = the path given) */
+} quire_ingest_params;
+
+QUIRE_API quire_ingest_params quire_ingest_default_params(void);
+
+enum quire_ingest_outcome {
+    QUIRE_INGEST_ADDED = 0,     /* new document */
+    QUIRE_INGEST_UPDATED = 1,   /* content changed: its chunks were replaced */
+    QUIRE_INGEST_UNCHANGED = 2  /* same content hash: skipped */
+};
+
+typedef struct quire_ingest_result {
+    int outcome;        /* enum quire_ingest_outcome */
+    int pages;
+    int failed_pages;   /* pages that failed to convert (the others were ingested) */
+    int chunks;
+    long tokens;        /* chunk tokens embedded (0 when text-only) */
+    double ms;          /* total; convert_ms + embed_ms + store_ms is the breakdown */
+    double convert_ms, embed_ms, store_ms;
+} quire_ingest_result;
+
+/* Convert (PDF/image via the converter; .md/.markdown/.txt read as they are), chunk,
+ * embed and store one file, atomically. Unchanged content is skipped by sha256.
+ * Returns QUIRE_OK (also when some pages failed: see res->failed_pages), or an error
+ * naming the file; nothing of the document is changed on error. */
+QUIRE_API quire_status quire_ingest_file(quire_store *st, const char *path,
+                                         const quire_ingest_params *params,
+                                         quire_ingest_result *res, quire_error *err);
+
+enum quire_search_mode {
+    QUIRE_SEARCH_HYBRID = 0, /* BM25 and vector ranks fused (reciprocal rank fusion) */
+    QUIRE_SEARCH_VECTOR = 1,
+    QUIRE_SEARCH_TEXT = 2
+};
+
+typedef struct quire_search_params {
+    const char *collection;   /* NULL = "default" */
+    int k;                    /* hits wanted; 0 = 10 */
+    int mode;                 /* enum quire_search_mode */
+    const char *path_glob;    /* only documents whose path matches (SQLite GLOB); NULL = all */
+    int ef;                   /* HNSW candidate list; 0 = the collection's ef_search */
+    quire_embedder *embedder; /* needed for vector/hybrid; must match the collection */
+    int exact;                /* 1 = exact vector search (no HNSW) */
+} quire_search_params;
+
+QUIRE_API quire_search_params quire_search_default_params(void);
+
+typedef struct quire_hit {
+    long long chunk_id;
+    const char *document;   /* path as ingested */
+    int page_start, page_end;
+    const char *heading;    /* heading path, "" when none */
+    const char *text;       /* the whole chunk */
+    const char *snippet;    /* about 30 words around the best match, terms as [term] */
+    double score;           /* hybrid: RRF sum; vector: cosine; text: -bm25 (higher = better) */
+    int text_rank;          /* 1-based rank in the BM25 list, 0 = not in it */
+    int vector_rank;        /* 1-based rank in the vector list, 0 = not in it */
+    double text_score, vector_score;
+} quire_hit;
+
+typedef struct quire_hits {
+    int n;
+    quire_hit *hits;        /* best first */
+    int mode;               /* the mode actually used */
+    int exact;              /* 1 = vectors were searched exactly (small or filtered) */
+    char note[160];         /* e.g. why the mode differs from the one asked for */
+} quire_hits;
+
+/* Search a collection. Text mode needs no model. OUT: *out (free with quire_hits_free). */
+QUIRE_API quire_status quire_search(quire_store *st, const char *query,
+                                    const quire_search_params *params, quire_hits **out,
+                                    quire_error *err);
+QUIRE_API void quire_hits_free(quire_hits *hits);
+
+/* Re-embed every chunk of a collection with `embedder`'s model into a new index and swap
+ * it in atomically (readers use the old index until then; an interrupted reindex is
+ * resumed by the next call with the same model). params: HNSW settings for the new
+ * index (NULL = keep the collection's). progress (may be NULL): chunks done / total. */
+QUIRE_API quire_status quire_reindex(quire_store *st, const char *collection,
+                                     quire_embedder *embedder,
+                                     const quire_collection_params *params,
+                                     void (*progress)(void *user_data, long done, long total),
+                                     void *user_data, quire_error *err);
 
 #ifdef __cplusplus
 }

@@ -147,4 +147,20 @@ uint64_t qr_now_ns(void);
 /* Library initialisation (kernels); idempotent, thread-safe. */
 quire_status qr_lib_init(quire_error *err);
 
+
+/* ---- SHA-256 (sha256.c) ---- */
+typedef struct qr_sha256 {
+    uint32_t h[8];
+    uint64_t len;
+    unsigned char buf[64];
+    size_t fill;
+} qr_sha256;
+void qr_sha256_init(qr_sha256 *s);
+void qr_sha256_update(qr_sha256 *s, const void *data, size_t n);
+void qr_sha256_final(qr_sha256 *s, unsigned char out[32]);
+/* One-shot: lowercase hex digest (64 chars + NUL). */
+void qr_sha256_hex(const void *data, size_t n, char out[65]);
+/* n bytes as lowercase hex into out (2n chars + NUL). */
+void qr_hex(const unsigned char *d, size_t n, char *out);
+
 #endif /* QR_CORE_H */

@@ -10,7 +10,7 @@ const char *quire_status_str(quire_status status)
 {
     static const char *const names[] = {"OK",     "ERROR",       "NOMEM",       "IO",
                                         "FORMAT", "INVALID_ARG", "UNSUPPORTED", "LIMIT",
-                                        "NOT_FOUND", "CANCELLED", "BUSY"};
+                                        "NOT_FOUND", "CANCELLED", "BUSY", "MISMATCH"};
     int p = (int)QUIRE_STATUS_PRIMARY(status);
     if (p >= 0 && (size_t)p < QR_ARRAY_LEN(names))
         return names[p];

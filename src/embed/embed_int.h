@@ -67,6 +67,8 @@ typedef struct qr_layer {
 struct quire_model {
     char *dir;
     char describe[256];
+    char fingerprint[65]; /* sha256 hex, see quire_model_fingerprint */
+    char name[128];       /* folder basename */
     /* config.json */
     int vocab_size, hidden, n_layers, n_heads, inter, max_pos, type_vocab;
     float ln_eps;

@@ -198,3 +198,5 @@ quire_status quire_embed_ids(quire_embedder *e, const int32_t *const *ids, const
     }
     return QUIRE_OK;
 }
+
+const quire_model *quire_embedder_model(const quire_embedder *emb) { return emb ? emb->m : NULL; }

@@ -4,6 +4,7 @@
  * embedding table stays in the read-only mapping and is read row by row (only the rows
  * of tokens actually seen are ever paged in).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,6 +14,7 @@
 #include <xmmintrin.h>
 #endif
 
+#include "embed.h"
 #include "embed_int.h"
 
 quire_model_params quire_model_default_params(void)
@@ -357,6 +359,61 @@ quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error 
     return QUIRE_OK;
 }
 
+/* sha256 over everything that decides the vectors: config.json, the safetensors header
+ * (tensor names, dtypes, shapes, offsets), the tokenizer file, and the derived settings
+ * (max tokens, pooling). Files that cannot be read hash as absent. */
+static quire_status model_fingerprint(quire_model *m, const char *dir, quire_error *err)
+{
+    static const char *const files[] = {"config.json", "tokenizer.json", "vocab.txt",
+                                        "tokenizer_config.json"};
+    qr_sha256 s;
+    qr_sha256_init(&s);
+    char path[4096];
+    for (size_t i = 0; i < QR_ARRAY_LEN(files); i++) {
+        char *data = NULL;
+        size_t len = 0;
+        if (qr_path_join(path, sizeof path, dir, files[i]) != 0 || !qr_file_exists(path))
+            continue;
+        quire_status rc = qr_file_read(path, (size_t)256 << 20, &data, &len, err);
+        if (rc != QUIRE_OK)
+            return rc;
+        qr_sha256_update(&s, files[i], strlen(files[i]) + 1);
+        qr_sha256_update(&s, data, len);
+        qr_free(data);
+    }
+    /* safetensors: 8-byte length + JSON header */
+    if (m->st.map && m->st.map_len >= 8) {
+        const unsigned char *b = m->st.map;
+        uint64_t hl = 0;
+        for (int i = 7; i >= 0; i--)
+            hl = hl << 8 | b[i];
+        if (hl <= m->st.map_len - 8)
+            qr_sha256_update(&s, b, (size_t)(8 + hl));
+    }
+    char extra[128];
+    int n = snprintf(extra, sizeof extra, "max_tokens=%d pooling=%d normalize=%d", m->max_tokens,
+                     m->pooling, m->normalize);
+    qr_sha256_update(&s, extra, (size_t)n);
+    unsigned char d[32];
+    qr_sha256_final(&s, d);
+    qr_hex(d, 32, m->fingerprint);
+    return QUIRE_OK;
+}
+
+/* the folder's basename, without trailing slashes */
+static void model_name(quire_model *m, const char *dir)
+{
+    size_t e = strlen(dir);
+    while (e > 1 && dir[e - 1] == '/')
+        e--;
+    size_t b0 = e;
+    while (b0 > 0 && dir[b0 - 1] != '/')
+        b0--;
+    size_t nl = QR_MIN(e - b0, sizeof(m->name) - 1);
+    memcpy(m->name, dir + b0, nl);
+    m->name[nl] = 0;
+}
+
 quire_status quire_model_open(const char *dir, const quire_model_params *params,
                               quire_model **out, quire_error *err)
 {
@@ -388,6 +445,7 @@ quire_status quire_model_open(const char *dir, const quire_model_params *params,
     }
     if ((rc = qr_model_load_weights(m, dir, err)) != QUIRE_OK)
         goto fail;
+    model_name(m, dir);
     snprintf(m->describe, sizeof(m->describe),
              "bert, %d layers, hidden %d, %d heads, ffn %d, vocab %d, max tokens %d, %s "
              "pooling%s",
@@ -419,6 +477,22 @@ int quire_model_dims(const quire_model *m) { return m ? m->hidden : 0; }
 int quire_model_max_tokens(const quire_model *m) { return m ? m->max_tokens : 0; }
 int quire_model_pooling(const quire_model *m) { return m ? m->pooling : 0; }
 const char *quire_model_describe(const quire_model *m) { return m ? m->describe : ""; }
+/* Computed on first use (hashing the tokenizer costs a few ms that `quire embed` should
+ * not pay at start-up); the model is otherwise immutable, so a lock guards the lazy fill. */
+static pthread_mutex_t fp_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const char *quire_model_fingerprint(const quire_model *cm)
+{
+    if (!cm)
+        return "";
+    quire_model *m = (quire_model *)cm;
+    pthread_mutex_lock(&fp_lock);
+    if (!m->fingerprint[0] && model_fingerprint(m, m->dir, NULL) != QUIRE_OK)
+        m->fingerprint[0] = 0;
+    pthread_mutex_unlock(&fp_lock);
+    return m->fingerprint[0] ? m->fingerprint : "unreadable";
+}
+const char *quire_model_name(const quire_model *m) { return m ? m->name : ""; }
 
 quire_status quire_tokenize(const quire_model *m, const char *text, size_t len, int32_t *ids,
                             size_t cap, size_t *n_ids, quire_error *err)
@@ -429,3 +503,13 @@ quire_status quire_tokenize(const quire_model *m, const char *text, size_t len, 
         return qr_err(err, QUIRE_INVALID_ARG, "quire_tokenize: NULL argument");
     return qr_tok_encode(m->tok, text, len, m->max_tokens, 1, ids, cap, n_ids, err);
 }
+
+int qr_model_count_tokens(const quire_model *m, const char *text, size_t len)
+{
+    size_t n = 0;
+    if (!m || qr_tok_encode(m->tok, text, len, 0, 0, NULL, 0, &n, NULL) != QUIRE_OK)
+        return -1;
+    return n > (size_t)INT32_MAX ? INT32_MAX : (int)n;
+}
+
+const char *qr_model_dir(const quire_model *m) { return m && m->dir ? m->dir : ""; }

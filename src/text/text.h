@@ -64,4 +64,57 @@ quire_status qr_tok_encode(const qr_tok *tok, const char *text, size_t len, int 
                            int add_special, int32_t *ids, size_t cap, size_t *n_ids,
                            quire_error *err);
 
+/* ------------------------------------------------------------------ chunker */
+/*
+ * Markdown-aware chunking for retrieval. The input is Markdown as quire convert writes
+ * it, optionally with page markers: a line `<!-- page N -->` (N >= 1) says the blocks
+ * that follow come from page N (input without markers is page 1 throughout).
+ *
+ * Blocks are headings, paragraphs, list items, table rows and fenced code blocks.
+ * Chunks are runs of whole blocks of about opts.chunk_tokens tokens; a chunk never
+ * starts or ends inside a table row or a fenced code block (a single block longer than
+ * the budget is split at sentence, then word boundaries — except a table row or a fenced
+ * code block, which become chunks of their own however long). A heading closes the
+ * current chunk; each chunk carries the heading path in effect at its start ("A > B > C",
+ * empty when none) and the page range of its blocks. Consecutive chunks within one
+ * section share about opts.overlap tokens (whole sentences/blocks from the end of the
+ * previous chunk). Page markers and the heading lines themselves are not part of chunk
+ * text (headings are in the path). Chunks with no words are dropped.
+ */
+typedef struct qr_chunk {
+    char *text;       /* NUL-terminated, owned by the list */
+    size_t len;
+    char *heading;    /* heading path, NUL-terminated ("" when none) */
+    int page_start;   /* 1-based, inclusive */
+    int page_end;
+    int n_tokens;     /* as counted by opts.count_tokens */
+} qr_chunk;
+
+typedef struct qr_chunk_list {
+    qr_chunk *items;
+    size_t n;
+} qr_chunk_list;
+
+/* Token counter: tokens in text[0..len) (without [CLS]/[SEP]). */
+typedef int (*qr_count_tokens_fn)(const char *text, size_t len, void *user_data);
+
+typedef struct qr_chunk_opts {
+    int chunk_tokens;  /* target size; 0 = 256 */
+    int overlap;       /* tokens repeated from the previous chunk; -1 = none, 0 = 32;
+                          must be < chunk_tokens / 2 (clamped) */
+    qr_count_tokens_fn count_tokens; /* NULL = qr_count_words_approx */
+    void *user_data;
+} qr_chunk_opts;
+
+/* Split md[0..len) (UTF-8; invalid bytes are kept as they are) into chunks.
+ * OUT: *out filled (free with qr_chunk_list_free, also after an error). */
+quire_status qr_chunk_markdown(const char *md, size_t len, const qr_chunk_opts *opts,
+                               qr_chunk_list *out, quire_error *err);
+void qr_chunk_list_free(qr_chunk_list *list);
+
+/* Model-free token estimate close to BERT's pre-WordPiece split: runs of letters/digits
+ * count one each (plus one per 6 bytes beyond the first 6, for WordPiece splits), every
+ * other non-space character counts one. user_data unused. */
+int qr_count_words_approx(const char *text, size_t len, void *user_data);
+
 #endif /* QR_TEXT_H */

@@ -1,0 +1,235 @@
+/*
+ * cmd_search.c — `quire search`: hybrid (BM25 + vector, fused), vector or text search of
+ * a collection, with document / page / heading citations and a snippet per hit.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "core/core.h"
+
+typedef struct search_args {
+    const char *db, *collection, *model, *filter;
+    long k, ef;
+    int mode, mode_set, json, exact, full;
+} search_args;
+
+static const cli_opt opts[] = {
+    {"db", 0, 1, "PATH", "the store file"},
+    {"collection", 'c', 1, "NAME", "collection (default: default)"},
+    {"k", 'k', 1, "N", "number of hits (default 10)"},
+    {"mode", 0, 1, "hybrid|vector|text", "ranking (default hybrid when the collection has "
+                                         "vectors, else text)"},
+    {"filter", 0, 1, "path=GLOB", "only documents whose path matches GLOB (* ? [...])"},
+    {"model", 'm', 1, "DIR", "the collection's model folder (default: where it was at ingest)"},
+    {"ef", 0, 1, "N", "HNSW candidate list (default: the collection's ef-search)"},
+    {"exact", 0, 0, NULL, "exact vector search (no HNSW)"},
+    {"json", 0, 0, NULL, "one JSON object per hit (JSONL, best first)"},
+    {"full", 0, 0, NULL, "print each hit's whole chunk text"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static void help(FILE *out)
+{
+    fprintf(out, "usage: quire search --db PATH [--collection NAME] [-k N] [--mode M] [--json] "
+                 "QUERY...\n\n"
+                 "Search a collection. Hybrid fuses BM25 and vector ranks (reciprocal rank\n"
+                 "fusion); each hit cites its document, pages and heading path, with a snippet\n"
+                 "where the query's terms are marked [like this].\n\noptions:\n");
+    cli_print_opts(out, opts);
+    fprintf(out, "\nexample:\n  quire search --db papers.db -k 5 \"attention is all you need\"\n");
+}
+
+static int on_opt(int idx, const char *val, void *user)
+{
+    search_args *a = user;
+    const char *n = opts[idx].name;
+    if (strcmp(n, "db") == 0)
+        a->db = val;
+    else if (strcmp(n, "collection") == 0)
+        a->collection = val;
+    else if (strcmp(n, "k") == 0)
+        return cli_int("search", n, val, 1, 1000, &a->k) ? EXIT_USAGE : 0;
+    else if (strcmp(n, "ef") == 0)
+        return cli_int("search", n, val, 1, 4096, &a->ef) ? EXIT_USAGE : 0;
+    else if (strcmp(n, "mode") == 0) {
+        a->mode_set = 1;
+        if (strcmp(val, "hybrid") == 0)
+            a->mode = QUIRE_SEARCH_HYBRID;
+        else if (strcmp(val, "vector") == 0)
+            a->mode = QUIRE_SEARCH_VECTOR;
+        else if (strcmp(val, "text") == 0)
+            a->mode = QUIRE_SEARCH_TEXT;
+        else {
+            fprintf(stderr, "quire search: --mode: '%s' is not hybrid, vector or text\n", val);
+            return EXIT_USAGE;
+        }
+    } else if (strcmp(n, "filter") == 0) {
+        if (strncmp(val, "path=", 5) != 0 || !val[5]) {
+            fprintf(stderr, "quire search: --filter: '%s' is not path=GLOB\n", val);
+            return EXIT_USAGE;
+        }
+        a->filter = val + 5;
+    } else if (strcmp(n, "model") == 0)
+        a->model = val;
+    else if (strcmp(n, "exact") == 0)
+        a->exact = 1;
+    else if (strcmp(n, "json") == 0)
+        a->json = 1;
+    else if (strcmp(n, "full") == 0)
+        a->full = 1;
+    return 0;
+}
+
+static void print_pages(FILE *out, const quire_hit *h)
+{
+    if (h->page_start == h->page_end)
+        fprintf(out, "p. %d", h->page_start);
+    else
+        fprintf(out, "pp. %d-%d", h->page_start, h->page_end);
+}
+
+static int print_json(const quire_hit *h, int rank, int full)
+{
+    json_t *o = json_pack("{s:i,s:s,s:i,s:i,s:s,s:f,s:s,s:I}", "rank", rank, "document",
+                          h->document, "page_start", h->page_start, "page_end", h->page_end,
+                          "heading", h->heading, "score", h->score, "snippet", h->snippet,
+                          "chunk_id", (json_int_t)h->chunk_id);
+    if (!o)
+        return -1;
+    if (h->text_rank)
+        json_object_set_new(o, "text_rank", json_integer(h->text_rank));
+    if (h->vector_rank) {
+        json_object_set_new(o, "vector_rank", json_integer(h->vector_rank));
+        json_object_set_new(o, "cosine", json_real(h->vector_score));
+    }
+    if (full)
+        json_object_set_new(o, "text", json_string(h->text));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII * 0);
+    json_decref(o);
+    if (!s)
+        return -1;
+    printf("%s\n", s);
+    free(s); /* lint-allow: free (json_dumps) */
+    return 0;
+}
+
+int cmd_search(int argc, char **argv)
+{
+    search_args a;
+    memset(&a, 0, sizeof a);
+    const char **pos = qr_calloc((size_t)argc + 1, sizeof(char *));
+    int n_pos = 0;
+    if (!pos)
+        return EXIT_FAIL;
+    int rc = cli_parse(argc, argv, opts, on_opt, &a, pos, argc, &n_pos, help);
+    if (rc != 0) {
+        qr_free(pos);
+        return rc < 0 ? EXIT_OK : rc;
+    }
+    if (!a.db || n_pos == 0) {
+        fprintf(stderr, "quire search: %s (see --help)\n",
+                !a.db ? "--db PATH is required" : "no QUERY given");
+        qr_free(pos);
+        return EXIT_USAGE;
+    }
+    /* the query: all positional words */
+    qr_buf q;
+    qr_buf_init(&q, 1 << 20);
+    for (int i = 0; i < n_pos; i++)
+        qr_buf_printf(&q, "%s%s", i ? " " : "", pos[i]);
+    qr_free(pos);
+    quire_error err = {0, ""};
+    quire_store *st = NULL;
+    quire_model *model = NULL;
+    quire_embedder *emb = NULL;
+    quire_hits *hits = NULL;
+    int exit_code = EXIT_OK;
+    if (q.failed || !q.data) {
+        fprintf(stderr, "quire search: query too long\n");
+        exit_code = EXIT_USAGE;
+        goto out;
+    }
+    if (quire_init(QUIRE_VERSION_NUMBER, &err) != QUIRE_OK ||
+        quire_store_open(a.db, QUIRE_STORE_READONLY, &st, &err) != QUIRE_OK) {
+        exit_code = cli_fail("search", &err);
+        goto out;
+    }
+    quire_collection_info ci;
+    if (quire_store_collection(st, a.collection ? a.collection : "default", &ci, &err) !=
+        QUIRE_OK) {
+        exit_code = cli_fail("search", &err);
+        goto out;
+    }
+    int mode = a.mode_set ? a.mode : (ci.dims ? QUIRE_SEARCH_HYBRID : QUIRE_SEARCH_TEXT);
+    if (mode != QUIRE_SEARCH_TEXT && ci.dims) {
+        const char *dir = a.model ? a.model : ci.model_dir;
+        quire_model_params mp = quire_model_default_params();
+        if (quire_model_open(dir, &mp, &model, &err) != QUIRE_OK) {
+            if (a.mode_set || a.model) {
+                exit_code = cli_fail("search", &err);
+                goto out;
+            }
+            fprintf(stderr,
+                    "quire search: the collection's model is not at %s (%s): text search only; "
+                    "pass --model DIR for hybrid\n",
+                    dir, err.msg);
+            mode = QUIRE_SEARCH_TEXT;
+        } else {
+            quire_embedder_params ep = quire_embedder_default_params();
+            ep.max_batch = 1;
+            if (quire_embedder_new(model, &ep, &emb, &err) != QUIRE_OK) {
+                exit_code = cli_fail("search", &err);
+                goto out;
+            }
+        }
+    }
+    quire_search_params sp = quire_search_default_params();
+    sp.collection = a.collection;
+    sp.k = (int)a.k;
+    sp.mode = mode;
+    sp.path_glob = a.filter;
+    sp.ef = (int)a.ef;
+    sp.exact = a.exact;
+    sp.embedder = emb;
+    if (quire_search(st, q.data, &sp, &hits, &err) != QUIRE_OK) {
+        exit_code = cli_fail("search", &err);
+        goto out;
+    }
+    if (hits->note[0])
+        fprintf(stderr, "quire search: %s\n", hits->note);
+    for (int i = 0; i < hits->n; i++) {
+        const quire_hit *h = &hits->hits[i];
+        if (a.json) {
+            if (print_json(h, i + 1, a.full) != 0) {
+                fprintf(stderr, "quire search: out of memory\n");
+                exit_code = EXIT_FAIL;
+                goto out;
+            }
+            continue;
+        }
+        printf("%d. %s ", i + 1, h->document);
+        print_pages(stdout, h);
+        if (h->heading[0])
+            printf(" \xc2\xb7 %s", h->heading);
+        printf("  (score %.4g", h->score);
+        if (hits->mode == QUIRE_SEARCH_HYBRID)
+            printf("; bm25 rank %d, vector rank %d", h->text_rank, h->vector_rank);
+        printf(")\n   %s\n", a.full ? h->text : h->snippet);
+    }
+    if (!a.json && hits->n == 0)
+        fprintf(stderr, "quire search: no hits\n");
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "quire search: writing the results failed\n");
+        exit_code = EXIT_FAIL;
+    }
+out:
+    quire_hits_free(hits);
+    quire_embedder_free(emb);
+    quire_model_close(model);
+    quire_store_close(st);
+    qr_buf_free(&q);
+    return exit_code;
+}

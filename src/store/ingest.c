@@ -1,0 +1,730 @@
+/*
+ * ingest.c — one file into a collection: hash, convert (or read Markdown/text), chunk,
+ * embed, then one transaction that replaces the document's rows; and document removal.
+ *
+ * Only the transaction runs under the store lock; conversion, chunking and embedding of
+ * several files proceed in parallel when callers ingest from several threads.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "embed/embed.h"
+#include "store/store_int.h"
+#include "text/text.h"
+
+quire_collection_params quire_collection_default_params(void)
+{
+    quire_collection_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+quire_ingest_params quire_ingest_default_params(void)
+{
+    quire_ingest_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+static void resolve_coll_params(const quire_collection_params *in, qr_coll *c)
+{
+    quire_collection_params d = quire_collection_default_params();
+    if (!in)
+        in = &d;
+    c->chunk_tokens = in->chunk_tokens > 0 ? in->chunk_tokens : 256;
+    c->overlap = in->overlap == 0 ? 32 : in->overlap < 0 ? 0 : in->overlap;
+    if (c->overlap >= c->chunk_tokens / 2)
+        c->overlap = c->chunk_tokens / 2 - 1 > 0 ? c->chunk_tokens / 2 - 1 : 0;
+    c->hnsw_m = in->hnsw_m > 0 ? in->hnsw_m : 16;
+    c->ef_construction = in->ef_construction > 0 ? in->ef_construction : 200;
+    c->ef_search = in->ef_search > 0 ? in->ef_search : 64;
+    snprintf(c->doc_prefix, sizeof c->doc_prefix, "%s", in->doc_prefix ? in->doc_prefix : "");
+    snprintf(c->query_prefix, sizeof c->query_prefix, "%s",
+             in->query_prefix ? in->query_prefix : "");
+}
+
+/* sha256 of a file's bytes, streamed. */
+static quire_status hash_file(const char *path, char hex[65], long long *size, quire_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return qr_err(err, errno == ENOENT ? QUIRE_NOT_FOUND : QUIRE_IO, "%s: %s", path,
+                      strerror(errno));
+    qr_sha256 s;
+    qr_sha256_init(&s);
+    unsigned char buf[65536];
+    size_t n;
+    long long total = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        qr_sha256_update(&s, buf, n);
+        total += (long long)n;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return qr_err(err, QUIRE_IO, "%s: read error", path);
+    unsigned char d[32];
+    qr_sha256_final(&s, d);
+    qr_hex(d, 32, hex);
+    *size = total;
+    return QUIRE_OK;
+}
+
+static int has_ext(const char *path, const char *ext)
+{
+    size_t n = strlen(path), e = strlen(ext);
+    return n > e && strcasecmp(path + n - e, ext) == 0;
+}
+
+static int count_model_tokens(const char *text, size_t len, void *ud)
+{
+    int n = qr_model_count_tokens((const quire_model *)ud, text, len);
+    return n < 0 ? (int)(len / 4 + 1) : n;
+}
+
+/* Everything prepared outside the lock for one document. */
+typedef struct prepared {
+    char sha[65];
+    long long size;
+    int pages, failed_pages;
+    char *report;        /* JSON */
+    qr_chunk_list chunks;
+    float *vecs;         /* [n][dims] or NULL */
+    int dims;
+} prepared;
+
+static void prepared_free(prepared *p)
+{
+    qr_free(p->report);
+    qr_chunk_list_free(&p->chunks);
+    qr_free(p->vecs);
+}
+
+static char *make_report(const quire_convert_result *r, const char *kind)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "kind", json_string(kind));
+    if (r) {
+        int text = 0, ocr = 0;
+        json_t *failed = json_array();
+        for (int i = 0; i < r->n_reports; i++) {
+            const quire_page_report *pr = &r->reports[i];
+            if (pr->method == QUIRE_METHOD_TEXT)
+                text++;
+            else if (pr->method == QUIRE_METHOD_OCR)
+                ocr++;
+            else if (failed)
+                json_array_append_new(failed, json_pack("{s:i,s:s}", "page", pr->page, "error",
+                                                        pr->error));
+        }
+        json_object_set_new(o, "pages", json_integer(r->n_pages));
+        json_object_set_new(o, "text_pages", json_integer(text));
+        json_object_set_new(o, "ocr_pages", json_integer(ocr));
+        if (failed)
+            json_object_set_new(o, "failed", failed);
+        json_object_set_new(o, "ms", json_real(r->ms));
+        if (r->warning[0])
+            json_object_set_new(o, "warning", json_string(r->warning));
+    }
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!s)
+        return NULL;
+    char *out = qr_strdup(s);
+    free(s); /* lint-allow: free (json_dumps) */
+    return out;
+}
+
+static void l2_normalize(float *v, int d)
+{
+    double s = 0;
+    for (int i = 0; i < d; i++)
+        s += (double)v[i] * v[i];
+    if (s > 0) {
+        float inv = (float)(1.0 / sqrt(s));
+        for (int i = 0; i < d; i++)
+            v[i] *= inv;
+    }
+}
+
+/* Embed chunk texts (doc prefix + heading path + text). */
+static quire_status embed_chunks(quire_embedder *emb, const qr_chunk_list *cl,
+                                 const char *prefix, float *vecs, long *tokens, quire_error *err)
+{
+    size_t n = cl->n;
+    char **texts = qr_calloc(n ? n : 1, sizeof(char *));
+    size_t *lens = qr_calloc(n ? n : 1, sizeof(size_t));
+    int32_t *ntok = qr_calloc(n ? n : 1, sizeof(int32_t));
+    quire_status rc = QUIRE_OK;
+    if (!texts || !lens || !ntok) {
+        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const qr_chunk *c = &cl->items[i];
+        qr_buf b;
+        qr_buf_init(&b, 0);
+        qr_buf_append(&b, prefix, strlen(prefix));
+        if (c->heading && c->heading[0]) {
+            qr_buf_append(&b, c->heading, strlen(c->heading));
+            qr_buf_append(&b, "\n\n", 2);
+        }
+        qr_buf_append(&b, c->text, c->len);
+        qr_buf_putc(&b, 0);
+        if (b.failed) {
+            qr_buf_free(&b);
+            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+            goto out;
+        }
+        texts[i] = b.data;
+        lens[i] = b.len - 1;
+    }
+    rc = quire_embed(emb, (const char *const *)texts, lens, n, vecs, ntok, err);
+    if (rc == QUIRE_OK) {
+        int d = quire_model_dims(quire_embedder_model(emb));
+        for (size_t i = 0; i < n; i++) {
+            l2_normalize(vecs + i * (size_t)d, d);
+            *tokens += ntok[i];
+        }
+    }
+out:
+    if (texts)
+        for (size_t i = 0; i < n; i++)
+            qr_free(texts[i]);
+    qr_free(texts);
+    qr_free(lens);
+    qr_free(ntok);
+    return rc;
+}
+
+/* Create the collection (and its vector index when a model is given); lock held, inside
+ * a transaction. */
+static quire_status create_collection(quire_store *st, const char *name,
+                                      const quire_collection_params *cp, const quire_model *m,
+                                      qr_coll *c, quire_error *err)
+{
+    char now[32];
+    qr_store_now_iso(now);
+    memset(c, 0, sizeof(*c));
+    resolve_coll_params(cp, c);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO collections(name, created_at, chunk_tokens, overlap)"
+                           " VALUES (?, ?, ?, ?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return qr_store_sqlerr(st, err, "creating a collection");
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, now, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, c->chunk_tokens);
+    sqlite3_bind_int(s, 4, c->overlap);
+    int r = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (r != SQLITE_DONE)
+        return qr_store_sqlerr(st, err, "creating a collection");
+    c->id = sqlite3_last_insert_rowid(st->db);
+    if (!m)
+        return QUIRE_OK;
+    quire_status rc = qr_store_new_index(st, c, m, "active", err);
+    if (rc != QUIRE_OK)
+        return rc;
+    if (sqlite3_prepare_v2(st->db, "UPDATE collections SET active_index = ? WHERE id = ?", -1, &s,
+                           NULL) != SQLITE_OK)
+        return qr_store_sqlerr(st, err, "creating a collection");
+    sqlite3_bind_int64(s, 1, c->index_id);
+    sqlite3_bind_int64(s, 2, c->id);
+    r = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (r != SQLITE_DONE)
+        return qr_store_sqlerr(st, err, "creating a collection");
+    return QUIRE_OK;
+}
+
+quire_status qr_store_new_index(quire_store *st, qr_coll *c, const quire_model *m,
+                                const char *state, quire_error *err)
+{
+    char now[32];
+    qr_store_now_iso(now);
+    const char *dir = m ? qr_model_dir(m) : "";
+    char absdir[4096];
+    if (dir[0] != '/' && realpath(dir, absdir))
+        dir = absdir;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO indexes(collection_id, state, model, model_dir, fingerprint,"
+                           " describe, dims, doc_prefix, query_prefix, hnsw_m, ef_construction,"
+                           " ef_search, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return qr_store_sqlerr(st, err, "creating an index");
+    snprintf(c->model, sizeof c->model, "%s", quire_model_name(m));
+    size_t dl = strnlen(dir, sizeof c->model_dir - 1);
+    memcpy(c->model_dir, dir, dl);
+    c->model_dir[dl] = 0;
+    snprintf(c->fingerprint, sizeof c->fingerprint, "%s", quire_model_fingerprint(m));
+    c->dims = quire_model_dims(m);
+    sqlite3_bind_int64(s, 1, c->id);
+    sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, c->model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, c->model_dir, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, c->fingerprint, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, quire_model_describe(m), -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 7, c->dims);
+    sqlite3_bind_text(s, 8, c->doc_prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, c->query_prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 10, c->hnsw_m);
+    sqlite3_bind_int(s, 11, c->ef_construction);
+    sqlite3_bind_int(s, 12, c->ef_search);
+    sqlite3_bind_text(s, 13, now, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (r != SQLITE_DONE)
+        return qr_store_sqlerr(st, err, "creating an index");
+    c->index_id = sqlite3_last_insert_rowid(st->db);
+    return QUIRE_OK;
+}
+
+/* Chunk ids of a document (for tombstoning its vectors after the commit). */
+static quire_status doc_chunk_ids(quire_store *st, long long doc_id, int64_t **ids, size_t *n,
+                                  quire_error *err)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT id FROM chunks WHERE document_id = ?", -1, &s, NULL) !=
+        SQLITE_OK)
+        return qr_store_sqlerr(st, err, "reading chunks");
+    sqlite3_bind_int64(s, 1, doc_id);
+    size_t cap = 0;
+    int r;
+    quire_status rc = QUIRE_OK;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            int64_t *t = qr_realloc(*ids, nc * sizeof(*t));
+            if (!t) {
+                rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+                break;
+            }
+            *ids = t;
+            cap = nc;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(s, 0);
+    }
+    if (rc == QUIRE_OK && r != SQLITE_DONE)
+        rc = qr_store_sqlerr(st, err, "reading chunks");
+    sqlite3_finalize(s);
+    if (rc != QUIRE_OK) {
+        qr_free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static long long find_doc(quire_store *st, long long coll_id, const char *path, char sha[65])
+{
+    sqlite3_stmt *s = NULL;
+    long long id = 0;
+    if (sha)
+        sha[0] = 0;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT id, sha256 FROM documents WHERE collection_id = ? AND path = ?",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(s, 1, coll_id);
+    sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        id = sqlite3_column_int64(s, 0);
+        if (sha)
+            snprintf(sha, 65, "%s", (const char *)sqlite3_column_text(s, 1));
+    } else if (r != SQLITE_DONE) {
+        id = -1;
+    }
+    sqlite3_finalize(s);
+    return id;
+}
+
+/* Apply removals/additions to the in-memory index after a commit (lock held). A failure
+ * here only costs graph work: the graph is repaired from the vectors table on load. */
+static void index_apply(quire_store *st, long long index_id, const int64_t *removed, size_t n_rm,
+                        const int64_t *added, const float *vecs, size_t n_add)
+{
+    qr_loaded_index *li = NULL;
+    quire_error e;
+    if (!index_id || qr_store_index_load(st, index_id, &li, &e) != QUIRE_OK) {
+        if (index_id)
+            qr_log(QUIRE_LOG_WARN, "%s", e.msg);
+        return;
+    }
+    for (size_t i = 0; i < n_rm; i++)
+        li->changes += qr_hnsw_remove(li->hnsw, removed[i]);
+    for (size_t i = 0; i < n_add; i++) {
+        if (qr_hnsw_contains(li->hnsw, added[i]))
+            continue; /* the load already picked it up from the vectors table */
+        if (qr_hnsw_add(li->hnsw, added[i], vecs + i * (size_t)li->dims, &e) != QUIRE_OK) {
+            qr_log(QUIRE_LOG_WARN, "%s (index %lld will be repaired on next load)", e.msg,
+                   index_id);
+            qr_store_index_unload(st, index_id);
+            return;
+        }
+        li->changes++;
+    }
+    if (qr_hnsw_tombstones(li->hnsw) > 1024 &&
+        qr_hnsw_tombstones(li->hnsw) * 5 > qr_hnsw_size(li->hnsw)) {
+        if (qr_hnsw_compact(li->hnsw, &e) != QUIRE_OK) {
+            qr_store_index_unload(st, index_id);
+            return;
+        }
+        li->changes++;
+    }
+    /* save the graph now and then so that a crash costs little graph work */
+    if (li->changes > 0 && qr_now() - li->saved_at > 60.0 &&
+        qr_store_index_save(st, li, &e) != QUIRE_OK)
+        qr_log(QUIRE_LOG_WARN, "%s", e.msg);
+}
+
+static quire_status write_document(quire_store *st, const char *coll_name,
+                                   const quire_ingest_params *p, const char *path,
+                                   const prepared *pp, quire_ingest_result *res,
+                                   quire_error *err)
+{
+    const quire_model *m = p->embedder ? quire_embedder_model(p->embedder) : NULL;
+    qr_coll c;
+    char now[32];
+    qr_store_now_iso(now);
+    int64_t *old_ids = NULL, *new_ids = NULL;
+    size_t n_old = 0;
+    sqlite3_stmt *s = NULL;
+    quire_status rc = qr_store_exec(st, "BEGIN IMMEDIATE", err);
+    if (rc != QUIRE_OK)
+        return rc;
+    rc = qr_store_coll_get(st, coll_name, &c, err);
+    if (rc == QUIRE_NOT_FOUND)
+        rc = create_collection(st, coll_name, p->create, m, &c, err);
+    if (rc != QUIRE_OK)
+        goto fail;
+    /* checked again under the write lock: a reindex may have swapped models meanwhile */
+    if (c.index_id && (!m || strcmp(c.fingerprint, quire_model_fingerprint(m)) != 0)) {
+        rc = m ? qr_store_mismatch(err, coll_name, &c, m)
+               : qr_err(err, QUIRE_MISMATCH,
+                        "collection '%s' holds vectors from model '%s': ingest with --model "
+                        "(the same model) or switch with quire reindex",
+                        coll_name, c.model);
+        goto fail;
+    }
+    if (!c.index_id && m) {
+        rc = qr_err(err, QUIRE_MISMATCH,
+                    "collection '%s' is text-only (ingested without a model): add vectors "
+                    "with quire reindex --model, or ingest without --model",
+                    coll_name);
+        goto fail;
+    }
+    long long old = find_doc(st, c.id, path, NULL);
+    if (old < 0) {
+        rc = qr_store_sqlerr(st, err, "reading documents");
+        goto fail;
+    }
+    if (old > 0) {
+        if ((rc = doc_chunk_ids(st, old, &old_ids, &n_old, err)) != QUIRE_OK)
+            goto fail;
+        if (sqlite3_prepare_v2(st->db, "DELETE FROM documents WHERE id = ?", -1, &s, NULL) !=
+            SQLITE_OK) {
+            rc = qr_store_sqlerr(st, err, "replacing a document");
+            goto fail;
+        }
+        sqlite3_bind_int64(s, 1, old);
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            rc = qr_store_sqlerr(st, err, "replacing a document");
+            goto fail;
+        }
+        sqlite3_finalize(s);
+        s = NULL;
+    }
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO documents(collection_id, path, sha256, size, pages,"
+                           " failed_pages, converted_at, report) VALUES (?,?,?,?,?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK) {
+        rc = qr_store_sqlerr(st, err, "adding a document");
+        goto fail;
+    }
+    sqlite3_bind_int64(s, 1, c.id);
+    sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, pp->sha, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, pp->size);
+    sqlite3_bind_int(s, 5, pp->pages);
+    sqlite3_bind_int(s, 6, pp->failed_pages);
+    sqlite3_bind_text(s, 7, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 8, pp->report ? pp->report : "{}", -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        rc = qr_store_sqlerr(st, err, "adding a document");
+        goto fail;
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    long long doc_id = sqlite3_last_insert_rowid(st->db);
+    size_t n = pp->chunks.n;
+    new_ids = qr_calloc(n ? n : 1, sizeof(*new_ids));
+    if (!new_ids) {
+        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO chunks(document_id, seq, page_start, page_end, heading,"
+                           " text, n_tokens) VALUES (?,?,?,?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK) {
+        rc = qr_store_sqlerr(st, err, "adding chunks");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const qr_chunk *ch = &pp->chunks.items[i];
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, doc_id);
+        sqlite3_bind_int64(s, 2, (long long)i);
+        sqlite3_bind_int(s, 3, ch->page_start);
+        sqlite3_bind_int(s, 4, ch->page_end);
+        sqlite3_bind_text(s, 5, ch->heading ? ch->heading : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 6, ch->text, (int)ch->len, SQLITE_STATIC);
+        sqlite3_bind_int(s, 7, ch->n_tokens);
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            rc = qr_store_sqlerr(st, err, "adding chunks");
+            goto fail;
+        }
+        new_ids[i] = sqlite3_last_insert_rowid(st->db);
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (c.index_id && n) {
+        if (sqlite3_prepare_v2(st->db,
+                               "INSERT INTO vectors(index_id, chunk_id, vec) VALUES (?,?,?)", -1,
+                               &s, NULL) != SQLITE_OK) {
+            rc = qr_store_sqlerr(st, err, "adding vectors");
+            goto fail;
+        }
+        for (size_t i = 0; i < n; i++) {
+            sqlite3_reset(s);
+            sqlite3_bind_int64(s, 1, c.index_id);
+            sqlite3_bind_int64(s, 2, new_ids[i]);
+            sqlite3_bind_blob(s, 3, pp->vecs + i * (size_t)pp->dims,
+                              (int)((size_t)pp->dims * sizeof(float)), SQLITE_STATIC);
+            if (sqlite3_step(s) != SQLITE_DONE) {
+                rc = qr_store_sqlerr(st, err, "adding vectors");
+                goto fail;
+            }
+        }
+        sqlite3_finalize(s);
+        s = NULL;
+    }
+    if ((rc = qr_store_exec(st, "COMMIT", err)) != QUIRE_OK)
+        goto fail;
+    res->outcome = old > 0 ? QUIRE_INGEST_UPDATED : QUIRE_INGEST_ADDED;
+    if (c.index_id)
+        index_apply(st, c.index_id, old_ids, n_old, new_ids, pp->vecs, n);
+    qr_free(old_ids);
+    qr_free(new_ids);
+    return QUIRE_OK;
+fail:
+    sqlite3_finalize(s);
+    qr_store_exec(st, "ROLLBACK", NULL);
+    qr_free(old_ids);
+    qr_free(new_ids);
+    return rc;
+}
+
+quire_status quire_ingest_file(quire_store *st, const char *path, const quire_ingest_params *p,
+                               quire_ingest_result *res, quire_error *err)
+{
+    quire_ingest_result dummy;
+    if (!res)
+        res = &dummy;
+    memset(res, 0, sizeof(*res));
+    if (!st || !path)
+        return qr_err(err, QUIRE_INVALID_ARG, "quire_ingest_file: NULL argument");
+    if (st->readonly)
+        return qr_err(err, QUIRE_INVALID_ARG, "%s: store opened read-only", st->path);
+    quire_ingest_params defp = quire_ingest_default_params();
+    if (!p)
+        p = &defp;
+    const char *coll_name = p->collection ? p->collection : "default";
+    const char *rec_path = p->store_path ? p->store_path : path;
+    const quire_model *m = p->embedder ? quire_embedder_model(p->embedder) : NULL;
+    double t0 = qr_now();
+    prepared pp;
+    memset(&pp, 0, sizeof pp);
+    quire_status rc = hash_file(path, pp.sha, &pp.size, err);
+    if (rc != QUIRE_OK)
+        return rc;
+
+    /* What the collection expects (or the settings it will be created with). */
+    qr_coll c;
+    char old_sha[65] = "";
+    pthread_mutex_lock(&st->lock);
+    rc = qr_store_coll_get(st, coll_name, &c, err);
+    if (rc == QUIRE_OK) {
+        long long old = find_doc(st, c.id, rec_path, old_sha);
+        if (old < 0)
+            rc = qr_store_sqlerr(st, err, "reading documents");
+    } else if (rc == QUIRE_NOT_FOUND) {
+        memset(&c, 0, sizeof c);
+        resolve_coll_params(p->create, &c);
+        rc = QUIRE_OK;
+    }
+    pthread_mutex_unlock(&st->lock);
+    if (rc != QUIRE_OK)
+        return rc;
+    if (c.index_id && m && strcmp(c.fingerprint, quire_model_fingerprint(m)) != 0)
+        return qr_store_mismatch(err, coll_name, &c, m);
+    if (c.id && c.index_id && !m)
+        return qr_err(err, QUIRE_MISMATCH,
+                      "collection '%s' holds vectors from model '%s' (%s): ingest with "
+                      "--model pointing at it",
+                      coll_name, c.model, c.model_dir);
+    if (c.id && !c.index_id && m)
+        return qr_err(err, QUIRE_MISMATCH,
+                      "collection '%s' is text-only (ingested without a model): add vectors "
+                      "with quire reindex --model, or ingest without --model",
+                      coll_name);
+    if (!p->force && old_sha[0] && strcmp(old_sha, pp.sha) == 0) {
+        res->outcome = QUIRE_INGEST_UNCHANGED;
+        res->ms = (qr_now() - t0) * 1e3;
+        return QUIRE_OK;
+    }
+
+    /* Convert. */
+    char *md = NULL;
+    size_t md_len = 0;
+    double tc = qr_now();
+    quire_convert_result *cr = NULL;
+    if (has_ext(path, ".md") || has_ext(path, ".markdown") || has_ext(path, ".txt")) {
+        rc = qr_file_read(path, (size_t)1 << 30, &md, &md_len, err);
+        if (rc != QUIRE_OK)
+            return rc;
+        pp.pages = 1;
+        pp.report = make_report(NULL, has_ext(path, ".txt") ? "text" : "markdown");
+    } else {
+        if (!p->converter)
+            return qr_err(err, QUIRE_UNSUPPORTED,
+                          "%s: not a Markdown or text file, and no converter was given", path);
+        quire_convert_params cp = p->convert ? *p->convert : quire_convert_default_params();
+        cp.format = QUIRE_FORMAT_MD;
+        cp.page_markers = 1;
+        rc = quire_convert_file(p->converter, path, &cp, &cr, err);
+        if (!cr)
+            return rc != QUIRE_OK ? rc : qr_err(err, QUIRE_ERROR, "%s: conversion failed", path);
+        if (cr->n_failed > 0 && cr->n_failed >= cr->n_reports) {
+            rc = qr_err(err, QUIRE_FORMAT, "%s: no page could be converted (%s)", path,
+                        cr->n_reports > 0 ? cr->reports[0].error : "no pages");
+            quire_convert_result_free(cr);
+            return rc;
+        }
+        pp.pages = cr->n_pages;
+        pp.failed_pages = cr->n_failed;
+        pp.report = make_report(cr, "converted");
+    }
+    res->convert_ms = (qr_now() - tc) * 1e3;
+    const char *text = md ? md : cr->output;
+    size_t text_len = md ? md_len : cr->output_len;
+
+    /* Chunk and embed. */
+    qr_chunk_opts co;
+    memset(&co, 0, sizeof co);
+    co.chunk_tokens = c.chunk_tokens;
+    co.overlap = c.overlap > 0 ? c.overlap : -1;
+    if (m) {
+        co.count_tokens = count_model_tokens;
+        co.user_data = (void *)m;
+    }
+    rc = qr_chunk_markdown(text, text_len, &co, &pp.chunks, err);
+    quire_convert_result_free(cr);
+    qr_free(md);
+    if (rc != QUIRE_OK)
+        goto out;
+    if (!pp.report) {
+        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+        goto out;
+    }
+    double te = qr_now();
+    if (m && pp.chunks.n) {
+        pp.dims = quire_model_dims(m);
+        pp.vecs = qr_malloc(pp.chunks.n * (size_t)pp.dims * sizeof(float));
+        if (!pp.vecs) {
+            rc = qr_err(err, QUIRE_NOMEM, "%s: out of memory for %zu vectors", path, pp.chunks.n);
+            goto out;
+        }
+        rc = embed_chunks(p->embedder, &pp.chunks, c.doc_prefix, pp.vecs, &res->tokens, err);
+        if (rc != QUIRE_OK)
+            goto out;
+    }
+    res->embed_ms = (qr_now() - te) * 1e3;
+
+    /* One transaction. */
+    double ts = qr_now();
+    pthread_mutex_lock(&st->lock);
+    rc = write_document(st, coll_name, p, rec_path, &pp, res, err);
+    pthread_mutex_unlock(&st->lock);
+    res->store_ms = (qr_now() - ts) * 1e3;
+    res->pages = pp.pages;
+    res->failed_pages = pp.failed_pages;
+    res->chunks = (int)pp.chunks.n;
+out:
+    prepared_free(&pp);
+    res->ms = (qr_now() - t0) * 1e3;
+    return rc;
+}
+
+quire_status quire_store_remove(quire_store *st, const char *collection, const char *path,
+                                quire_error *err)
+{
+    if (!st || !path)
+        return qr_err(err, QUIRE_INVALID_ARG, "quire_store_remove: NULL argument");
+    if (!collection)
+        collection = "default";
+    pthread_mutex_lock(&st->lock);
+    qr_coll c;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    sqlite3_stmt *s = NULL;
+    quire_status rc = qr_store_exec(st, "BEGIN IMMEDIATE", err);
+    if (rc != QUIRE_OK)
+        goto out;
+    if ((rc = qr_store_coll_get(st, collection, &c, err)) != QUIRE_OK)
+        goto fail;
+    long long id = find_doc(st, c.id, path, NULL);
+    if (id <= 0) {
+        rc = id < 0 ? qr_store_sqlerr(st, err, "reading documents")
+                    : qr_err(err, QUIRE_NOT_FOUND, "%s: no document '%s' in collection '%s'",
+                             st->path, path, collection);
+        goto fail;
+    }
+    if ((rc = doc_chunk_ids(st, id, &ids, &n, err)) != QUIRE_OK)
+        goto fail;
+    if (sqlite3_prepare_v2(st->db, "DELETE FROM documents WHERE id = ?", -1, &s, NULL) !=
+        SQLITE_OK) {
+        rc = qr_store_sqlerr(st, err, "removing a document");
+        goto fail;
+    }
+    sqlite3_bind_int64(s, 1, id);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        rc = qr_store_sqlerr(st, err, "removing a document");
+        goto fail;
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if ((rc = qr_store_exec(st, "COMMIT", err)) != QUIRE_OK)
+        goto fail;
+    if (c.index_id)
+        index_apply(st, c.index_id, ids, n, NULL, NULL, 0);
+    goto out;
+fail:
+    sqlite3_finalize(s);
+    qr_store_exec(st, "ROLLBACK", NULL);
+out:
+    qr_free(ids);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}

@@ -1,0 +1,79 @@
+/*
+ * store_int.h — internals shared by the store's files (store.c: open, schema,
+ * collections, listing; ingest.c; search.c; reindex.c).
+ */
+#ifndef QR_STORE_INT_H
+#define QR_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "core/core.h"
+#include "store/hnsw.h"
+
+#define QR_STORE_SCHEMA 1
+#define QR_STORE_APP_ID 0x71756972 /* "quir" in PRAGMA application_id */
+
+/* An HNSW index loaded in memory, for one row of `indexes`. */
+typedef struct qr_loaded_index {
+    long long id;
+    int dims;
+    qr_hnsw *hnsw;
+    long changes;        /* adds/removes since the graph was last saved */
+    double saved_at;     /* qr_now() of the last save */
+    long long data_version; /* PRAGMA data_version when loaded (other writers change it) */
+} qr_loaded_index;
+
+struct quire_store {
+    sqlite3 *db;
+    char *path;
+    int readonly;
+    pthread_mutex_t lock;  /* serialises every use of db and of the loaded indexes */
+    qr_loaded_index *idx;
+    int n_idx, cap_idx;
+};
+
+/* A collection row, with its active index (index_id 0 = text-only). */
+typedef struct qr_coll {
+    long long id;
+    long long index_id;
+    char fingerprint[65];
+    char model[128];
+    char model_dir[512];
+    int dims;
+    int chunk_tokens, overlap;
+    int hnsw_m, ef_construction, ef_search;
+    char doc_prefix[64], query_prefix[64];
+} qr_coll;
+
+/* sqlite error -> quire_status with a message naming the store file. */
+quire_status qr_store_sqlerr(quire_store *st, quire_error *err, const char *what);
+/* Run SQL without results. */
+quire_status qr_store_exec(quire_store *st, const char *sql, quire_error *err);
+/* Look up a collection by name (lock held). QUIRE_NOT_FOUND when absent. */
+quire_status qr_store_coll_get(quire_store *st, const char *name, qr_coll *c, quire_error *err);
+/* Read an index row's settings into c (lock held). */
+quire_status qr_store_index_get(quire_store *st, long long index_id, qr_coll *c,
+                                quire_error *err);
+/* The in-memory HNSW of an index, loading (and repairing) it from the store on first use
+ * (lock held). */
+quire_status qr_store_index_load(quire_store *st, long long index_id, qr_loaded_index **out,
+                                 quire_error *err);
+/* PRAGMA data_version (changes when another connection commits), -1 on error. */
+long long qr_store_data_version(quire_store *st);
+/* Drop an index from memory without saving (lock held). */
+void qr_store_index_unload(quire_store *st, long long index_id);
+/* Save the graph of one loaded index in its own transaction (lock held; no transaction
+ * open). */
+quire_status qr_store_index_save(quire_store *st, qr_loaded_index *li, quire_error *err);
+/* Model mismatch message: QUIRE_MISMATCH naming both models. */
+quire_status qr_store_mismatch(quire_error *err, const char *collection, const qr_coll *c,
+                               const quire_model *m);
+/* Insert an index row for collection c with model m (fills c's model fields and
+ * c->index_id; lock held, inside a transaction). */
+quire_status qr_store_new_index(quire_store *st, qr_coll *c, const quire_model *m,
+                                const char *state, quire_error *err);
+/* Current UTC time as ISO 8601 into buf[32]. */
+void qr_store_now_iso(char buf[32]);
+
+#endif /* QR_STORE_INT_H */
