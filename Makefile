@@ -130,7 +130,7 @@ $(BUILD)/bench/bench_search: $(BUILD)/obj/bench/search/bench_search.o $(BUILD)/l
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libquire.a $(LDLIBS)
 $(BUILD)/bench/search_peers: bench/search/peers.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) -O3 -march=native -std=c++17 -fopenmp -o $@ $< -lfaiss -lpthread
+	$(CXX) -O3 -march=native -std=c++17 -fopenmp -o $@ $< -lfaiss -llapack -lblas -lpthread
 
 # The whole suite (README's test command, run by .ci/run): normal build, ASan+UBSan
 # build, aarch64 under qemu; the last line is the grand total "N passed, N failed".
@@ -176,10 +176,16 @@ build/models/minilm/model.safetensors:
 	echo "$(MINILM_SHA256)  build/models/minilm.tmp/model.safetensors" | sha256sum -c -
 	rm -rf build/models/minilm && mv build/models/minilm.tmp build/models/minilm
 
-# Demo on bundled sample data: CPU/kernels, then embeddings of a few sentences.
+# Demo on bundled sample data, no model needed for the first part: convert a PDF to
+# Markdown, ingest it into a store (text-only) and search it with citations; then CPU /
+# kernels and embeddings with the bundled tiny model.
 .PHONY: demo
 demo: all
 	./build/quire info
+	./build/quire convert examples/sample.pdf | head -8
+	rm -f build/demo.db build/demo.db-wal build/demo.db-shm
+	./build/quire ingest --db build/demo.db --collection demo examples/sample.pdf
+	./build/quire search --db build/demo.db --collection demo -k 2 "who designed the lens"
 	./build/quire tokenize --model examples/tiny-bert examples/sentences.txt | head -3
 	./build/quire embed --model examples/tiny-bert examples/sentences.txt | cut -c1-160
 

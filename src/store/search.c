@@ -46,7 +46,23 @@ void quire_hits_free(quire_hits *h)
 typedef struct terms {
     char **t;
     int n;
+    unsigned char stop[64]; /* 1 = a common English word: searched, but not marked */
 } terms;
+
+static int is_stopword(const char *w)
+{
+    static const char *const sw[] = {
+        "a",     "an",    "and",   "are",  "as",    "at",   "be",   "but",  "by",   "can",
+        "do",    "does",  "for",   "from", "has",   "have", "he",   "her",  "his",  "how",
+        "i",     "if",    "in",    "into", "is",    "it",   "its",  "not",  "of",   "on",
+        "or",    "she",   "so",    "than", "that",  "the",  "their", "them", "then", "there",
+        "these", "they",  "this",  "to",   "was",   "we",   "were", "what", "when", "where",
+        "which", "who",   "why",   "will", "with",  "you",  "your", NULL};
+    for (int i = 0; sw[i]; i++)
+        if (strcmp(sw[i], w) == 0)
+            return 1;
+    return 0;
+}
 
 static void terms_free(terms *q)
 {
@@ -88,11 +104,19 @@ static quire_status query_terms(const char *q, terms *out, quire_error *err)
         int dup = 0;
         for (int i = 0; i < out->n && !dup; i++)
             dup = strcmp(out->t[i], w) == 0;
-        if (dup)
+        if (dup) {
             qr_free(w);
-        else
+        } else {
+            out->stop[out->n] = (unsigned char)is_stopword(w);
             out->t[out->n++] = w;
+        }
     }
+    /* a query of stopwords only ("to be or not to be") marks them after all */
+    int all_stop = 1;
+    for (int i = 0; i < out->n; i++)
+        all_stop &= out->stop[i];
+    if (all_stop)
+        memset(out->stop, 0, sizeof out->stop);
     return QUIRE_OK;
 }
 
@@ -124,6 +148,8 @@ static int word_matches(const terms *q, const char *w, size_t len)
         low[i] = (char)tolower((unsigned char)w[i]);
     low[len] = 0;
     for (int i = 0; i < q->n; i++) {
+        if (q->stop[i])
+            continue;
         const char *t = q->t[i];
         size_t tl = strlen(t);
         if (tl == len && memcmp(t, low, len) == 0)
