@@ -33,7 +33,7 @@ typedef struct conv_args {
     const char *lang;
     const char *pages;
     const char *report;
-    int format, ocr, force, quiet;
+    int format, ocr, force, quiet, page_markers;
     long dpi, max_pages, jobs;
     double timeout_s;
 } conv_args;
@@ -73,6 +73,7 @@ static const cli_opt opts[] = {
     {"jobs", 'j', 1, "N", "pages/documents in parallel (default 1)"},
     {"timeout-per-doc", 0, 1, "S", "stop a document after S seconds, keep its finished pages"},
     {"report", 0, 1, "FILE.json", "write a per-document, per-page JSON report"},
+    {"page-markers", 0, 0, NULL, "Markdown: write <!-- page N --> before each page's blocks"},
     {"force", 0, 0, NULL, "convert even when the output is newer than the input"},
     {"quiet", 'q', 0, NULL, "no progress on stderr (errors are still printed)"},
     {NULL, 0, 0, NULL, NULL},
@@ -142,6 +143,8 @@ static int on_opt(int idx, const char *val, void *user)
         }
     } else if (strcmp(name, "report") == 0)
         a->report = val;
+    else if (strcmp(name, "page-markers") == 0)
+        a->page_markers = 1;
     else if (strcmp(name, "force") == 0)
         a->force = 1;
     else if (strcmp(name, "quiet") == 0)
@@ -500,6 +503,7 @@ static void run_job(conv_batch *b, conv_job *j)
     quire_convert_params p = quire_convert_default_params();
     p.ocr = a->ocr;
     p.format = a->format;
+    p.page_markers = a->page_markers;
     p.dpi = (int)a->dpi;
     p.pages = a->pages;
     p.max_pages = (int)a->max_pages;

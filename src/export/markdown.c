@@ -115,14 +115,26 @@ static void put_list_item(qr_buf *out, const qr_block *b, long *counters)
 
 void qr_export_markdown(const qr_layout *l, qr_buf *out)
 {
+    qr_export_markdown_ex(l, out, 0);
+}
+
+void qr_export_markdown_ex(const qr_layout *l, qr_buf *out, int page_markers)
+{
     long counters[MAX_LEVELS] = {0};
     int prev = -1;
+    int page = -1; /* page of the last marker written */
     for (int k = 0; l && k < l->n_blocks; k++) {
         const qr_block *b = &l->blocks[k];
         const char *text = b->text ? b->text : "";
-        int tight = prev == QR_BLK_LIST_ITEM && b->type == QR_BLK_LIST_ITEM;
+        int marker = page_markers && b->page != page;
+        /* a marker between two list items breaks the tight list: blank line before it */
+        int tight = prev == QR_BLK_LIST_ITEM && b->type == QR_BLK_LIST_ITEM && !marker;
         if (prev >= 0 && !tight)
             qr_buf_putc(out, '\n');
+        if (marker) {
+            qr_buf_printf(out, "<!-- page %d -->\n\n", b->page);
+            page = b->page;
+        }
         if (b->type != QR_BLK_LIST_ITEM)
             memset(counters, 0, sizeof(counters));
         switch (b->type) {

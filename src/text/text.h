@@ -80,6 +80,16 @@ quire_status qr_tok_encode(const qr_tok *tok, const char *text, size_t len, int 
  * section share about opts.overlap tokens (whole sentences/blocks from the end of the
  * previous chunk). Page markers and the heading lines themselves are not part of chunk
  * text (headings are in the path). Chunks with no words are dropped.
+ *
+ * Details of this implementation (src/text/chunk.c): chunk text is its blocks joined
+ * with "\n\n", consecutive table rows and consecutive list items with "\n", CRLF turned
+ * into LF; a code block keeps its fence lines; an unclosed fence runs to the end of the
+ * input. A table's header row + separator row stay with its first data row; when a
+ * table is split, a chunk that continues it starts with the header rows again (if they
+ * fit), and its overlap is limited to rows of that table. The budget is checked on the
+ * sum of the counts of the pieces (the separators between them are not counted). Each
+ * level of the heading path is cut to 256 bytes. Time is linear in len (n log n for
+ * over-long words without spaces).
  */
 typedef struct qr_chunk {
     char *text;       /* NUL-terminated, owned by the list */
@@ -106,15 +116,18 @@ typedef struct qr_chunk_opts {
     void *user_data;
 } qr_chunk_opts;
 
-/* Split md[0..len) (UTF-8; invalid bytes are kept as they are) into chunks.
+/* Split md[0..len) (UTF-8; invalid bytes are kept as they are) into chunks. opts may be
+ * NULL (all defaults). Errors: QUIRE_INVALID_ARG (out NULL, md NULL with len > 0, negative
+ * chunk_tokens, overlap < -1), QUIRE_NOMEM (nothing is leaked; *out is then empty).
  * OUT: *out filled (free with qr_chunk_list_free, also after an error). */
 quire_status qr_chunk_markdown(const char *md, size_t len, const qr_chunk_opts *opts,
                                qr_chunk_list *out, quire_error *err);
 void qr_chunk_list_free(qr_chunk_list *list);
 
 /* Model-free token estimate close to BERT's pre-WordPiece split: runs of letters/digits
- * count one each (plus one per 6 bytes beyond the first 6, for WordPiece splits), every
- * other non-space character counts one. user_data unused. */
+ * count one each (plus one per started 6 bytes beyond the first 6, for WordPiece splits),
+ * every other non-space character counts one. Bytes >= 0x80 are letters, except that a
+ * CJK ideograph counts one on its own (as BERT splits them). user_data unused. */
 int qr_count_words_approx(const char *text, size_t len, void *user_data);
 
 #endif /* QR_TEXT_H */
