@@ -780,3 +780,48 @@ out:
     qr_buf_free(&b);
     return rc;
 }
+
+/* ---- SQLite's allocations through qr_malloc (tests: fault injection reaches SQLite) ---- */
+
+static void *sq_malloc(int n)
+{
+    if (n <= 0)
+        return NULL;
+    uint64_t *p = qr_malloc((size_t)n + 16);
+    if (!p)
+        return NULL;
+    p[0] = (uint64_t)n;
+    return p + 2;
+}
+
+static void sq_free(void *q)
+{
+    if (q)
+        qr_free((uint64_t *)q - 2);
+}
+
+static int sq_size(void *q) { return q ? (int)((uint64_t *)q)[-2] : 0; }
+
+static void *sq_realloc(void *q, int n)
+{
+    if (!q)
+        return sq_malloc(n);
+    if (n <= 0)
+        return NULL;
+    uint64_t *p = qr_realloc((uint64_t *)q - 2, (size_t)n + 16);
+    if (!p)
+        return NULL;
+    p[0] = (uint64_t)n;
+    return p + 2;
+}
+
+static int sq_roundup(int n) { return (n + 7) & ~7; }
+static int sq_init(void *ud) { (void)ud; return SQLITE_OK; }
+static void sq_shutdown(void *ud) { (void)ud; }
+
+int qr_store_route_sqlite_alloc(void)
+{
+    static const sqlite3_mem_methods m = {sq_malloc, sq_free,  sq_realloc, sq_size,
+                                          sq_roundup, sq_init, sq_shutdown, NULL};
+    return sqlite3_config(SQLITE_CONFIG_MALLOC, &m) == SQLITE_OK ? 0 : -1;
+}

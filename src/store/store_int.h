@@ -73,6 +73,9 @@ quire_status qr_store_mismatch(quire_error *err, const char *collection, const q
  * c->index_id; lock held, inside a transaction). */
 quire_status qr_store_new_index(quire_store *st, qr_coll *c, const quire_model *m,
                                 const char *state, quire_error *err);
+/* Route SQLite's own allocations through qr_malloc (so qr_alloc_fail_at reaches them).
+ * Must run before SQLite is first used in the process; 0 on success. For tests. */
+int qr_store_route_sqlite_alloc(void);
 /* Current UTC time as ISO 8601 into buf[32]. */
 void qr_store_now_iso(char buf[32]);
 
