@@ -30,13 +30,19 @@ endif
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= $(OPT) -g
 DEPLIBS := libutf8proc jansson sqlite3
+# The HTTP server (`quire serve`) needs libmicrohttpd; WITH_SERVER=0 builds without it
+# (quire_server_* then return QUIRE_UNSUPPORTED), as the static aarch64 build does.
+WITH_SERVER ?= 1
+ifeq ($(WITH_SERVER),1)
+  DEPLIBS += libmicrohttpd
+endif
 # Conversion (PDF/images -> Markdown) needs MuPDF and Tesseract; the core never does.
 # WITH_CONVERT=0 builds without them (quire_convert_* then return QUIRE_UNSUPPORTED).
 WITH_CONVERT ?= 1
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPLIBS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPLIBS) 2>/dev/null)
 ifeq ($(PKG_LIBS),)
-  PKG_LIBS := -lutf8proc -ljansson -lsqlite3
+  PKG_LIBS := -lutf8proc -ljansson -lsqlite3 $(if $(filter 1,$(WITH_SERVER)),-lmicrohttpd,)
 endif
 ifeq ($(WITH_CONVERT),1)
   # Debian 12's MuPDF is static-only: link its --static closure plus harfbuzz.
@@ -55,9 +61,15 @@ LIB_MODULES := core nn text embed layout export store
 ifeq ($(WITH_CONVERT),1)
   LIB_MODULES += pdf ocr convert
 endif
+ifeq ($(WITH_SERVER),1)
+  LIB_MODULES += server
+endif
 LIB_SRC := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
 ifneq ($(WITH_CONVERT),1)
   LIB_SRC += src/convert_none.c
+endif
+ifneq ($(WITH_SERVER),1)
+  LIB_SRC += src/server_none.c
 endif
 ISA_X86 := src/nn/kern_avx2.c src/nn/kern_avx512.c
 ISA_ARM := src/nn/kern_neon.c
@@ -132,6 +144,15 @@ $(BUILD)/bench/search_peers: bench/search/peers.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) -O3 -march=native -std=c++17 -fopenmp -o $@ $< -lfaiss -llapack -lblas -lpthread
 
+# bench/serve: `quire serve` under 1/8/64 keep-alive connections (batching vs one request per
+# forward pass) and RSS over 100k requests; bench/serve/run.sh prints the table.
+.PHONY: bench-serve
+bench-serve: all models $(BUILD)/bench/serve_load
+	QUIRE_BUILD=$(BUILD) sh bench/serve/run.sh
+$(BUILD)/bench/serve_load: $(BUILD)/obj/bench/serve/load.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -lpthread
+
 # The whole suite (README's test command, run by .ci/run): normal build, ASan+UBSan
 # build, aarch64 under qemu; the last line is the grand total "N passed, N failed".
 test:
@@ -146,7 +167,7 @@ ARM64_QEMU ?= qemu-aarch64
 check-arm64: models
 	@command -v $(ARM64_CC) >/dev/null && command -v $(ARM64_QEMU) >/dev/null || \
 	  { echo "check-arm64: need $(ARM64_CC) and $(ARM64_QEMU) (run .ci/setup)" >&2; exit 1; }
-	$(MAKE) BUILD=build/arm64 CC=$(ARM64_CC) AR=aarch64-linux-gnu-ar SANITIZE= WITH_CONVERT=0 \
+	$(MAKE) BUILD=build/arm64 CC=$(ARM64_CC) AR=aarch64-linux-gnu-ar SANITIZE= WITH_CONVERT=0 WITH_SERVER=0 \
 	  PKG_CONFIG="env -u PKG_CONFIG_PATH PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config --static" \
 	  STATIC=1 tests
 	$(ARM64_QEMU) build/arm64/quire info | tee build/arm64/info.txt

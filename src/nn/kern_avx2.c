@@ -523,6 +523,66 @@ static void attention_avx2(const qr_attn_args *at)
     }
 }
 
+/* Four rows per step share each query load (see kern_avx512.c). */
+static void dot_rows_avx2(const float *q, const float *x, long ld, long m, long n, float *out)
+{
+    long r = 0;
+    for (; r + 4 <= m; r += 4) {
+        const float *x0 = x + r * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        long i = 0;
+        for (; i + 8 <= n; i += 8) {
+            __m256 vq = _mm256_loadu_ps(q + i);
+            if ((i & 15) == 0) { /* one prefetch per 64-byte line of the next group */
+                _mm_prefetch((const char *)(x0 + i + 4 * ld), _MM_HINT_T0);
+                _mm_prefetch((const char *)(x1 + i + 4 * ld), _MM_HINT_T0);
+                _mm_prefetch((const char *)(x2 + i + 4 * ld), _MM_HINT_T0);
+                _mm_prefetch((const char *)(x3 + i + 4 * ld), _MM_HINT_T0);
+            }
+            s0 = _mm256_fmadd_ps(vq, _mm256_loadu_ps(x0 + i), s0);
+            s1 = _mm256_fmadd_ps(vq, _mm256_loadu_ps(x1 + i), s1);
+            s2 = _mm256_fmadd_ps(vq, _mm256_loadu_ps(x2 + i), s2);
+            s3 = _mm256_fmadd_ps(vq, _mm256_loadu_ps(x3 + i), s3);
+        }
+        float t0 = hsum(s0), t1 = hsum(s1), t2 = hsum(s2), t3 = hsum(s3);
+        for (; i < n; i++) {
+            t0 += q[i] * x0[i];
+            t1 += q[i] * x1[i];
+            t2 += q[i] * x2[i];
+            t3 += q[i] * x3[i];
+        }
+        out[r] = t0;
+        out[r + 1] = t1;
+        out[r + 2] = t2;
+        out[r + 3] = t3;
+    }
+    for (; r < m; r++)
+        out[r] = dot_avx2(q, x + r * ld, n);
+}
+
+/* int8 dot: widen 16 bytes to int16, vpmaddwd pairs into int32 lanes. */
+static int32_t dot_i8_avx2(const int8_t *a, const int8_t *b, long n)
+{
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
+        __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));
+        __m256i a1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i + 16)));
+        __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i + 16)));
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(a0, b0));
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(a1, b1));
+    }
+    __m256i s = _mm256_add_epi32(s0, s1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+    int32_t t = _mm_cvtsi128_si32(h);
+    for (; i < n; i++)
+        t += (int32_t)a[i] * b[i];
+    return t;
+}
+
 const qr_kernels qr_kernels_avx2 = {
     .name = "avx2",
     .gemm = gemm_avx2,
@@ -532,4 +592,6 @@ const qr_kernels qr_kernels_avx2 = {
     .softmax = softmax_avx2,
     .dot = dot_avx2,
     .axpy = axpy_avx2,
+    .dot_rows = dot_rows_avx2,
+    .dot_i8 = dot_i8_avx2,
 };

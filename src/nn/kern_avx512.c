@@ -514,6 +514,60 @@ static void attention_avx512(const qr_attn_args *at)
     }
 }
 
+/* Four rows per step share each query load; four independent FMA chains hide the
+ * latency, so the loop runs at memory speed (the caller streams rows once). */
+static void dot_rows_avx512(const float *q, const float *x, long ld, long m, long n, float *out)
+{
+    long r = 0;
+    for (; r + 4 <= m; r += 4) {
+        const float *x0 = x + r * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        for (long i = 0; i < n; i += 16) {
+            __mmask16 mk = tail_mask(n - i);
+            __m512 vq = _mm512_maskz_loadu_ps(mk, q + i);
+            /* the next group's rows: the hardware prefetcher alone reaches only
+             * ~60% of the read bandwidth on four interleaved streams */
+            _mm_prefetch((const char *)(x0 + i + 4 * ld), _MM_HINT_T0);
+            _mm_prefetch((const char *)(x1 + i + 4 * ld), _MM_HINT_T0);
+            _mm_prefetch((const char *)(x2 + i + 4 * ld), _MM_HINT_T0);
+            _mm_prefetch((const char *)(x3 + i + 4 * ld), _MM_HINT_T0);
+            s0 = _mm512_fmadd_ps(vq, _mm512_maskz_loadu_ps(mk, x0 + i), s0);
+            s1 = _mm512_fmadd_ps(vq, _mm512_maskz_loadu_ps(mk, x1 + i), s1);
+            s2 = _mm512_fmadd_ps(vq, _mm512_maskz_loadu_ps(mk, x2 + i), s2);
+            s3 = _mm512_fmadd_ps(vq, _mm512_maskz_loadu_ps(mk, x3 + i), s3);
+        }
+        out[r] = hsum(s0);
+        out[r + 1] = hsum(s1);
+        out[r + 2] = hsum(s2);
+        out[r + 3] = hsum(s3);
+    }
+    for (; r < m; r++)
+        out[r] = dot_avx512(q, x + r * ld, n);
+}
+
+/* int8 dot: widen 32 bytes to int16, vpmaddwd pairs into int32 lanes. */
+static int32_t dot_i8_avx512(const int8_t *a, const int8_t *b, long n)
+{
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0;
+    long i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512i a0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(a + i)));
+        __m512i b0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + i)));
+        __m512i a1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(a + i + 32)));
+        __m512i b1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + i + 32)));
+        s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(a0, b0));
+        s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(a1, b1));
+    }
+    for (; i < n; i += 32) {
+        long rem = n - i;
+        __mmask32 mk = rem >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << rem) - 1u);
+        __m512i a0 = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mk, a + i));
+        __m512i b0 = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mk, b + i));
+        s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(a0, b0));
+    }
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+}
+
 const qr_kernels qr_kernels_avx512 = {
     .name = "avx512",
     .gemm = gemm_avx512,
@@ -523,4 +577,6 @@ const qr_kernels qr_kernels_avx512 = {
     .softmax = softmax_avx512,
     .dot = dot_avx512,
     .axpy = axpy_avx512,
+    .dot_rows = dot_rows_avx512,
+    .dot_i8 = dot_i8_avx512,
 };

@@ -113,6 +113,20 @@ static void gelu_scalar(float *x, long n)
         x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
+static void dot_rows_scalar(const float *q, const float *x, long ld, long m, long n, float *out)
+{
+    for (long r = 0; r < m; r++)
+        out[r] = dot_scalar(q, x + r * ld, n);
+}
+
+static int32_t dot_i8_scalar(const int8_t *a, const int8_t *b, long n)
+{
+    int32_t s = 0;
+    for (long i = 0; i < n; i++)
+        s += (int32_t)a[i] * b[i];
+    return s;
+}
+
 const qr_kernels qr_kernels_scalar = {
     .name = "scalar",
     .gemm = gemm_scalar,
@@ -122,4 +136,6 @@ const qr_kernels qr_kernels_scalar = {
     .softmax = softmax_scalar,
     .dot = dot_scalar,
     .axpy = axpy_scalar,
+    .dot_rows = dot_rows_scalar,
+    .dot_i8 = dot_i8_scalar,
 };

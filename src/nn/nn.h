@@ -89,6 +89,12 @@ typedef struct qr_kernels {
     float (*dot)(const float *a, const float *b, long n);
     /* y[i] += alpha * x[i] */
     void (*axpy)(float *y, const float *x, float alpha, long n);
+    /* out[r] = sum_i q[i] * x[r*ld + i] for r < m (one query against m rows of n
+     * floats at stride ld): the exact-search inner loop, one streaming pass */
+    void (*dot_rows)(const float *q, const float *x, long ld, long m, long n, float *out);
+    /* sum a[i]*b[i] over int8 (exact int32; |sum| must fit, i.e. n < 2^17 at +-127):
+     * the quantized HNSW distance */
+    int32_t (*dot_i8)(const int8_t *a, const int8_t *b, long n);
 } qr_kernels;
 
 /* The scalar reference (always available). */
