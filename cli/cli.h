@@ -27,6 +27,7 @@ int cmd_search(int argc, char **argv);
 int cmd_collections(int argc, char **argv);
 int cmd_docs(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Option table entry: long name, short letter (0 = none), takes a value? */
 typedef struct cli_opt {

@@ -17,6 +17,7 @@ static const cli_cmd commands[] = {
     {"docs", "list (or remove) the documents of a collection", cmd_docs},
     {"reindex", "re-embed a collection with another model, swapped in atomically",
      cmd_reindex},
+    {"serve", "OpenAI-compatible embeddings, search and conversion over HTTP", cmd_serve},
     {"embed", "compute sentence embeddings with a Hugging Face BERT model folder", cmd_embed},
     {"tokenize", "print WordPiece token ids of each input line", cmd_tokenize},
     {"info", "print version, CPU features and the kernels in use", cmd_info},

@@ -494,6 +494,78 @@ QUIRE_API quire_status quire_reindex(quire_store *st, const char *collection,
                                      void (*progress)(void *user_data, long done, long total),
                                      void *user_data, quire_error *err);
 
+
+/* ------------------------------------------------------------------ HTTP server */
+/*
+ * An OpenAI-compatible embedding service plus search and conversion over HTTP/1.1
+ * (libmicrohttpd, one thread per connection). Endpoints: POST /v1/embeddings,
+ * GET /v1/models, POST /v1/search, POST /v1/convert, GET /health, GET /metrics.
+ * Embedding requests from all connections share one queue; batcher threads (one
+ * embedder each) merge queued inputs into forward passes of up to batch_tokens tokens,
+ * waiting at most batch_wait_us for more, and hand every request its vectors in order.
+ * Usage:
+ *
+ *     quire_server_params sp = quire_server_default_params();
+ *     sp.port = 8080;
+ *     quire_server *srv = NULL;
+ *     if (quire_server_new(model, store, conv, &sp, &srv, &err) != QUIRE_OK) { ... }
+ *     printf("port %d\n", quire_server_port(srv));
+ *     volatile int stop = 0;          (set to 1 from a signal handler)
+ *     quire_server_run(srv, &stop);   (returns after draining in-flight requests)
+ *     quire_server_free(srv);
+ *
+ * model, store and converter are borrowed (they must outlive the server) and each may be
+ * NULL: the endpoints that need it then answer 503/501. Every error response is JSON:
+ * {"error":{"message":...,"type":...,"code":...}}.
+ */
+typedef struct quire_server quire_server;
+
+typedef struct quire_server_params {
+    const char *host;           /* address to bind; NULL = "127.0.0.1" */
+    int port;                   /* 0 = pick a free port (see quire_server_port) */
+    const char *api_key;        /* NULL or "" = no auth; else every route but /health needs
+                                   "Authorization: Bearer KEY" (copied) */
+    const char *model_name;     /* extra name accepted in "model" (besides the model
+                                   folder's name); NULL = none */
+    int n_batchers;             /* batcher threads, one embedder each; 0 = 2 */
+    int n_threads;              /* threads per embedder's forward pass; 0 = 1 (measured on
+                                   2 cores: 2 batchers x 1 thread beat 1 x 2, see
+                                   docs/serve.md) */
+    size_t max_body_bytes;      /* larger request bodies -> 413; 0 = 32 MiB */
+    int max_inputs;             /* inputs per embedding request; 0 = 2048 */
+    int max_tokens_per_input;   /* longer inputs (counted in full, incl. [CLS]/[SEP]) ->
+                                   413, or truncated; 0 = the model's max_tokens (also the
+                                   most: open the model with a larger max_tokens for more) */
+    int truncate;               /* 1 = truncate long inputs instead of 413 */
+    int max_connections;        /* concurrent connections; 0 = 256 */
+    int request_timeout_s;      /* idle connection / slow client timeout; 0 = 30 */
+    int batch_tokens;           /* token budget of one forward pass; 0 = 2048 (raised to
+                                   the per-input limit when smaller) */
+    int batch_wait_us;          /* longest wait for more inputs when the queue is short;
+                                   0 = 2000, -1 = never wait */
+    int no_batching;            /* 1 = one request per forward pass (for comparison) */
+    const char *allow_paths;    /* directory whose files /v1/convert may open by
+                                   {"path": ...}; NULL = request paths are refused */
+    double drain_timeout_s;     /* longest wait for in-flight requests at stop; 0 = 30 */
+} quire_server_params;
+
+QUIRE_API quire_server_params quire_server_default_params(void);
+
+/* Create embedders and start listening (the port is bound when this returns). OUT: *out
+ * (free with quire_server_free) or NULL. QUIRE_IO when the address cannot be bound. */
+QUIRE_API quire_status quire_server_new(const quire_model *model, quire_store *store,
+                                        quire_converter *converter,
+                                        const quire_server_params *params,
+                                        quire_server **out, quire_error *err);
+/* The bound TCP port (useful with port 0). */
+QUIRE_API int quire_server_port(const quire_server *srv);
+/* Serve until *stop becomes nonzero (polled every 20 ms; may be set from a signal
+ * handler), then stop accepting, let every request in flight finish (at most
+ * drain_timeout_s) and return QUIRE_OK. */
+QUIRE_API quire_status quire_server_run(quire_server *srv, volatile int *stop);
+/* Stops (if running) and frees. NULL is a no-op. */
+QUIRE_API void quire_server_free(quire_server *srv);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,247 @@
+/*
+ * cmd_serve.c — `quire serve`: the OpenAI-compatible embedding, search and conversion
+ * service. Parses options, opens the model / store / converter, runs the server until
+ * SIGTERM or SIGINT, then lets the requests in flight finish and exits 0.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "core/core.h"
+
+typedef struct serve_args {
+    const char *db, *model, *host, *key_file, *allow, *model_name;
+    long port, threads, batchers, max_inputs, max_tokens, max_conn, timeout, batch_tokens;
+    long max_body;
+    double batch_wait_ms;
+    int wait_set, truncate, no_batching, quiet;
+} serve_args;
+
+static const cli_opt opts[] = {
+    {"db", 0, 1, "PATH", "store for /v1/search (opened read-only; optional)"},
+    {"model", 'm', 1, "DIR", "embedding model folder for /v1/embeddings (optional)"},
+    {"model-name", 0, 1, "NAME", "another name clients may use for the model"},
+    {"host", 0, 1, "ADDR", "address to bind (default 127.0.0.1)"},
+    {"port", 'p', 1, "N", "TCP port (default 8080; 0 = any free port, printed)"},
+    {"api-key-file", 0, 1, "F", "require \"Authorization: Bearer KEY\" with the key in F"},
+    {"threads", 't', 1, "N", "threads per forward pass (default 1)"},
+    {"batchers", 0, 1, "N", "batcher threads, one embedder each (default 2)"},
+    {"max-body", 0, 1, "BYTES", "largest request body (default 33554432; 413 above)"},
+    {"max-inputs", 0, 1, "N", "inputs per embedding request (default 2048)"},
+    {"max-tokens", 0, 1, "N", "tokens per input incl. [CLS]/[SEP] (default: the model's "
+                              "max_seq_length); longer -> 413"},
+    {"truncate", 0, 0, NULL, "truncate long inputs instead of answering 413"},
+    {"max-connections", 0, 1, "N", "concurrent connections (default 256)"},
+    {"timeout", 0, 1, "S", "close connections idle or stalled for S seconds (default 30)"},
+    {"batch-tokens", 0, 1, "N", "token budget of one forward pass (default 2048)"},
+    {"batch-wait-ms", 0, 1, "X", "longest wait for more inputs to batch (default 2; 0 = none)"},
+    {"no-batching", 0, 0, NULL, "one request per forward pass (for comparison)"},
+    {"allow-paths", 0, 1, "DIR", "let /v1/convert open files under DIR by {\"path\": ...}"},
+    {"quiet", 'q', 0, NULL, "no messages on stderr but errors and the listening line"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: quire serve [--db PATH] [--model DIR] [--host ADDR] [--port N] [options]\n\n"
+            "Serve an OpenAI-compatible embeddings API (POST /v1/embeddings, GET /v1/models),\n"
+            "search (POST /v1/search), conversion (POST /v1/convert), GET /health and\n"
+            "GET /metrics (Prometheus). Concurrent embedding requests are batched into\n"
+            "shared forward passes. SIGTERM / Ctrl-C: finish the requests in flight, exit 0.\n"
+            "\noptions:\n");
+    cli_print_opts(out, opts);
+    fprintf(out, "\nexample:\n  quire serve --model all-MiniLM-L6-v2 --db papers.db --port 8080\n"
+                 "  curl -s localhost:8080/v1/embeddings -H 'Content-Type: application/json' \\\n"
+                 "       -d '{\"model\":\"all-MiniLM-L6-v2\",\"input\":[\"hello\"]}'\n");
+}
+
+static int num(const char *n, const char *val, long lo, long hi, long *out)
+{
+    return cli_int("serve", n, val, lo, hi, out) ? EXIT_USAGE : 0;
+}
+
+static int on_opt(int idx, const char *val, void *user)
+{
+    serve_args *a = user;
+    const char *n = opts[idx].name;
+    if (strcmp(n, "db") == 0)
+        a->db = val;
+    else if (strcmp(n, "model") == 0)
+        a->model = val;
+    else if (strcmp(n, "model-name") == 0)
+        a->model_name = val;
+    else if (strcmp(n, "host") == 0)
+        a->host = val;
+    else if (strcmp(n, "api-key-file") == 0)
+        a->key_file = val;
+    else if (strcmp(n, "allow-paths") == 0)
+        a->allow = val;
+    else if (strcmp(n, "port") == 0)
+        return num(n, val, 0, 65535, &a->port);
+    else if (strcmp(n, "threads") == 0)
+        return num(n, val, 1, 256, &a->threads);
+    else if (strcmp(n, "batchers") == 0)
+        return num(n, val, 1, 64, &a->batchers);
+    else if (strcmp(n, "max-body") == 0)
+        return num(n, val, 1, 1L << 31, &a->max_body);
+    else if (strcmp(n, "max-inputs") == 0)
+        return num(n, val, 1, 1000000, &a->max_inputs);
+    else if (strcmp(n, "max-tokens") == 0)
+        return num(n, val, 2, 1 << 20, &a->max_tokens);
+    else if (strcmp(n, "max-connections") == 0)
+        return num(n, val, 1, 65536, &a->max_conn);
+    else if (strcmp(n, "timeout") == 0)
+        return num(n, val, 1, 86400, &a->timeout);
+    else if (strcmp(n, "batch-tokens") == 0)
+        return num(n, val, 1, 1 << 20, &a->batch_tokens);
+    else if (strcmp(n, "batch-wait-ms") == 0) {
+        char *end = NULL;
+        a->batch_wait_ms = strtod(val, &end);
+        if (end == val || *end || a->batch_wait_ms < 0 || a->batch_wait_ms > 1000) {
+            fprintf(stderr, "quire serve: --batch-wait-ms: '%s' is not 0..1000\n", val);
+            return EXIT_USAGE;
+        }
+        a->wait_set = 1;
+    } else if (strcmp(n, "truncate") == 0)
+        a->truncate = 1;
+    else if (strcmp(n, "no-batching") == 0)
+        a->no_batching = 1;
+    else if (strcmp(n, "quiet") == 0)
+        a->quiet = 1;
+    return 0;
+}
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+/* The key file's first line, without trailing white space. */
+static int read_key(const char *path, char **key)
+{
+    quire_error err = {0, ""};
+    size_t len = 0;
+    if (qr_file_read(path, 4096, key, &len, &err) != QUIRE_OK) {
+        fprintf(stderr, "quire serve: --api-key-file: %s\n", err.msg);
+        return -1;
+    }
+    char *k = *key;
+    k[strcspn(k, "\r\n")] = '\0';
+    len = strlen(k);
+    while (len && (k[len - 1] == ' ' || k[len - 1] == '\t'))
+        k[--len] = '\0';
+    if (len == 0) {
+        fprintf(stderr, "quire serve: --api-key-file: %s holds no key\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Open the model; a --max-tokens above its own max_seq_length reopens it with that many
+ * (then /v1/search needs a collection embedded with the same setting). */
+static quire_status open_model(const serve_args *a, quire_model **out, quire_error *err)
+{
+    quire_model_params mp = quire_model_default_params();
+    quire_status rc = quire_model_open(a->model, &mp, out, err);
+    if (rc != QUIRE_OK || a->max_tokens <= quire_model_max_tokens(*out))
+        return rc;
+    quire_model_close(*out);
+    *out = NULL;
+    mp.max_tokens = (int)a->max_tokens;
+    return quire_model_open(a->model, &mp, out, err);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void fill_params(const serve_args *a, quire_server_params *sp, const char *key)
+{
+    sp->host = a->host;
+    sp->port = a->port >= 0 ? (int)a->port : 8080;
+    sp->api_key = key;
+    sp->model_name = a->model_name;
+    sp->n_batchers = (int)a->batchers;
+    sp->n_threads = (int)a->threads;
+    sp->max_body_bytes = (size_t)a->max_body;
+    sp->max_inputs = (int)a->max_inputs;
+    sp->max_tokens_per_input = (int)a->max_tokens;
+    sp->truncate = a->truncate;
+    sp->max_connections = (int)a->max_conn;
+    sp->request_timeout_s = (int)a->timeout;
+    sp->batch_tokens = (int)a->batch_tokens;
+    if (a->wait_set)
+        sp->batch_wait_us = a->batch_wait_ms > 0 ? (int)(a->batch_wait_ms * 1000 + 0.5) : -1;
+    sp->no_batching = a->no_batching;
+    sp->allow_paths = a->allow;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    serve_args a;
+    memset(&a, 0, sizeof a);
+    a.port = -1;
+    int n_pos = 0;
+    int rc = cli_parse(argc, argv, opts, on_opt, &a, NULL, 0, &n_pos, help);
+    if (rc != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    if (!a.db && !a.model) {
+        fprintf(stderr, "quire serve: give --model DIR and/or --db PATH (see --help)\n");
+        return EXIT_USAGE;
+    }
+    quire_error err = {0, ""};
+    char *key = NULL;
+    quire_model *model = NULL;
+    quire_store *st = NULL;
+    quire_converter *conv = NULL;
+    quire_server *srv = NULL;
+    int exit_code = EXIT_OK;
+    if (a.key_file && read_key(a.key_file, &key) != 0) {
+        exit_code = EXIT_USAGE;
+        goto out;
+    }
+    if (quire_init(QUIRE_VERSION_NUMBER, &err) != QUIRE_OK ||
+        (a.model && open_model(&a, &model, &err) != QUIRE_OK) ||
+        (a.db && quire_store_open(a.db, QUIRE_STORE_READONLY, &st, &err) != QUIRE_OK)) {
+        exit_code = cli_fail("serve", &err);
+        goto out;
+    }
+    quire_converter_params cvp = quire_converter_default_params();
+    cvp.n_threads = 2;
+    if (quire_converter_new(&cvp, &conv, &err) != QUIRE_OK)
+        conv = NULL; /* a build without conversion: /v1/convert answers 501 */
+    quire_server_params sp = quire_server_default_params();
+    fill_params(&a, &sp, key);
+    install_signals();
+    if (quire_server_new(model, st, conv, &sp, &srv, &err) != QUIRE_OK) {
+        exit_code = cli_fail("serve", &err);
+        goto out;
+    }
+    fprintf(stderr, "quire serve: listening on http://%s%s%s:%d (model %s, store %s)\n",
+            strchr(a.host ? a.host : "", ':') ? "[" : "", a.host ? a.host : "127.0.0.1",
+            strchr(a.host ? a.host : "", ':') ? "]" : "", quire_server_port(srv),
+            model ? quire_model_name(model) : "none", a.db ? a.db : "none");
+    fflush(stderr);
+    quire_server_run(srv, &stop_flag);
+    if (!a.quiet)
+        fprintf(stderr, "quire serve: stopped\n");
+out:
+    quire_server_free(srv);
+    quire_converter_free(conv);
+    quire_store_close(st);
+    quire_model_close(model);
+    qr_free(key);
+    return exit_code;
+}

@@ -1,0 +1,785 @@
+/*
+ * routes.c — the endpoints, free of HTTP plumbing: each parses its JSON body (jansson),
+ * calls the quire_ API and serialises the answer into a reply. /v1/embeddings follows
+ * OpenAI's embeddings API (inputs as strings or token-id arrays, float or base64
+ * output, Matryoshka `dimensions`); /v1/search and /v1/convert are quire's own.
+ */
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/server_int.h"
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+void qr_srv_json_str(qr_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    qr_buf_putc(b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            qr_buf_putc(b, '\\');
+            qr_buf_putc(b, (char)*p);
+        } else if (*p < 0x20) {
+            char e[7] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], 0};
+            qr_buf_append(b, e, 6);
+        } else {
+            qr_buf_putc(b, (char)*p);
+        }
+    }
+    qr_buf_putc(b, '"');
+}
+
+void qr_srv_error(reply *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *type = status >= 500 ? "server_error"
+                       : status == 401 ? "authentication_error"
+                       : status == 404 && strcmp(code, "not_found") == 0 ? "not_found_error"
+                                                                          : "invalid_request_error";
+    r->status = status;
+    r->content_type = "application/json";
+    qr_buf_clear(&r->body);
+    r->body.failed = 0;
+    qr_buf_append(&r->body, "{\"error\":{\"message\":", 20);
+    qr_srv_json_str(&r->body, msg);
+    qr_buf_printf(&r->body, ",\"type\":\"%s\",\"code\":", type);
+    qr_srv_json_str(&r->body, code);
+    qr_buf_append(&r->body, "}}\n", 3);
+}
+
+int qr_srv_http_status(quire_status st)
+{
+    switch (QUIRE_STATUS_PRIMARY(st)) {
+    case QUIRE_OK: return 200;
+    case QUIRE_INVALID_ARG: return 400;
+    case QUIRE_MISMATCH: return 400;
+    case QUIRE_NOT_FOUND: return 404;
+    case QUIRE_LIMIT: return 413;
+    case QUIRE_FORMAT: return 422;
+    case QUIRE_UNSUPPORTED: return 501;
+    case QUIRE_BUSY: return 503;
+    default: return 500;
+    }
+}
+
+static const char *status_code_name(quire_status st)
+{
+    switch (QUIRE_STATUS_PRIMARY(st)) {
+    case QUIRE_INVALID_ARG: return "invalid_request";
+    case QUIRE_MISMATCH: return "model_mismatch";
+    case QUIRE_NOT_FOUND: return "not_found";
+    case QUIRE_LIMIT: return "limit_exceeded";
+    case QUIRE_FORMAT: return "unprocessable_document";
+    case QUIRE_UNSUPPORTED: return "not_supported";
+    case QUIRE_BUSY: return "unavailable";
+    case QUIRE_NOMEM: return "out_of_memory";
+    default: return "internal_error";
+    }
+}
+
+static void set_json(reply *r, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s) {
+        qr_srv_error(r, 500, "out_of_memory", "out of memory");
+        return;
+    }
+    r->status = 200;
+    r->content_type = "application/json";
+    qr_buf_append(&r->body, s, strlen(s));
+    qr_buf_putc(&r->body, '\n');
+    free(s); /* lint-allow: free (json_dumps) */
+}
+
+static const char *served_name(const quire_server *s)
+{
+    return s->model_alias ? s->model_alias : quire_model_name(s->model);
+}
+
+static int name_matches(const quire_server *s, const char *name)
+{
+    return strcmp(name, quire_model_name(s->model)) == 0 ||
+           (s->model_alias && strcmp(name, s->model_alias) == 0);
+}
+
+/* ---- /v1/embeddings ------------------------------------------------------------------- */
+
+typedef struct emb_req {
+    size_t n;
+    int32_t *ids;      /* [n * cap] */
+    size_t cap;        /* ids per input slot (the model's max_tokens) */
+    size_t *n_ids;     /* [n] */
+    const int32_t **ptrs;
+    long tokens;
+} emb_req;
+
+static void emb_req_free(emb_req *q)
+{
+    qr_free(q->ids);
+    qr_free(q->n_ids);
+    qr_free(q->ptrs);
+}
+
+/* Tokens of a text incl. [CLS]/[SEP], also when it is longer than the model's max_tokens
+ * (where quire_tokenize stops counting): WordPiece works word by word, so the halves of
+ * a text split at white space add up (minus one [CLS]/[SEP] pair). A text that cannot be
+ * split counts as the model's max_tokens + 1 ("at least"). */
+static size_t count_tokens(const quire_model *m, const char *t, size_t len, int32_t *tmp,
+                           int depth)
+{
+    size_t cap = (size_t)quire_model_max_tokens(m), n = 0;
+    if (quire_tokenize(m, t, len, tmp, cap, &n, NULL) != QUIRE_OK)
+        return cap + 1;
+    if (n < cap)
+        return n;
+    size_t mid = len / 2, cut = 0;
+    for (size_t d = 0; d <= len / 2 && !cut; d++) {
+        if (mid + d < len && strchr(" \t\r\n", t[mid + d]) && t[mid + d])
+            cut = mid + d;
+        else if (d <= mid && mid - d > 0 && strchr(" \t\r\n", t[mid - d]) && t[mid - d])
+            cut = mid - d;
+    }
+    if (!cut || depth > 48)
+        return cap + 1;
+    size_t a = count_tokens(m, t, cut, tmp, depth + 1);
+    size_t b = count_tokens(m, t + cut + 1, len - cut - 1, tmp, depth + 1);
+    return a + b - 2;
+}
+
+/* Apply the per-input token limit to input i (n_ids[i] is its full length, maybe more
+ * than the slot holds); returns 0 or fills r (413). */
+static int check_len(const quire_server *s, emb_req *q, size_t i, reply *r)
+{
+    size_t n = q->n_ids[i];
+    if (n <= (size_t)s->limit)
+        return 0;
+    if (!s->p.truncate) {
+        qr_srv_error(r, 413, "context_length_exceeded",
+                     "input[%zu] has %zu tokens, more than the limit of %d tokens per input "
+                     "(shorten it, or start the server with --truncate)",
+                     i, n, s->limit);
+        return -1;
+    }
+    int32_t *v = q->ids + i * q->cap;
+    size_t last = QR_MIN(n, q->cap) - 1;
+    v[s->limit - 1] = v[last]; /* keep the final [SEP] */
+    q->n_ids[i] = (size_t)s->limit;
+    return 0;
+}
+
+static int put_text(const quire_server *s, emb_req *q, size_t i, json_t *v, reply *r)
+{
+    size_t len = json_string_length(v);
+    const char *text = json_string_value(v);
+    if (len == 0) {
+        qr_srv_error(r, 400, "invalid_input", "input[%zu] is an empty string", i);
+        return -1;
+    }
+    quire_error e = {0, ""};
+    int32_t *slot = q->ids + i * q->cap;
+    quire_status st = quire_tokenize(s->model, text, len, slot, q->cap, &q->n_ids[i], &e);
+    if (st != QUIRE_OK) {
+        qr_srv_error(r, qr_srv_http_status(st), status_code_name(st), "input[%zu]: %s", i,
+                     e.msg);
+        return -1;
+    }
+    if (q->n_ids[i] >= q->cap && !s->p.truncate) {
+        /* filled the slot: the text may be longer than the tokenizer counted */
+        int32_t *tmp = qr_malloc(q->cap * sizeof(int32_t));
+        if (!tmp) {
+            qr_srv_error(r, 500, "out_of_memory", "out of memory");
+            return -1;
+        }
+        size_t full = count_tokens(s->model, text, len, tmp, 0);
+        qr_free(tmp);
+        if (full > q->n_ids[i])
+            q->n_ids[i] = full;
+    }
+    return check_len(s, q, i, r);
+}
+
+static int put_ids(const quire_server *s, emb_req *q, size_t i, json_t *arr, reply *r)
+{
+    size_t n = json_array_size(arr);
+    if (n == 0) {
+        qr_srv_error(r, 400, "invalid_input", "input[%zu] is an empty token array", i);
+        return -1;
+    }
+    int32_t *v = q->ids + i * q->cap;
+    size_t keep = QR_MIN(n, q->cap);
+    for (size_t j = 0; j < n; j++) {
+        json_t *t = json_array_get(arr, j);
+        json_int_t id = json_is_integer(t) ? json_integer_value(t) : -1;
+        if (!json_is_integer(t) || id < 0 || id > INT32_MAX) {
+            qr_srv_error(r, 400, "invalid_input",
+                         "input[%zu][%zu]: token ids must be integers from the model's "
+                         "vocabulary", i, j);
+            return -1;
+        }
+        if (j < keep)
+            v[j] = (int32_t)id;
+    }
+    if (n > keep) /* longer than any slot: as too long as it gets; keep the last id */
+        v[keep - 1] = (int32_t)json_integer_value(json_array_get(arr, n - 1));
+    q->n_ids[i] = n > keep ? n : keep;
+    if (check_len(s, q, i, r) != 0)
+        return -1;
+    if (q->n_ids[i] > q->cap)
+        q->n_ids[i] = q->cap;
+    return 0;
+}
+
+/* input: "text" | ["text", ...] | [id, ...] | [[id, ...], ...] */
+static int parse_input(const quire_server *s, json_t *in, emb_req *q, reply *r)
+{
+    int kind; /* 0 one string, 1 strings, 2 one token array, 3 token arrays */
+    size_t n = 1;
+    if (json_is_string(in)) {
+        kind = 0;
+    } else if (json_is_array(in)) {
+        n = json_array_size(in);
+        if (n == 0) {
+            qr_srv_error(r, 400, "invalid_input", "'input' is an empty array");
+            return -1;
+        }
+        json_t *first = json_array_get(in, 0);
+        kind = json_is_string(first) ? 1 : json_is_integer(first) ? 2 : json_is_array(first) ? 3 : -1;
+        if (kind == 2)
+            n = 1;
+        for (size_t i = 0; kind == 1 || kind == 3 ? i < n : 0; i++) {
+            json_t *e = json_array_get(in, i);
+            if ((kind == 1 && !json_is_string(e)) || (kind == 3 && !json_is_array(e)))
+                kind = -1;
+        }
+    } else {
+        kind = -1;
+    }
+    if (kind < 0) {
+        qr_srv_error(r, 400, "invalid_type",
+                     "'input' must be a string, an array of strings, an array of token ids "
+                     "or an array of token-id arrays");
+        return -1;
+    }
+    if (n > (size_t)s->p.max_inputs) {
+        qr_srv_error(r, 400, "too_many_inputs",
+                     "'input' has %zu items, more than the limit of %d per request", n,
+                     s->p.max_inputs);
+        return -1;
+    }
+    q->n = n;
+    q->cap = (size_t)quire_model_max_tokens(s->model);
+    q->ids = qr_calloc(n * q->cap, sizeof(int32_t));
+    q->n_ids = qr_calloc(n, sizeof(size_t));
+    q->ptrs = qr_calloc(n, sizeof(int32_t *));
+    if (!q->ids || !q->n_ids || !q->ptrs) {
+        qr_srv_error(r, 500, "out_of_memory", "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        if (kind == 0)
+            rc = put_text(s, q, i, in, r);
+        else if (kind == 1)
+            rc = put_text(s, q, i, json_array_get(in, i), r);
+        else if (kind == 2)
+            rc = put_ids(s, q, i, in, r);
+        else
+            rc = put_ids(s, q, i, json_array_get(in, i), r);
+        if (rc != 0)
+            return -1;
+        q->ptrs[i] = q->ids + i * q->cap;
+        q->tokens += (long)q->n_ids[i];
+    }
+    return 0;
+}
+
+typedef struct emb_opts {
+    int base64;
+    int dims;
+} emb_opts;
+
+static int parse_options(const quire_server *s, json_t *root, emb_opts *o, reply *r)
+{
+    json_t *m = json_object_get(root, "model");
+    if (!m || json_is_null(m)) {
+        qr_srv_error(r, 400, "missing_model", "you must provide a 'model' (this server "
+                     "serves '%s')", served_name(s));
+        return -1;
+    }
+    if (!json_is_string(m)) {
+        qr_srv_error(r, 400, "invalid_type", "'model' must be a string");
+        return -1;
+    }
+    if (!name_matches(s, json_string_value(m))) {
+        qr_srv_error(r, 404, "model_not_found",
+                     "The model '%s' does not exist (this server serves '%s')",
+                     json_string_value(m), served_name(s));
+        return -1;
+    }
+    json_t *f = json_object_get(root, "encoding_format");
+    o->base64 = 0;
+    if (f && !json_is_null(f)) {
+        const char *v = json_is_string(f) ? json_string_value(f) : "";
+        if (strcmp(v, "base64") == 0)
+            o->base64 = 1;
+        else if (strcmp(v, "float") != 0) {
+            qr_srv_error(r, 400, "invalid_encoding_format",
+                         "'encoding_format' must be \"float\" or \"base64\"");
+            return -1;
+        }
+    }
+    json_t *d = json_object_get(root, "dimensions");
+    o->dims = s->dims;
+    if (d && !json_is_null(d)) {
+        json_int_t v = json_is_integer(d) ? json_integer_value(d) : 0;
+        if (v < 1 || v > s->dims) {
+            qr_srv_error(r, 400, "invalid_dimensions",
+                         "'dimensions' must be an integer from 1 to %d (the model's size; "
+                         "smaller values keep the first N dimensions, renormalised)",
+                         s->dims);
+            return -1;
+        }
+        o->dims = (int)v;
+    }
+    return 0;
+}
+
+static void put_base64(qr_buf *b, const unsigned char *d, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)d[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)d[i + 1] << 8;
+        if (i + 2 < n)
+            v |= d[i + 2];
+        char out[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63],
+                       i + 1 < n ? tab[(v >> 6) & 63] : '=', i + 2 < n ? tab[v & 63] : '='};
+        qr_buf_append(b, out, 4);
+    }
+}
+
+/* Matryoshka: keep the first `dims` values and renormalise (as `quire embed --dims`). */
+static void shorten(float *v, int dims, int full)
+{
+    if (dims == full)
+        return;
+    double ss = 0;
+    for (int j = 0; j < dims; j++)
+        ss += (double)v[j] * v[j];
+    float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.f;
+    for (int j = 0; j < dims; j++)
+        v[j] *= inv;
+}
+
+static void write_embeddings(const quire_server *s, const emb_req *q, float *vecs,
+                             const emb_opts *o, reply *r)
+{
+    qr_buf *b = &r->body;
+    qr_buf_append(b, "{\"object\":\"list\",\"data\":[", 25);
+    for (size_t i = 0; i < q->n; i++) {
+        float *v = vecs + i * (size_t)s->dims;
+        shorten(v, o->dims, s->dims);
+        qr_buf_printf(b, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":",
+                      i ? "," : "", i);
+        if (o->base64) {
+            /* little-endian float32 bytes (the host order on x86_64 and arm64) */
+            qr_buf_putc(b, '"');
+            put_base64(b, (const unsigned char *)v, (size_t)o->dims * sizeof(float));
+            qr_buf_putc(b, '"');
+        } else {
+            qr_buf_putc(b, '[');
+            for (int j = 0; j < o->dims; j++) {
+                char tmp[32];
+                int len = snprintf(tmp, sizeof tmp, j ? ",%.9g" : "%.9g",
+                                   isfinite(v[j]) ? (double)v[j] : 0.0);
+                qr_buf_append(b, tmp, (size_t)len);
+            }
+            qr_buf_putc(b, ']');
+        }
+        qr_buf_putc(b, '}');
+    }
+    qr_buf_append(b, "],\"model\":", 10);
+    qr_srv_json_str(b, served_name(s));
+    qr_buf_printf(b, ",\"usage\":{\"prompt_tokens\":%ld,\"total_tokens\":%ld}}\n", q->tokens,
+                  q->tokens);
+    r->status = 200;
+    r->content_type = "application/json";
+}
+
+void qr_route_embeddings(quire_server *s, const char *body, size_t len, reply *r)
+{
+    if (!s->model) {
+        qr_srv_error(r, 503, "model_not_loaded",
+                     "no embedding model is loaded (start quire serve with --model DIR)");
+        return;
+    }
+    json_error_t je;
+    json_t *root = json_loadb(body, len, 0, &je);
+    emb_req q;
+    memset(&q, 0, sizeof q);
+    float *vecs = NULL;
+    emb_opts o;
+    if (!root) {
+        qr_srv_error(r, 400, "invalid_json", "the body is not valid JSON (line %d, column %d: %s)",
+                     je.line, je.column, je.text);
+        return;
+    }
+    if (!json_is_object(root)) {
+        qr_srv_error(r, 400, "invalid_type", "the body must be a JSON object");
+        goto out;
+    }
+    if (parse_options(s, root, &o, r) != 0)
+        goto out;
+    json_t *in = json_object_get(root, "input");
+    if (!in) {
+        qr_srv_error(r, 400, "missing_input", "you must provide an 'input'");
+        goto out;
+    }
+    if (parse_input(s, in, &q, r) != 0)
+        goto out;
+    vecs = qr_malloc(q.n * (size_t)s->dims * sizeof(float));
+    if (!vecs) {
+        qr_srv_error(r, 500, "out_of_memory", "out of memory");
+        goto out;
+    }
+    qr_emb_job job;
+    memset(&job, 0, sizeof job);
+    job.ids = q.ptrs;
+    job.n_ids = q.n_ids;
+    job.n = q.n;
+    job.vecs = vecs;
+    quire_status st = qr_batch_run(&s->queue, &job);
+    if (st != QUIRE_OK) {
+        qr_srv_error(r, qr_srv_http_status(st), status_code_name(st), "%s", job.msg);
+        goto out;
+    }
+    write_embeddings(s, &q, vecs, &o, r);
+    if (r->body.failed)
+        qr_srv_error(r, 500, "out_of_memory", "the response is too large");
+out:
+    qr_free(vecs);
+    emb_req_free(&q);
+    json_decref(root);
+}
+
+/* ---- /v1/models ------------------------------------------------------------------------ */
+
+static json_t *model_obj(const quire_server *s)
+{
+    return json_pack("{s:s,s:s,s:i,s:s,s:i,s:i}", "id", served_name(s), "object", "model",
+                     "created", 0, "owned_by", "quire", "dimensions", s->dims,
+                     "max_tokens", s->limit);
+}
+
+void qr_route_models(quire_server *s, const char *id, reply *r)
+{
+    if (id) {
+        if (!s->model || !name_matches(s, id)) {
+            qr_srv_error(r, 404, "model_not_found", "The model '%s' does not exist", id);
+            return;
+        }
+        set_json(r, model_obj(s));
+        return;
+    }
+    json_t *data = json_array();
+    if (s->model)
+        json_array_append_new(data, model_obj(s));
+    set_json(r, json_pack("{s:s,s:o}", "object", "list", "data", data));
+}
+
+/* ---- /v1/search ------------------------------------------------------------------------ */
+
+typedef struct search_req {
+    const char *query, *collection, *glob;
+    int k, mode, mode_set, ef, exact;
+} search_req;
+
+static int parse_search(json_t *root, search_req *q, reply *r)
+{
+    memset(q, 0, sizeof *q);
+    q->k = 10;
+    json_t *v = json_object_get(root, "query");
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        qr_srv_error(r, 400, v ? "invalid_type" : "missing_query",
+                     "'query' must be a non-empty string");
+        return -1;
+    }
+    q->query = json_string_value(v);
+    v = json_object_get(root, "collection");
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v)) {
+            qr_srv_error(r, 400, "invalid_type", "'collection' must be a string");
+            return -1;
+        }
+        q->collection = json_string_value(v);
+    }
+    v = json_object_get(root, "k");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000) {
+            qr_srv_error(r, 400, "invalid_k", "'k' must be an integer from 1 to 1000");
+            return -1;
+        }
+        q->k = (int)json_integer_value(v);
+    }
+    v = json_object_get(root, "mode");
+    if (v && !json_is_null(v)) {
+        const char *m = json_is_string(v) ? json_string_value(v) : "";
+        q->mode_set = 1;
+        if (strcmp(m, "hybrid") == 0)
+            q->mode = QUIRE_SEARCH_HYBRID;
+        else if (strcmp(m, "vector") == 0)
+            q->mode = QUIRE_SEARCH_VECTOR;
+        else if (strcmp(m, "text") == 0)
+            q->mode = QUIRE_SEARCH_TEXT;
+        else {
+            qr_srv_error(r, 400, "invalid_mode", "'mode' must be hybrid, vector or text");
+            return -1;
+        }
+    }
+    v = json_object_get(root, "filter");
+    if (v && !json_is_null(v)) {
+        const char *f = json_is_string(v) ? json_string_value(v) : "";
+        if (strncmp(f, "path=", 5) != 0 || !f[5]) {
+            qr_srv_error(r, 400, "invalid_filter", "'filter' must be \"path=GLOB\"");
+            return -1;
+        }
+        q->glob = f + 5;
+    }
+    v = json_object_get(root, "ef");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 4096) {
+            qr_srv_error(r, 400, "invalid_ef", "'ef' must be an integer from 1 to 4096");
+            return -1;
+        }
+        q->ef = (int)json_integer_value(v);
+    }
+    v = json_object_get(root, "exact");
+    q->exact = v && json_is_true(v);
+    return 0;
+}
+
+static const char *mode_name(int mode)
+{
+    return mode == QUIRE_SEARCH_VECTOR ? "vector" : mode == QUIRE_SEARCH_TEXT ? "text" : "hybrid";
+}
+
+static json_t *hits_json(const quire_hits *h, const char *collection)
+{
+    json_t *data = json_array();
+    for (int i = 0; i < h->n; i++) {
+        const quire_hit *x = &h->hits[i];
+        json_array_append_new(
+            data, json_pack("{s:s,s:i,s:i,s:s,s:f,s:s,s:s,s:I}", "document", x->document,
+                            "page_start", x->page_start, "page_end", x->page_end, "heading",
+                            x->heading, "score", x->score, "snippet", x->snippet, "text",
+                            x->text, "chunk_id", (json_int_t)x->chunk_id));
+    }
+    return json_pack("{s:s,s:o,s:s,s:s,s:b,s:s}", "object", "list", "data", data, "collection",
+                     collection, "mode", mode_name(h->mode), "exact", h->exact, "note", h->note);
+}
+
+/* Run a search, with the shared search embedder when the mode needs vectors. */
+static quire_status do_search(quire_server *s, const search_req *q, int mode,
+                              quire_hits **hits, quire_error *e)
+{
+    quire_search_params sp = quire_search_default_params();
+    sp.collection = q->collection;
+    sp.k = q->k;
+    sp.mode = mode;
+    sp.path_glob = q->glob;
+    sp.ef = q->ef;
+    sp.exact = q->exact;
+    if (mode == QUIRE_SEARCH_TEXT)
+        return quire_search(s->store, q->query, &sp, hits, e);
+    pthread_mutex_lock(&s->search_mu);
+    quire_status st = QUIRE_OK;
+    if (!s->search_emb) {
+        quire_embedder_params ep = quire_embedder_default_params();
+        ep.max_batch = 1;
+        st = quire_embedder_new(s->model, &ep, &s->search_emb, e);
+    }
+    if (st == QUIRE_OK) {
+        sp.embedder = s->search_emb;
+        st = quire_search(s->store, q->query, &sp, hits, e);
+    }
+    pthread_mutex_unlock(&s->search_mu);
+    return st;
+}
+
+void qr_route_search(quire_server *s, const char *body, size_t len, reply *r)
+{
+    if (!s->store) {
+        qr_srv_error(r, 503, "store_not_open", "no store is open (start quire serve with --db)");
+        return;
+    }
+    json_error_t je;
+    json_t *root = json_loadb(body, len, 0, &je);
+    if (!root || !json_is_object(root)) {
+        qr_srv_error(r, 400, root ? "invalid_type" : "invalid_json",
+                     root ? "the body must be a JSON object" : "the body is not valid JSON: %s",
+                     je.text);
+        json_decref(root);
+        return;
+    }
+    search_req q;
+    quire_hits *hits = NULL;
+    if (parse_search(root, &q, r) != 0)
+        goto out;
+    const char *coll = q.collection ? q.collection : "default";
+    quire_collection_info ci;
+    quire_error e = {0, ""};
+    quire_status st = quire_store_collection(s->store, coll, &ci, &e);
+    if (st != QUIRE_OK) {
+        qr_srv_error(r, qr_srv_http_status(st),
+                     st == QUIRE_NOT_FOUND ? "collection_not_found" : status_code_name(st), "%s",
+                     e.msg);
+        goto out;
+    }
+    int same_model = s->model && ci.dims && strcmp(ci.fingerprint,
+                                                   quire_model_fingerprint(s->model)) == 0;
+    int mode = q.mode_set ? q.mode : same_model ? QUIRE_SEARCH_HYBRID : QUIRE_SEARCH_TEXT;
+    if (mode != QUIRE_SEARCH_TEXT && !s->model) {
+        qr_srv_error(r, 400, "model_not_loaded",
+                     "mode '%s' needs the collection's model: start quire serve with --model",
+                     mode_name(mode));
+        goto out;
+    }
+    st = do_search(s, &q, mode, &hits, &e);
+    if (st != QUIRE_OK) {
+        qr_srv_error(r, qr_srv_http_status(st), status_code_name(st), "%s", e.msg);
+        goto out;
+    }
+    set_json(r, hits_json(hits, coll));
+out:
+    quire_hits_free(hits);
+    json_decref(root);
+}
+
+/* ---- /v1/convert ------------------------------------------------------------------------ */
+
+/* {"path": P}: only a file under --allow-paths, after resolving links and "..". */
+static int allowed_path(const quire_server *s, const char *body, size_t len, char *out,
+                        reply *r)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body, len, 0, &je);
+    json_t *p = root ? json_object_get(root, "path") : NULL;
+    int rc = -1;
+    if (!json_is_string(p)) {
+        qr_srv_error(r, 400, "invalid_request",
+                     "a JSON body must be {\"path\": \"...\"}; send the document's bytes "
+                     "otherwise");
+    } else if (!s->allow_dir) {
+        qr_srv_error(r, 403, "path_not_allowed",
+                     "this server opens no file named by a request (see --allow-paths)");
+    } else {
+        size_t n = strlen(s->allow_dir);
+        if (!realpath(json_string_value(p), out) || strncmp(out, s->allow_dir, n) != 0 ||
+            (out[n] != '/' && s->allow_dir[n - 1] != '/'))
+            qr_srv_error(r, 403, "path_not_allowed",
+                         "the path does not exist or is not under the allowed directory");
+        else
+            rc = 0;
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* Write the body to a private temporary file (mkstemp, mode 0600). */
+static int body_to_tmp(const char *body, size_t len, char *path, size_t cap)
+{
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, cap, "%s/quire-serve-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, body + off, len - off);
+        if (w <= 0) {
+            close(fd);
+            unlink(path);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    close(fd);
+    return 0;
+}
+
+static int parse_format(const char *format, reply *r)
+{
+    if (!format || strcmp(format, "md") == 0 || strcmp(format, "markdown") == 0)
+        return QUIRE_FORMAT_MD;
+    if (strcmp(format, "json") == 0)
+        return QUIRE_FORMAT_JSON;
+    if (strcmp(format, "txt") == 0 || strcmp(format, "text") == 0)
+        return QUIRE_FORMAT_TXT;
+    qr_srv_error(r, 400, "invalid_format", "format must be md, json or txt");
+    return -1;
+}
+
+void qr_route_convert(quire_server *s, const char *body, size_t len, const char *format,
+                      const char *content_type, reply *r)
+{
+    if (!s->conv) {
+        qr_srv_error(r, 501, "not_supported",
+                     "this server has no converter (quire was built without conversion)");
+        return;
+    }
+    int fmt = parse_format(format, r);
+    if (fmt < 0)
+        return;
+    char path[PATH_MAX];
+    int is_tmp = 0;
+    if (content_type && strncmp(content_type, "application/json", 16) == 0) {
+        if (allowed_path(s, body, len, path, r) != 0)
+            return;
+    } else if (len == 0) {
+        qr_srv_error(r, 400, "empty_body", "send the PDF or image bytes as the request body");
+        return;
+    } else if (body_to_tmp(body, len, path, sizeof path) != 0) {
+        qr_srv_error(r, 500, "io_error", "cannot write a temporary file");
+        return;
+    } else {
+        is_tmp = 1;
+    }
+    quire_convert_params cp = quire_convert_default_params();
+    cp.format = fmt;
+    quire_convert_result *res = NULL;
+    quire_error e = {0, ""};
+    quire_status st = quire_convert_file(s->conv, path, &cp, &res, &e);
+    if (is_tmp)
+        unlink(path);
+    if (!res) {
+        char *at = is_tmp ? strstr(e.msg, path) : NULL;
+        if (at) { /* the temporary name means nothing to the client */
+            char fixed[sizeof e.msg];
+            snprintf(fixed, sizeof fixed, "%.*s(request body)%s", (int)(at - e.msg), e.msg,
+                     at + strlen(path));
+            memcpy(e.msg, fixed, sizeof e.msg);
+        }
+        qr_srv_error(r, st == QUIRE_IO ? 422 : qr_srv_http_status(st),
+                     st == QUIRE_IO ? "unprocessable_document" : status_code_name(st), "%s",
+                     e.msg);
+        return;
+    }
+    r->status = 200;
+    r->content_type = fmt == QUIRE_FORMAT_JSON ? "application/json"
+                      : fmt == QUIRE_FORMAT_MD ? "text/markdown; charset=utf-8"
+                                               : "text/plain; charset=utf-8";
+    r->failed_pages = res->n_failed;
+    qr_buf_append(&r->body, res->output, res->output_len);
+    quire_convert_result_free(res);
+}

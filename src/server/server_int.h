@@ -1,0 +1,128 @@
+/*
+ * server_int.h — the files of src/server: the embedding batch queue (batch.c), metrics
+ * (metrics.c), the route handlers (routes.c) and the libmicrohttpd glue (http.c). Route
+ * handlers see no libmicrohttpd type: they get the body and return a reply.
+ */
+#ifndef QR_SERVER_INT_H
+#define QR_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/core.h"
+
+/* ---- replies ----------------------------------------------------------------- */
+typedef struct reply {
+    int status;               /* HTTP status */
+    const char *content_type; /* static string */
+    qr_buf body;
+    const char *allow;        /* Allow header for 405, else NULL */
+    int failed_pages;         /* /v1/convert partial result: X-Quire-Failed-Pages */
+} reply;
+
+/* Fill r with {"error":{"message","type","code"}}; the type follows from status. */
+void qr_srv_error(reply *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* HTTP status for a library status. */
+int qr_srv_http_status(quire_status st);
+/* Append s as a JSON string literal (quoted, escaped). */
+void qr_srv_json_str(qr_buf *b, const char *s);
+
+/* ---- batch queue -------------------------------------------------------------- */
+/* One embedding request: its inputs as token ids, and where the vectors go. */
+typedef struct qr_emb_job {
+    const int32_t *const *ids; /* [n] borrowed until done */
+    const size_t *n_ids;       /* [n] */
+    size_t n;
+    float *vecs;               /* [n * dims] written by batchers */
+    /* under the queue lock: */
+    size_t next;               /* first input not yet taken by a batcher */
+    size_t done;               /* inputs finished */
+    quire_status status;       /* first failure */
+    char msg[256];
+    double t_enqueued;
+    struct qr_emb_job *qnext;
+    pthread_cond_t cv;         /* signalled when done == n */
+} qr_emb_job;
+
+typedef struct qr_metrics qr_metrics;
+typedef struct qr_batcher qr_batcher;
+
+typedef struct qr_batch_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* work arrived / stop */
+    qr_emb_job *head, *tail;
+    long queued_inputs;         /* inputs not yet taken */
+    long queued_tokens;
+    long queued_jobs;
+    long busy_jobs;             /* jobs in the batchers' running passes */
+    int stopping;
+    atomic_int open_connections; /* from the HTTP layer: a hint for how long to wait */
+    int budget;                  /* tokens per pass */
+    int wait_us;                 /* -1 = never */
+    int no_batching;
+    int dims;
+    qr_metrics *metrics;
+    int n_batchers;
+    qr_batcher *batchers;
+} qr_batch_queue;
+
+quire_status qr_batch_start(qr_batch_queue *q, const quire_model *model, int n_batchers,
+                            int n_threads, int budget, int wait_us, int no_batching,
+                            qr_metrics *metrics, quire_error *err);
+/* Stops the batchers after the queue is empty; joins them, frees the embedders. */
+void qr_batch_stop(qr_batch_queue *q);
+/* Queue a job and wait until every input is embedded. Returns the job's status. */
+quire_status qr_batch_run(qr_batch_queue *q, qr_emb_job *job);
+
+/* ---- metrics ------------------------------------------------------------------ */
+enum {
+    ROUTE_EMBEDDINGS,
+    ROUTE_MODELS,
+    ROUTE_SEARCH,
+    ROUTE_CONVERT,
+    ROUTE_HEALTH,
+    ROUTE_METRICS,
+    ROUTE_OTHER,
+    ROUTE_COUNT
+};
+extern const char *const qr_srv_route_names[ROUTE_COUNT];
+
+qr_metrics *qr_metrics_new(void);
+void qr_metrics_free(qr_metrics *m);
+void qr_metrics_request(qr_metrics *m, int route, int status, double seconds);
+void qr_metrics_batch(qr_metrics *m, int n_inputs, int n_tokens);
+/* Prometheus text exposition. queue_depth: inputs waiting. */
+void qr_metrics_write(qr_metrics *m, qr_buf *out, long queue_depth, int open_connections,
+                      int in_flight);
+
+/* ---- the server ---------------------------------------------------------------- */
+struct quire_server {
+    const quire_model *model;
+    quire_store *store;
+    quire_converter *conv;
+    quire_server_params p;
+    char *api_key;
+    char *model_alias;
+    char *allow_dir;          /* realpath of allow_paths, or NULL */
+    int dims, limit;          /* vector size, tokens per input */
+    qr_batch_queue queue;
+    int queue_started;
+    qr_metrics *metrics;
+    pthread_mutex_t search_mu; /* guards search_emb */
+    quire_embedder *search_emb;
+    struct MHD_Daemon *daemon;
+    int port;
+    atomic_int in_flight;      /* requests between first callback and completion */
+    atomic_int draining;
+    atomic_long last_activity_ms;
+};
+
+/* Route handlers (routes.c). body is NUL-terminated (len bytes). */
+void qr_route_embeddings(quire_server *s, const char *body, size_t len, reply *r);
+void qr_route_models(quire_server *s, const char *id, reply *r);
+void qr_route_search(quire_server *s, const char *body, size_t len, reply *r);
+void qr_route_convert(quire_server *s, const char *body, size_t len, const char *format,
+                      const char *content_type, reply *r);
+
+#endif
