@@ -56,6 +56,7 @@ typedef struct qr_batch_queue {
     long queued_tokens;
     long queued_jobs;
     long busy_jobs;             /* jobs in the batchers' running passes */
+    int busy_batchers;          /* batchers running a pass */
     int stopping;
     atomic_int open_connections; /* from the HTTP layer: a hint for how long to wait */
     int budget;                  /* tokens per pass */
