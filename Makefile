@@ -164,6 +164,9 @@ check: test
 # multiarch libutf8proc-dev:arm64 libjansson-dev:arm64 (static archives).
 ARM64_CC   ?= aarch64-linux-gnu-gcc
 ARM64_QEMU ?= qemu-aarch64
+# MiniLM goldens under qemu: the default kernel set only (qemu's CPU has dotprod); the
+# tiny model's goldens and the kernel-vs-scalar tests cover every set.
+ARM64_GOLDEN_KERNELS ?= neon-dotprod
 check-arm64: models
 	@command -v $(ARM64_CC) >/dev/null && command -v $(ARM64_QEMU) >/dev/null || \
 	  { echo "check-arm64: need $(ARM64_CC) and $(ARM64_QEMU) (run .ci/setup)" >&2; exit 1; }
@@ -174,7 +177,41 @@ check-arm64: models
 	@grep -q '^arch: aarch64' build/arm64/info.txt && grep -q '^cpu features:.*neon' build/arm64/info.txt || \
 	  { echo "check-arm64: quire info under qemu does not report aarch64 + neon" >&2; exit 1; }
 	QUIRE_BUILD=build/arm64 QUIRE_RUNNER="$(ARM64_QEMU)" QUIRE_CORE_ONLY=1 \
-	  QUIRE_GOLDEN_MAX_TOKENS=128 sh tests/run.sh
+	  QUIRE_GOLDEN_MAX_TOKENS=128 QUIRE_GOLDEN_KERNELS="$(ARM64_GOLDEN_KERNELS)" sh tests/run.sh
+
+# ---- fuzzing (docs/fuzzing.md) -------------------------------------------------
+# libFuzzer targets fuzz/fuzz_<name>.c, linked with clang -fsanitize=fuzzer,address,undefined
+# against a clang build of the library instrumented with fuzzer-no-link (build/fuzz).
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_JOBS=2] [FUZZ_TARGETS="chunk http"]
+#       fuzz each target for FUZZ_SECONDS on a scratch copy of fuzz/corpus/<name>
+#       (+ fuzz/regress/<name>); fails on any crash, leak, timeout or OOM
+#   make fuzz-regress   run every target once over fuzz/corpus + fuzz/regress (no fuzzing)
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 2
+FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_ALL     := safetensors config tokenizer wordpiece chunk store \
+                $(if $(filter 1,$(WITH_SERVER)),http,) $(if $(filter 1,$(WITH_CONVERT)),pdf,)
+FUZZ_TARGETS ?= $(strip $(FUZZ_ALL))
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+.PHONY: fuzz fuzz-build fuzz-regress fuzz-lib
+ifneq ($(BUILD),$(FUZZ_BUILD)) # (not inside the sub-make that builds the library)
+fuzz-lib:
+	$(MAKE) CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) SANITIZE= \
+	  SANFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_BUILD)/libquire.a
+$(FUZZ_BUILD)/libquire.a: fuzz-lib
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_BUILD)/libquire.a
+	$(FUZZ_CC) -std=c11 $(WARN) $(CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -Iinclude -Isrc \
+	  -D_DEFAULT_SOURCE $(PKG_CFLAGS) -DQUIRE_ROOT_DIR='"$(CURDIR)"' -o $@ $< \
+	  $(FUZZ_BUILD)/libquire.a $(LDLIBS)
+fuzz-build: $(FUZZ_BIN)
+fuzz: fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
+	  sh fuzz/run.sh fuzz $(FUZZ_TARGETS)
+fuzz-regress: fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) sh fuzz/run.sh regress $(FUZZ_TARGETS)
+endif
 
 lint: lib
 	QUIRE_BUILD=$(BUILD) sh tests/lint.sh

@@ -10,7 +10,7 @@ static const cli_opt opts[] = {{NULL, 0, 0, NULL, NULL}};
 static void help(FILE *out)
 {
     fprintf(out, "usage: quire info\n\nPrint version, CPU features and the kernels in use.\n"
-                 "QUIRE_CPU=scalar|avx2|avx512|neon forces a kernel set.\n\noptions:\n");
+                 "QUIRE_CPU=scalar|avx2|avx512|neon|neon-dotprod forces a kernel set.\n\noptions:\n");
     cli_print_opts(out, opts);
 }
 

@@ -38,7 +38,7 @@ static void usage(FILE *out)
             "\n"
             "Run `quire <command> --help` for a command's options.\n"
             "Exit status: 0 ok, 1 failure, 2 usage error, 3 partial failure.\n"
-            "Environment: QUIRE_CPU=scalar|avx2|avx512|neon forces a kernel set.\n");
+            "Environment: QUIRE_CPU=scalar|avx2|avx512|neon|neon-dotprod forces a kernel set.\n");
 }
 
 int main(int argc, char **argv)

@@ -86,7 +86,7 @@ QUIRE_API unsigned quire_version(void);
 QUIRE_API const char *quire_version_str(void);
 
 /* Initialise the library: detects CPU features and chooses kernels (honouring the
- * QUIRE_CPU environment variable: scalar|avx2|avx512|neon). Pass QUIRE_VERSION_NUMBER.
+ * QUIRE_CPU environment variable: scalar|avx2|avx512|neon|neon-dotprod). Pass QUIRE_VERSION_NUMBER.
  * Safe to call more than once and from several threads; other calls initialise lazily,
  * so calling it is only needed to learn about errors (e.g. QUIRE_CPU names a kernel set
  * this CPU lacks -> QUIRE_UNSUPPORTED). */

@@ -9,10 +9,10 @@
 #include "../core/core.h"
 #include "nn.h"
 
-/* On aarch64 the NEON table exists only once kern_neon.c is built with
- * -DHAVE_NEON_KERNELS; until then the scalar table is the only (and default) one there,
- * so an aarch64 build never references qr_kernels_neon. */
-#if defined(__aarch64__) && defined(HAVE_NEON_KERNELS)
+/* On aarch64 kern_neon.c is always built (NEON is baseline ARMv8-A): "neon" runs on any
+ * ARMv8-A CPU, "neon-dotprod" (the same kernels but dot_i8 with sdot) needs the
+ * dot-product extension (HWCAP_ASIMDDP) and is preferred when the CPU has it. */
+#if defined(__aarch64__)
 #define QR_NN_NEON 1
 #else
 #define QR_NN_NEON 0
@@ -24,7 +24,7 @@ const char *const qr_nn_names[] = {
     "avx2",   "avx512",
 #endif
 #if QR_NN_NEON
-    "neon",
+    "neon",   "neon-dotprod",
 #endif
     NULL};
 
@@ -72,6 +72,10 @@ const qr_kernels *qr_nn_get(const char *name)
 #if QR_NN_NEON
     if (strcmp(name, "neon") == 0)
         return (f & QR_CPU_NEON) ? &qr_kernels_neon : NULL;
+    if (strcmp(name, "neon-dotprod") == 0) {
+        unsigned need = QR_CPU_NEON | QR_CPU_ASIMDDP;
+        return (f & need) == need ? &qr_kernels_neon_dotprod : NULL;
+    }
 #endif
     (void)f;
     return NULL;
@@ -86,7 +90,9 @@ static const qr_kernels *best(void)
         k = qr_nn_get("avx2");
 #endif
 #if QR_NN_NEON
-    k = qr_nn_get("neon");
+    k = qr_nn_get("neon-dotprod");
+    if (!k)
+        k = qr_nn_get("neon");
 #endif
     return k ? k : &qr_kernels_scalar;
 }
@@ -114,7 +120,7 @@ quire_status qr_nn_select(const char *name, quire_error *err)
 #if defined(__x86_64__)
                           ", avx2, avx512"
 #elif QR_NN_NEON
-                          ", neon"
+                          ", neon, neon-dotprod"
 #else
                           ""
 #endif

@@ -104,7 +104,8 @@ extern const qr_kernels qr_kernels_avx2;
 extern const qr_kernels qr_kernels_avx512;
 #endif
 #if defined(__aarch64__)
-extern const qr_kernels qr_kernels_neon;
+extern const qr_kernels qr_kernels_neon;         /* any ARMv8-A */
+extern const qr_kernels qr_kernels_neon_dotprod; /* + dotprod (sdot) for dot_i8 */
 #endif
 
 /* The active table (selects on first use). */
