@@ -1,8 +1,10 @@
 # quire — plain GNU Make. `make` builds build/libquire.a and build/quire.
-#   make test                 the whole suite: normal, ASan+UBSan, aarch64 under qemu
+#   make test                 the whole suite: normal, ASan+UBSan, aarch64 under qemu,
+#                             TSan (threaded parts), fuzz (60 s per target)
 #   make test-build           the suite on one build only
 #   make SANITIZE=address,undefined test-build   (builds into build/san-...)
 #   make check-arm64          cross-build the core for aarch64, run core tests in qemu
+#   make fuzz / fuzz-regress  libFuzzer targets in fuzz/ (clang; see docs/fuzzing.md)
 #   make bench                build benchmarks (see bench/)
 #   make lint                 checksrc-style bans
 # Per-ISA kernel files get their own -m flags; nothing is built with -march=native.
@@ -154,7 +156,8 @@ $(BUILD)/bench/serve_load: $(BUILD)/obj/bench/serve/load.o
 	$(CC) $(LDFLAGS) -o $@ $< -lpthread
 
 # The whole suite (README's test command, run by .ci/run): normal build, ASan+UBSan
-# build, aarch64 under qemu; the last line is the grand total "N passed, N failed".
+# build, aarch64 under qemu, TSan, fuzzing; the last line is the grand total
+# "N passed, N failed".
 test:
 	bash tests/check.sh
 check: test

@@ -16,12 +16,36 @@
 
 /* ---- helpers -------------------------------------------------------------------- */
 
+/* Length of the well-formed UTF-8 sequence at p (1 to 4), 0 when it is not one. p is
+ * NUL-terminated, so the continuation checks stop at the end. */
+static size_t utf8_seq_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0) || /* overlong, surrogate */
+        (c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))   /* overlong, > U+10FFFF */
+        return 0;
+    return n;
+}
+
+/* Invalid UTF-8 (e.g. body bytes quoted in a jansson error, or a message cut inside a
+ * character) becomes U+FFFD, so the reply stays valid JSON. */
 void qr_srv_json_str(qr_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     qr_buf_putc(b, '"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
+        size_t n = utf8_seq_len(p);
+        if (n == 0) {
+            qr_buf_append(b, "\\ufffd", 6);
+        } else if (n > 1) {
+            qr_buf_append(b, p, n);
+            p += n - 1;
+        } else if (*p == '"' || *p == '\\') {
             qr_buf_putc(b, '\\');
             qr_buf_putc(b, (char)*p);
         } else if (*p < 0x20) {

@@ -341,8 +341,9 @@ static long long find_doc(quire_store *st, long long coll_id, const char *path, 
     int r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
         id = sqlite3_column_int64(s, 0);
-        if (sha)
-            snprintf(sha, 65, "%s", (const char *)sqlite3_column_text(s, 1));
+        const char *h = (const char *)sqlite3_column_text(s, 1);
+        if (sha) /* NULL only in a damaged file: then it never matches, so it is re-ingested */
+            snprintf(sha, 65, "%s", h ? h : "");
     } else if (r != SQLITE_DONE) {
         id = -1;
     }

@@ -444,11 +444,15 @@ static quire_status fill_hit(quire_store *st, int64_t id, const terms *q, quire_
     int r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
         h->chunk_id = id;
-        h->document = qr_strdup((const char *)sqlite3_column_text(s, 0));
+        /* NULL text (NOT NULL in the schema: a damaged file) reads as "" */
+        const char *doc = (const char *)sqlite3_column_text(s, 0);
+        const char *heading = (const char *)sqlite3_column_text(s, 3);
+        const char *text = (const char *)sqlite3_column_text(s, 4);
+        h->document = qr_strdup(doc ? doc : "");
         h->page_start = sqlite3_column_int(s, 1);
         h->page_end = sqlite3_column_int(s, 2);
-        h->heading = qr_strdup((const char *)sqlite3_column_text(s, 3));
-        h->text = qr_strdup((const char *)sqlite3_column_text(s, 4));
+        h->heading = qr_strdup(heading ? heading : "");
+        h->text = qr_strdup(text ? text : "");
         h->snippet = h->text ? make_snippet(h->text, q) : NULL;
         if (!h->document || !h->heading || !h->text || !h->snippet)
             rc = qr_err(err, QUIRE_NOMEM, "out of memory");

@@ -465,7 +465,13 @@ quire_status quire_store_collections(quire_store *st, quire_collection_info **ou
             names = t;
             cap = nc;
         }
-        names[nn] = qr_strdup((const char *)sqlite3_column_text(s, 0));
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        if (!name) { /* NOT NULL in the schema: only a damaged file has it */
+            rc = qr_err(err, QUIRE_FORMAT, "%s: damaged store: a collection has no name",
+                        st->path);
+            goto done;
+        }
+        names[nn] = qr_strdup(name);
         if (!names[nn]) {
             rc = qr_err(err, QUIRE_NOMEM, "out of memory");
             goto done;
@@ -555,7 +561,13 @@ quire_status quire_store_documents(quire_store *st, const char *collection,
         }
         quire_document_info *d = &l->docs[l->n];
         memset(d, 0, sizeof(*d));
-        d->path = qr_strdup((const char *)sqlite3_column_text(s, 0));
+        const char *path = (const char *)sqlite3_column_text(s, 0);
+        if (!path) { /* NOT NULL in the schema: only a damaged file has it */
+            rc = qr_err(err, QUIRE_FORMAT, "%s: damaged store: a document has no path",
+                        st->path);
+            goto done;
+        }
+        d->path = qr_strdup(path);
         if (!d->path) {
             rc = qr_err(err, QUIRE_NOMEM, "out of memory");
             goto done;
