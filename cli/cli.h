@@ -57,6 +57,11 @@ int cli_int(const char *cmd, const char *name, const char *val, long lo, long hi
  * that fits the status. */
 int cli_fail(const char *cmd, const quire_error *err);
 
+/* Print one JSON value as a compact line on stdout and release it (NULL: out of memory).
+ * Returns 0, or -1 when o is NULL or cannot be serialised. */
+typedef struct json_t json_t;
+int cli_print_json(json_t *o);
+
 extern const char *cli_prog;
 
 #endif

@@ -107,13 +107,7 @@ static int print_json(const quire_hit *h, int rank, int full)
     }
     if (full)
         json_object_set_new(o, "text", json_string(h->text));
-    char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII * 0);
-    json_decref(o);
-    if (!s)
-        return -1;
-    printf("%s\n", s);
-    free(s); /* lint-allow: free (json_dumps) */
-    return 0;
+    return cli_print_json(o);
 }
 
 int cmd_search(int argc, char **argv)

@@ -128,19 +128,6 @@ static int start(const char *cmd, const cli_opt *opts, void (*help)(FILE *), int
     return -1;
 }
 
-static int emit_json(json_t *o)
-{
-    if (!o)
-        return -1;
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (!s)
-        return -1;
-    printf("%s\n", s);
-    free(s); /* lint-allow: free (json_dumps) */
-    return 0;
-}
-
 int cmd_collections(int argc, char **argv)
 {
     store_args a;
@@ -169,7 +156,7 @@ int cmd_collections(int argc, char **argv)
                                   "model", c->model, "fingerprint", c->fingerprint, "dims",
                                   c->dims, "chunk_tokens", c->chunk_tokens, "hnsw_m", c->hnsw_m,
                                   "created_at", c->created_at);
-            if (emit_json(o) != 0) {
+            if (cli_print_json(o) != 0) {
                 rc = EXIT_FAIL;
                 goto out;
             }
@@ -225,7 +212,7 @@ int cmd_docs(int argc, char **argv)
                                   d->sha256, "size", (json_int_t)d->size, "pages", d->pages,
                                   "failed_pages", d->failed_pages, "chunks",
                                   (json_int_t)d->chunks, "converted_at", d->converted_at);
-            if (emit_json(o) != 0) {
+            if (cli_print_json(o) != 0) {
                 rc = EXIT_FAIL;
                 goto out;
             }

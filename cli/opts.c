@@ -2,6 +2,7 @@
  * opts.c — option parsing shared by subcommands: --name VALUE, --name=VALUE, -x VALUE,
  * "--" ends options, "-" is a positional (stdin).
  */
+#include <jansson.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,4 +128,17 @@ int cli_fail(const char *cmd, const quire_error *err)
     if (err->code == QUIRE_INVALID_ARG)
         return EXIT_USAGE;
     return EXIT_FAIL;
+}
+
+int cli_print_json(json_t *o)
+{
+    if (!o)
+        return -1;
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!s)
+        return -1;
+    printf("%s\n", s);
+    free(s); /* lint-allow: free (json_dumps) */
+    return 0;
 }

@@ -487,7 +487,7 @@ size_t qr_hnsw_search_layer(const qr_hnsw *h, qr_hnsw_scratch *s, const hnsw_que
     int filtering = q->skip_deleted && (q->filter || h->n_deleted);
     size_t n_res = 0, n_cand = 0;
     float lower = -INFINITY;
-    uint32_t todo[2 * 1024 + 1];
+    uint32_t fresh[2 * 1024 + 1]; /* unvisited neighbours of the candidate, prefetched */
 
     vis[ep] = ep_mark;
     if (allowed(h, q, ep)) {
@@ -501,17 +501,17 @@ size_t qr_hnsw_search_layer(const qr_hnsw *h, qr_hnsw_scratch *s, const hnsw_que
             break;
         heap_pop(s->cand, &n_cand);
         const uint32_t *l = read_links(h, s, q, c.id, layer);
-        uint32_t cnt = l[0], n_todo = 0;
+        uint32_t cnt = l[0], n_fresh = 0;
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t nb = l[1 + j];
             if (vis[nb] == ep_mark)
                 continue;
             vis[nb] = ep_mark;
-            todo[n_todo++] = nb;
+            fresh[n_fresh++] = nb;
             prefetch_row(h, nb);
         }
-        for (uint32_t j = 0; j < n_todo; j++) {
-            uint32_t nb = todo[j];
+        for (uint32_t j = 0; j < n_fresh; j++) {
+            uint32_t nb = fresh[j];
             float sc = qscore(h, q, nb);
             if (n_res < (size_t)ef || sc > lower) {
                 if (n_cand == s->cand_cap &&

@@ -141,18 +141,6 @@ static char *make_report(const quire_convert_result *r, const char *kind)
     return out;
 }
 
-static void l2_normalize(float *v, int d)
-{
-    double s = 0;
-    for (int i = 0; i < d; i++)
-        s += (double)v[i] * v[i];
-    if (s > 0) {
-        float inv = (float)(1.0 / sqrt(s));
-        for (int i = 0; i < d; i++)
-            v[i] *= inv;
-    }
-}
-
 /* Embed chunk texts (doc prefix + heading path + text). */
 static quire_status embed_chunks(quire_embedder *emb, const qr_chunk_list *cl,
                                  const char *prefix, float *vecs, long *tokens, quire_error *err)
@@ -168,28 +156,18 @@ static quire_status embed_chunks(quire_embedder *emb, const qr_chunk_list *cl,
     }
     for (size_t i = 0; i < n; i++) {
         const qr_chunk *c = &cl->items[i];
-        qr_buf b;
-        qr_buf_init(&b, 0);
-        qr_buf_append(&b, prefix, strlen(prefix));
-        if (c->heading && c->heading[0]) {
-            qr_buf_append(&b, c->heading, strlen(c->heading));
-            qr_buf_append(&b, "\n\n", 2);
-        }
-        qr_buf_append(&b, c->text, c->len);
-        qr_buf_putc(&b, 0);
-        if (b.failed) {
-            qr_buf_free(&b);
+        texts[i] = qr_store_embed_text(prefix, c->heading, c->text, c->len);
+        if (!texts[i]) {
             rc = qr_err(err, QUIRE_NOMEM, "out of memory");
             goto out;
         }
-        texts[i] = b.data;
-        lens[i] = b.len - 1;
+        lens[i] = strlen(texts[i]);
     }
     rc = quire_embed(emb, (const char *const *)texts, lens, n, vecs, ntok, err);
     if (rc == QUIRE_OK) {
         int d = quire_model_dims(quire_embedder_model(emb));
         for (size_t i = 0; i < n; i++) {
-            l2_normalize(vecs + i * (size_t)d, d);
+            qr_store_l2_normalize(vecs + i * (size_t)d, d);
             *tokens += ntok[i];
         }
     }

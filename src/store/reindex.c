@@ -50,7 +50,8 @@ static quire_status find_building(quire_store *st, const qr_coll *c, const char 
 
 /* Next batch of chunks of the collection without a vector in index `ix` (lock held). */
 static quire_status next_batch(quire_store *st, long long coll_id, long long ix, int64_t after,
-                               int64_t *ids, char **texts, int *n, quire_error *err)
+                               const char *prefix, int64_t *ids, char **texts, int *n,
+                               quire_error *err)
 {
     *n = 0;
     sqlite3_stmt *s = NULL;
@@ -69,20 +70,14 @@ static quire_status next_batch(quire_store *st, long long coll_id, long long ix,
     quire_status rc = QUIRE_OK;
     int r;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *hd = (const char *)sqlite3_column_text(s, 1);
         const char *tx = (const char *)sqlite3_column_text(s, 2);
-        qr_buf b;
-        qr_buf_init(&b, 0);
-        if (hd && *hd)
-            qr_buf_printf(&b, "%s\n\n", hd);
-        qr_buf_printf(&b, "%s", tx ? tx : "");
-        if (b.failed || !b.data) {
-            qr_buf_free(&b);
+        texts[*n] = qr_store_embed_text(prefix, (const char *)sqlite3_column_text(s, 1), tx,
+                                        tx ? strlen(tx) : 0);
+        if (!texts[*n]) {
             rc = qr_err(err, QUIRE_NOMEM, "out of memory");
             break;
         }
         ids[*n] = sqlite3_column_int64(s, 0);
-        texts[*n] = b.data;
         (*n)++;
     }
     if (rc == QUIRE_OK && r != SQLITE_DONE)
@@ -144,43 +139,23 @@ static quire_status embed_batch(quire_store *st, const qr_coll *c, long long ix,
     int64_t ids[BATCH];
     char *texts[BATCH];
     float *vecs = NULL;
-    quire_status rc = next_batch(st, c->id, ix, *after, ids, texts, n, err);
+    quire_status rc = next_batch(st, c->id, ix, *after, prefix, ids, texts, n, err);
     if (rc != QUIRE_OK || *n == 0)
-        return rc;
-    char *pref[BATCH];
-    memset(pref, 0, sizeof pref);
+        goto out;
     vecs = qr_malloc((size_t)*n * (size_t)dims * sizeof(float));
     if (!vecs) {
         rc = qr_err(err, QUIRE_NOMEM, "out of memory");
         goto out;
     }
-    for (int i = 0; i < *n; i++) {
-        qr_buf b;
-        qr_buf_init(&b, 0);
-        qr_buf_printf(&b, "%s%s", prefix, texts[i]);
-        if (b.failed || !b.data) {
-            qr_buf_free(&b);
-            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
-            goto out;
-        }
-        pref[i] = b.data;
-    }
     if (!keep_lock)
         pthread_mutex_unlock(&st->lock);
-    rc = quire_embed(emb, (const char *const *)pref, NULL, (size_t)*n, vecs, NULL, err);
+    rc = quire_embed(emb, (const char *const *)texts, NULL, (size_t)*n, vecs, NULL, err);
     if (!keep_lock)
         pthread_mutex_lock(&st->lock);
     if (rc != QUIRE_OK)
         goto out;
-    for (int i = 0; i < *n; i++) {
-        float *v = vecs + (size_t)i * (size_t)dims;
-        double s = 0;
-        for (int j = 0; j < dims; j++)
-            s += (double)v[j] * v[j];
-        if (s > 0)
-            for (int j = 0; j < dims; j++)
-                v[j] = (float)(v[j] / sqrt(s));
-    }
+    for (int i = 0; i < *n; i++)
+        qr_store_l2_normalize(vecs + (size_t)i * (size_t)dims, dims);
     if (!keep_lock && (rc = qr_store_exec(st, "BEGIN IMMEDIATE", err)) != QUIRE_OK)
         goto out;
     rc = insert_vectors(st, ix, ids, vecs, *n, dims, err);
@@ -192,10 +167,8 @@ static quire_status embed_batch(quire_store *st, const qr_coll *c, long long ix,
     }
     *after = ids[*n - 1];
 out:
-    for (int i = 0; i < *n; i++) {
+    for (int i = 0; i < *n; i++)
         qr_free(texts[i]);
-        qr_free(pref[i]);
-    }
     qr_free(vecs);
     return rc;
 }

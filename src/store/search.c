@@ -465,18 +465,6 @@ static quire_status fill_hit(quire_store *st, int64_t id, const terms *q, quire_
     return rc;
 }
 
-static void l2n(float *v, int d)
-{
-    double s = 0;
-    for (int i = 0; i < d; i++)
-        s += (double)v[i] * v[i];
-    if (s > 0) {
-        float inv = (float)(1.0 / sqrt(s));
-        for (int i = 0; i < d; i++)
-            v[i] *= inv;
-    }
-}
-
 quire_status quire_search(quire_store *st, const char *query, const quire_search_params *p,
                           quire_hits **out, quire_error *err)
 {
@@ -554,7 +542,7 @@ quire_status quire_search(quire_store *st, const char *query, const quire_search
         qr_buf_free(&qb);
         if (rc != QUIRE_OK)
             goto fail;
-        l2n(qv, c.dims);
+        qr_store_l2_normalize(qv, c.dims);
     }
     /* candidates per list: k for a single list; more for fusion */
     int nlist = mode == QUIRE_SEARCH_HYBRID ? QR_MAX(4 * k, 50) : k;

@@ -16,6 +16,7 @@
  *   hnsw_graphs(index_id, saved_at, nodes, graph)   qr_hnsw_save blob (a cache)
  * A later release must keep reading this layout (tests/data/store-v1.db is the fixture).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +295,37 @@ void quire_store_close(quire_store *st)
 }
 
 void quire_free(void *p) { qr_free(p); }
+
+char *qr_store_embed_text(const char *prefix, const char *heading, const char *text,
+                          size_t len)
+{
+    qr_buf b;
+    qr_buf_init(&b, 0);
+    qr_buf_append(&b, prefix ? prefix : "", prefix ? strlen(prefix) : 0);
+    if (heading && heading[0]) {
+        qr_buf_append(&b, heading, strlen(heading));
+        qr_buf_append(&b, "\n\n", 2);
+    }
+    qr_buf_append(&b, text ? text : "", text ? len : 0);
+    qr_buf_putc(&b, 0);
+    if (b.failed) {
+        qr_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+void qr_store_l2_normalize(float *v, int d)
+{
+    double s = 0;
+    for (int i = 0; i < d; i++)
+        s += (double)v[i] * v[i];
+    if (s > 0) {
+        float inv = (float)(1.0 / sqrt(s));
+        for (int i = 0; i < d; i++)
+            v[i] *= inv;
+    }
+}
 
 static void copy_text(char *dst, size_t cap, const unsigned char *src)
 {

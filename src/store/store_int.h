@@ -76,6 +76,13 @@ quire_status qr_store_new_index(quire_store *st, qr_coll *c, const quire_model *
 /* Route SQLite's own allocations through qr_malloc (so qr_alloc_fail_at reaches them).
  * Must run before SQLite is first used in the process; 0 on success. For tests. */
 int qr_store_route_sqlite_alloc(void);
+/* Scale v[0..d) to unit length (no-op for a zero vector): the store keeps and queries
+ * normalised vectors whatever the embedder was told. */
+void qr_store_l2_normalize(float *v, int d);
+/* The text a chunk is embedded as: prefix + heading path + blank line + text (the same
+ * for ingest and reindex). qr_malloc'd, NUL-terminated; NULL when out of memory. */
+char *qr_store_embed_text(const char *prefix, const char *heading, const char *text,
+                          size_t len);
 /* Current UTC time as ISO 8601 into buf[32]. */
 void qr_store_now_iso(char buf[32]);
 
