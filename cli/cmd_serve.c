@@ -15,13 +15,18 @@ typedef struct serve_args {
     long port, threads, batchers, max_inputs, max_tokens, max_conn, timeout, batch_tokens;
     long max_body;
     double batch_wait_ms;
-    int wait_set, truncate, no_batching, quiet;
+    int wait_set, truncate, no_batching, quiet, accept_any, token_ids_native;
+    char model_names[1024];
 } serve_args;
 
 static const cli_opt opts[] = {
     {"db", 0, 1, "PATH", "store for /v1/search (opened read-only; optional)"},
     {"model", 'm', 1, "DIR", "embedding model folder for /v1/embeddings (optional)"},
-    {"model-name", 0, 1, "NAME", "another name clients may use for the model"},
+    {"model-name", 0, 1, "NAME", "another name clients may use for the model (repeatable; "
+                                 "the first is the name answers carry)"},
+    {"accept-any-model-name", 0, 0, NULL, "accept any \"model\" in requests"},
+    {"token-ids", 0, 1, "framed|native", "token-array inputs: only when framed by the model's "
+                                         "[CLS]..[SEP] ids (default), or any ids"},
     {"host", 0, 1, "ADDR", "address to bind (default 127.0.0.1)"},
     {"port", 'p', 1, "N", "TCP port (default 8080; 0 = any free port, printed)"},
     {"api-key-file", 0, 1, "F", "require \"Authorization: Bearer KEY\" with the key in F"},
@@ -70,8 +75,25 @@ static int on_opt(int idx, const char *val, void *user)
         a->db = val;
     else if (strcmp(n, "model") == 0)
         a->model = val;
-    else if (strcmp(n, "model-name") == 0)
-        a->model_name = val;
+    else if (strcmp(n, "model-name") == 0) {
+        size_t l = strlen(a->model_names);
+        if (!*val || strchr(val, ',') || l + strlen(val) + 2 > sizeof a->model_names) {
+            fprintf(stderr, "quire serve: --model-name: '%s' is empty, has a comma or is one "
+                            "too many\n", val);
+            return EXIT_USAGE;
+        }
+        snprintf(a->model_names + l, sizeof a->model_names - l, "%s%s", l ? "," : "", val);
+        a->model_name = a->model_names;
+    } else if (strcmp(n, "accept-any-model-name") == 0)
+        a->accept_any = 1;
+    else if (strcmp(n, "token-ids") == 0) {
+        if (strcmp(val, "native") == 0)
+            a->token_ids_native = 1;
+        else if (strcmp(val, "framed") != 0) {
+            fprintf(stderr, "quire serve: --token-ids: '%s' is not framed or native\n", val);
+            return EXIT_USAGE;
+        }
+    }
     else if (strcmp(n, "host") == 0)
         a->host = val;
     else if (strcmp(n, "api-key-file") == 0)
@@ -173,6 +195,8 @@ static void fill_params(const serve_args *a, quire_server_params *sp, const char
     sp->port = a->port >= 0 ? (int)a->port : 8080;
     sp->api_key = key;
     sp->model_name = a->model_name;
+    sp->accept_any_model_name = a->accept_any;
+    sp->token_ids_native = a->token_ids_native;
     sp->n_batchers = (int)a->batchers;
     sp->n_threads = (int)a->threads;
     sp->max_body_bytes = (size_t)a->max_body;

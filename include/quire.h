@@ -547,6 +547,14 @@ typedef struct quire_server_params {
     const char *allow_paths;    /* directory whose files /v1/convert may open by
                                    {"path": ...}; NULL = request paths are refused */
     double drain_timeout_s;     /* longest wait for in-flight requests at stop; 0 = 30 */
+    /* model_name may list several names separated by commas ("text-embedding-ada-002,
+     * text-embedding-3-small"): all are accepted, the first is the name answers carry. */
+    int accept_any_model_name;  /* 1 = any "model" value is accepted (answers name the
+                                   served model) */
+    int token_ids_native;       /* token-array inputs: 0 = accepted only when framed by the
+                                   model's own first/last special ids ([CLS] ... [SEP]),
+                                   else 400 (they are likely tiktoken ids from an OpenAI
+                                   client); 1 = taken as the model's ids as they are */
 } quire_server_params;
 
 QUIRE_API quire_server_params quire_server_default_params(void);

@@ -171,7 +171,7 @@ static void route_health(quire_server *s, reply *r)
     qr_buf_printf(&r->body, "{\"status\":\"ok\"");
     if (s->model) {
         qr_buf_printf(&r->body, ",\"model\":");
-        qr_srv_json_str(&r->body, s->model_alias ? s->model_alias : quire_model_name(s->model));
+        qr_srv_json_str(&r->body, s->served_name);
     }
     qr_buf_printf(&r->body, "}\n");
 }
@@ -381,6 +381,20 @@ static quire_status copy_strings(quire_server *s, quire_error *err)
     }
     s->p.api_key = s->api_key;
     s->p.model_name = s->model_alias;
+    if (s->model) {
+        const char *n = s->model_alias ? s->model_alias : quire_model_name(s->model);
+        size_t l = strcspn(n, ",");
+        snprintf(s->served_name, sizeof s->served_name, "%.*s", (int)QR_MIN(l, 127), n);
+        /* the framing ids: those of an empty text ([CLS] [SEP] for BERT, <s> </s> ...) */
+        int32_t ids[8];
+        size_t n_ids = 0;
+        s->frame_first = s->frame_last = -1;
+        if (quire_tokenize(s->model, "", 0, ids, 8, &n_ids, NULL) == QUIRE_OK && n_ids >= 2 &&
+            n_ids <= 8) {
+            s->frame_first = ids[0];
+            s->frame_last = ids[n_ids - 1];
+        }
+    }
     s->p.allow_paths = s->allow_dir;
     return QUIRE_OK;
 }

@@ -125,15 +125,22 @@ static void set_json(reply *r, json_t *o)
     free(s); /* lint-allow: free (json_dumps) */
 }
 
-static const char *served_name(const quire_server *s)
-{
-    return s->model_alias ? s->model_alias : quire_model_name(s->model);
-}
+static const char *served_name(const quire_server *s) { return s->served_name; }
 
+/* The model folder's name, any of the comma-separated aliases, or anything with
+ * accept_any_model_name. */
 static int name_matches(const quire_server *s, const char *name)
 {
-    return strcmp(name, quire_model_name(s->model)) == 0 ||
-           (s->model_alias && strcmp(name, s->model_alias) == 0);
+    if (s->p.accept_any_model_name || strcmp(name, quire_model_name(s->model)) == 0)
+        return 1;
+    size_t nl = strlen(name);
+    for (const char *a = s->model_alias; a && *a;) {
+        size_t l = strcspn(a, ",");
+        if (l == nl && strncmp(a, name, l) == 0)
+            return 1;
+        a += l + (a[l] == ',');
+    }
+    return 0;
 }
 
 /* ---- /v1/embeddings ------------------------------------------------------------------- */
@@ -252,6 +259,20 @@ static int put_ids(const quire_server *s, emb_req *q, size_t i, json_t *arr, rep
         }
         if (j < keep)
             v[j] = (int32_t)id;
+    }
+    /* OpenAI clients (LangChain's default among them) send tiktoken ids, which are valid
+     * integers for any vocabulary and would give meaningless vectors: accept arrays only
+     * when they carry this model's own framing, unless the operator said otherwise. */
+    if (!s->p.token_ids_native && s->frame_first >= 0 &&
+        (json_integer_value(json_array_get(arr, 0)) != s->frame_first ||
+         json_integer_value(json_array_get(arr, n - 1)) != s->frame_last)) {
+        qr_srv_error(r, 400, "invalid_input",
+                     "input[%zu] is a token array not framed by this model's ids %d ... %d: "
+                     "probably tiktoken ids from an OpenAI client (LangChain: set "
+                     "check_embedding_ctx_length=False to send text); start the server with "
+                     "--token-ids native to accept raw ids", i, (int)s->frame_first,
+                     (int)s->frame_last);
+        return -1;
     }
     if (n > keep) /* longer than any slot: as too long as it gets; keep the last id */
         v[keep - 1] = (int32_t)json_integer_value(json_array_get(arr, n - 1));

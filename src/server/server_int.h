@@ -104,7 +104,9 @@ struct quire_server {
     quire_converter *conv;
     quire_server_params p;
     char *api_key;
-    char *model_alias;
+    char *model_alias;        /* comma-separated extra names, or NULL */
+    char served_name[128];    /* the name answers carry: the first alias, else the model's */
+    int32_t frame_first, frame_last; /* ids framing every tokenized input ([CLS], [SEP]) */
     char *allow_dir;          /* realpath of allow_paths, or NULL */
     int dims, limit;          /* vector size, tokens per input */
     qr_batch_queue queue;

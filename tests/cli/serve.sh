@@ -226,3 +226,31 @@ rc=$?
 PID=
 check "SIGTERM under load: no request lost ($(head -c 200 "$T/st"))" grep -q '^ok' "$T/st"
 check "SIGTERM under load: exit 0" [ $rc -eq 0 ]
+
+# ---- server 3: model-name aliases, token-array framing --------------------------------------
+start_server "$T/srv3.err" --model "$M" --model-name text-embedding-ada-002 \
+    --model-name text-embedding-3-small
+BASE=http://127.0.0.1:$PORT
+for name in text-embedding-ada-002 text-embedding-3-small tiny; do
+    curl -s "$BASE/v1/embeddings" -H "$J" -d "{\"model\":\"$name\",\"input\":\"hello world\"}" > "$T/alias"
+    check "alias '$name' accepted; the answer names text-embedding-ada-002" \
+        $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["model"]=="text-embedding-ada-002" and len(r["data"])==1, r' "$T/alias"
+done
+req "a name that is none of them -> 404" 404 model_not_found -d '{"model":"gpt-4","input":"x"}' -H "$J" "$BASE/v1/embeddings"
+# LangChain-Python's default sends tiktoken ids: refused with the way out
+req "tiktoken-style ids (not [CLS]..[SEP]) -> 400" 400 invalid_input -H "$J" \
+    -d '{"model":"tiny","input":[[15339,1917]]}' "$BASE/v1/embeddings"
+check "the 400 names tiktoken and check_embedding_ctx_length=False" \
+    grep -q 'tiktoken.*check_embedding_ctx_length=False' "$T/body"
+curl -s "$BASE/v1/embeddings" -H "$J" -d @"$T/idsreq" > "$T/idsresp3"
+check "ids framed by the model's [CLS]..[SEP] are still accepted" \
+    $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert len(r["data"])==2, r' "$T/idsresp3"
+stop_server
+start_server "$T/srv4.err" --model "$M" --accept-any-model-name --token-ids native
+BASE=http://127.0.0.1:$PORT
+curl -s "$BASE/v1/embeddings" -H "$J" -d '{"model":"anything-at-all","input":[[15339,1917]]}' > "$T/any"
+check "--accept-any-model-name + --token-ids native: raw ids embedded, answer names tiny" \
+    $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["model"]=="tiny" and len(r["data"])==1, r' "$T/any"
+stop_server
+"$Q" serve --model "$M" --token-ids bogus > /dev/null 2> "$T/e"; rc=$?
+check "--token-ids bogus exits 2" [ $rc -eq 2 ]
