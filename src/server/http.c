@@ -53,6 +53,12 @@ static int route_of(const char *url, const char **model_id)
         return ROUTE_HEALTH;
     if (strcmp(url, "/metrics") == 0)
         return ROUTE_METRICS;
+    if (strcmp(url, "/embed") == 0)
+        return ROUTE_TEI_EMBED;
+    if (strcmp(url, "/info") == 0)
+        return ROUTE_TEI_INFO;
+    if (strcmp(url, "/api/embed") == 0)
+        return ROUTE_OLLAMA_EMBED;
     return ROUTE_OTHER;
 }
 
@@ -61,6 +67,8 @@ static const char *route_method(int route)
     switch (route) {
     case ROUTE_EMBEDDINGS:
     case ROUTE_SEARCH:
+    case ROUTE_TEI_EMBED:
+    case ROUTE_OLLAMA_EMBED:
     case ROUTE_CONVERT: return "POST";
     default: return "GET";
     }
@@ -207,6 +215,9 @@ static void dispatch(quire_server *s, struct MHD_Connection *c, const char *url,
                          MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"), r);
         break;
     case ROUTE_HEALTH: route_health(s, r); break;
+    case ROUTE_TEI_EMBED: qr_route_tei_embed(s, body, len, r); break;
+    case ROUTE_TEI_INFO: qr_route_tei_info(s, r); break;
+    case ROUTE_OLLAMA_EMBED: qr_route_ollama_embed(s, body, len, r); break;
     default: route_metrics(s, r); break;
     }
 }

@@ -10,7 +10,8 @@
 #include "server/server_int.h"
 
 const char *const qr_srv_route_names[ROUTE_COUNT] = {
-    "/v1/embeddings", "/v1/models", "/v1/search", "/v1/convert", "/health", "/metrics", "other",
+    "/v1/embeddings", "/v1/models", "/v1/search", "/v1/convert", "/health", "/metrics",
+    "/embed", "/info", "/api/embed", "other",
 };
 
 static const int status_codes[] = {200, 400, 401, 404, 405, 408, 413, 415,

@@ -129,7 +129,7 @@ static const char *served_name(const quire_server *s) { return s->served_name; }
 
 /* The model folder's name, any of the comma-separated aliases, or anything with
  * accept_any_model_name. */
-static int name_matches(const quire_server *s, const char *name)
+int qr_srv_name_matches(const quire_server *s, const char *name)
 {
     if (s->p.accept_any_model_name || strcmp(name, quire_model_name(s->model)) == 0)
         return 1;
@@ -145,16 +145,8 @@ static int name_matches(const quire_server *s, const char *name)
 
 /* ---- /v1/embeddings ------------------------------------------------------------------- */
 
-typedef struct emb_req {
-    size_t n;
-    int32_t *ids;      /* [n * cap] */
-    size_t cap;        /* ids per input slot (the model's max_tokens) */
-    size_t *n_ids;     /* [n] */
-    const int32_t **ptrs;
-    long tokens;
-} emb_req;
 
-static void emb_req_free(emb_req *q)
+void qr_srv_emb_req_free(emb_req *q)
 {
     qr_free(q->ids);
     qr_free(q->n_ids);
@@ -194,7 +186,7 @@ static int check_len(const quire_server *s, emb_req *q, size_t i, reply *r)
     size_t n = q->n_ids[i];
     if (n <= (size_t)s->limit)
         return 0;
-    if (!s->p.truncate) {
+    if (!q->truncate) {
         qr_srv_error(r, 413, "context_length_exceeded",
                      "input[%zu] has %zu tokens, more than the limit of %d tokens per input "
                      "(shorten it, or start the server with --truncate)",
@@ -224,7 +216,7 @@ static int put_text(const quire_server *s, emb_req *q, size_t i, json_t *v, repl
                      e.msg);
         return -1;
     }
-    if (q->n_ids[i] >= q->cap && !s->p.truncate) {
+    if (q->n_ids[i] >= q->cap && !q->truncate) {
         /* filled the slot: the text may be longer than the tokenizer counted */
         int32_t *tmp = qr_malloc(q->cap * sizeof(int32_t));
         if (!tmp) {
@@ -285,7 +277,7 @@ static int put_ids(const quire_server *s, emb_req *q, size_t i, json_t *arr, rep
 }
 
 /* input: "text" | ["text", ...] | [id, ...] | [[id, ...], ...] */
-static int parse_input(const quire_server *s, json_t *in, emb_req *q, reply *r)
+int qr_srv_parse_input(const quire_server *s, json_t *in, emb_req *q, reply *r)
 {
     int kind; /* 0 one string, 1 strings, 2 one token array, 3 token arrays */
     size_t n = 1;
@@ -365,7 +357,7 @@ static int parse_options(const quire_server *s, json_t *root, emb_opts *o, reply
         qr_srv_error(r, 400, "invalid_type", "'model' must be a string");
         return -1;
     }
-    if (!name_matches(s, json_string_value(m))) {
+    if (!qr_srv_name_matches(s, json_string_value(m))) {
         qr_srv_error(r, 404, "model_not_found",
                      "The model '%s' does not exist (this server serves '%s')",
                      json_string_value(m), served_name(s));
@@ -415,7 +407,7 @@ static void put_base64(qr_buf *b, const unsigned char *d, size_t n)
 }
 
 /* Matryoshka: keep the first `dims` values and renormalise (as `quire embed --dims`). */
-static void shorten(float *v, int dims, int full)
+void qr_srv_shorten(float *v, int dims, int full)
 {
     if (dims == full)
         return;
@@ -434,7 +426,7 @@ static void write_embeddings(const quire_server *s, const emb_req *q, float *vec
     qr_buf_append(b, "{\"object\":\"list\",\"data\":[", 25);
     for (size_t i = 0; i < q->n; i++) {
         float *v = vecs + i * (size_t)s->dims;
-        shorten(v, o->dims, s->dims);
+        qr_srv_shorten(v, o->dims, s->dims);
         qr_buf_printf(b, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":",
                       i ? "," : "", i);
         if (o->base64) {
@@ -460,6 +452,30 @@ static void write_embeddings(const quire_server *s, const emb_req *q, float *vec
                   q->tokens);
     r->status = 200;
     r->content_type = "application/json";
+}
+
+/* Embed the parsed inputs through the shared batch queue. Returns the vectors
+ * (n x dims, free with qr_free) or NULL with r filled. */
+float *qr_srv_run_inputs(quire_server *s, const emb_req *q, reply *r)
+{
+    float *vecs = qr_malloc(q->n * (size_t)s->dims * sizeof(float));
+    if (!vecs) {
+        qr_srv_error(r, 500, "out_of_memory", "out of memory");
+        return NULL;
+    }
+    qr_emb_job job;
+    memset(&job, 0, sizeof job);
+    job.ids = q->ptrs;
+    job.n_ids = q->n_ids;
+    job.n = q->n;
+    job.vecs = vecs;
+    quire_status st = qr_batch_run(&s->queue, &job);
+    if (st != QUIRE_OK) {
+        qr_srv_error(r, qr_srv_http_status(st), status_code_name(st), "%s", job.msg);
+        qr_free(vecs);
+        return NULL;
+    }
+    return vecs;
 }
 
 void qr_route_embeddings(quire_server *s, const char *body, size_t len, reply *r)
@@ -491,30 +507,15 @@ void qr_route_embeddings(quire_server *s, const char *body, size_t len, reply *r
         qr_srv_error(r, 400, "missing_input", "you must provide an 'input'");
         goto out;
     }
-    if (parse_input(s, in, &q, r) != 0)
+    q.truncate = s->p.truncate;
+    if (qr_srv_parse_input(s, in, &q, r) != 0 || !(vecs = qr_srv_run_inputs(s, &q, r)))
         goto out;
-    vecs = qr_malloc(q.n * (size_t)s->dims * sizeof(float));
-    if (!vecs) {
-        qr_srv_error(r, 500, "out_of_memory", "out of memory");
-        goto out;
-    }
-    qr_emb_job job;
-    memset(&job, 0, sizeof job);
-    job.ids = q.ptrs;
-    job.n_ids = q.n_ids;
-    job.n = q.n;
-    job.vecs = vecs;
-    quire_status st = qr_batch_run(&s->queue, &job);
-    if (st != QUIRE_OK) {
-        qr_srv_error(r, qr_srv_http_status(st), status_code_name(st), "%s", job.msg);
-        goto out;
-    }
     write_embeddings(s, &q, vecs, &o, r);
     if (r->body.failed)
         qr_srv_error(r, 500, "out_of_memory", "the response is too large");
 out:
     qr_free(vecs);
-    emb_req_free(&q);
+    qr_srv_emb_req_free(&q);
     json_decref(root);
 }
 
@@ -530,7 +531,7 @@ static json_t *model_obj(const quire_server *s)
 void qr_route_models(quire_server *s, const char *id, reply *r)
 {
     if (id) {
-        if (!s->model || !name_matches(s, id)) {
+        if (!s->model || !qr_srv_name_matches(s, id)) {
             qr_srv_error(r, 404, "model_not_found", "The model '%s' does not exist", id);
             return;
         }

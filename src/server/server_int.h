@@ -84,6 +84,9 @@ enum {
     ROUTE_CONVERT,
     ROUTE_HEALTH,
     ROUTE_METRICS,
+    ROUTE_TEI_EMBED,   /* POST /embed (text-embeddings-inference) */
+    ROUTE_TEI_INFO,    /* GET /info */
+    ROUTE_OLLAMA_EMBED, /* POST /api/embed */
     ROUTE_OTHER,
     ROUTE_COUNT
 };
@@ -121,7 +124,32 @@ struct quire_server {
     atomic_long last_activity_ms;
 };
 
-/* Route handlers (routes.c). body is NUL-terminated (len bytes). */
+/* Inputs of one embedding request, tokenized (routes.c). */
+typedef struct emb_req {
+    size_t n;
+    int32_t *ids;      /* [n * cap] */
+    size_t cap;        /* ids per input slot (the model's max_tokens) */
+    size_t *n_ids;     /* [n] */
+    const int32_t **ptrs;
+    long tokens;
+    int truncate;      /* 1 = cut inputs over the limit (--truncate; Ollama's default) */
+} emb_req;
+typedef struct json_t json_t;
+/* "text" | ["text", ...] | [id, ...] | [[id, ...], ...] into q (q->truncate set first);
+ * 0, or -1 with r filled. */
+int qr_srv_parse_input(const quire_server *s, json_t *in, emb_req *q, reply *r);
+/* Embed q through the batch queue: vectors (n x dims, qr_free) or NULL with r filled. */
+float *qr_srv_run_inputs(quire_server *s, const emb_req *q, reply *r);
+void qr_srv_emb_req_free(emb_req *q);
+/* Matryoshka: keep the first dims values of a full-size vector, renormalised. */
+void qr_srv_shorten(float *v, int dims, int full);
+/* Is `name` a name this server answers to (model folder, aliases, any)? */
+int qr_srv_name_matches(const quire_server *s, const char *name);
+
+/* Route handlers (routes.c, routes_compat.c). body is NUL-terminated (len bytes). */
+void qr_route_tei_embed(quire_server *s, const char *body, size_t len, reply *r);
+void qr_route_tei_info(quire_server *s, reply *r);
+void qr_route_ollama_embed(quire_server *s, const char *body, size_t len, reply *r);
 void qr_route_embeddings(quire_server *s, const char *body, size_t len, reply *r);
 void qr_route_models(quire_server *s, const char *id, reply *r);
 void qr_route_search(quire_server *s, const char *body, size_t len, reply *r);

@@ -254,3 +254,32 @@ check "--accept-any-model-name + --token-ids native: raw ids embedded, answer na
 stop_server
 "$Q" serve --model "$M" --token-ids bogus > /dev/null 2> "$T/e"; rc=$?
 check "--token-ids bogus exits 2" [ $rc -eq 2 ]
+
+# ---- server 5: TEI and Ollama drop-in routes, with their real npm clients -------------------
+start_server "$T/srv5.err" --model "$M"
+BASE=http://127.0.0.1:$PORT
+if [ ! -d "$NPM_DIR/node_modules/ollama" ] || [ ! -d "$NPM_DIR/node_modules/@huggingface/inference" ]; then
+    npm install --prefix "$NPM_DIR" ollama@0 @huggingface/inference@4 --no-audit --no-fund --silent \
+        > "$T/npm2.log" 2>&1 || cat "$T/npm2.log"
+fi
+node "$HERE/compat_client.mjs" "$NPM_DIR" "$BASE" "$T/texts" "$T/expected" tiny
+check "the ollama and @huggingface/inference clients pass" [ $? -eq 0 ]
+curl -s "$BASE/embed" -H "$J" -d '{"inputs":"hello world","dimensions":8}' > "$T/tei8"
+check "TEI /embed with dimensions 8: one unit vector of 8" $PY -c 'import json,sys,math; r=json.load(open(sys.argv[1])); assert len(r)==1 and len(r[0])==8 and abs(math.hypot(*r[0])-1)<1e-5, r' "$T/tei8"
+# compat_err NAME STATUS URL BODY PYTHON-ASSERT: status and the imitated server's error shape
+compat_err() {
+    got=$(curl -s -o "$T/body" -w '%{http_code}' -H "$J" -d "$4" "$3")
+    if [ "$got" = "$2" ] && $PY -c "import json,sys; e=json.load(open(sys.argv[1])); assert $5, e" "$T/body" 2>/dev/null; then
+        ok "$1"
+    else
+        bad "$1" "status $got: $(head -c 200 "$T/body")"
+    fi
+}
+compat_err "TEI /embed without inputs -> 400 {error, error_type}" 400 "$BASE/embed" '{"input":"x"}' \
+    'e["error_type"]=="missing_input" and "inputs" in e["error"]'
+compat_err "TEI /embed normalize:false -> 400 (not silently normalised)" 400 "$BASE/embed" \
+    '{"inputs":"x","normalize":false}' 'e["error_type"]=="unsupported"'
+compat_err "Ollama /api/embed without model -> 400 {error: string}" 400 "$BASE/api/embed" \
+    '{"input":"x"}' 'isinstance(e["error"], str) and "model" in e["error"]'
+req "GET /embed -> 405" 405 method_not_allowed "$BASE/embed"
+stop_server
