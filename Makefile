@@ -76,6 +76,11 @@ endif
 ifneq ($(WITH_SERVER),1)
   LIB_SRC += src/server_none.c
 endif
+# quire_build_info: the build options and the versions of the libraries linked
+LIB_SRC += src/buildinfo.c
+BUILD_OPTS := -DQR_WITH_CONVERT=$(if $(filter 1,$(WITH_CONVERT)),1,0) \
+              -DQR_WITH_SERVER=$(if $(filter 1,$(WITH_SERVER)),1,0)
+ISA_FLAGS_src/buildinfo.c := $(BUILD_OPTS)
 ISA_X86 := src/nn/kern_avx2.c src/nn/kern_avx512.c
 ISA_ARM := src/nn/kern_neon.c
 ifneq ($(ARCH),x86_64)

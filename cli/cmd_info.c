@@ -9,7 +9,8 @@ static const cli_opt opts[] = {{NULL, 0, 0, NULL, NULL}};
 
 static void help(FILE *out)
 {
-    fprintf(out, "usage: quire info\n\nPrint version, CPU features and the kernels in use.\n"
+    fprintf(out, "usage: quire info\n\nPrint version, CPU features and the kernels in use, build options,\n"
+                 "library versions and the installed OCR languages.\n"
                  "QUIRE_CPU=scalar|avx2|avx512|neon|neon-dotprod forces a kernel set.\n\noptions:\n");
     cli_print_opts(out, opts);
 }
@@ -33,8 +34,10 @@ int cmd_info(int argc, char **argv)
         return rc;
     quire_error err = {0};
     quire_status st = quire_init(QUIRE_VERSION_NUMBER, &err);
-    char buf[2048];
+    char buf[4096];
     quire_info(buf, sizeof(buf));
+    fputs(buf, stdout);
+    quire_build_info(buf, sizeof(buf));
     fputs(buf, stdout);
     if (st != QUIRE_OK)
         return cli_fail("info", &err);

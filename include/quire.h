@@ -104,6 +104,12 @@ QUIRE_API void quire_log_set(quire_log_fn fn, void *user_data, int min_level);
  * NUL-terminated when cap > 0). Returns the length it needed. */
 QUIRE_API size_t quire_info(char *buf, size_t cap);
 
+/* Build and library information as "key: value" lines into buf (NUL-terminated when
+ * cap > 0): the build options (WITH_CONVERT, WITH_SERVER), the versions of the libraries
+ * linked (SQLite, jansson, utf8proc, MuPDF, libmicrohttpd), and the tessdata folder with its
+ * installed OCR languages. Returns the length it needed. */
+QUIRE_API size_t quire_build_info(char *buf, size_t cap);
+
 /* Name of the kernel set in use: "scalar", "avx2", "avx512", "neon". */
 QUIRE_API const char *quire_kernels_name(void);
 
