@@ -53,7 +53,10 @@ ifeq ($(WITH_CONVERT),1)
   # static initialisers do not slow down every start of the CLI.
   PKG_LIBS   += $(shell $(PKG_CONFIG) --libs --static mupdf 2>/dev/null) -lharfbuzz -ldl
 endif
-ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) -fvisibility=hidden -Iinclude -Isrc \
+# -fPIC: the same objects go into libquire.a and libquire.so; -fno-semantic-interposition
+# keeps calls between quire_ functions direct (no PLT) inside the shared library.
+PIC_FLAGS := -fPIC -fno-semantic-interposition
+ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) $(PIC_FLAGS) -fvisibility=hidden -Iinclude -Isrc \
               -D_DEFAULT_SOURCE $(PKG_CFLAGS) -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 LDFLAGS += $(SANFLAGS) $(if $(STATIC),-static,)
@@ -103,10 +106,22 @@ ISA_FLAGS_src/nn/kern_avx512.c := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mf
 .PHONY: all lib cli test test-build tests check check-asan check-arm64 bench clean lint golden-update fmt
 all: lib cli
 
-lib: $(BUILD)/libquire.a
+QUIRE_VERSION := $(shell sed -n 's/^\#define QUIRE_VERSION_STRING "\(.*\)"/\1/p' include/quire.h)
+SO_MAJOR := $(firstword $(subst ., ,$(QUIRE_VERSION)))
+SO_NAME  := libquire.so.$(QUIRE_VERSION)
+SO_LINK  := libquire.so.$(SO_MAJOR)
+# The shared library is skipped in static and sanitizer builds (the aarch64 cross build;
+# an ASan/TSan runtime cannot be linked into a shared object).
+SO_TARGET := $(if $(STATIC)$(SANITIZE),,$(BUILD)/$(SO_NAME))
+lib: $(BUILD)/libquire.a $(SO_TARGET)
 cli: $(BUILD)/quire
 
-$(BUILD)/obj/%.o: %.c
+# Objects depend on a file holding the compile flags, rewritten only when they change
+# (e.g. -fPIC added), so new flags rebuild the objects instead of linking stale ones.
+FLAGS_STAMP := $(BUILD)/obj/.cflags
+$(shell mkdir -p $(BUILD)/obj && { echo '$(ALL_CFLAGS)' | cmp -s - $(FLAGS_STAMP) || \
+  echo '$(ALL_CFLAGS)' > $(FLAGS_STAMP); })
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS_$<) -c $< -o $@
 
@@ -114,6 +129,54 @@ $(BUILD)/libquire.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
+
+# ---- shared library, pkg-config files, man page, completion, install ----------
+# libquire.so.MAJOR.MINOR.PATCH exports exactly the quire_ symbols (src/libquire.map); the
+# static dependencies (MuPDF is static-only on Debian 12) are linked into it.
+$(BUILD)/$(SO_NAME): $(LIB_OBJ) src/libquire.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,$(SO_LINK) -Wl,--version-script,src/libquire.map \
+	  -Wl,--no-undefined -o $@ $(LIB_OBJ) $(LDLIBS)
+	ln -sf $(SO_NAME) $(BUILD)/$(SO_LINK)
+	ln -sf $(SO_NAME) $(BUILD)/libquire.so
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+LIBDIR  ?= $(PREFIX)/lib
+PC_REQUIRES := $(DEPLIBS)
+.PHONY: install pc man completion uninstall FORCE
+FORCE:
+pc: $(BUILD)/quire.pc $(BUILD)/quire-static.pc
+# quire.pc links the shared library; quire-static.pc links libquire.a and its closure.
+$(BUILD)/quire.pc $(BUILD)/quire-static.pc: FORCE
+	@mkdir -p $(BUILD)
+	printf 'prefix=%s\nlibdir=%s\nincludedir=$${prefix}/include\n\nName: quire\nDescription: local, offline document AI (embeddings, conversion, search)\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lquire\n' \
+	  '$(PREFIX)' '$(LIBDIR)' '$(QUIRE_VERSION)' > $(BUILD)/quire.pc
+	printf 'prefix=%s\nlibdir=%s\nincludedir=$${prefix}/include\n\nName: quire-static\nDescription: quire, static library and its link closure\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -l:libquire.a %s\n' \
+	  '$(PREFIX)' '$(LIBDIR)' '$(QUIRE_VERSION)' '$(LDLIBS)' > $(BUILD)/quire-static.pc
+# The man page and the bash completion are generated from the binary's own --help texts,
+# so they cannot drift from it.
+man: $(BUILD)/quire.1
+$(BUILD)/quire.1: $(BUILD)/quire cli/gen/mkman.sh
+	sh cli/gen/mkman.sh $(BUILD)/quire > $@.tmp && mv $@.tmp $@
+completion: cli/gen/quire.bash
+install: all pc man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 755 $(BUILD)/quire $(DESTDIR)$(PREFIX)/bin/quire
+	install -m 644 $(BUILD)/libquire.a $(DESTDIR)$(LIBDIR)/libquire.a
+	install -m 755 $(BUILD)/$(SO_NAME) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/$(SO_LINK)
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libquire.so
+	install -m 644 include/quire.h $(DESTDIR)$(PREFIX)/include/quire.h
+	install -m 644 $(BUILD)/quire.pc $(BUILD)/quire-static.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 $(BUILD)/quire.1 $(DESTDIR)$(PREFIX)/share/man/man1/quire.1
+	install -m 644 cli/gen/quire.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/quire
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/quire $(DESTDIR)$(LIBDIR)/libquire.a $(DESTDIR)$(LIBDIR)/libquire.so* \
+	  $(DESTDIR)$(PREFIX)/include/quire.h $(DESTDIR)$(LIBDIR)/pkgconfig/quire.pc \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/quire-static.pc $(DESTDIR)$(PREFIX)/share/man/man1/quire.1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/quire
 
 $(BUILD)/quire: $(CLI_OBJ) $(BUILD)/libquire.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libquire.a $(LDLIBS)
