@@ -108,10 +108,9 @@ static void root_name(const char *path, char *out, size_t cap)
     const char *slash = strrchr(buf, '/');
     const char *base = slash ? slash + 1 : buf;
     if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0 || !base[0]) {
-        char *real = realpath(path, NULL);
-        const char *rs = real ? strrchr(real, '/') : NULL;
+        char real[4096];
+        const char *rs = realpath(path, real) ? strrchr(real, '/') : NULL;
         snprintf(out, cap, "%s", rs && rs[1] ? rs + 1 : "root");
-        free(real);
         return;
     }
     snprintf(out, cap, "%s", base);

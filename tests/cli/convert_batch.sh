@@ -80,6 +80,13 @@ timeout 120 "$Q" convert --ocr never --allow-empty --timeout-per-doc 1 -o "$T/pa
 check "timed-out document: exit 3, output written" sh -c "[ $rc -eq 3 ] && [ -s '$T/parto/long.md' ]"
 check "timed-out document: no complete fingerprint" [ ! -e "$T/parto/.long.md.quire" ]
 check "timed-out document: summary says partial" grep -q '1 file: 0 converted, 0 up to date, 0 failed, 1 partial' "$T/e"
+check "timed-out document: the Markdown says which pages are missing" sh -c "head -n 1 '$T/parto/long.md' | grep -q '^> \*\*quire:\*\* Incomplete conversion: [0-9]* of 615 pages are missing from this output: pages [0-9]*-615 (timed out)\.'"
+timeout 120 "$Q" convert --ocr never --allow-empty --timeout-per-doc 1 -o "$T/part.json" "$LONG" > /dev/null 2>&1
+check "timed-out document: JSON lists missing pages with their reason" python3 -c "
+import json; d=json.load(open('$T/part.json')); m=d['missing_pages']
+assert m and m[-1]==615 and m==list(range(m[0], 616)), m
+p={x['page']: x for x in d['pages']}; assert p[615]['status']=='missing' and p[615]['missing_reason']=='timed out', p[615]
+assert p[1]['status']=='ok' and p[1]['missing_reason'] is None and p[1]['width']>0"
 p1=$(wc -c < "$T/parto/long.md")
 timeout 300 "$Q" convert --ocr never --allow-empty --max-pages 400 -o "$T/parto" "$T/part" > /dev/null 2> "$T/e"; rc=$?
 check "re-run after a partial output: redone, not up to date" sh -c "[ $rc -eq 0 ] && ! grep -q 'up to date (' '$T/e' && [ \$(wc -c < '$T/parto/long.md') -gt $p1 ]"
@@ -94,8 +101,9 @@ check "stdin temp copy removed" sh -c "! ls \${TMPDIR:-/tmp}/quire-stdin-* 2>/de
 echo 'hello' | "$Q" convert - > /dev/null 2> "$T/e"; rc=$?
 check "convert - with non-PDF stdin: exit 1 naming stdin" sh -c "[ $rc -eq 1 ] && grep -q 'stdin: not a PDF' '$T/e'"
 "$Q" convert - - < "$SMALL" > /dev/null 2>&1; check "'-' twice: exit 2" [ $? -eq 2 ]
-"$Q" convert -o - "$SMALL" > "$T/dash.md" 2> /dev/null; rc=$?
-check "-o - writes stdout" sh -c "[ $rc -eq 0 ] && cmp -s '$T/ref.md' '$T/dash.md' && [ ! -e ./- ]"
+Qabs=$(cd "$(dirname "$Q")" && pwd)/$(basename "$Q"); Sabs=$(cd "$(dirname "$SMALL")" && pwd)/$(basename "$SMALL")
+(cd "$T" && "$Qabs" convert -o - "$Sabs" > "$T/dash.md" 2> /dev/null); rc=$?
+check "-o - writes stdout (no file named -)" sh -c "[ $rc -eq 0 ] && cmp -s '$T/ref.md' '$T/dash.md' && [ ! -e '$T/-' ]"
 "$Q" convert -o - "$SMALL" "$SMALL2" > /dev/null 2>&1; check "-o - with two inputs: exit 2" [ $? -eq 2 ]
 "$Q" convert -o "$T/fromstdin.md" - < "$SMALL" 2> /dev/null
 check "convert - -o FILE" cmp -s "$T/ref.md" "$T/fromstdin.md"
@@ -108,6 +116,19 @@ check "-o FILE.json writes JSON" python3 -c "import json; json.load(open('$T/x.j
 check "-o FILE.txt writes text" cmp -s "$T/x.txt" "$T/ref.txt"
 "$Q" convert --format md -o "$T/y.json" "$SMALL" > /dev/null 2> "$T/e"; rc=$?
 check "-o FILE.json with --format md: exit 2, nothing written" sh -c "[ $rc -eq 2 ] && [ ! -e '$T/y.json' ]"
+
+# --- JSON contract: schema_version, units/origin, page sizes (docs/convert-json.md) ------
+check "JSON: schema_version 1, pt/top-left, page sizes, nothing missing" python3 -c "
+import json; d=json.load(open('$T/x.json'))
+assert d['schema_version']==1 and d['units']=='pt' and d['origin']=='top-left', d
+assert d['n_pages']==2 and [p['page'] for p in d['pages']]==[1,2] and d['missing_pages']==[], d['pages']
+import subprocess, re; w,h=map(float, re.search(r'Page size: *([0-9.]+) x ([0-9.]+)', subprocess.run(['pdfinfo','$SMALL'],capture_output=True,text=True).stdout).groups())
+assert all(abs(p['width']-w)<1 and abs(p['height']-h)<1 and p['rotation']==0 and p['status']=='ok' for p in d['pages']), (w, h, d['pages'])
+for b in d['blocks']:
+    x0,y0,x1,y1=b['bbox']; pg=d['pages'][b['page']-1]
+    assert 0<=x0<=x1<=pg['width'] and 0<=y0<=y1<=pg['height'], b"
+"$Q" convert --format md "$SMALL" 2> /dev/null | head -n 1 > "$T/first"
+check "complete Markdown has no incomplete note" sh -c "! grep -q Incomplete '$T/first'"
 
 # --- closing summary line ----------------------------------------------------------------
 mkdir -p "$T/sum"; cp "$SMALL" "$T/sum/one.pdf"; cp "$SMALL2" "$T/sum/two.pdf"
