@@ -62,7 +62,7 @@ LDLIBS  := $(PKG_LIBS) -lpthread -lm
 LDFLAGS += $(SANFLAGS) $(if $(STATIC),-static,)
 
 # ---- sources ---------------------------------------------------------------
-LIB_MODULES := core nn text embed layout export store
+LIB_MODULES := core nn text embed layout export store config
 ifeq ($(WITH_CONVERT),1)
   LIB_MODULES += pdf ocr convert
 endif
@@ -257,7 +257,7 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 2
 FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-FUZZ_ALL     := safetensors config tokenizer wordpiece chunk store \
+FUZZ_ALL     := safetensors config tokenizer wordpiece chunk store toml \
                 $(if $(filter 1,$(WITH_SERVER)),http,) $(if $(filter 1,$(WITH_CONVERT)),pdf,)
 FUZZ_TARGETS ?= $(strip $(FUZZ_ALL))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)

@@ -28,6 +28,7 @@ int cmd_collections(int argc, char **argv);
 int cmd_docs(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_mcp(int argc, char **argv);
 
 /* Option table entry: long name, short letter (0 = none), takes a value? */
 typedef struct cli_opt {
@@ -61,6 +62,12 @@ int cli_fail(const char *cmd, const quire_error *err);
  * Returns 0, or -1 when o is NULL or cannot be serialised. */
 typedef struct json_t json_t;
 int cli_print_json(json_t *o);
+
+/* One search hit as the JSON object of `quire search --json` (also the MCP server's hits):
+ * rank, document, page_start, page_end, heading, score, snippet, chunk_id, and text_rank /
+ * vector_rank / cosine when the hit is in that list, text when full. NULL: out of memory. */
+typedef struct quire_hit quire_hit;
+json_t *cli_hit_json(const quire_hit *h, int rank, int full);
 
 extern const char *cli_prog;
 

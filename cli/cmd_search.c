@@ -91,25 +91,6 @@ static void print_pages(FILE *out, const quire_hit *h)
         fprintf(out, "pp. %d-%d", h->page_start, h->page_end);
 }
 
-static int print_json(const quire_hit *h, int rank, int full)
-{
-    json_t *o = json_pack("{s:i,s:s,s:i,s:i,s:s,s:f,s:s,s:I}", "rank", rank, "document",
-                          h->document, "page_start", h->page_start, "page_end", h->page_end,
-                          "heading", h->heading, "score", h->score, "snippet", h->snippet,
-                          "chunk_id", (json_int_t)h->chunk_id);
-    if (!o)
-        return -1;
-    if (h->text_rank)
-        json_object_set_new(o, "text_rank", json_integer(h->text_rank));
-    if (h->vector_rank) {
-        json_object_set_new(o, "vector_rank", json_integer(h->vector_rank));
-        json_object_set_new(o, "cosine", json_real(h->vector_score));
-    }
-    if (full)
-        json_object_set_new(o, "text", json_string(h->text));
-    return cli_print_json(o);
-}
-
 int cmd_search(int argc, char **argv)
 {
     search_args a;
@@ -197,7 +178,7 @@ int cmd_search(int argc, char **argv)
     for (int i = 0; i < hits->n; i++) {
         const quire_hit *h = &hits->hits[i];
         if (a.json) {
-            if (print_json(h, i + 1, a.full) != 0) {
+            if (cli_print_json(cli_hit_json(h, i + 1, a.full)) != 0) {
                 fprintf(stderr, "quire search: out of memory\n");
                 exit_code = EXIT_FAIL;
                 goto out;

@@ -18,6 +18,8 @@ static const cli_cmd commands[] = {
     {"reindex", "re-embed a collection with another model, swapped in atomically",
      cmd_reindex},
     {"serve", "OpenAI-compatible embeddings, search and conversion over HTTP", cmd_serve},
+    {"mcp", "Model Context Protocol server on stdio: search/ingest/convert tools for agents",
+     cmd_mcp},
     {"embed", "compute sentence embeddings with a Hugging Face BERT model folder", cmd_embed},
     {"tokenize", "print WordPiece token ids of each input line", cmd_tokenize},
     {"info", "print version, CPU features and the kernels in use", cmd_info},

@@ -566,6 +566,32 @@ QUIRE_API quire_status quire_server_run(quire_server *srv, volatile int *stop);
 /* Stops (if running) and frees. NULL is a no-op. */
 QUIRE_API void quire_server_free(quire_server *srv);
 
+
+/* ---- configuration file (quire.toml) -------------------------------------------------
+ * The VLM backends, fallback chain and resources of a conversion, in a strict TOML subset
+ * (the layout and every key: src/config/config.h and README "VLM backends"). Any error
+ * names the file, line and column (or the environment variable) and returns QUIRE_FORMAT.
+ * A loaded config is immutable and may be shared by threads.
+ *
+ *     quire_config *cfg = NULL;
+ *     if (quire_config_load(NULL, &cfg, &err) != QUIRE_OK) { ... err.msg ... }
+ *     ... cp.config = cfg ...          (quire_converter_params, appended field)
+ *     quire_config_free(cfg);
+ */
+typedef struct quire_config quire_config;
+/* path NULL: $QUIRE_CONFIG, else ./quire.toml when it exists, else an empty config (no
+ * backends). Environment overrides QUIRE_RESOURCES_<KEY>, QUIRE_BACKENDS_DEFAULT,
+ * QUIRE_BACKENDS_FALLBACK_CHAIN, QUIRE_BACKEND_<NAME>_<KEY> are applied last.
+ * OUT: *out (free with quire_config_free). A named file that is missing: QUIRE_NOT_FOUND. */
+QUIRE_API quire_status quire_config_load(const char *path, quire_config **out, quire_error *err);
+/* The same from text in memory; name (may be NULL) is used in messages. */
+QUIRE_API quire_status quire_config_parse(const char *text, size_t len, const char *name,
+                                          quire_config **out, quire_error *err);
+QUIRE_API void quire_config_free(quire_config *cfg);
+QUIRE_API int quire_config_n_backends(const quire_config *cfg);
+/* The file the config came from, or NULL (built-in defaults). */
+QUIRE_API const char *quire_config_source(const quire_config *cfg);
+
 #ifdef __cplusplus
 }
 #endif
