@@ -7,9 +7,7 @@
  * prints progress to stderr and an optional JSON report. One bad document never stops
  * the batch: it gets one line naming the file, and the exit status says 3 (partial).
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -19,51 +17,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "convert_int.h"
 #include "core/core.h"
 
 /* Error lines are cut to fit their fixed buffers on purpose (a path of 4 KiB still gives
  * a readable line); GCC cannot tell that from a mistake. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-enum { JOB_PENDING = 0, JOB_OK, JOB_PARTIAL, JOB_FAILED, JOB_SKIPPED };
-
-typedef struct conv_args {
-    const char *out;
-    const char *lang;
-    const char *pages;
-    const char *report;
-    int format, ocr, force, quiet, page_markers;
-    long dpi, max_pages, jobs;
-    double timeout_s;
-} conv_args;
-
-typedef struct conv_job {
-    char *in;
-    char *rel;  /* path below its input root (mirrored under -o) */
-    char *out;  /* NULL = stdout */
-    int state;  /* JOB_* */
-    char error[256];
-    quire_convert_result *res; /* kept for the report; output freed once written */
-    int pages_live;             /* pages finished so far while converting (progress) */
-} conv_job;
-
-typedef struct conv_batch {
-    conv_args *a;
-    conv_job *jobs;
-    int n_jobs, cap_jobs;
-    quire_converter *conv;
-    pthread_mutex_t mu;
-    int next;                   /* next job to start */
-    int n_done, n_pages, tty;
-    int live_pages;             /* pages finished in documents still converting */
-    double t0, last_draw;
-} conv_batch;
-
-static volatile int g_stop;     /* SIGINT/SIGTERM: no new documents, cancel running ones */
 
 static const cli_opt opts[] = {
-    {"output", 'o', 1, "OUT", "output file (one input) or directory (mirrors the input tree)"},
+    {"output", 'o', 1, "OUT", "output file (one input; .md/.json/.txt sets the format), - for "
+                              "stdout, or a directory (mirrors each input root)"},
     {"format", 'f', 1, "md|json|txt", "output format (default md)"},
     {"ocr", 0, 1, "auto|always|never", "OCR pages without a usable text layer (default auto)"},
     {"dpi", 0, 1, "N", "OCR rendering resolution (default 300; images: their own)"},
@@ -74,7 +38,8 @@ static const cli_opt opts[] = {
     {"timeout-per-doc", 0, 1, "S", "stop a document after S seconds, keep its finished pages"},
     {"report", 0, 1, "FILE.json", "write a per-document, per-page JSON report"},
     {"page-markers", 0, 0, NULL, "Markdown: write <!-- page N --> before each page's blocks"},
-    {"force", 0, 0, NULL, "convert even when the output is newer than the input"},
+    {"force", 0, 0, NULL, "convert even when the output is up to date"},
+    {"allow-empty", 0, 0, NULL, "pages that end with no text are not an error (exit 0)"},
     {"quiet", 'q', 0, NULL, "no progress on stderr (errors are still printed)"},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -113,8 +78,10 @@ static int on_opt(int idx, const char *val, void *user)
     const char *name = opts[idx].name;
     if (strcmp(name, "output") == 0)
         a->out = val;
-    else if (strcmp(name, "format") == 0)
+    else if (strcmp(name, "format") == 0) {
+        a->format_set = 1;
         return pick(name, val, formats, &a->format);
+    }
     else if (strcmp(name, "ocr") == 0)
         return pick(name, val, modes, &a->ocr);
     else if (strcmp(name, "dpi") == 0)
@@ -147,248 +114,11 @@ static int on_opt(int idx, const char *val, void *user)
         a->page_markers = 1;
     else if (strcmp(name, "force") == 0)
         a->force = 1;
+    else if (strcmp(name, "allow-empty") == 0)
+        a->allow_empty = 1;
     else if (strcmp(name, "quiet") == 0)
         a->quiet = 1;
     return 0;
-}
-
-/* ---- inputs ----------------------------------------------------------------------- */
-
-static int is_input_name(const char *name)
-{
-    static const char *const exts[] = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", NULL};
-    const char *dot = strrchr(name, '.');
-    for (int i = 0; dot && exts[i]; i++) {
-        if (strcasecmp(dot, exts[i]) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int add_job(conv_batch *b, const char *in, const char *rel)
-{
-    if (b->n_jobs == b->cap_jobs) {
-        int cap = b->cap_jobs ? b->cap_jobs * 2 : 64;
-        conv_job *j = qr_realloc(b->jobs, (size_t)cap * sizeof(*j));
-        if (!j)
-            return -1;
-        b->jobs = j;
-        b->cap_jobs = cap;
-    }
-    conv_job *j = &b->jobs[b->n_jobs];
-    memset(j, 0, sizeof(*j));
-    j->in = qr_strdup(in);
-    j->rel = qr_strdup(rel);
-    if (!j->in || !j->rel)
-        return -1;
-    b->n_jobs++;
-    return 0;
-}
-
-static int cmp_job(const void *x, const void *y)
-{
-    return strcmp(((const conv_job *)x)->in, ((const conv_job *)y)->in);
-}
-
-/* Walk dir recursively; rel_base is the path below the input root. Symlinked
- * directories are not followed (no loops). */
-static int walk_dir(conv_batch *b, const char *dir, const char *rel_base)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "quire convert: %s: %s\n", dir, strerror(errno));
-        return -1;
-    }
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        char path[4096], rel[4096];
-        struct stat st;
-        if (e->d_name[0] == '.')
-            continue;
-        if (qr_path_join(path, sizeof(path), dir, e->d_name) != 0 ||
-            (rel_base[0] ? qr_path_join(rel, sizeof(rel), rel_base, e->d_name)
-                         : (snprintf(rel, sizeof(rel), "%s", e->d_name) >= (int)sizeof(rel))))
-            continue;
-        if (lstat(path, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode))
-            rc = walk_dir(b, path, rel);
-        else if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) && is_input_name(e->d_name))
-            rc = add_job(b, path, rel);
-    }
-    closedir(d);
-    return rc;
-}
-
-/* Returns 1 if some input was a directory. */
-static int collect_inputs(conv_batch *b, const char **pos, int n_pos, int *any_dir)
-{
-    *any_dir = 0;
-    for (int i = 0; i < n_pos; i++) {
-        struct stat st;
-        int first = b->n_jobs;
-        if (stat(pos[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-            *any_dir = 1;
-            if (walk_dir(b, pos[i], "") != 0)
-                return -1;
-            qsort(b->jobs + first, (size_t)(b->n_jobs - first), sizeof(conv_job), cmp_job);
-            continue;
-        }
-        const char *base = strrchr(pos[i], '/');
-        if (add_job(b, pos[i], base ? base + 1 : pos[i]) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* Output name: rel with its extension replaced, under dir. */
-static char *out_name(const char *dir, const char *rel, int format)
-{
-    static const char *const ext[] = {".md", ".json", ".txt"};
-    const char *slash = strrchr(rel, '/');
-    const char *dot = strrchr(rel, '.');
-    size_t stem = (dot && (!slash || dot > slash)) ? (size_t)(dot - rel) : strlen(rel);
-    size_t n = strlen(dir) + 1 + stem + 6;
-    char *s = qr_malloc(n);
-    if (s)
-        snprintf(s, n, "%s/%.*s%s", dir, (int)stem, rel, ext[format]);
-    return s;
-}
-
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Decide where each job writes. Returns 0 or EXIT_USAGE. */
-static int plan_outputs(conv_batch *b, int any_dir)
-{
-    const conv_args *a = b->a;
-    int single = b->n_jobs == 1 && !any_dir;
-    if (single && !a->out)
-        return 0; /* stdout */
-    if (!a->out) {
-        fprintf(stderr, "quire convert: several inputs need -o DIR (see quire convert --help)\n");
-        return EXIT_USAGE;
-    }
-    if (single && !is_dir(a->out)) {
-        b->jobs[0].out = qr_strdup(a->out);
-        return b->jobs[0].out ? 0 : EXIT_FAIL;
-    }
-    for (int i = 0; i < b->n_jobs; i++) {
-        b->jobs[i].out = out_name(a->out, b->jobs[i].rel, a->format);
-        if (!b->jobs[i].out)
-            return EXIT_FAIL;
-    }
-    return 0;
-}
-
-/* ---- writing ------------------------------------------------------------------------ */
-
-static int mkdir_parents(const char *path)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return 0;
-}
-
-/* Temp files of runs that were killed (-9) cannot remove themselves: drop those of
- * this output whose writer process is gone. */
-static void clean_stale_tmp(const char *out)
-{
-    char dir[4096];
-    const char *slash = strrchr(out, '/');
-    const char *base = slash ? slash + 1 : out;
-    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - out) : 1, slash ? out : ".");
-    size_t blen = strlen(base);
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, base, blen) != 0 || strncmp(e->d_name + blen, ".tmp.", 5) != 0)
-            continue;
-        long pid = strtol(e->d_name + blen + 5, NULL, 10);
-        if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
-            char p[4096];
-            if (qr_path_join(p, sizeof(p), dir, e->d_name) == 0)
-                unlink(p);
-        }
-    }
-    closedir(d);
-}
-
-static int fsync_dir_of(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-    if (slash == path)
-        snprintf(dir, sizeof(dir), "/");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-/* temp file in the same directory -> fsync -> rename -> fsync dir: a reader (or a
- * re-run after a crash) sees either the old file or the whole new one. */
-static int write_atomic(const char *path, const char *data, size_t len, char *err, size_t cap)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    if (mkdir_parents(path) != 0) {
-        snprintf(err, cap, "%s: cannot create its directory: %s", path, strerror(errno));
-        return -1;
-    }
-    clean_stale_tmp(path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd < 0) {
-        snprintf(err, cap, "%s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    int ok = off == len && fsync(fd) == 0;
-    ok = (close(fd) == 0) && ok;
-    if (!ok || g_stop || rename(tmp, path) != 0) {
-        snprintf(err, cap, "%s: %s", path, g_stop ? "interrupted" : strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    fsync_dir_of(path);
-    return 0;
-}
-
-/* Output newer than input (and --force not given): nothing to do. */
-static int up_to_date(const char *in, const char *out)
-{
-    struct stat si, so;
-    if (stat(in, &si) != 0 || stat(out, &so) != 0)
-        return 0;
-    if (so.st_mtim.tv_sec != si.st_mtim.tv_sec)
-        return so.st_mtim.tv_sec > si.st_mtim.tv_sec;
-    return so.st_mtim.tv_nsec > si.st_mtim.tv_nsec;
 }
 
 /* ---- progress ------------------------------------------------------------------------- */
@@ -416,6 +146,28 @@ static void draw_bar(conv_batch *b, int final)
     b->last_draw = qr_now();
 }
 
+/* A page that converted but ended with no text: a warning (exit 3 unless --allow-empty). */
+static int page_is_empty(const quire_page_report *r)
+{
+    return r->method != QUIRE_METHOD_FAILED && r->chars == 0;
+}
+
+/* "pages 3, 7, 9" (cut with "..." when long). */
+static void empty_list(const conv_job *j, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "page%s", j->n_empty == 1 ? "" : "s");
+    int k = 0;
+    for (int i = 0; j->res && i < j->res->n_reports && n < cap; i++) {
+        if (!page_is_empty(&j->res->reports[i]))
+            continue;
+        if (n + 16 >= cap) {
+            snprintf(out + n, cap - n, ", ...");
+            break;
+        }
+        n += (size_t)snprintf(out + n, cap - n, "%s %d", k++ ? "," : "", j->res->reports[i].page);
+    }
+}
+
 /* Called with b->mu held once a job has its final state. Errors always get their one
  * line (naming the file); the rest is progress and obeys -q. */
 static void report_job(conv_batch *b, const conv_job *j, double secs)
@@ -429,13 +181,20 @@ static void report_job(conv_batch *b, const conv_job *j, double secs)
         fprintf(stderr, "\r\033[K");
     if (j->state == JOB_FAILED || j->state == JOB_PARTIAL)
         fprintf(stderr, "quire convert: %s\n", j->error);
+    if (j->n_empty && !b->a->allow_empty) {
+        char list[128];
+        empty_list(j, list, sizeof(list));
+        fprintf(stderr, "quire convert: %s: warning: %d page%s with no text (%s); "
+                        "--allow-empty accepts them\n",
+                job_name(j), j->n_empty, j->n_empty == 1 ? "" : "s", list);
+    }
     if (!b->a->quiet && !b->tty) {
         if (j->state == JOB_SKIPPED)
-            fprintf(stderr, "quire convert: %s: skipped (output is newer; --force redoes it)\n",
-                    j->in);
+            fprintf(stderr, "quire convert: %s: up to date (same input, options and quire "
+                            "version; --force redoes it)\n", job_name(j));
         else if (j->res && j->state != JOB_FAILED)
             fprintf(stderr, "quire convert: %s: %d pages (text %d, ocr %d, failed %d) in %.1f s\n",
-                    j->in, j->res->n_reports, text, ocr, failed, secs);
+                    job_name(j), j->res->n_reports, text, ocr, failed, secs);
     }
     if (b->tty && !b->a->quiet)
         draw_bar(b, b->n_done == b->n_jobs);
@@ -451,7 +210,32 @@ static void copy_err(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
-static void write_output(conv_batch *b, conv_job *j)
+/* Messages about the spooled stdin copy name it "-" (stdin), not the temp file. */
+static void name_stdin(conv_batch *b, conv_job *j)
+{
+    if (!j->shown || !b->stdin_tmp)
+        return;
+    char *at = strstr(j->error, b->stdin_tmp);
+    if (at) {
+        char tmp[sizeof(j->error)];
+        snprintf(tmp, sizeof(tmp), "%.*sstdin%s", (int)(at - j->error), j->error,
+                 at + strlen(b->stdin_tmp));
+        copy_err(j->error, sizeof(j->error), tmp);
+    }
+    quire_convert_result *r = j->res;
+    if (r && r->output && b->a->format == QUIRE_FORMAT_JSON &&
+        (at = strstr(r->output, b->stdin_tmp)) != NULL) {
+        size_t n = strlen(b->stdin_tmp);
+        at[0] = '-';
+        memmove(at + 1, at + n, r->output_len - (size_t)(at + n - r->output) + 1);
+        r->output_len -= n - 1;
+    }
+}
+
+/* A complete output gets its fingerprint sidecar, written first: a crash between the
+ * two leaves a sidecar whose output_sha256 does not match, so the file is redone. A
+ * partial output has its sidecar removed first, so it is never up to date. */
+static void write_output(conv_batch *b, conv_job *j, const char *input_sha)
 {
     quire_convert_result *r = j->res;
     if (!j->out) {
@@ -466,7 +250,23 @@ static void write_output(conv_batch *b, conv_job *j)
         return;
     }
     char e[256];
-    if (write_atomic(j->out, r->output, r->output_len, e, sizeof(e)) != 0) {
+    char *side = conv_sidecar_path(j->out);
+    int complete = j->state == JOB_OK && (!j->n_empty || b->a->allow_empty) && input_sha[0];
+    char *text = complete ? conv_sidecar_text(b, input_sha, r->output, r->output_len) : NULL;
+    int rc = -1;
+    if (!side || (complete && !text))
+        snprintf(e, sizeof(e), "%s: out of memory", j->out);
+    else if (text)
+        rc = conv_write_atomic(side, text, strlen(text), e, sizeof(e));
+    else if (unlink(side) == 0 || errno == ENOENT)
+        rc = 0;
+    else
+        snprintf(e, sizeof(e), "%s: %s", side, strerror(errno));
+    qr_free(side);
+    qr_free(text); /* jansson allocates through qr_malloc */
+    if (rc == 0)
+        rc = conv_write_atomic(j->out, r->output, r->output_len, e, sizeof(e));
+    if (rc != 0) {
         copy_err(j->error, sizeof(j->error), e);
         j->state = JOB_FAILED;
     }
@@ -495,10 +295,14 @@ static void on_progress(void *user, int done, int total)
 static void run_job(conv_batch *b, conv_job *j)
 {
     const conv_args *a = b->a;
-    double t0 = qr_now();
-    if (j->out && !a->force && up_to_date(j->in, j->out)) {
-        j->state = JOB_SKIPPED;
-        return;
+    char input_sha[65] = "";
+    if (j->out) {
+        if (!a->force && conv_up_to_date(b, j, input_sha)) {
+            j->state = JOB_SKIPPED;
+            return;
+        }
+        if (!input_sha[0] && conv_sha256_file(j->in, input_sha) != 0)
+            input_sha[0] = '\0'; /* unreadable: the converter names the problem */
     }
     quire_convert_params p = quire_convert_default_params();
     p.ocr = a->ocr;
@@ -508,7 +312,7 @@ static void run_job(conv_batch *b, conv_job *j)
     p.pages = a->pages;
     p.max_pages = (int)a->max_pages;
     p.timeout_s = a->timeout_s;
-    p.abort_flag = (volatile int *)&g_stop;
+    p.abort_flag = (volatile int *)&conv_stop;
     progress_ctx pc = {b, j};
     p.progress = on_progress;
     p.progress_user_data = &pc;
@@ -517,17 +321,19 @@ static void run_job(conv_batch *b, conv_job *j)
     if (st != QUIRE_OK)
         copy_err(j->error, sizeof(j->error), err.msg[0] ? err.msg : quire_status_str(st));
     quire_convert_result *r = j->res;
-    if (g_stop || !r || !r->output || r->n_failed == r->n_reports) {
+    for (int i = 0; r && i < r->n_reports; i++)
+        j->n_empty += page_is_empty(&r->reports[i]);
+    name_stdin(b, j);
+    if (conv_stop || !r || !r->output || r->n_failed == r->n_reports) {
         j->state = JOB_FAILED;
     } else {
         j->state = st == QUIRE_OK ? JOB_OK : JOB_PARTIAL;
-        write_output(b, j);
+        write_output(b, j, input_sha);
     }
     if (r) {
         qr_free(r->output); /* the report only needs the page records */
         r->output = NULL;
     }
-    (void)t0;
 }
 
 static void *job_thread(void *arg)
@@ -535,7 +341,7 @@ static void *job_thread(void *arg)
     conv_batch *b = arg;
     for (;;) {
         pthread_mutex_lock(&b->mu);
-        int i = g_stop ? b->n_jobs : b->next++;
+        int i = conv_stop ? b->n_jobs : b->next++;
         pthread_mutex_unlock(&b->mu);
         if (i >= b->n_jobs)
             break;
@@ -582,6 +388,7 @@ static json_t *page_json(const quire_page_report *r)
     json_object_set_new(o, "chars", json_integer(r->chars));
     json_object_set_new(o, "conf", r->conf >= 0 ? json_real(r->conf) : json_null());
     json_object_set_new(o, "error", r->error[0] ? json_string(r->error) : json_null());
+    json_object_set_new(o, "empty", json_boolean(page_is_empty(r)));
     return o;
 }
 
@@ -589,7 +396,7 @@ static json_t *doc_json(const conv_job *j)
 {
     json_t *o = json_object(), *pages = json_array(), *warn = json_array();
     const quire_convert_result *r = j->res;
-    json_object_set_new(o, "path", json_string(j->in));
+    json_object_set_new(o, "path", json_string(job_name(j)));
     json_object_set_new(o, "output", j->out ? json_string(j->out) : json_null());
     json_object_set_new(o, "status", json_string(state_name(j->state)));
     json_object_set_new(o, "error", j->error[0] ? json_string(j->error) : json_null());
@@ -599,6 +406,16 @@ static json_t *doc_json(const conv_job *j)
         json_array_append_new(pages, page_json(&r->reports[i]));
     if (r && r->warning[0])
         json_array_append_new(warn, json_string(r->warning));
+    json_t *empty = json_array();
+    for (int i = 0; r && i < r->n_reports; i++) {
+        if (!page_is_empty(&r->reports[i]))
+            continue;
+        char w[64];
+        snprintf(w, sizeof(w), "page %d: no text", r->reports[i].page);
+        json_array_append_new(warn, json_string(w));
+        json_array_append_new(empty, json_integer(r->reports[i].page));
+    }
+    json_object_set_new(o, "empty_pages", empty);
     json_object_set_new(o, "pages", pages);
     json_object_set_new(o, "warnings", warn);
     return o;
@@ -607,11 +424,12 @@ static json_t *doc_json(const conv_job *j)
 static int write_report(const conv_batch *b, double secs)
 {
     json_t *root = json_object(), *docs = json_array();
-    long pages = 0, failed_pages = 0;
+    long pages = 0, failed_pages = 0, empty_pages = 0;
     int n_state[5] = {0};
     for (int i = 0; i < b->n_jobs; i++) {
         const conv_job *j = &b->jobs[i];
         n_state[j->state]++;
+        empty_pages += j->n_empty;
         json_array_append_new(docs, doc_json(j));
         for (int k = 0; j->res && k < j->res->n_reports; k++) {
             pages++;
@@ -628,15 +446,17 @@ static int write_report(const conv_batch *b, double secs)
     json_object_set_new(t, "skipped", json_integer(n_state[JOB_SKIPPED]));
     json_object_set_new(t, "pages", json_integer(pages));
     json_object_set_new(t, "pages_failed", json_integer(failed_pages));
+    json_object_set_new(t, "pages_empty", json_integer(empty_pages));
     json_object_set_new(t, "seconds", json_real(secs));
     json_object_set_new(t, "pages_per_s", json_real(secs > 0 ? (pages - failed_pages) / secs : 0));
     json_object_set_new(t, "peak_rss_kb", json_integer(ru.ru_maxrss));
+    json_object_set_new(root, "report_version", json_integer(1));
     json_object_set_new(root, "documents", docs);
     json_object_set_new(root, "totals", t);
     char *s = json_dumps(root, JSON_INDENT(1));
     json_decref(root);
     char e[256];
-    int rc = s ? write_atomic(b->a->report, s, strlen(s), e, sizeof(e)) : -1;
+    int rc = s ? conv_write_atomic(b->a->report, s, strlen(s), e, sizeof(e)) : -1;
     if (rc != 0)
         fprintf(stderr, "quire convert: report: %s\n", s ? e : "out of memory");
     qr_free(s); /* jansson allocates through qr_malloc (json_set_alloc_funcs) */
@@ -648,7 +468,7 @@ static int write_report(const conv_batch *b, double secs)
 static void on_signal(int sig)
 {
     (void)sig;
-    g_stop = 1;
+    conv_stop = 1;
 }
 
 static void install_signals(void)
@@ -665,15 +485,38 @@ static int exit_status(const conv_batch *b)
 {
     int ok = 0, bad = 0;
     for (int i = 0; i < b->n_jobs; i++) {
-        int s = b->jobs[i].state;
+        const conv_job *j = &b->jobs[i];
+        int s = j->state, empty = j->n_empty && !b->a->allow_empty;
         ok += s == JOB_OK || s == JOB_SKIPPED || s == JOB_PARTIAL;
-        bad += s == JOB_FAILED || s == JOB_PARTIAL || s == JOB_PENDING;
+        bad += s == JOB_FAILED || s == JOB_PARTIAL || s == JOB_PENDING || empty;
     }
-    if (g_stop)
+    if (conv_stop)
         return EXIT_FAIL;
     if (bad == 0)
         return EXIT_OK;
     return ok > 0 ? EXIT_PARTIAL : EXIT_FAIL;
+}
+
+/* The closing line: "200 files: 180 converted, 20 up to date, 0 failed" (plus partial
+ * documents and empty pages when there are any). */
+static void print_summary(const conv_batch *b)
+{
+    int n[5] = {0}, empty = 0;
+    for (int i = 0; i < b->n_jobs; i++) {
+        n[b->jobs[i].state]++;
+        empty += b->jobs[i].n_empty;
+    }
+    char extra[160] = "";
+    size_t k = 0;
+    if (n[JOB_PARTIAL])
+        k += (size_t)snprintf(extra + k, sizeof(extra) - k, ", %d partial", n[JOB_PARTIAL]);
+    if (n[JOB_PENDING])
+        k += (size_t)snprintf(extra + k, sizeof(extra) - k, ", %d not started", n[JOB_PENDING]);
+    if (empty)
+        snprintf(extra + k, sizeof(extra) - k, "; %d empty page%s%s", empty, empty == 1 ? "" : "s",
+                 b->a->allow_empty ? " (allowed)" : "");
+    fprintf(stderr, "quire convert: %d file%s: %d converted, %d up to date, %d failed%s\n",
+            b->n_jobs, b->n_jobs == 1 ? "" : "s", n[JOB_OK], n[JOB_SKIPPED], n[JOB_FAILED], extra);
 }
 
 static void free_batch(conv_batch *b)
@@ -682,23 +525,27 @@ static void free_batch(conv_batch *b)
         qr_free(b->jobs[i].in);
         qr_free(b->jobs[i].rel);
         qr_free(b->jobs[i].out);
+        qr_free(b->jobs[i].shown);
         quire_convert_result_free(b->jobs[i].res);
     }
     qr_free(b->jobs);
+    if (b->stdin_tmp)
+        unlink(b->stdin_tmp);
+    qr_free(b->stdin_tmp);
     quire_converter_free(b->conv);
     pthread_mutex_destroy(&b->mu);
 }
 
 static int start(conv_batch *b, const char **pos, int n_pos)
 {
-    int any_dir = 0;
-    if (collect_inputs(b, pos, n_pos, &any_dir) != 0)
-        return EXIT_FAIL;
+    int rc = conv_collect(b, pos, n_pos);
+    if (rc)
+        return rc;
     if (b->n_jobs == 0) {
         fprintf(stderr, "quire convert: no PDF or image files found in the inputs\n");
         return EXIT_FAIL;
     }
-    int rc = plan_outputs(b, any_dir);
+    rc = conv_plan(b, n_pos);
     if (rc)
         return rc;
     quire_error err = {0};
@@ -743,7 +590,9 @@ int cmd_convert(int argc, char **argv)
         if (a.report)
             write_report(&b, qr_now() - b.t0);
         rc = exit_status(&b);
-        if (g_stop)
+        if (!a.quiet && (b.n_jobs > 1 || b.jobs[0].out))
+            print_summary(&b);
+        if (conv_stop)
             fprintf(stderr, "quire convert: interrupted; finished outputs are complete, "
                             "the others were not written\n");
     }

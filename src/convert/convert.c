@@ -353,12 +353,34 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
     }
     qr_buf out;
     qr_buf_init(&out, 0);
-    if (format == QUIRE_FORMAT_JSON)
-        qr_export_json(&lay, path, &out);
-    else if (format == QUIRE_FORMAT_TXT)
-        qr_export_text(&lay, &out);
-    else
-        qr_export_markdown_ex(&lay, &out, page_markers);
+    /* page sizes and the pages missing from the output (timed out, failed) */
+    qr_export_page *ep = qr_calloc((size_t)(n > 0 ? n : 1), sizeof(*ep));
+    if (!ep) {
+        qr_arena_free(&arena);
+        return qr_err(err, QUIRE_NOMEM, "%s: out of memory writing the output", path);
+    }
+    for (int i = 0; i < n; i++) {
+        const quire_page_report *r = &res->reports[i];
+        ep[i].page = r->page;
+        if (pages[i]) {
+            ep[i].width = pages[i]->width;
+            ep[i].height = pages[i]->height;
+            ep[i].rotation = pages[i]->rotation;
+        }
+        if (r->method == QUIRE_METHOD_FAILED || !pages[i])
+            ep[i].missing = r->error[0] ? r->error : "failed";
+    }
+    qr_export_doc ed = {path, ep, n, res->n_pages};
+    if (format == QUIRE_FORMAT_JSON) {
+        qr_export_json_doc(&lay, &ed, &out);
+    } else {
+        qr_export_missing_note(&ed, format == QUIRE_FORMAT_MD, &out);
+        if (format == QUIRE_FORMAT_TXT)
+            qr_export_text(&lay, &out);
+        else
+            qr_export_markdown_ex(&lay, &out, page_markers);
+    }
+    qr_free(ep);
     qr_arena_free(&arena);
     qr_buf_putc(&out, '\0');
     if (out.failed) {

@@ -18,4 +18,30 @@ void qr_export_markdown_ex(const qr_layout *l, qr_buf *out, int page_markers);
 void qr_export_json(const qr_layout *l, const char *doc_path, qr_buf *out);
 void qr_export_text(const qr_layout *l, qr_buf *out);
 
+/* What the exporters know about the document beyond its blocks: every processed page
+ * with its size (PDF points, as displayed) and, for a page that is not in the output,
+ * why (timed out, cancelled, a page error). */
+typedef struct qr_export_page {
+    int page;            /* 1-based */
+    float width, height; /* points; 0 when the page was not converted */
+    int rotation;        /* degrees, as displayed */
+    const char *missing; /* NULL = converted, else why it is missing from the output */
+} qr_export_page;
+
+typedef struct qr_export_doc {
+    const char *path;            /* written as "document" */
+    const qr_export_page *pages; /* [n_pages] processed pages in page order; may be NULL */
+    int n_pages;
+    int n_pages_total;           /* pages in the document (0 = unknown) */
+} qr_export_doc;
+
+/* The JSON schema version qr_export_json_doc writes (docs/convert-json.md). */
+#define QR_JSON_SCHEMA_VERSION 1
+/* JSON with "schema_version", coordinate units/origin, "pages" (sizes; status) and
+ * "missing_pages" before "blocks". qr_export_json is this with no page records. */
+void qr_export_json_doc(const qr_layout *l, const qr_export_doc *d, qr_buf *out);
+/* Markdown/text: when pages are missing, one paragraph saying which and why (Markdown:
+ * a block quote), followed by a blank line; nothing when every page converted. */
+void qr_export_missing_note(const qr_export_doc *d, int markdown, qr_buf *out);
+
 #endif /* QR_EXPORT_H */

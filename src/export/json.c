@@ -1,8 +1,12 @@
 /*
  * json.c — the analysed document as one JSON object:
- *   {"document": PATH, "blocks": [{"type": "heading", "level": 1, "text": "...",
+ *   {"schema_version": 1, "document": PATH, "units": "pt", "origin": "top-left",
+ *    "pages": [{"page": 1, "width": W, "height": H, "rotation": 0, "status": "ok"|
+ *      "missing", "missing_reason": null|"timed out"}], "missing_pages": [N...],
+ *    "blocks": [{"type": "heading", "level": 1, "text": "...",
  *     "page": 1, "bbox": [x0, y0, x1, y1], "source": "text"|"ocr",
  *     "confidence": null|N, ...}]}
+ * (docs/convert-json.md is the contract).
  * List items add "marker" and "ordered", tables "rows", "cols" and "cells" (an array
  * of rows of strings). Strings are escaped here; invalid UTF-8 becomes U+FFFD so the
  * output always parses.
@@ -98,14 +102,90 @@ static void put_block(qr_buf *out, const qr_block *b)
     qr_buf_putc(out, '}');
 }
 
-void qr_export_json(const qr_layout *l, const char *doc_path, qr_buf *out)
+static void put_pages(qr_buf *out, const qr_export_doc *d)
 {
-    qr_buf_append(out, "{\"document\":", 12);
-    put_string(out, doc_path);
+    qr_buf_append(out, ",\"pages\":[", 10);
+    for (int i = 0; i < d->n_pages; i++) {
+        const qr_export_page *p = &d->pages[i];
+        qr_buf_printf(out, "%s{\"page\":%d,\"width\":", i ? "," : "", p->page);
+        put_number(out, p->width);
+        qr_buf_append(out, ",\"height\":", 10);
+        put_number(out, p->height);
+        qr_buf_printf(out, ",\"rotation\":%d,\"status\":\"%s\",\"missing_reason\":", p->rotation,
+                      p->missing ? "missing" : "ok");
+        if (p->missing)
+            put_string(out, p->missing);
+        else
+            qr_buf_append(out, "null", 4);
+        qr_buf_putc(out, '}');
+    }
+    qr_buf_append(out, "],\"missing_pages\":[", 19);
+    int k = 0;
+    for (int i = 0; i < d->n_pages; i++) {
+        if (d->pages[i].missing)
+            qr_buf_printf(out, "%s%d", k++ ? "," : "", d->pages[i].page);
+    }
+    qr_buf_putc(out, ']');
+}
+
+void qr_export_json_doc(const qr_layout *l, const qr_export_doc *d, qr_buf *out)
+{
+    qr_buf_printf(out, "{\"schema_version\":%d,\"document\":", QR_JSON_SCHEMA_VERSION);
+    put_string(out, d->path);
+    static const char units[] = ",\"units\":\"pt\",\"origin\":\"top-left\"";
+    qr_buf_append(out, units, sizeof(units) - 1);
+    if (d->n_pages_total > 0)
+        qr_buf_printf(out, ",\"n_pages\":%d", d->n_pages_total);
+    put_pages(out, d);
     qr_buf_append(out, ",\"blocks\":[", 11);
     for (int k = 0; l && k < l->n_blocks; k++) {
         qr_buf_append(out, k ? ",\n" : "\n", k ? 2 : 1);
         put_block(out, &l->blocks[k]);
     }
     qr_buf_append(out, "\n]}\n", 4);
+}
+
+void qr_export_json(const qr_layout *l, const char *doc_path, qr_buf *out)
+{
+    qr_export_doc d = {doc_path, NULL, 0, 0};
+    qr_export_json_doc(l, &d, out);
+}
+
+void qr_export_missing_note(const qr_export_doc *d, int markdown, qr_buf *out)
+{
+    int n_missing = 0;
+    for (int i = 0; i < d->n_pages; i++)
+        n_missing += d->pages[i].missing != NULL;
+    if (!n_missing)
+        return;
+    qr_buf_printf(out, "%sIncomplete conversion: %d of %d page%s missing from this output: ",
+                  markdown ? "> **quire:** " : "quire: ", n_missing, d->n_pages,
+                  d->n_pages == 1 ? " is" : "s are");
+    /* runs of consecutive pages with the same reason: "3-10 (timed out), 12 (…)" */
+    int first = 1;
+    for (int i = 0; i < d->n_pages;) {
+        const char *why = d->pages[i].missing;
+        if (!why) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j + 1 < d->n_pages && d->pages[j + 1].missing &&
+               d->pages[j + 1].page == d->pages[j].page + 1 &&
+               strcmp(d->pages[j + 1].missing, why) == 0)
+            j++;
+        qr_buf_append(out, first ? "" : "; ", first ? 0 : 2);
+        if (j > i)
+            qr_buf_printf(out, "pages %d-%d", d->pages[i].page, d->pages[j].page);
+        else
+            qr_buf_printf(out, "page %d", d->pages[i].page);
+        /* the reason is one line of text: no newlines into the Markdown */
+        qr_buf_append(out, " (", 2);
+        for (const char *c = why; *c; c++)
+            qr_buf_putc(out, *c == '\n' || *c == '\r' ? ' ' : *c);
+        qr_buf_putc(out, ')');
+        first = 0;
+        i = j + 1;
+    }
+    qr_buf_append(out, ".\n\n", 3);
 }

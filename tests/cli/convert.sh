@@ -78,7 +78,7 @@ sleep 1
 "$Q" convert -o "$T/out" "$T/tree" > /dev/null 2> "$T/e"; rc=$?
 check "re-run exits 0" [ $rc -eq 0 ]
 check "re-run skips up-to-date outputs (mtime unchanged)" [ "$(stat -c %Y.%y "$T/out/a/b/one.md")" = "$m1" ]
-check "re-run says skipped" grep -q skipped "$T/e"
+check "re-run says up to date" grep -q 'one.pdf: up to date' "$T/e"
 "$Q" convert --force -o "$T/out" "$T/tree" > /dev/null 2>&1
 check "--force redoes" [ "$(stat -c %Y.%y "$T/out/a/b/one.md")" != "$m1" ]
 
@@ -108,7 +108,9 @@ import json; p=json.load(open('$T/ocr.json'))['documents'][0]['pages'][0]
 assert p['method']=='ocr' and p['conf'] is not None and p['chars']>100, p"
 check "scanned page: non-empty text" sh -c "[ \$(wc -w < '$T/scan.txt') -gt 50 ]"
 "$Q" convert --ocr never --format txt "$SCAN" > "$T/never.txt" 2> "$T/e"; rc=$?
-check "--ocr never on a scan: exit 0, empty text" sh -c "[ $rc -eq 0 ] && [ \$(wc -w < '$T/never.txt') -eq 0 ]"
+check "--ocr never on a scan: empty page is exit 3 with a warning" sh -c "[ $rc -eq 3 ] && grep -q 'warning: 1 page with no text (page 1)' '$T/e'"
+"$Q" convert --ocr never --allow-empty --format txt "$SCAN" > "$T/never.txt" 2> "$T/e"; rc=$?
+check "--ocr never --allow-empty on a scan: exit 0, empty text" sh -c "[ $rc -eq 0 ] && [ \$(wc -w < '$T/never.txt') -eq 0 ]"
 
 # --- --timeout-per-doc: the long document is stopped and recorded, the batch goes on ----------
 mkdir -p "$T/to"

@@ -66,7 +66,7 @@ for p in inputs:
     rel = os.path.relpath(p, C)
     row = manifest.get(rel, {})
     n[d['status']] = n.get(d['status'], 0) + 1
-    o = os.path.join(out, stem + '.md')
+    o = os.path.join(out, os.path.basename(os.path.dirname(p)), stem + '.md')  # each root mirrored
     if d['status'] == 'failed':
         e = d.get('error') or ''
         if not e or '\n' in e or name not in e:
@@ -123,7 +123,8 @@ check "stderr: each failed file named on exactly one line" sh -c "
 for f in hostile-zero-bytes hostile-random-bytes hostile-truncated; do
     [ \$(grep -c \"\$f.pdf\" '$T/stderr') -eq 1 ] || exit 1
 done"
-check "stderr: every line names an input file" sh -c "! grep -v '\.pdf' '$T/stderr' | grep -q ."
+check "stderr: every line names an input file (but the closing summary)" sh -c "! grep -v '\.pdf' '$T/stderr' | grep -v '^quire convert: [0-9]* files: ' | grep -q ."
+check "stderr: closing summary line" grep -q '^quire convert: [0-9]* files: [0-9]* converted, 0 up to date, [0-9]* failed' "$T/stderr"
 check "no temp files left" sh -c "[ -z \"\$(find '$T/out' -name '*.tmp.*')\" ]"
 check "whole corpus batch under 60 s" [ $secs -lt 60 ]
 
