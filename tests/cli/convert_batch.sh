@@ -94,9 +94,9 @@ import json; d=json.load(open('$T/part.json')); m=d['missing_pages']
 assert m and m[-1]==615 and m==list(range(m[0], 616)), m
 p={x['page']: x for x in d['pages']}; assert p[615]['status']=='missing' and p[615]['missing_reason']=='timed out', p[615]
 assert p[1]['status']=='ok' and p[1]['missing_reason'] is None and p[1]['width']>0"
-p1=$(wc -c < "$T/parto/long.md")
-timeout 300 "$Q" convert --ocr never --allow-empty --max-pages 400 -o "$T/parto" "$T/part" > /dev/null 2> "$T/e"; rc=$?
-check "re-run after a partial output: redone, not up to date" sh -c "[ $rc -eq 0 ] && ! grep -q 'up to date (' '$T/e' && [ \$(wc -c < '$T/parto/long.md') -gt $p1 ]"
+# (the whole document: how many pages the timed-out run finished depends on the machine)
+timeout 600 "$Q" convert --ocr never --allow-empty -o "$T/parto" "$T/part" > /dev/null 2> "$T/e"; rc=$?
+check "re-run after a partial output: redone, not up to date" sh -c "[ $rc -eq 0 ] && ! grep -q 'up to date (' '$T/e' && ! head -n 1 '$T/parto/long.md' | grep -q 'Incomplete conversion' && [ -e '$T/parto/.long.md.quire' ]"
 
 # --- stdin and stdout -----------------------------------------------------------------
 "$Q" convert "$SMALL" > "$T/ref.md" 2> /dev/null
