@@ -14,6 +14,7 @@ typedef struct search_args {
     const char *db, *collection, *model, *filter;
     long k, ef;
     int mode, mode_set, json, exact, full;
+    int precision, precision_set;
 } search_args;
 
 static const cli_opt opts[] = {
@@ -24,6 +25,8 @@ static const cli_opt opts[] = {
                                          "vectors, else text)"},
     {"filter", 0, 1, "path=GLOB", "only documents whose path matches GLOB (* ? [...])"},
     {"model", 'm', 1, "DIR", "the collection's model folder (default: where it was at ingest)"},
+    {"precision", 0, 1, "fp32|bf16|int8", "arithmetic of the linear layers (default: the collection's; docs/precision.md)"},
+
     {"ef", 0, 1, "N", "HNSW candidate list (default: the collection's ef-search)"},
     {"exact", 0, 0, NULL, "exact vector search (no HNSW)"},
     {"json", 0, 0, NULL, "one JSON object per hit (JSONL, best first)"},
@@ -74,6 +77,10 @@ static int on_opt(int idx, const char *val, void *user)
         a->filter = val + 5;
     } else if (strcmp(n, "model") == 0)
         a->model = val;
+    else if (strcmp(n, "precision") == 0) {
+        a->precision_set = 1;
+        return cli_precision("search", val, &a->precision) ? EXIT_USAGE : 0;
+    }
     else if (strcmp(n, "exact") == 0)
         a->exact = 1;
     else if (strcmp(n, "json") == 0)
@@ -142,7 +149,9 @@ int cmd_search(int argc, char **argv)
     if (mode != QUIRE_SEARCH_TEXT && ci.dims) {
         const char *dir = a.model ? a.model : ci.model_dir;
         quire_model_params mp = quire_model_default_params();
-        if (quire_model_open(dir, &mp, &model, &err) != QUIRE_OK) {
+        mp.precision = a.precision;
+        if (cli_open_model_for(dir, &mp, a.precision_set, ci.fingerprint, &model, &err) !=
+            QUIRE_OK) {
             if (a.mode_set || a.model) {
                 exit_code = cli_fail("search", &err);
                 goto out;

@@ -52,14 +52,14 @@ float qr_half_to_float(uint16_t h);
 
 /* ---- model -------------------------------------------------------------------- */
 typedef struct qr_layer {
-    qr_packed qkv;      /* [3H][H]: query, key, value stacked */
+    qr_linear qkv;      /* [3H][H]: query, key, value stacked */
     float *qkv_b;       /* [3H] */
-    qr_packed out;      /* attention.output.dense [H][H] */
+    qr_linear out;      /* attention.output.dense [H][H] */
     float *out_b;
     float *ln1_g, *ln1_b; /* attention.output.LayerNorm */
-    qr_packed ffn_in;   /* intermediate.dense [I][H] */
+    qr_linear ffn_in;   /* intermediate.dense [I][H] */
     float *ffn_in_b;
-    qr_packed ffn_out;  /* output.dense [H][I] */
+    qr_linear ffn_out;  /* output.dense [H][I] */
     float *ffn_out_b;
     float *ln2_g, *ln2_b; /* output.LayerNorm */
 } qr_layer;
@@ -76,6 +76,7 @@ struct quire_model {
     int max_tokens;
     int pooling;        /* QUIRE_POOLING_MEAN / CLS */
     int normalize;      /* modules.json has Normalize (informational) */
+    int precision;      /* QR_PREC_*: of the linear layers (quire_model_params) */
     /* tokenizer */
     qr_tok *tok;
     /* weights */
