@@ -252,7 +252,7 @@ check-arm64: models
 	@grep -q '^arch: aarch64' build/arm64/info.txt && grep -q '^cpu features:.*neon' build/arm64/info.txt || \
 	  { echo "check-arm64: quire info under qemu does not report aarch64 + neon" >&2; exit 1; }
 	QUIRE_BUILD=build/arm64 QUIRE_RUNNER="$(ARM64_QEMU)" QUIRE_CORE_ONLY=1 \
-	  QUIRE_GOLDEN_MAX_TOKENS=128 QUIRE_GOLDEN_KERNELS="$(ARM64_GOLDEN_KERNELS)" sh tests/run.sh
+	  QUIRE_GOLDEN_MAX_TOKENS=128 QUIRE_LOWP_MAX_TOKENS=16 QUIRE_GOLDEN_KERNELS="$(ARM64_GOLDEN_KERNELS)" sh tests/run.sh
 
 # ---- fuzzing (docs/fuzzing.md) -------------------------------------------------
 # libFuzzer targets fuzz/fuzz_<name>.c, linked with clang -fsanitize=fuzzer,address,undefined
