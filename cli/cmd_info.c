@@ -2,9 +2,9 @@
  * cmd_info.c — `quire info`: version, CPU features, kernel sets available and chosen.
  */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "cli.h"
+#include "core/core.h"
 
 static const cli_opt opts[] = {
     {"model", 'm', 1, "DIR", "describe a model folder instead: architecture, tokenizer, pooling, "
@@ -33,7 +33,7 @@ static int model_info(const char *dir)
     if (quire_model_open(dir, NULL, &m, &err) != QUIRE_OK)
         return cli_fail("info", &err);
     size_t need = quire_model_info(m, NULL, 0);
-    char *buf = malloc(need + 1);
+    char *buf = qr_malloc(need + 1);
     if (!buf) {
         quire_model_close(m);
         fprintf(stderr, "quire info: out of memory\n");
@@ -41,7 +41,7 @@ static int model_info(const char *dir)
     }
     quire_model_info(m, buf, need + 1);
     fputs(buf, stdout);
-    free(buf);
+    qr_free(buf);
     quire_model_close(m);
     return EXIT_OK;
 }
