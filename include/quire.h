@@ -435,6 +435,10 @@ QUIRE_API void quire_document_list_free(quire_document_list *list);
 /* Remove a document (its chunks and vectors) in one transaction. */
 QUIRE_API quire_status quire_store_remove(quire_store *st, const char *collection,
                                           const char *path, quire_error *err);
+/* Delete a collection with all its documents, chunks, vectors and indexes, in one
+ * transaction (QUIRE_NOT_FOUND naming it when absent). */
+QUIRE_API quire_status quire_store_drop_collection(quire_store *st, const char *collection,
+                                                   quire_error *err);
 /* Free memory returned by quire_store_collections. */
 QUIRE_API void quire_free(void *p);
 
