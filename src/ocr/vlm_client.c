@@ -443,7 +443,7 @@ static enum outcome one_request(run_ctx *x, be_state *b, double temp, int strict
         double t0 = qr_now();
         qr_vlm_http_do(&o, &h);
         a->latency_ms = (qr_now() - t0) * 1000;
-        free(s);
+        free(s); /* lint-allow: free (jansson) */
         a->http_status = h.status;
         qr_vlm_fmt(a->generation_id, sizeof(a->generation_id), "%s", h.generation_id);
         int cls = qr_vlm_status_class(h.status);
@@ -610,7 +610,7 @@ static void cache_key(qr_vlm_client *c, const char *img_sha, int task, char key[
         if (js)
             qr_sha256_update(&s, js, strlen(js));
         qr_sha256_update(&s, "\n", 1);
-        free(js);
+        free(js); /* lint-allow: free (jansson) */
         json_decref(body);
     }
     unsigned char d[32];

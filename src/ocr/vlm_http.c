@@ -100,7 +100,7 @@ static void sse_event(xfer *x, const char *data, size_t n)
         char *s = json_dumps(j, JSON_COMPACT);
         qr_vlm_error_message(s ? s : "", s ? strlen(s) : 0, h->stream_error,
                              sizeof(h->stream_error));
-        free(s);
+        free(s); /* lint-allow: free (jansson) */
         json_decref(j);
         return;
     }

@@ -215,7 +215,7 @@ static int error_of(json_t *j, char *out, size_t cap)
         } else {
             char *s = json_dumps(d, JSON_COMPACT);
             copy_str(out, cap, s ? s : "error");
-            free(s);
+            free(s); /* lint-allow: free (jansson) */
         }
         return 1;
     }
@@ -292,7 +292,7 @@ int qr_vlm_parse_answer(const char *body, size_t len, qr_vlm_answer *a)
             char *s = json_dumps(args, JSON_COMPACT);
             if (s)
                 qr_buf_append(&b, s, strlen(s));
-            free(s);
+            free(s); /* lint-allow: free (jansson) */
             a->tool_call = 1;
         }
     }

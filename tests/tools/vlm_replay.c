@@ -524,7 +524,7 @@ static enum MHD_Result chat(struct MHD_Connection *c, const char *url, req *rq)
     }
     enum MHD_Result rc;
     if (streaming)
-        rc = send_stream(c, text, finish, tool, is(kind, "midstream"), is(kind, "slow") ? slow_ms : 0, no);
+        rc = send_stream(c, text, finish, tool, is(kind, "midstream"), is(kind, "slow") ? slow_ms : is(kind, "loop") || is(kind, "length") ? 5 : 0, no);
     else if (is(kind, "midstream"))
         rc = send_json(c, 200, error_body(502, "upstream provider error"), NULL);
     else
