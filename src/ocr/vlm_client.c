@@ -474,6 +474,7 @@ static enum outcome one_request(run_ctx *x, be_state *b, double temp, int strict
                 max_tokens = clamp_from_error(m, max_tokens);
                 clamped = 1;
                 give_slot(b, 0);
+                qr_vlm_http_free(&h);
                 attempt--; /* the clamp retry does not use up a retry */
                 continue;
             }
