@@ -23,7 +23,7 @@
 
 typedef struct ing_args {
     const char *db, *collection, *model, *lang, *ocr;
-    const char *doc_prefix, *query_prefix;
+    const char *doc_prefix, *query_prefix, *root, *id;
     long jobs, chunk_tokens, overlap, hnsw_m, ef_c, ef_s;
     int force, quiet, overlap_set;
 } ing_args;
@@ -44,6 +44,9 @@ static const cli_opt opts[] = {
     {"doc-prefix", 0, 1, "STR", "text prepended to chunks before embedding (e.g. "
                                 "\"search_document: \")"},
     {"query-prefix", 0, 1, "STR", "text prepended to queries before embedding"},
+    {"root", 0, 1, "DIR", "key documents by their path relative to DIR (the store stays "
+                          "valid when the tree moves); default: the canonical absolute path"},
+    {"id", 0, 1, "ID", "record the (single) input under this document id instead of its path"},
     {"force", 0, 0, NULL, "re-ingest documents even when their content is unchanged"},
     {"quiet", 'q', 0, NULL, "no progress on stderr (errors are still printed)"},
     {NULL, 0, 0, NULL, NULL},
@@ -104,6 +107,10 @@ static int on_opt(int idx, const char *val, void *user)
         a->doc_prefix = val;
     else if (strcmp(n, "query-prefix") == 0)
         a->query_prefix = val;
+    else if (strcmp(n, "root") == 0)
+        a->root = val;
+    else if (strcmp(n, "id") == 0)
+        a->id = val;
     else if (strcmp(n, "force") == 0)
         a->force = 1;
     else if (strcmp(n, "quiet") == 0)
@@ -258,6 +265,8 @@ static void *worker(void *arg)
         ip.converter = b->conv;
         ip.convert = &b->cvp;
         ip.force = b->a->force;
+        ip.root = b->a->root;
+        ip.store_path = b->a->id;
         quire_ingest_result r;
         quire_status rc = quire_ingest_file(b->st, path, &ip, &r, &err);
         pthread_mutex_lock(&b->mu);
@@ -333,6 +342,20 @@ int cmd_ingest(int argc, char **argv)
         qr_free(pos);
         return EXIT_USAGE;
     }
+    if (a.root) {
+        struct stat rst;
+        int bad = stat(a.root, &rst) != 0 ? errno : S_ISDIR(rst.st_mode) ? 0 : ENOTDIR;
+        if (bad) {
+            fprintf(stderr, "quire ingest: --root %s: %s\n", a.root, strerror(bad));
+            qr_free(pos);
+            return EXIT_USAGE;
+        }
+    }
+    if (a.id && a.root) {
+        fprintf(stderr, "quire ingest: --id and --root exclude each other\n");
+        qr_free(pos);
+        return EXIT_USAGE;
+    }
     ing_batch b;
     memset(&b, 0, sizeof b);
     b.a = &a;
@@ -350,6 +373,12 @@ int cmd_ingest(int argc, char **argv)
             exit_code = EXIT_FAIL;
             goto out;
         }
+    }
+    if (a.id && (b.files.n != 1 || n_pos != 1)) {
+        fprintf(stderr, "quire ingest: --id needs exactly one input file (%d given)\n",
+                b.files.n);
+        exit_code = EXIT_USAGE;
+        goto out;
     }
     if (quire_init(QUIRE_VERSION_NUMBER, &err) != QUIRE_OK ||
         quire_store_open(a.db, 0, &b.st, &err) != QUIRE_OK) {

@@ -204,11 +204,14 @@ int cmd_docs(int argc, char **argv)
         goto out;
     }
     if (!a.json && l->n)
-        printf("%5s %6s  %-20s  %-12s  %s\n", "pages", "chunks", "converted", "sha256", "path");
+        printf("%5s %6s  %-20s  %-12s  %s\n", "pages", "chunks", "converted", "sha256", "document");
     for (int i = 0; i < l->n; i++) {
         const quire_document_info *d = &l->docs[i];
         if (a.json) {
-            json_t *o = json_pack("{s:s,s:s,s:I,s:i,s:i,s:I,s:s}", "path", d->path, "sha256",
+            /* id: the key the document is stored under (its canonical path, the path
+               relative to --root, or the --id given); path: the same for now */
+            json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:i,s:i,s:I,s:s}", "id", d->path, "path",
+                                  d->path, "sha256",
                                   d->sha256, "size", (json_int_t)d->size, "pages", d->pages,
                                   "failed_pages", d->failed_pages, "chunks",
                                   (json_int_t)d->chunks, "converted_at", d->converted_at);

@@ -416,7 +416,13 @@ typedef struct quire_ingest_params {
     const quire_convert_params *convert; /* NULL = defaults (Markdown with page markers
                                             is forced either way) */
     int force;                     /* 1 = re-ingest even when the content is unchanged */
-    const char *store_path;        /* path to record (NULL = the path given) */
+    const char *store_path;        /* the key to record the document under, used as given
+                                      (a user id); NULL = its canonical path, below */
+    const char *root;              /* NULL: documents are keyed by their canonical absolute
+                                      path (realpath), so every spelling of one file is one
+                                      document; DIR: keyed relative to realpath(DIR), so the
+                                      store stays valid when the tree moves (a file outside
+                                      DIR is an error) */
 } quire_ingest_params;
 
 QUIRE_API quire_ingest_params quire_ingest_default_params(void);

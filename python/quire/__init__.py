@@ -109,7 +109,8 @@ class _IngestParams(ctypes.Structure):
     _fields_ = [("collection", ctypes.c_char_p), ("create", ctypes.POINTER(_CollectionParams)),
                 ("embedder", ctypes.c_void_p), ("converter", ctypes.c_void_p),
                 ("convert", ctypes.POINTER(_ConvertParams)), ("force", ctypes.c_int),
-                ("store_path", ctypes.c_char_p), ("_pad", ctypes.c_char * 512)]
+                ("store_path", ctypes.c_char_p), ("root", ctypes.c_char_p),
+                ("_pad", ctypes.c_char * 512)]
 
 
 class _IngestResult(ctypes.Structure):

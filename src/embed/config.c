@@ -144,6 +144,8 @@ static quire_status read_pooling(quire_model *m, const char *dir, quire_error *e
         json_decref(mods);
         return qr_err(err, QUIRE_FORMAT, "%s: expected a JSON array of modules", path);
     }
+    /* the Pooling module's folder, copied: it is used after mods is freed */
+    char pool_dir_buf[1024];
     const char *pool_dir = NULL;
     int has_norm = 0;
     size_t i;
@@ -155,8 +157,14 @@ static quire_status read_pooling(quire_model *m, const char *dir, quire_error *e
         if (!json_is_string(type))
             continue;
         const char *t = json_string_value(type);
-        if (strstr(t, "Pooling") && json_is_string(mpath))
-            pool_dir = json_string_value(mpath);
+        if (strstr(t, "Pooling") && json_is_string(mpath)) {
+            if (strlen(json_string_value(mpath)) >= sizeof(pool_dir_buf)) {
+                json_decref(mods);
+                return qr_err(err, QUIRE_FORMAT, "%s: pooling module path is too long", path);
+            }
+            snprintf(pool_dir_buf, sizeof(pool_dir_buf), "%s", json_string_value(mpath));
+            pool_dir = pool_dir_buf;
+        }
         if (strstr(t, "Normalize"))
             has_norm = 1;
     }

@@ -7,9 +7,11 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #include "embed/embed.h"
@@ -304,6 +306,44 @@ static quire_status doc_chunk_ids(quire_store *st, long long doc_id, int64_t **i
     return rc;
 }
 
+/* The key a file is recorded under (documents.path): an explicit store_path as given;
+ * else the file's canonical path (realpath: one document whatever the spelling), relative
+ * to the canonical root when one is given (the store survives moving the tree). */
+static quire_status doc_key(const char *path, const quire_ingest_params *p, char *out,
+                            size_t cap, quire_error *err)
+{
+    if (p->store_path) {
+        if (!p->store_path[0])
+            return qr_err(err, QUIRE_INVALID_ARG, "%s: empty document id", path);
+        if (strlen(p->store_path) >= cap)
+            return qr_err(err, QUIRE_INVALID_ARG, "%s: document id longer than %zu bytes", path,
+                          cap - 1);
+        memcpy(out, p->store_path, strlen(p->store_path) + 1);
+        return QUIRE_OK;
+    }
+    char real[PATH_MAX], root[PATH_MAX];
+    if (!realpath(path, real))
+        return qr_err(err, errno == ENOENT ? QUIRE_NOT_FOUND : QUIRE_IO, "%s: %s", path,
+                      strerror(errno));
+    const char *key = real;
+    if (p->root) {
+        if (!realpath(p->root, root))
+            return qr_err(err, QUIRE_INVALID_ARG, "root %s: %s", p->root, strerror(errno));
+        size_t n = strlen(root);
+        if (n == 1 && root[0] == '/')
+            key = real + 1;
+        else if (strncmp(real, root, n) == 0 && real[n] == '/')
+            key = real + n + 1;
+        else
+            return qr_err(err, QUIRE_INVALID_ARG, "%s: outside the root %s (%s)", path, p->root,
+                          root);
+    }
+    if (strlen(key) >= cap)
+        return qr_err(err, QUIRE_INVALID_ARG, "%s: path too long", path);
+    memcpy(out, key, strlen(key) + 1);
+    return QUIRE_OK;
+}
+
 static long long find_doc(quire_store *st, long long coll_id, const char *path, char sha[65])
 {
     sqlite3_stmt *s = NULL;
@@ -327,6 +367,20 @@ static long long find_doc(quire_store *st, long long coll_id, const char *path, 
     }
     sqlite3_finalize(s);
     return id;
+}
+
+/* Renames document id to key; returns id, or -1 on an SQLite error. */
+static long long rekey_doc(quire_store *st, long long id, const char *key)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "UPDATE documents SET path = ? WHERE id = ?", -1, &s,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, id);
+    int r = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return r == SQLITE_DONE ? id : -1;
 }
 
 /* Apply removals/additions to the in-memory index after a commit (lock held). A failure
@@ -530,13 +584,15 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
     if (!p)
         p = &defp;
     const char *coll_name = p->collection ? p->collection : "default";
-    const char *rec_path = p->store_path ? p->store_path : path;
+    char rec_path[PATH_MAX];
     const quire_model *m = p->embedder ? quire_embedder_model(p->embedder) : NULL;
     double t0 = qr_now();
     prepared pp;
     memset(&pp, 0, sizeof pp);
     quire_status rc = hash_file(path, pp.sha, &pp.size, err);
     if (rc != QUIRE_OK)
+        return rc;
+    if ((rc = doc_key(path, p, rec_path, sizeof rec_path, err)) != QUIRE_OK)
         return rc;
 
     /* What the collection expects (or the settings it will be created with). */
@@ -546,6 +602,11 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
     rc = qr_store_coll_get(st, coll_name, &c, err);
     if (rc == QUIRE_OK) {
         long long old = find_doc(st, c.id, rec_path, old_sha);
+        /* a store written before canonical keys has the path as it was typed: adopt that
+           document under its canonical key, so it is not ingested a second time */
+        if (old == 0 && !p->store_path && strcmp(path, rec_path) != 0 &&
+            (old = find_doc(st, c.id, path, old_sha)) > 0)
+            old = rekey_doc(st, old, rec_path);
         if (old < 0)
             rc = qr_store_sqlerr(st, err, "reading documents");
     } else if (rc == QUIRE_NOT_FOUND) {
@@ -674,6 +735,9 @@ quire_status quire_store_remove(quire_store *st, const char *collection, const c
     if ((rc = qr_store_coll_get(st, collection, &c, err)) != QUIRE_OK)
         goto fail;
     long long id = find_doc(st, c.id, path, NULL);
+    char real[PATH_MAX];
+    if (id == 0 && realpath(path, real)) /* another spelling of a file that still exists */
+        id = find_doc(st, c.id, real, NULL);
     if (id <= 0) {
         rc = id < 0 ? qr_store_sqlerr(st, err, "reading documents")
                     : qr_err(err, QUIRE_NOT_FOUND, "%s: no document '%s' in collection '%s'",

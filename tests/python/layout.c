@@ -36,7 +36,8 @@ int main(void)
     F(quire_ingest_params, collection); F(quire_ingest_params, create);
     F(quire_ingest_params, embedder); F(quire_ingest_params, converter);
     F(quire_ingest_params, convert); F(quire_ingest_params, force);
-    F(quire_ingest_params, store_path); S(quire_ingest_params);
+    F(quire_ingest_params, store_path); F(quire_ingest_params, root);
+    S(quire_ingest_params);
     F(quire_ingest_result, outcome); F(quire_ingest_result, pages);
     F(quire_ingest_result, failed_pages); F(quire_ingest_result, chunks);
     F(quire_ingest_result, tokens); F(quire_ingest_result, ms);
