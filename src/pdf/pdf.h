@@ -75,4 +75,9 @@ quire_status qr_pdf_render_gray(qr_pdf *pdf, int number, int dpi, size_t max_pix
                                 qr_image *out, volatile int *abort_flag, quire_error *err);
 void qr_image_free(qr_image *img);
 
+/* img as a PNG file (8-bit grey) with pdf's MuPDF context (any open handle; one thread at a
+ * time, like every call on it). OUT: *out (qr_malloc'd; free with qr_free), *out_len. */
+quire_status qr_pdf_encode_png(qr_pdf *pdf, const qr_image *img, unsigned char **out,
+                               size_t *out_len, quire_error *err);
+
 #endif /* QR_PDF_H */
