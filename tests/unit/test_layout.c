@@ -338,6 +338,32 @@ static void test_lists(void)
     T_CHECK(found);
 }
 
+/* Lines whose boxes overlap by more than half (a bullet glyph with a tall box, tight
+ * leading) but sit on baselines one line apart are two rows, never one: merging them
+ * interleaved their words ("It'stermsFreeof theSoftware." on libtasn1's page 4). A
+ * smaller line raised against a baseline (a footnote mark) still joins its row. */
+static void test_baseline_rows(void)
+{
+    qr_page *pg = new_page(1, QR_SRC_TEXT);
+    new_block(pg);
+    qr_line *l1 = add_line_ex(pg, 72, 540, 100, 10, 0,
+                              "Anybody can use modify and redistribute the library under", -1);
+    l1->baseline = 108;
+    /* a tall bullet box in front of the first line: its box reaches 100..119 */
+    qr_line *b = add_line_ex(pg, 60, 0, 100, 10, 0, "\xe2\x80\xa2", -1);
+    b->words[0].bbox.y1 = 119;
+    b->bbox.y1 = 119;
+    b->baseline = 108;
+    qr_line *l2 = add_line_ex(pg, 72, 0, 112, 10, 0, "terms of the GNU Lesser License.", -1);
+    l2->baseline = 120;
+    qr_line *sup = add_line_ex(pg, 540, 0, 100, 6, 0, "3", -1);
+    sup->baseline = 104;
+    run1(pg);
+    MD_HAS("redistribute the library under3 terms of the GNU Lesser License.");
+    T_CHECKF(strstr(g_md, "underterms") == NULL && strstr(g_md, "termsAnybody") == NULL,
+             "lines interleaved:\n%s", g_md);
+}
+
 static void test_aligned_table(void)
 {
     static const char *cells[4][3] = {{"Name", "Size", "Count"},
@@ -802,6 +828,7 @@ int main(void)
     T_RUN(test_dehyphenation);
     T_RUN(test_paragraph_split);
     T_RUN(test_lists);
+    T_RUN(test_baseline_rows);
     T_RUN(test_aligned_table);
     T_RUN(test_ruled_table);
     T_RUN(test_booktabs_table);
