@@ -25,7 +25,7 @@ typedef struct ing_args {
     const char *db, *collection, *model, *lang, *ocr;
     const char *doc_prefix, *query_prefix, *root, *id;
     long jobs, chunk_tokens, overlap, hnsw_m, ef_c, ef_s;
-    int force, quiet, overlap_set;
+    int force, quiet, overlap_set, prune;
     int precision, precision_set;
 } ing_args;
 
@@ -49,6 +49,7 @@ static const cli_opt opts[] = {
     {"root", 0, 1, "DIR", "key documents by their path relative to DIR (the store stays "
                           "valid when the tree moves); default: the canonical absolute path"},
     {"id", 0, 1, "ID", "record the (single) input under this document id instead of its path"},
+    {"prune", 0, 0, NULL, "remove the collection's documents whose files are gone"},
     {"force", 0, 0, NULL, "re-ingest documents even when their content is unchanged"},
     {"quiet", 'q', 0, NULL, "no progress on stderr (errors are still printed)"},
     {NULL, 0, 0, NULL, NULL},
@@ -118,6 +119,8 @@ static int on_opt(int idx, const char *val, void *user)
         a->id = val;
     else if (strcmp(n, "force") == 0)
         a->force = 1;
+    else if (strcmp(n, "prune") == 0)
+        a->prune = 1;
     else if (strcmp(n, "quiet") == 0)
         a->quiet = 1;
     return 0;
@@ -325,6 +328,42 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* --prune: removes the collection's documents whose files no longer exist. A key is a
+ * file path when it is absolute, or relative to --root; other keys (--id, or stores keyed
+ * by typed relative paths) are left alone. Returns the count, or -1 with err set. */
+static int prune(ing_batch *b, quire_error *err)
+{
+    quire_document_list *l = NULL;
+    const char *cname = b->a->collection ? b->a->collection : "default";
+    if (quire_store_documents(b->st, cname, &l, err) != QUIRE_OK)
+        return QUIRE_STATUS_PRIMARY(err->code) == QUIRE_NOT_FOUND ? 0 : -1;
+    int n = 0, rc = 0;
+    for (int i = 0; i < l->n && rc == 0; i++) {
+        const char *key = l->docs[i].path;
+        char p[4096];
+        if (b->a->root && key[0] != '/') {
+            if (qr_path_join(p, sizeof p, b->a->root, key) != 0)
+                continue;
+        } else if (!b->a->root && key[0] == '/') {
+            snprintf(p, sizeof p, "%s", key);
+        } else {
+            continue;
+        }
+        struct stat st;
+        if (stat(p, &st) == 0 || errno != ENOENT)
+            continue;
+        if (quire_store_remove(b->st, cname, key, err) != QUIRE_OK)
+            rc = -1;
+        else {
+            n++;
+            if (!b->a->quiet)
+                fprintf(stderr, "ingest: pruned %s (file gone)\n", key);
+        }
+    }
+    quire_document_list_free(l);
+    return rc ? -1 : n;
+}
+
 int cmd_ingest(int argc, char **argv)
 {
     ing_args a;
@@ -405,6 +444,72 @@ int cmd_ingest(int argc, char **argv)
             goto out;
         }
     }
+    /* Options that cannot work are refused before anything is written. */
+    {
+        const char *cname = a.collection ? a.collection : "default";
+        int max = b.model ? quire_model_max_tokens(b.model) : 0;
+        quire_collection_info ci;
+        quire_error e2 = {0, ""};
+        int exists = quire_store_collection(b.st, cname, &ci, &e2) == QUIRE_OK;
+        if (a.chunk_tokens && max && a.chunk_tokens > max) {
+            fprintf(stderr, "quire ingest: --chunk-tokens %ld is more than the %d tokens model "
+                            "%s reads (the chunk tails would never be embedded); use "
+                            "--chunk-tokens %d or less\n",
+                    a.chunk_tokens, max, a.model, max);
+            exit_code = EXIT_USAGE;
+            goto out;
+        }
+        long chunk = a.chunk_tokens ? a.chunk_tokens
+                     : exists        ? ci.chunk_tokens
+                     : max && max < 256 ? max
+                                        : 256;
+        if (!a.chunk_tokens && !exists && max && max < 256)
+            a.chunk_tokens = max; /* a new collection for a short-input model */
+        if (a.overlap_set && a.overlap > 0 && a.overlap >= chunk / 2) {
+            fprintf(stderr, "quire ingest: --overlap %ld must be less than half the chunk size "
+                            "(%ld tokens): use --overlap %ld or less\n",
+                    a.overlap, chunk, chunk / 2 - 1);
+            exit_code = EXIT_USAGE;
+            goto out;
+        }
+        if (exists) {
+            const char *what = NULL;
+            char had[96] = "", asked[96] = "";
+            if (a.chunk_tokens && a.chunk_tokens != ci.chunk_tokens) {
+                what = "--chunk-tokens";
+                snprintf(had, sizeof had, "%d", ci.chunk_tokens);
+                snprintf(asked, sizeof asked, "%ld", a.chunk_tokens);
+            } else if (a.overlap_set && (a.overlap < 0 ? 0 : a.overlap) != ci.overlap) {
+                what = "--overlap";
+                snprintf(had, sizeof had, "%d", ci.overlap);
+                snprintf(asked, sizeof asked, "%ld", a.overlap < 0 ? 0 : a.overlap);
+            } else if (a.hnsw_m && ci.dims && a.hnsw_m != ci.hnsw_m) {
+                what = "--hnsw-m";
+                snprintf(had, sizeof had, "%d", ci.hnsw_m);
+                snprintf(asked, sizeof asked, "%ld", a.hnsw_m);
+            } else if (a.doc_prefix && strcmp(a.doc_prefix, ci.doc_prefix) != 0) {
+                what = "--doc-prefix";
+                snprintf(had, sizeof had, "'%.60s'", ci.doc_prefix);
+                snprintf(asked, sizeof asked, "'%.60s'", a.doc_prefix);
+            } else if (a.query_prefix && strcmp(a.query_prefix, ci.query_prefix) != 0) {
+                what = "--query-prefix";
+                snprintf(had, sizeof had, "'%.60s'", ci.query_prefix);
+                snprintf(asked, sizeof asked, "'%.60s'", a.query_prefix);
+            }
+            if (what) {
+                int chunking = !strcmp(what, "--chunk-tokens") || !strcmp(what, "--overlap");
+                fprintf(stderr, "quire ingest: collection '%s' was created with %s %s (asked: "
+                                "%s); it is fixed at creation: ingest into a new collection "
+                                "(-c NAME)%s, or remove this one first (quire collections "
+                                "--db %s --remove %s)\n",
+                        cname, what, had, asked,
+                        chunking ? "" : ", re-embed it with quire reindex and the new setting",
+                        a.db, cname);
+                exit_code = EXIT_USAGE;
+                goto out;
+            }
+        }
+    }
     quire_converter_params cvp = quire_converter_default_params();
     cvp.n_threads = (int)a.jobs;
     cvp.lang = a.lang;
@@ -443,6 +548,13 @@ int cmd_ingest(int argc, char **argv)
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     draw(&b, 1);
+    int pruned = 0;
+    if (a.prune && !g_stop && (pruned = prune(&b, &err)) < 0) {
+        fprintf(stderr, "quire ingest: --prune: %s\n", err.msg);
+        if (!b.first_error)
+            b.first_error = EXIT_FAIL;
+        pruned = 0;
+    }
     if (quire_store_flush(b.st, &err) != QUIRE_OK)
         fprintf(stderr, "quire ingest: %s (the index will be rebuilt on next use)\n", err.msg);
     if (!a.quiet)
@@ -451,6 +563,9 @@ int cmd_ingest(int argc, char **argv)
                 "%ld chunks, %.1f s\n",
                 b.files.n, a.collection ? a.collection : "default", b.added, b.updated,
                 b.unchanged, b.failed, b.chunks, qr_now() - b.t0);
+    if (a.prune && !a.quiet)
+        fprintf(stderr, "ingest: pruned %d document%s whose file%s gone\n", pruned,
+                pruned == 1 ? "" : "s", pruned == 1 ? " is" : "s are");
     if (g_stop && b.done < b.files.n)
         fprintf(stderr, "quire ingest: stopped with %d of %d documents done (committed work is "
                         "kept; run again to finish)\n",

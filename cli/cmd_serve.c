@@ -23,7 +23,7 @@ typedef struct serve_args {
 static const cli_opt opts[] = {
     {"db", 0, 1, "PATH", "store for /v1/search (opened read-only; optional)"},
     {"model", 'm', 1, "DIR", "embedding model folder for /v1/embeddings (optional)"},
-    {"model-name", 0, 1, "NAME", "another name clients may use for the model (repeatable; "
+    {"model-name", 0, 2, "NAME", "another name clients may use for the model (repeatable; "
                                  "the first is the name answers carry)"},
     {"accept-any-model-name", 0, 0, NULL, "accept any \"model\" in requests"},
     {"token-ids", 0, 1, "framed|native", "token-array inputs: only when framed by the model's "

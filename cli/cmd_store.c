@@ -27,6 +27,14 @@ static const cli_opt list_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
+static const cli_opt coll_opts[] = {
+    {"db", 0, 1, "PATH", "the store file"},
+    {"remove", 0, 1, "NAME", "delete this collection with all its documents, chunks and "
+                             "vectors"},
+    {"json", 0, 0, NULL, "one JSON object per line"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
 static const cli_opt reindex_opts[] = {
     {"db", 0, 1, "PATH", "the store file"},
     {"collection", 'c', 1, "NAME", "collection (default: default)"},
@@ -47,11 +55,12 @@ static const char *g_cmd;
 
 static void help_collections(FILE *out)
 {
-    fprintf(out, "usage: quire collections --db PATH [--json]\n\n"
+    fprintf(out, "usage: quire collections --db PATH [--json] [--remove NAME]\n\n"
                  "List the collections of a store with their document, chunk and vector counts\n"
-                 "and embedding model.\n\noptions:\n");
-    cli_print_opts(out, list_opts);
-    fprintf(out, "\nexample:\n  quire collections --db papers.db\n");
+                 "and embedding model, or delete one (one transaction).\n\noptions:\n");
+    cli_print_opts(out, coll_opts);
+    fprintf(out, "\nexamples:\n  quire collections --db papers.db\n"
+                 "  quire collections --db papers.db --remove drafts\n");
 }
 
 static void help_docs(FILE *out)
@@ -137,14 +146,29 @@ int cmd_collections(int argc, char **argv)
 {
     store_args a;
     quire_store *st = NULL;
-    int rc = start("collections", list_opts, help_collections, argc, argv, &a,
-                   QUIRE_STORE_READONLY, &st);
+    int wants_remove = 0;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--remove") == 0 || strncmp(argv[i], "--remove=", 9) == 0)
+            wants_remove = 1;
+    int rc = start("collections", coll_opts, help_collections, argc, argv, &a,
+                   wants_remove ? 0 : QUIRE_STORE_READONLY, &st);
     if (rc >= 0)
         return rc;
     quire_error err = {0, ""};
     quire_collection_info *ci = NULL;
     int n = 0;
     rc = EXIT_OK;
+    if (a.remove) {
+        quire_collection_info info;
+        if (quire_store_collection(st, a.remove, &info, &err) != QUIRE_OK ||
+            quire_store_drop_collection(st, a.remove, &err) != QUIRE_OK)
+            rc = cli_fail("collections", &err);
+        else
+            fprintf(stderr, "collections: removed '%s' (%ld documents, %ld chunks, %ld "
+                            "vectors)\n",
+                    a.remove, info.documents, info.chunks, info.vectors);
+        goto out;
+    }
     if (quire_store_collections(st, &ci, &n, &err) != QUIRE_OK) {
         rc = cli_fail("collections", &err);
         goto out;

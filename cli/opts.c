@@ -33,6 +33,7 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, cli_opt_cb on_opt, voi
     const char *cmd = argv[0];
     int only_pos = 0;
     *n_pos = 0;
+    const char *seen[128] = {0}; /* the value each single-value option was given */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int idx = -1;
@@ -81,6 +82,14 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, cli_opt_cb on_opt, voi
         } else if (!opts[idx].has_arg && val) {
             fprintf(stderr, "quire %s: option --%s takes no value\n", cmd, opts[idx].name);
             return EXIT_USAGE;
+        }
+        if (opts[idx].has_arg == 1 && idx < 128) {
+            if (seen[idx]) {
+                fprintf(stderr, "quire %s: --%s given twice ('%s' and '%s'); it takes one "
+                                "value\n", cmd, opts[idx].name, seen[idx], val);
+                return EXIT_USAGE;
+            }
+            seen[idx] = val;
         }
         int rc = on_opt(idx, val, user);
         if (rc != 0)

@@ -878,3 +878,54 @@ int qr_store_route_sqlite_alloc(void)
                                           sq_roundup, sq_init, sq_shutdown, NULL};
     return sqlite3_config(SQLITE_CONFIG_MALLOC, &m) == SQLITE_OK ? 0 : -1;
 }
+
+quire_status quire_store_drop_collection(quire_store *st, const char *collection,
+                                         quire_error *err)
+{
+    if (!st || !collection)
+        return qr_err(err, QUIRE_INVALID_ARG, "quire_store_drop_collection: NULL argument");
+    if (st->readonly)
+        return qr_err(err, QUIRE_INVALID_ARG, "%s: store opened read-only", st->path);
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *s = NULL;
+    qr_coll c;
+    quire_status rc = qr_store_exec(st, "BEGIN IMMEDIATE", err);
+    if (rc != QUIRE_OK)
+        goto out;
+    if ((rc = qr_store_coll_get(st, collection, &c, err)) != QUIRE_OK)
+        goto fail;
+    if (sqlite3_prepare_v2(st->db, "DELETE FROM collections WHERE id = ?", -1, &s, NULL) !=
+        SQLITE_OK) {
+        rc = qr_store_sqlerr(st, err, "deleting a collection");
+        goto fail;
+    }
+    sqlite3_bind_int64(s, 1, c.id);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        rc = qr_store_sqlerr(st, err, "deleting a collection");
+        goto fail;
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if ((rc = qr_store_exec(st, "COMMIT", err)) != QUIRE_OK)
+        goto fail;
+    /* drop the loaded indexes whose rows went with the collection */
+    for (int i = st->n_idx - 1; i >= 0; i--) {
+        int gone = 1;
+        if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM indexes WHERE id = ?", -1, &s, NULL) ==
+            SQLITE_OK) {
+            sqlite3_bind_int64(s, 1, st->idx[i].id);
+            gone = sqlite3_step(s) != SQLITE_ROW;
+        }
+        sqlite3_finalize(s);
+        s = NULL;
+        if (gone)
+            qr_store_index_unload(st, st->idx[i].id);
+    }
+    goto out;
+fail:
+    sqlite3_finalize(s);
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}

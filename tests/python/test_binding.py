@@ -183,13 +183,16 @@ def run(n):
         t.join()
 
 
+# (the first runs settle malloc's per-thread arenas and the embedder pool, which depends
+# on how the threads were scheduled: RSS is compared between two equal runs after that)
 run(250)
+run(1250)
 before = rss_kb()
-run(2500)
+run(1250)
 after = rss_kb()
-check("4 threads x 2,500 embeds: every vector right", not errors, errors[:3])
-check("RSS flat over 10,000 embeds (%d -> %d kB, within 10%%)" % (before, after),
-      after <= before * 1.10, (before, after))
+check("4 threads x 2,750 embeds: every vector right", not errors, errors[:3])
+check("RSS flat over the last 5,000 of 11,000 embeds (%d -> %d kB, within 10%%)" %
+      (before, after), after <= before * 1.10, (before, after))
 m.close()
 try:
     m.embed("after close")
