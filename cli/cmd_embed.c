@@ -14,9 +14,9 @@
 
 typedef struct embed_args {
     const char *model;
-    const char *prefix;
+    const char *prefix, *prompt_name;
     int pooling;
-    int no_normalize;
+    int no_normalize, normalize;
     long max_tokens, threads, batch, dims;
     int f32;
     int quiet;
@@ -24,8 +24,12 @@ typedef struct embed_args {
 
 static const cli_opt opts[] = {
     {"model", 'm', 1, "DIR", "model folder (Hugging Face / sentence-transformers layout)"},
-    {"pooling", 0, 1, "mean|cls", "pooling (default: the model's 1_Pooling/config.json)"},
-    {"no-normalize", 0, 0, NULL, "do not L2-normalise the vectors"},
+    {"pooling", 0, 1, "MODE", "mean|cls|max|mean_sqrt_len|lasttoken|weightedmean (default: the "
+                              "model's Pooling module)"},
+    {"normalize", 0, 0, NULL, "L2-normalise even if modules.json has no Normalize module"},
+    {"no-normalize", 0, 0, NULL, "do not L2-normalise (default: as modules.json says)"},
+    {"prompt-name", 0, 1, "NAME", "prepend the model's prompt NAME (config_sentence_"
+                                  "transformers.json; default: its default_prompt_name)"},
     {"max-tokens", 0, 1, "N", "truncate inputs to N tokens (default: max_seq_length)"},
     {"threads", 't', 1, "N", "threads for the forward pass (default 1)"},
     {"batch", 'b', 1, "N", "most texts per forward pass (default 32; 1 = one at a time)"},
@@ -53,16 +57,18 @@ static int on_opt(int idx, const char *val, void *user)
     if (strcmp(name, "model") == 0)
         a->model = val;
     else if (strcmp(name, "pooling") == 0) {
-        if (strcmp(val, "mean") == 0)
-            a->pooling = QUIRE_POOLING_MEAN;
-        else if (strcmp(val, "cls") == 0)
-            a->pooling = QUIRE_POOLING_CLS;
-        else {
-            fprintf(stderr, "quire embed: --pooling: '%s' is not mean or cls\n", val);
+        a->pooling = quire_pooling_from_name(val);
+        if (!a->pooling) {
+            fprintf(stderr, "quire embed: --pooling: '%s' is not mean, cls, max, mean_sqrt_len, "
+                            "lasttoken or weightedmean\n", val);
             return EXIT_USAGE;
         }
     } else if (strcmp(name, "no-normalize") == 0)
         a->no_normalize = 1;
+    else if (strcmp(name, "normalize") == 0)
+        a->normalize = 1;
+    else if (strcmp(name, "prompt-name") == 0)
+        a->prompt_name = val;
     else if (strcmp(name, "max-tokens") == 0)
         return cli_int("embed", name, val, 2, 65536, &a->max_tokens) ? EXIT_USAGE : 0;
     else if (strcmp(name, "threads") == 0)
@@ -87,9 +93,11 @@ static int on_opt(int idx, const char *val, void *user)
 
 /* Shortest "%.9g"-exact float text is what Python's json would print for float32 values
  * converted to double; %.9g round-trips every float32. */
-static void write_jsonl(qr_buf *b, size_t index, int tokens, const float *v, int dims)
+static void write_jsonl(qr_buf *b, size_t index, int tokens, int truncated, const float *v,
+                        int dims)
 {
-    qr_buf_printf(b, "{\"index\":%zu,\"tokens\":%d,\"embedding\":[", index, tokens);
+    qr_buf_printf(b, "{\"index\":%zu,\"tokens\":%d,%s\"embedding\":[", index, tokens,
+                  truncated ? "\"truncated\":true," : "");
     for (int j = 0; j < dims; j++) {
         char tmp[32];
         float x = v[j];
@@ -116,9 +124,11 @@ static void truncate_dims(float *v, int dims, int normalize)
 typedef struct embed_run {
     embed_args *a;
     quire_embedder *emb;
-    int dims_out, dims;
+    int dims_out, dims, normalize;
+    const char *prefix; /* --prefix or the prompt's text */
     float *vecs;
-    int32_t *ntok;
+    int32_t *ntok, *nin;
+    size_t n_truncated;
     char **joined; /* prefixed texts */
     size_t *jlen;
     size_t chunk;
@@ -129,8 +139,8 @@ static int embed_chunk(embed_run *r, lines_reader *lr, long n, size_t base, quir
 {
     const char *const *texts = (const char *const *)lr->text;
     const size_t *lens = lr->len;
-    if (r->a->prefix) {
-        size_t pl = strlen(r->a->prefix);
+    if (r->prefix && *r->prefix) {
+        size_t pl = strlen(r->prefix);
         for (long i = 0; i < n; i++) {
             qr_free(r->joined[i]);
             r->joined[i] = qr_malloc(pl + lr->len[i] + 1);
@@ -138,24 +148,32 @@ static int embed_chunk(embed_run *r, lines_reader *lr, long n, size_t base, quir
                 fprintf(stderr, "quire embed: out of memory\n");
                 return EXIT_FAIL;
             }
-            memcpy(r->joined[i], r->a->prefix, pl);
+            memcpy(r->joined[i], r->prefix, pl);
             memcpy(r->joined[i] + pl, lr->text[i], lr->len[i] + 1);
             r->jlen[i] = pl + lr->len[i];
         }
         texts = (const char *const *)r->joined;
         lens = r->jlen;
     }
-    if (quire_embed(r->emb, texts, lens, (size_t)n, r->vecs, r->ntok, err) != QUIRE_OK)
+    if (quire_embed_counted(r->emb, texts, lens, (size_t)n, r->vecs, r->ntok, r->nin, err) !=
+        QUIRE_OK)
         return cli_fail("embed", err);
     qr_buf_clear(&r->out);
     for (long i = 0; i < n; i++) {
         float *v = r->vecs + (size_t)i * r->dims;
+        int cut = r->nin[i] > r->ntok[i];
+        if (cut) {
+            if (!r->a->quiet && r->n_truncated < 10)
+                fprintf(stderr, "quire embed: line %zu: %d tokens, truncated to %d (max tokens)\n",
+                        base + (size_t)i + 1, (int)r->nin[i], (int)r->ntok[i]);
+            r->n_truncated++;
+        }
         if (r->dims_out < r->dims)
-            truncate_dims(v, r->dims_out, !r->a->no_normalize);
+            truncate_dims(v, r->dims_out, r->normalize);
         if (r->a->f32)
             qr_buf_append(&r->out, v, (size_t)r->dims_out * sizeof(float));
         else
-            write_jsonl(&r->out, base + (size_t)i, r->ntok[i], v, r->dims_out);
+            write_jsonl(&r->out, base + (size_t)i, r->ntok[i], cut, v, r->dims_out);
     }
     if (r->out.failed) {
         fprintf(stderr, "quire embed: out of memory\n");
@@ -195,6 +213,8 @@ static int embed_stream(embed_run *r, lines_reader *lr, size_t chunk, quire_erro
     if (tty && last != t0)
         fprintf(stderr, "\rquire embed: %zu texts, %.0f texts/s\n", done,
                 done / (qr_now() - t0 + 1e-9));
+    if (!r->a->quiet && r->n_truncated > 10)
+        fprintf(stderr, "quire embed: %zu texts were truncated in all\n", r->n_truncated);
     if (fflush(stdout) != 0) {
         fprintf(stderr, "quire embed: writing output: %s\n", strerror(errno));
         return EXIT_FAIL;
@@ -212,6 +232,14 @@ int cmd_embed(int argc, char **argv)
         return EXIT_OK;
     if (rc)
         return rc;
+    if (a.normalize && a.no_normalize) {
+        fprintf(stderr, "quire embed: --normalize and --no-normalize exclude each other\n");
+        return EXIT_USAGE;
+    }
+    if (a.prefix && a.prompt_name) {
+        fprintf(stderr, "quire embed: --prefix and --prompt-name exclude each other\n");
+        return EXIT_USAGE;
+    }
     quire_error err = {0};
     lines_reader lr;
     quire_model_params mp = quire_model_default_params();
@@ -236,6 +264,23 @@ int cmd_embed(int argc, char **argv)
     ep.n_threads = (int)a.threads;
     ep.max_batch = (int)a.batch;
     ep.no_normalize = a.no_normalize;
+    ep.normalize = a.normalize;
+    r.normalize = a.no_normalize ? 0 : a.normalize ? 1 : quire_model_normalize(model);
+    r.prefix = a.prefix;
+    if (a.prompt_name) {
+        r.prefix = quire_model_prompt(model, a.prompt_name);
+        if (!r.prefix) {
+            fprintf(stderr, "quire embed: --prompt-name: %s has no prompt '%s' (prompts:",
+                    a.model, a.prompt_name);
+            for (int i = 0; i < quire_model_prompt_count(model); i++)
+                fprintf(stderr, " %s", quire_model_prompt_name(model, i));
+            fprintf(stderr, "%s)\n", quire_model_prompt_count(model) ? "" : " none");
+            rc = EXIT_FAIL;
+            goto done;
+        }
+    } else if (!a.prefix && quire_model_default_prompt(model)) {
+        r.prefix = quire_model_prompt(model, quire_model_default_prompt(model));
+    }
     if (quire_embedder_new(model, &ep, &r.emb, &err) != QUIRE_OK) {
         rc = cli_fail("embed", &err);
         goto done;
@@ -244,9 +289,10 @@ int cmd_embed(int argc, char **argv)
     r.chunk = chunk;
     r.vecs = qr_malloc(chunk * (size_t)r.dims * sizeof(float));
     r.ntok = qr_malloc(chunk * sizeof(int32_t));
+    r.nin = qr_malloc(chunk * sizeof(int32_t));
     r.joined = qr_calloc(chunk, sizeof(char *));
     r.jlen = qr_calloc(chunk, sizeof(size_t));
-    if (!r.vecs || !r.ntok || !r.joined || !r.jlen) {
+    if (!r.vecs || !r.ntok || !r.nin || !r.joined || !r.jlen) {
         fprintf(stderr, "quire embed: out of memory\n");
         rc = EXIT_FAIL;
         goto done;
@@ -261,6 +307,7 @@ done:
     qr_free(r.jlen);
     qr_free(r.vecs);
     qr_free(r.ntok);
+    qr_free(r.nin);
     qr_buf_free(&r.out);
     quire_embedder_free(r.emb);
     quire_model_close(model);

@@ -119,10 +119,18 @@ typedef struct quire_model quire_model;       /* immutable, shareable */
 typedef struct quire_embedder quire_embedder; /* per-thread scratch + pool */
 
 enum quire_pooling {
-    QUIRE_POOLING_DEFAULT = 0, /* from 1_Pooling/config.json, else mean */
-    QUIRE_POOLING_MEAN = 1,    /* attention-masked mean over tokens */
-    QUIRE_POOLING_CLS = 2      /* the [CLS] token's hidden state */
+    QUIRE_POOLING_DEFAULT = 0,       /* from the Pooling module's config.json, else mean */
+    QUIRE_POOLING_MEAN = 1,          /* mean over the tokens ([CLS]/[SEP] included) */
+    QUIRE_POOLING_CLS = 2,           /* the first token's ([CLS]) hidden state */
+    QUIRE_POOLING_MAX = 3,           /* per-dimension maximum over the tokens */
+    QUIRE_POOLING_MEAN_SQRT_LEN = 4, /* sum over the tokens / sqrt(token count) */
+    QUIRE_POOLING_LASTTOKEN = 5,     /* the last token's hidden state */
+    QUIRE_POOLING_WEIGHTEDMEAN = 6   /* mean weighted by position 1..n (SGPT) */
 };
+/* "mean", "cls", "max", "mean_sqrt_len", "lasttoken", "weightedmean"; "?" if unknown. */
+QUIRE_API const char *quire_pooling_name(int pooling);
+/* The enum value for a name above, or 0. */
+QUIRE_API int quire_pooling_from_name(const char *name);
 
 typedef struct quire_model_params {
     int max_tokens; /* truncate inputs to this many tokens incl. [CLS]/[SEP];
@@ -148,6 +156,21 @@ QUIRE_API void quire_model_close(quire_model *model);
 QUIRE_API int quire_model_dims(const quire_model *model);       /* output vector size */
 QUIRE_API int quire_model_max_tokens(const quire_model *model); /* effective truncation */
 QUIRE_API int quire_model_pooling(const quire_model *model);    /* enum quire_pooling */
+/* 1 when the folder's modules.json lists a Normalize module (the vectors are then
+ * L2-normalised by default), else 0. */
+QUIRE_API int quire_model_normalize(const quire_model *model);
+/* Prompts of config_sentence_transformers.json ("prompts": {name: text}): the text of the
+ * prompt called name, or NULL. Valid while model is. */
+QUIRE_API const char *quire_model_prompt(const quire_model *model, const char *name);
+/* Number of prompts and the i-th name (NULL past the end), in file order. */
+QUIRE_API int quire_model_prompt_count(const quire_model *model);
+QUIRE_API const char *quire_model_prompt_name(const quire_model *model, int i);
+/* default_prompt_name of config_sentence_transformers.json, or NULL. */
+QUIRE_API const char *quire_model_default_prompt(const quire_model *model);
+/* What the folder says, as "key: value" lines into buf (NUL-terminated when cap > 0):
+ * model, folder, architecture, describe, tokenizer, pooling, normalize, prompts, default
+ * prompt, max tokens, dims, fingerprint. Returns the length it needed. */
+QUIRE_API size_t quire_model_info(const quire_model *model, char *buf, size_t cap);
 /* Short human description ("bert, 6 layers, hidden 384, ..."), valid while model is. */
 QUIRE_API const char *quire_model_describe(const quire_model *model);
 /* Identity of what decides the vectors, as 64 hex digits: sha256 over config.json, the
@@ -173,6 +196,9 @@ typedef struct quire_embedder_params {
                              allocated in the forward pass */
     int no_normalize;     /* 1 = skip L2 normalisation of the output */
     int pooling;          /* enum quire_pooling; 0 = the model's */
+    int normalize;        /* 1 = L2-normalise even when modules.json has no Normalize
+                             module. With neither this nor no_normalize, the model folder
+                             decides (quire_model_normalize). */
 } quire_embedder_params;
 
 QUIRE_API quire_embedder_params quire_embedder_default_params(void);
@@ -194,6 +220,12 @@ QUIRE_API const quire_model *quire_embedder_model(const quire_embedder *emb);
 QUIRE_API quire_status quire_embed(quire_embedder *emb, const char *const *texts,
                                    const size_t *lens, size_t n, float *vecs,
                                    int32_t *n_tokens, quire_error *err);
+/* As quire_embed, and n_input_tokens[i] (optional) = the text's token count before
+ * truncation (incl. [CLS]/[SEP]): the text was cut when it is above n_tokens[i]. */
+QUIRE_API quire_status quire_embed_counted(quire_embedder *emb, const char *const *texts,
+                                           const size_t *lens, size_t n, float *vecs,
+                                           int32_t *n_tokens, int32_t *n_input_tokens,
+                                           quire_error *err);
 
 /* Embed pre-tokenized inputs: ids[i] has n_ids[i] ids, which must already include
  * [CLS]/[SEP] and be <= max_tokens long; every id must be < vocab size
@@ -241,6 +273,11 @@ QUIRE_API void quire_converter_free(quire_converter *conv);
 
 enum quire_ocr_mode { QUIRE_OCR_AUTO = 0, QUIRE_OCR_ALWAYS = 1, QUIRE_OCR_NEVER = 2 };
 enum quire_format { QUIRE_FORMAT_MD = 0, QUIRE_FORMAT_JSON = 1, QUIRE_FORMAT_TXT = 2 };
+/* How Markdown writes a table: gfm (0, the library default, what ingestion's chunker
+ * reads) = always a GitHub pipe table, a spanning cell's text in its first column;
+ * auto (the CLI's default) = a pipe table, or an HTML <table> with colspan/rowspan when
+ * a cell spans (what a pipe table cannot say); html = always HTML. */
+enum quire_tables { QUIRE_TABLES_GFM = 0, QUIRE_TABLES_AUTO = 1, QUIRE_TABLES_HTML = 2 };
 
 typedef struct quire_convert_params {
     int ocr;            /* enum quire_ocr_mode */
@@ -258,6 +295,7 @@ typedef struct quire_convert_params {
     void *progress_user_data;
     int page_markers;   /* Markdown only: 1 = write a line `<!-- page N -->` before the
                            first block of each page (used by ingestion for citations) */
+    int tables;         /* Markdown only: enum quire_tables (0 = gfm pipe tables) */
 } quire_convert_params;
 
 QUIRE_API quire_convert_params quire_convert_default_params(void);

@@ -65,7 +65,8 @@ class _ModelParams(ctypes.Structure):
 class _EmbedderParams(ctypes.Structure):
     _fields_ = [("n_threads", ctypes.c_int), ("max_batch", ctypes.c_int),
                 ("max_batch_tokens", ctypes.c_int), ("no_normalize", ctypes.c_int),
-                ("pooling", ctypes.c_int), ("_pad", ctypes.c_char * 512)]
+                ("pooling", ctypes.c_int), ("normalize", ctypes.c_int),
+                ("_pad", ctypes.c_char * 512)]
 
 
 class _ConverterParams(ctypes.Structure):
@@ -166,6 +167,7 @@ _model_describe = _fn("quire_model_describe", ctypes.c_char_p, _P)
 _embedder_new = _fn("quire_embedder_new", ctypes.c_int, _P,
                     ctypes.POINTER(_EmbedderParams), ctypes.POINTER(_P), _E)
 _embedder_free = _fn("quire_embedder_free", None, _P)
+_model_normalize = _fn("quire_model_normalize", ctypes.c_int, _P)
 _embed = _fn("quire_embed", ctypes.c_int, _P, ctypes.POINTER(ctypes.c_char_p),
              ctypes.POINTER(ctypes.c_size_t), ctypes.c_size_t, ctypes.POINTER(ctypes.c_float),
              ctypes.POINTER(ctypes.c_int32), _E)
@@ -235,7 +237,7 @@ class Model:
         self._h = h
         self._threads = threads
         self._batch = batch
-        self._free = {True: [], False: []}
+        self._free = {True: [], False: [], None: []}
         self._all = []
         self._lock = threading.Lock()
         self.dims = _model_dims(h)
@@ -243,6 +245,7 @@ class Model:
         self.name = _model_name(h).decode()
         self.fingerprint = _model_fingerprint(h).decode()
         self.description = _model_describe(h).decode()
+        self.normalize = bool(_model_normalize(h))
 
     def _acquire(self, normalize):
         """An embedder for this call: taken from the free list, or created. The C API
@@ -252,11 +255,12 @@ class Model:
         with self._lock:
             if self._h is None:
                 raise QuireError(5, "the model is closed")  # QUIRE_INVALID_ARG
-            free = self._free[bool(normalize)]
+            free = self._free[normalize]
             if free:
                 return free.pop()
         p = _EmbedderParams(n_threads=self._threads, max_batch=self._batch,
-                            no_normalize=0 if normalize else 1)
+                            no_normalize=1 if normalize is False else 0,
+                            normalize=1 if normalize is True else 0)
         e = _P()
         err = _Error()
         _check(_embedder_new(self._h, ctypes.byref(p), ctypes.byref(e), ctypes.byref(err)), err)
@@ -267,12 +271,14 @@ class Model:
     def _release(self, normalize, e):
         with self._lock:
             if self._h is not None:
-                self._free[bool(normalize)].append(e)
+                self._free[normalize].append(e)
 
-    def embed(self, texts, prompt=None, dims=None, normalize=True, return_tokens=False):
+    def embed(self, texts, prompt=None, dims=None, normalize=None, return_tokens=False):
         """Embed a string or a list of strings -> float32 array (n, dims) (or (dims,) for
         one string). prompt: prepended to every text (e.g. "search_query: ").
-        dims: keep the first N dimensions (Matryoshka), renormalised when normalize.
+        normalize: None = as the model folder says (modules.json has a Normalize module),
+        True = always L2-normalise, False = never.
+        dims: keep the first N dimensions (Matryoshka), renormalised when normalised.
         return_tokens: also return the token count of each text after truncation."""
         single = isinstance(texts, (str, bytes))
         items = [texts] if single else list(texts)
@@ -282,6 +288,9 @@ class Model:
         d = self.dims
         if dims is not None and not 1 <= dims <= d:
             raise ValueError("dims must be within 1..%d" % d)
+        if normalize is not None:
+            normalize = bool(normalize)
+        norm_out = normalize if normalize is not None else bool(self.normalize)
         out = np.empty((n, d), dtype=np.float32)
         ntok = np.zeros(n, dtype=np.int32)
         if n:
@@ -298,7 +307,7 @@ class Model:
             _check(st, err)
         if dims is not None and dims < d:
             out = np.ascontiguousarray(out[:, :dims])
-            if normalize:  # as `quire embed --dims`: double sum in order, then scale
+            if norm_out:  # as `quire embed --dims`: double sum in order, then scale
                 v64 = out.astype(np.float64)
                 ss = np.cumsum(v64 * v64, axis=1)[:, -1] if dims else np.zeros(n)
                 inv = np.where(ss > 0, 1.0 / np.sqrt(np.where(ss > 0, ss, 1.0)), 0.0)
@@ -313,7 +322,7 @@ class Model:
         with self._lock:
             h, self._h = self._h, None
             embs, self._all = self._all, []
-            self._free = {True: [], False: []}
+            self._free = {True: [], False: [], None: []}
         for e in embs:
             _embedder_free(e)
         if h is not None:

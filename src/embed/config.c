@@ -121,83 +121,6 @@ done:
     return rc;
 }
 
-/* Pooling from modules.json -> the Pooling module's folder -> config.json. */
-static quire_status read_pooling(quire_model *m, const char *dir, quire_error *err)
-{
-    json_t *mods = NULL;
-    char path[4096];
-    m->pooling = QUIRE_POOLING_MEAN;
-    m->normalize = 1;
-    if (qr_path_join(path, sizeof(path), dir, "modules.json") != 0)
-        return qr_err(err, QUIRE_INVALID_ARG, "%s: path too long", dir);
-    if (!qr_file_exists(path))
-        return QUIRE_OK;
-    char *text = NULL;
-    size_t len = 0;
-    quire_status rc = qr_file_read(path, MAX_JSON_FILE, &text, &len, err);
-    if (rc != QUIRE_OK)
-        return rc;
-    json_error_t jerr;
-    mods = json_loadb(text, len, 0, &jerr);
-    qr_free(text);
-    if (!mods || !json_is_array(mods)) {
-        json_decref(mods);
-        return qr_err(err, QUIRE_FORMAT, "%s: expected a JSON array of modules", path);
-    }
-    /* the Pooling module's folder, copied: it is used after mods is freed */
-    char pool_dir_buf[1024];
-    const char *pool_dir = NULL;
-    int has_norm = 0;
-    size_t i;
-    json_t *mod;
-    json_array_foreach(mods, i, mod)
-    {
-        json_t *type = json_object_get(mod, "type");
-        json_t *mpath = json_object_get(mod, "path");
-        if (!json_is_string(type))
-            continue;
-        const char *t = json_string_value(type);
-        if (strstr(t, "Pooling") && json_is_string(mpath)) {
-            if (strlen(json_string_value(mpath)) >= sizeof(pool_dir_buf)) {
-                json_decref(mods);
-                return qr_err(err, QUIRE_FORMAT, "%s: pooling module path is too long", path);
-            }
-            snprintf(pool_dir_buf, sizeof(pool_dir_buf), "%s", json_string_value(mpath));
-            pool_dir = pool_dir_buf;
-        }
-        if (strstr(t, "Normalize"))
-            has_norm = 1;
-    }
-    m->normalize = has_norm;
-    if (pool_dir && strstr(pool_dir, "..")) {
-        json_decref(mods);
-        return qr_err(err, QUIRE_FORMAT, "%s: pooling module path escapes the folder", path);
-    }
-    json_t *pc = NULL;
-    if (pool_dir) {
-        char sub[4096];
-        if (qr_path_join(sub, sizeof(sub), dir, pool_dir) != 0) {
-            json_decref(mods);
-            return qr_err(err, QUIRE_INVALID_ARG, "%s: path too long", dir);
-        }
-        rc = load_json(sub, "config.json", 0, &pc, err);
-    }
-    json_decref(mods);
-    if (rc != QUIRE_OK || !pc)
-        return rc;
-    json_t *cls = json_object_get(pc, "pooling_mode_cls_token");
-    json_t *mean = json_object_get(pc, "pooling_mode_mean_tokens");
-    if (json_is_true(cls) && !json_is_true(mean))
-        m->pooling = QUIRE_POOLING_CLS;
-    json_t *mx = json_object_get(pc, "pooling_mode_max_tokens");
-    json_t *sq = json_object_get(pc, "pooling_mode_mean_sqrt_len_tokens");
-    if (json_is_true(mx) || json_is_true(sq))
-        qr_log(QUIRE_LOG_WARN, "%s/%s: max / sqrt-len pooling is not supported; using %s", dir,
-               pool_dir, m->pooling == QUIRE_POOLING_CLS ? "cls" : "mean");
-    json_decref(pc);
-    return QUIRE_OK;
-}
-
 /* max_seq_length (sentence_bert_config.json) > model_max_length (tokenizer_config.json)
  * > max_position_embeddings; never above max_position_embeddings. */
 static quire_status read_max_tokens(quire_model *m, const char *dir, int requested,
@@ -238,11 +161,13 @@ quire_status qr_model_read_configs(quire_model *m, const char *dir,
 {
     quire_status rc = read_config(m, dir, err);
     if (rc == QUIRE_OK)
-        rc = read_pooling(m, dir, err);
+        rc = qr_st_read_modules(m, dir, err);
+    if (rc == QUIRE_OK)
+        rc = qr_st_read_prompts(m, dir, err);
     if (rc == QUIRE_OK)
         rc = read_max_tokens(m, dir, p ? p->max_tokens : 0, err);
     if (rc == QUIRE_OK && p && p->pooling) {
-        if (p->pooling != QUIRE_POOLING_MEAN && p->pooling != QUIRE_POOLING_CLS)
+        if (!strcmp(quire_pooling_name(p->pooling), "?"))
             return qr_err(err, QUIRE_INVALID_ARG, "pooling %d: unknown mode", p->pooling);
         m->pooling = p->pooling;
     }

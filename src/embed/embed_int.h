@@ -74,8 +74,12 @@ struct quire_model {
     float ln_eps;
     /* derived settings */
     int max_tokens;
-    int pooling;        /* QUIRE_POOLING_MEAN / CLS */
-    int normalize;      /* modules.json has Normalize (informational) */
+    int pooling;        /* enum quire_pooling (never DEFAULT) */
+    int normalize;      /* modules.json has a Normalize module: the default output rule */
+    /* config_sentence_transformers.json (stconfig.c) */
+    int n_prompts;
+    char **prompt_names, **prompt_texts;
+    char *default_prompt;
     /* tokenizer */
     qr_tok *tok;
     /* weights */
@@ -93,6 +97,13 @@ struct quire_model {
  * 1_Pooling/config.json into m (fields above). */
 quire_status qr_model_read_configs(quire_model *m, const char *dir,
                                    const quire_model_params *p, quire_error *err);
+/* stconfig.c: modules.json + the Pooling module's config.json -> m->pooling,
+ * m->normalize; config_sentence_transformers.json -> prompts; qr_st_free frees them. */
+quire_status qr_st_read_modules(quire_model *m, const char *dir, quire_error *err);
+quire_status qr_st_read_prompts(quire_model *m, const char *dir, quire_error *err);
+quire_status qr_st_add_prompt(quire_model *m, const char *name, const char *text);
+void qr_st_free(quire_model *m);
+
 /* Validate tensors and build the packed weights. */
 quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error *err);
 
@@ -105,7 +116,7 @@ quire_status qr_fwd_new(const quire_model *m, int max_tokens_total, int max_seq,
 void qr_fwd_free(qr_fwd *f);
 /* Run the encoder on n_seq sequences (ids[s] of lens[s] tokens, concatenated without
  * padding; sum of lens <= max_tokens_total) and pool each into out[s*H..]. pooling is
- * QUIRE_POOLING_MEAN or CLS; normalize = L2-normalise. No allocation. */
+ * an enum quire_pooling mode (not DEFAULT); normalize = L2-normalise. No allocation. */
 void qr_fwd_run(qr_fwd *f, const int32_t *const *ids, const int *lens, int n_seq,
                 int pooling, int normalize, float *out);
 

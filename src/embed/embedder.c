@@ -47,8 +47,10 @@ quire_status quire_embedder_new(const quire_model *m, const quire_embedder_param
         return qr_err(err, QUIRE_INVALID_ARG,
                       "embedder: n_threads 0..256, max_batch 0..65536, max_batch_tokens "
                       "0..16777216");
-    if (p.pooling && p.pooling != QUIRE_POOLING_MEAN && p.pooling != QUIRE_POOLING_CLS)
+    if (p.pooling && !strcmp(quire_pooling_name(p.pooling), "?"))
         return qr_err(err, QUIRE_INVALID_ARG, "embedder: unknown pooling %d", p.pooling);
+    if (p.normalize && p.no_normalize)
+        return qr_err(err, QUIRE_INVALID_ARG, "embedder: normalize and no_normalize both set");
     quire_embedder *e = qr_calloc(1, sizeof(*e));
     if (!e)
         return qr_err(err, QUIRE_NOMEM, "embedder: out of memory");
@@ -57,7 +59,7 @@ quire_status quire_embedder_new(const quire_model *m, const quire_embedder_param
     e->max_batch_tokens = p.max_batch_tokens ? p.max_batch_tokens : 4096;
     if (e->max_batch_tokens < m->max_tokens)
         e->max_batch_tokens = m->max_tokens;
-    e->normalize = !p.no_normalize;
+    e->normalize = p.no_normalize ? 0 : p.normalize ? 1 : m->normalize;
     e->pooling = p.pooling ? p.pooling : m->pooling;
     e->window = e->max_batch * WINDOW_PER_BATCH;
     if (e->window > 4096)
@@ -142,6 +144,13 @@ static void run_window(quire_embedder *e, const int32_t *const *seq_ids, const i
 quire_status quire_embed(quire_embedder *e, const char *const *texts, const size_t *lens,
                          size_t n, float *vecs, int32_t *n_tokens, quire_error *err)
 {
+    return quire_embed_counted(e, texts, lens, n, vecs, n_tokens, NULL, err);
+}
+
+quire_status quire_embed_counted(quire_embedder *e, const char *const *texts,
+                                 const size_t *lens, size_t n, float *vecs, int32_t *n_tokens,
+                                 int32_t *n_input_tokens, quire_error *err)
+{
     if (!e || (n && (!texts || !vecs)))
         return qr_err(err, QUIRE_INVALID_ARG, "quire_embed: NULL argument");
     const quire_model *m = e->m;
@@ -163,6 +172,14 @@ quire_status quire_embed(quire_embedder *e, const char *const *texts, const size
             e->lens[i] = (int)QR_MIN(got, (size_t)m->max_tokens);
             if (n_tokens)
                 n_tokens[w0 + i] = e->lens[i];
+            if (n_input_tokens) {
+                /* at the limit: count again without one to tell a cut from an exact fit */
+                size_t full = got;
+                if (got >= (size_t)m->max_tokens &&
+                    (rc = qr_tok_encode(m->tok, t, len, 0, 1, NULL, 0, &full, err)) != QUIRE_OK)
+                    return rc;
+                n_input_tokens[w0 + i] = full > (size_t)INT32_MAX ? INT32_MAX : (int32_t)full;
+            }
         }
         for (int i = 0; i < nw; i++)
             e->seq[i] = e->ids_buf + (size_t)i * m->max_tokens;

@@ -209,14 +209,29 @@ static void pool_one(const qr_fwd *f, int s, int pooling, int normalize, float *
     int H = f->m->hidden;
     const float *x = f->x + (size_t)f->seq_start[s] * H;
     int n = f->lens[s];
-    if (pooling == QUIRE_POOLING_CLS) {
-        memcpy(out, x, (size_t)H * sizeof(float));
+    if (pooling == QUIRE_POOLING_CLS || pooling == QUIRE_POOLING_LASTTOKEN) {
+        const float *row = x + (pooling == QUIRE_POOLING_LASTTOKEN && n > 0 ? (size_t)(n - 1) * H : 0);
+        memcpy(out, row, (size_t)H * sizeof(float));
+    } else if (pooling == QUIRE_POOLING_MAX) {
+        for (int j = 0; j < H; j++) {
+            float mx = n > 0 ? x[j] : 0.0f;
+            for (int t = 1; t < n; t++)
+                mx = x[(size_t)t * H + j] > mx ? x[(size_t)t * H + j] : mx;
+            out[j] = mx;
+        }
     } else {
+        /* mean: sum / n; mean_sqrt_len: sum / sqrt(n); weightedmean: weights 1..n */
+        double div = n > 0 ? n : 1;
+        if (pooling == QUIRE_POOLING_MEAN_SQRT_LEN)
+            div = sqrt(div);
+        else if (pooling == QUIRE_POOLING_WEIGHTEDMEAN)
+            div = n > 0 ? 0.5 * (double)n * (n + 1) : 1;
         for (int j = 0; j < H; j++) {
             double acc = 0.0;
             for (int t = 0; t < n; t++)
-                acc += x[(size_t)t * H + j];
-            out[j] = (float)(acc / (n > 0 ? n : 1));
+                acc += (pooling == QUIRE_POOLING_WEIGHTEDMEAN ? (double)(t + 1) : 1.0) *
+                       x[(size_t)t * H + j];
+            out[j] = (float)(acc / div);
         }
     }
     if (normalize) {

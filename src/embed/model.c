@@ -450,7 +450,7 @@ quire_status quire_model_open(const char *dir, const quire_model_params *params,
              "bert, %d layers, hidden %d, %d heads, ffn %d, vocab %d, max tokens %d, %s "
              "pooling%s",
              m->n_layers, m->hidden, m->n_heads, m->inter, m->vocab_size, m->max_tokens,
-             m->pooling == QUIRE_POOLING_CLS ? "cls" : "mean",
+             quire_pooling_name(m->pooling),
              m->normalize ? ", normalized" : "");
     *out = m;
     return QUIRE_OK;
@@ -467,6 +467,7 @@ void quire_model_close(quire_model *m)
     qr_st_close(&m->st);
     qr_free(spath);
     qr_tok_free(m->tok);
+    qr_st_free(m);
     qr_free(m->layers);
     qr_free_huge(m->arena, m->arena_floats * sizeof(float));
     qr_free(m->dir);

@@ -7,7 +7,10 @@
  *   3. body font size = most common size by characters;
  *   4. columns.c  gives each line a reading-order band/column and sorts each page;
  *   5. rows       lines of one band/column on the same baseline merge into a visual row
- *                 (bullet + text, table cells, superscripts);
+ *                 (bullet + text, table cells), and smaller lines raised or lowered
+ *                 against it (superscripts, subscripts); lines on different
+ *                 baselines never merge, however their boxes overlap (tight
+ *                 leading, tall bullet glyphs);
  *   6. classify.c walks the rows in reading order and emits blocks (tables.c finds
  *                 ruled and column-aligned tables, headings/lists/code/paragraphs);
  *   7. post passes: paragraphs continued across columns/pages, heading levels.
@@ -25,6 +28,8 @@ typedef struct qr_lline {
     int page;   /* index into the pages array */
     int blk;    /* producer block, unique in the document */
     qr_bbox bbox;
+    float base; /* baseline y (qr_line.baseline), 0 = unknown */
+    float size; /* largest font size of its words */
     int band;   /* reading-order band on the page (columns.c) */
     int col;    /* column inside the band, -1 for full-width */
     int removed;
@@ -81,7 +86,6 @@ typedef struct qr_lctx {
     struct qr_ruled *ruled; /* tables.c: ruled regions of all pages */
     int n_ruled;
     struct qr_lrow **trows; /* tables.c: try_ruled's row buffer, allocated once */
-    int *ttr;               /* and its table-row index per row */
 } qr_lctx;
 
 /* layout.c: memory helpers (both set ctx->nomem on failure). */
@@ -105,6 +109,8 @@ void qr_layout_tables_prepare(qr_lctx *c);
 /* tables.c: try a table starting at rows[i]; returns the number of rows in stream
  * order it consumed from i (0 when there is no table). */
 int qr_layout_table(qr_lctx *c, int i);
+/* tables.c: does row b lie in a pending ruled table region that row a is outside of? */
+int qr_layout_table_edge(const qr_lctx *c, const qr_lrow *a, const qr_lrow *b);
 /* Split a row into segments at gaps wider than `gap` points. OUT: seg x ranges. */
 int qr_layout_segments(const qr_lrow *r, float gap, float *sx0, float *sx1, int max);
 

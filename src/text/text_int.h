@@ -50,6 +50,8 @@ struct qr_tok {
     int strip_cfg;
     int strip;
     int tokenize_cjk;
+
+    struct qr_uni *uni; /* set for a SentencePiece Unigram tokenizer (unigram.h) */
 };
 
 /* Names of the special tokens to resolve after the pieces are in place. */

@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "text/text_int.h"
+#include "text/unigram.h"
 
 #define JSON_FILE_MAX ((size_t)256 << 20)
 
@@ -80,7 +80,8 @@ static quire_status check_model(qr_tok *tok, const json_t *model, const char *pa
         return qr_err(err, QUIRE_FORMAT, "%s: model: missing or not an object", path);
     const char *type = json_string_value(json_object_get(model, "type"));
     if (!type || strcmp(type, "WordPiece") != 0)
-        return qr_err(err, QUIRE_FORMAT, "%s: model.type: \"%s\" is not \"WordPiece\"", path,
+        return qr_err(err, QUIRE_FORMAT, "%s: model.type: \"%s\" is not \"WordPiece\" or "
+                      "\"Unigram\"", path,
                       type ? type : "(missing)");
     const char *prefix = tok->prefix;
     quire_status rc = get_str(model, "continuing_subword_prefix", &prefix, path, "model.", err);
@@ -263,6 +264,13 @@ static quire_status parse_tokenizer_json(qr_tok *tok, const json_t *root, const 
                                          const char *path, quire_error *err)
 {
     const json_t *model = json_object_get(root, "model");
+    const char *mtype = json_string_value(json_object_get(model, "type"));
+    if (json_is_object(model) && mtype && strcmp(mtype, "Unigram") == 0) {
+        /* SentencePiece: tokenizer_config.json's BERT flags do not apply */
+        const char *pad = json_string_value(
+            json_object_get(json_object_get(root, "padding"), "pad_token"));
+        return qr_uni_load(tok, root, path, pad, err);
+    }
     quire_status rc;
     if ((rc = check_model(tok, model, path, err)) != QUIRE_OK ||
         (rc = read_normalizer(tok, root, path, err)) != QUIRE_OK ||

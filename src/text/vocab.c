@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "text/text_int.h"
+#include "text/unigram.h"
 
 #define VOCAB_FILE_MAX ((size_t)256 << 20) /* 256 MB: far above any real vocab.txt */
 
@@ -37,6 +37,7 @@ void qr_tok_free(qr_tok *tok)
     qr_free(tok->off);
     qr_free(tok->len);
     qr_free(tok->slots);
+    qr_uni_free(tok->uni);
     qr_free(tok);
 }
 

@@ -20,7 +20,7 @@
  */
 #include <string.h>
 
-#include "text/text_int.h"
+#include "text/unigram.h"
 
 #define STACK_CHARS 128 /* words up to this limit use stack scratch (HF default 100) */
 
@@ -365,6 +365,8 @@ quire_status qr_tok_encode(const qr_tok *tok, const char *text, size_t len, int 
         *n_ids = 0;
     if (!tok || !n_ids || (!text && len) || (!ids && cap))
         return qr_err(err, QUIRE_INVALID_ARG, "qr_tok_encode: NULL argument");
+    if (tok->uni)
+        return qr_uni_encode(tok, text, len, max_tokens, add_special, ids, cap, n_ids, err);
     if (add_special && max_tokens == 1)
         return qr_err(err, QUIRE_INVALID_ARG, "qr_tok_encode: max_tokens 1 leaves no room "
                       "for [CLS] and [SEP]");
