@@ -580,6 +580,19 @@ static quire_status fill_hit(quire_store *st, int64_t id, const terms *q,
         const char *close = p->highlight_close ? p->highlight_close : "\xc2\xbb";
         int marked = 0;
         h->snippet = h->text ? make_snippet(h->text, q, open, close, &marked) : NULL;
+        /* matched by common words only ("you can"): mark those */
+        if (!marked && h->snippet) {
+            terms all = *q;
+            memset(all.stop, 0, sizeof all.stop);
+            char *s2 = make_snippet(h->text, &all, open, close, &marked);
+            if (s2 && marked) {
+                qr_free((char *)h->snippet);
+                h->snippet = s2;
+            } else {
+                qr_free(s2);
+                marked = 0;
+            }
+        }
         /* matched by its heading only: the snippet starts with the marked heading, so it
            always shows why the hit is there */
         int hmarked = 0;
