@@ -8,7 +8,8 @@
  *     "confidence": null|N, ...}]}
  * (docs/convert-json.md is the contract).
  * List items add "marker" and "ordered", tables "rows", "cols" and "cells" (an array
- * of rows of strings). Strings are escaped here; invalid UTF-8 becomes U+FFFD so the
+ * of rows of strings; a spanning cell's text in its top-left position) and
+ * "table_cells" (objects row, col, row_span, col_span, text, bbox). Strings are escaped here; invalid UTF-8 becomes U+FFFD so the
  * output always parses.
  */
 #include <math.h>
@@ -68,6 +69,23 @@ static void put_cells(qr_buf *out, const qr_block *b)
             put_string(out, b->cells[r * b->n_cols + c]);
         }
         qr_buf_putc(out, ']');
+    }
+    qr_buf_putc(out, ']');
+    /* the same cells as objects with their grid extent (spanning headers) and bbox */
+    qr_buf_append(out, ",\"table_cells\":[", 16);
+    for (int i = 0; i < b->n_tcells; i++) {
+        const qr_tcell *t = &b->tcells[i];
+        qr_buf_printf(out, "%s{\"row\":%d,\"col\":%d,\"row_span\":%d,\"col_span\":%d,\"text\":",
+                      i ? "," : "", t->row, t->col, t->row_span, t->col_span);
+        put_string(out, t->text);
+        qr_buf_append(out, ",\"bbox\":[", 9);
+        const float v[4] = {t->bbox.x0, t->bbox.y0, t->bbox.x1, t->bbox.y1};
+        for (int k = 0; k < 4; k++) {
+            if (k)
+                qr_buf_putc(out, ',');
+            put_number(out, v[k]);
+        }
+        qr_buf_append(out, "]}", 2);
     }
     qr_buf_putc(out, ']');
 }

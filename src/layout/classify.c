@@ -39,8 +39,7 @@ static const qr_lrow *prev_row(const qr_lctx *c, int i)
 
 int qr_layout_flows(const qr_lctx *c, const qr_lrow *a, const qr_lrow *b)
 {
-    (void)c;
-    if (!a || !b || !same_region(a, b))
+    if (!a || !b || !same_region(a, b) || qr_layout_table_edge(c, a, b))
         return 0;
     float size = QR_MAX(a->size, b->size);
     float gap = b->bbox.y0 - a->bbox.y1;

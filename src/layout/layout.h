@@ -20,6 +20,13 @@ enum qr_blk_type {
     QR_BLK_CAPTION = 5
 };
 
+/* A table cell with its extent in the grid (a spanning header has col_span > 1). */
+typedef struct qr_tcell {
+    int row, col, row_span, col_span;
+    const char *text; /* UTF-8, never NULL */
+    qr_bbox bbox;
+} qr_tcell;
+
 typedef struct qr_block {
     int type;       /* enum qr_blk_type */
     int level;
@@ -27,7 +34,10 @@ typedef struct qr_block {
     const char *marker; /* list marker as printed ("1.", "a)", "•"), or NULL */
     const char *text;   /* UTF-8; paragraphs joined with single spaces; code keeps '\n' */
     int n_rows, n_cols; /* tables */
-    const char **cells; /* [n_rows * n_cols], row-major, "" for empty */
+    const char **cells; /* [n_rows * n_cols], row-major, "" for empty; a spanning cell's
+                           text is in its top-left position, the positions it covers "" */
+    const qr_tcell *tcells; /* tables: the non-empty cells with spans, row-major */
+    int n_tcells;
     int page;           /* 1-based page number */
     qr_bbox bbox;
     int source;         /* QR_SRC_TEXT / QR_SRC_OCR */

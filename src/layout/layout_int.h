@@ -81,7 +81,6 @@ typedef struct qr_lctx {
     struct qr_ruled *ruled; /* tables.c: ruled regions of all pages */
     int n_ruled;
     struct qr_lrow **trows; /* tables.c: try_ruled's row buffer, allocated once */
-    int *ttr;               /* and its table-row index per row */
 } qr_lctx;
 
 /* layout.c: memory helpers (both set ctx->nomem on failure). */
@@ -105,6 +104,8 @@ void qr_layout_tables_prepare(qr_lctx *c);
 /* tables.c: try a table starting at rows[i]; returns the number of rows in stream
  * order it consumed from i (0 when there is no table). */
 int qr_layout_table(qr_lctx *c, int i);
+/* tables.c: does row b lie in a pending ruled table region that row a is outside of? */
+int qr_layout_table_edge(const qr_lctx *c, const qr_lrow *a, const qr_lrow *b);
 /* Split a row into segments at gaps wider than `gap` points. OUT: seg x ranges. */
 int qr_layout_segments(const qr_lrow *r, float gap, float *sx0, float *sx1, int max);
 

@@ -27,10 +27,12 @@ struct qr_ruled {
     int page;
     qr_bbox box;
     float vx[MAX_VRULES]; /* interior vertical rules (column boundaries) */
+    float vy0[MAX_VRULES], vy1[MAX_VRULES]; /* vertical extent drawn at vx[k] */
     int n_vx;
     int n_hy;             /* horizontal rules in the stack */
     float hy[MAX_VRULES];
     int state;            /* 0 pending, 1 emitted, -1 rejected */
+    int closed;           /* prose follows its last rule: takes no more rules */
 };
 
 /* ---- segments and columns ------------------------------------------------------------ */
@@ -54,43 +56,6 @@ int qr_layout_segments(const qr_lrow *r, float gap, float *sx0, float *sx1, int 
 /* TeX's narrowest column separation is 1.2 em; justified prose stays below 1 em. */
 static float seg_gap(const qr_lrow *r) { return 1.0f * r->size; }
 
-/* Column boundaries from where few segments are: bins covered by at most `tol`
- * segments, in runs wider than min_gap, between text. Returns n_cols. */
-static int infer_columns(qr_lctx *c, const qr_lrow *const *rows, int n, int tol, float *bound)
-{
-    float x0 = 1e30f, x1 = -1e30f, sx0[64], sx1[64], min_gap = 1e30f;
-    for (int i = 0; i < n; i++) {
-        x0 = QR_MIN(x0, rows[i]->bbox.x0);
-        x1 = QR_MAX(x1, rows[i]->bbox.x1);
-        min_gap = QR_MIN(min_gap, 0.5f * rows[i]->size);
-    }
-    int nb = (int)ceilf(x1 - x0) + 1;
-    if (n == 0 || nb <= 1 || nb > 20000)
-        return 1;
-    int *cnt = qr_lx_scratch(c, sizeof(int) * (size_t)nb);
-    if (!cnt)
-        return 1;
-    for (int i = 0; i < n; i++) {
-        int ns = qr_layout_segments(rows[i], seg_gap(rows[i]), sx0, sx1, 64);
-        for (int s = 0; s < ns; s++)
-            for (int x = (int)floorf(sx0[s] - x0); x < (int)ceilf(sx1[s] - x0) && x < nb; x++)
-                cnt[QR_MAX(x, 0)]++;
-    }
-    int n_cols = 1, x = 0;
-    while (x < nb && n_cols < MAX_COLS) {
-        if (cnt[x] > tol) {
-            x++;
-            continue;
-        }
-        int s = x;
-        while (x < nb && cnt[x] <= tol)
-            x++;
-        if (s > 0 && x < nb && (float)(x - s) >= min_gap)
-            bound[n_cols++ - 1] = x0 + 0.5f * (float)(s + x);
-    }
-    return n_cols;
-}
-
 static int column_of(float x, const float *bound, int n_cols)
 {
     int k = 0;
@@ -99,36 +64,466 @@ static int column_of(float x, const float *bound, int n_cols)
     return k;
 }
 
-/* ---- cells --------------------------------------------------------------------------- */
+/* ---- table lines --------------------------------------------------------------------- */
+
+/* Inside a table region the words are regrouped into lines by baseline (the reading
+ * order may have cut a wide table into columns) and each line into pieces: runs of
+ * words, each in one column or spanning several. */
+typedef struct tline {
+    const qr_word **w; /* sorted by x */
+    int n;
+    float y0, y1, size;
+    int sep;  /* a horizontal rule (full or partial) lies between it and the line above */
+} tline;
+
+typedef struct tpiece {
+    int c0, c1; /* columns covered */
+    int w0, w1; /* words [w0, w1) of its line */
+    float x0, x1;
+} tpiece;
+
+#define SEG_EM 0.7f   /* a gap this wide (in em) separates pieces */
+#define SPLIT_EM 0.4f /* a word gap this wide on a column boundary splits a piece */
+#define MAX_PIECES (2 * MAX_COLS)
+
+static int cmp_word_x(const void *a, const void *b)
+{
+    const qr_word *x = *(const qr_word *const *)a, *y = *(const qr_word *const *)b;
+    return (x->bbox.x0 > y->bbox.x0) - (x->bbox.x0 < y->bbox.x0);
+}
+
+static int cmp_row_y(const void *a, const void *b);
+static int is_hrule(const qr_bbox *b);
+
+/* Rows (any order) -> lines sorted by y. Returns the number of lines, 0 on failure. */
+static int build_lines(qr_lctx *c, qr_lrow **rows, int n, tline *ln)
+{
+    int n_words = 0, n_ln = 0;
+    qsort(rows, (size_t)n, sizeof(*rows), cmp_row_y);
+    for (int i = 0; i < n; i++)
+        n_words += rows[i]->n_words;
+    const qr_word **w = qr_lx_scratch(c, sizeof(*w) * (size_t)(n_words + 1));
+    if (!w)
+        return 0;
+    float y0 = 0, y1 = 0;
+    int at = 0;
+    for (int i = 0; i < n; i++) {
+        const qr_bbox *b = &rows[i]->bbox;
+        float h = QR_MIN(b->y1 - b->y0, y1 - y0);
+        if (i == 0 || QR_MIN(b->y1, y1) - QR_MAX(b->y0, y0) < 0.5f * h) {
+            if (n_ln > 0)
+                qsort(ln[n_ln - 1].w, (size_t)ln[n_ln - 1].n, sizeof(*w), cmp_word_x);
+            ln[n_ln] = (tline){.w = w + at, .n = 0, .y0 = b->y0, .y1 = b->y1, .size = 0};
+            n_ln++;
+            y0 = b->y0;
+            y1 = b->y1;
+        } else {
+            y0 = QR_MIN(y0, b->y0);
+            y1 = QR_MAX(y1, b->y1);
+        }
+        tline *L = &ln[n_ln - 1];
+        L->y0 = y0;
+        L->y1 = y1;
+        L->size = QR_MAX(L->size, rows[i]->size);
+        for (int k = 0; k < rows[i]->n_words; k++)
+            w[at++] = rows[i]->words[k];
+        L->n += rows[i]->n_words;
+    }
+    if (n_ln > 0)
+        qsort(ln[n_ln - 1].w, (size_t)ln[n_ln - 1].n, sizeof(*w), cmp_word_x);
+    for (int i = 0; i < n_ln; i++)
+        if (ln[i].size <= 0)
+            ln[i].size = 10.0f;
+    return n_ln;
+}
+
+/* Segments of a line at gaps wider than SEG_EM. */
+static int line_segments(const tline *L, tpiece *sg, int max)
+{
+    int n = 0;
+    for (int k = 0; k < L->n; k++) {
+        const qr_bbox *b = &L->w[k]->bbox;
+        if (n > 0 && b->x0 - sg[n - 1].x1 < SEG_EM * L->size) {
+            sg[n - 1].x1 = QR_MAX(sg[n - 1].x1, b->x1);
+            sg[n - 1].w1 = k + 1;
+            continue;
+        }
+        if (n == max)
+            break;
+        sg[n++] = (tpiece){.w0 = k, .w1 = k + 1, .x0 = b->x0, .x1 = b->x1};
+    }
+    return n;
+}
+
+/* Column boundaries from the lines with the most segments (a spanning header or a
+ * label-only row must not merge the columns under it): runs of bins that none of
+ * those lines' segments covers, between text. Returns n_cols. */
+static int infer_columns(qr_lctx *c, const tline *ln, int n, float *bound)
+{
+    tpiece sg[64];
+    int cnt_seg[MAX_TROWS], sorted[MAX_TROWS];
+    float x0 = 1e30f, x1 = -1e30f, min_gap = 1e30f;
+    if (n <= 0 || n > MAX_TROWS)
+        return 1;
+    for (int i = 0; i < n; i++) {
+        cnt_seg[i] = line_segments(&ln[i], sg, 64);
+        sorted[i] = cnt_seg[i];
+        for (int k = 0; k < ln[i].n; k++) {
+            x0 = QR_MIN(x0, ln[i].w[k]->bbox.x0);
+            x1 = QR_MAX(x1, ln[i].w[k]->bbox.x1);
+        }
+        min_gap = QR_MIN(min_gap, 0.5f * ln[i].size);
+    }
+    /* the count reached by a quarter of the lines (at least two of them) */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && sorted[j] > sorted[j - 1]; j--) {
+            int t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    int k_min = sorted[QR_MIN(n - 1, QR_MAX(1, n / 4))];
+    if (k_min < 2)
+        k_min = 2;
+    int nb = (int)ceilf(x1 - x0) + 1;
+    if (nb <= 1 || nb > 20000)
+        return 1;
+    int *cnt = qr_lx_scratch(c, sizeof(int) * (size_t)nb);
+    if (!cnt)
+        return 1;
+    for (int i = 0; i < n; i++) {
+        if (cnt_seg[i] < k_min)
+            continue;
+        int ns = line_segments(&ln[i], sg, 64);
+        for (int s = 0; s < ns; s++)
+            for (int x = (int)floorf(sg[s].x0 - x0); x < (int)ceilf(sg[s].x1 - x0) && x < nb; x++)
+                cnt[QR_MAX(x, 0)]++;
+    }
+    int n_cols = 1, x = 0;
+    while (x < nb && n_cols < MAX_COLS) {
+        if (cnt[x] > 0) {
+            x++;
+            continue;
+        }
+        int s = x;
+        while (x < nb && cnt[x] == 0)
+            x++;
+        if (s > 0 && x < nb && (float)(x - s) >= min_gap)
+            bound[n_cols++ - 1] = x0 + 0.5f * (float)(s + x);
+    }
+    return n_cols;
+}
+
+/* Ruled boundaries: is boundary k drawn at the height of this line? */
+typedef struct tbounds {
+    const float *x;   /* [n_cols - 1] */
+    const int *rule;  /* [n_cols - 1]: index of the vertical rule, -1 from whitespace */
+    int n_cols;
+    const struct qr_ruled *g; /* NULL: unruled */
+} tbounds;
+
+static int bound_drawn(const tbounds *tb, int k, const tline *L);
+
+static int add_piece(tpiece *out, int n, const tline *L, const tbounds *tb, tpiece p)
+{
+    p.c0 = column_of(p.x0 + 0.5f, tb->x, tb->n_cols);
+    p.c1 = column_of(p.x1 - 0.5f, tb->x, tb->n_cols);
+    if (p.c1 < p.c0)
+        p.c1 = p.c0;
+    /* split at a boundary that falls in a wide enough word gap */
+    for (int k = p.c0; k < p.c1; k++) {
+        float bx = tb->x[k];
+        int ruled = tb->g && tb->rule[k] >= 0, drawn = ruled && bound_drawn(tb, k, L);
+        if (ruled && !drawn)
+            continue; /* a spanning cell where the rule stops */
+        for (int i = p.w0; i + 1 < p.w1; i++) {
+            float gx0 = L->w[i]->bbox.x1, gx1 = L->w[i + 1]->bbox.x0;
+            if (gx0 <= bx + 1.0f && gx1 >= bx - 1.0f &&
+                (drawn || gx1 - gx0 >= SPLIT_EM * L->size)) {
+                tpiece a = p, b = p;
+                a.w1 = i + 1;
+                a.x1 = 0;
+                for (int j = a.w0; j < a.w1; j++)
+                    a.x1 = QR_MAX(a.x1, L->w[j]->bbox.x1);
+                b.w0 = i + 1;
+                b.x0 = L->w[i + 1]->bbox.x0;
+                n = add_piece(out, n, L, tb, a);
+                return add_piece(out, n, L, tb, b);
+            }
+        }
+    }
+    if (n > 0 && out[n - 1].c1 >= p.c0) { /* same column as the previous piece */
+        out[n - 1].c1 = QR_MAX(out[n - 1].c1, p.c1);
+        out[n - 1].w1 = p.w1;
+        out[n - 1].x1 = QR_MAX(out[n - 1].x1, p.x1);
+        return n;
+    }
+    if (n < MAX_PIECES)
+        out[n++] = p;
+    return n;
+}
+
+static int line_pieces(const tline *L, const tbounds *tb, tpiece *out)
+{
+    tpiece sg[MAX_PIECES];
+    int ns = line_segments(L, sg, MAX_PIECES), n = 0;
+    for (int s = 0; s < ns; s++)
+        n = add_piece(out, n, L, tb, sg[s]);
+    return n;
+}
+
+/* ---- cells and rows ------------------------------------------------------------------ */
+
+typedef struct tcell_b {
+    qr_buf text;
+    int span;   /* columns, for the cell starting here; 0 elsewhere */
+    int owner;  /* column of the cell covering this position, -1 when empty */
+    qr_bbox bbox;
+} tcell_b;
 
 typedef struct tgrid {
-    int n_rows, n_cols;
-    qr_buf *cell; /* [n_rows * n_cols] */
+    int n_rows, n_cols, cap_rows;
+    tcell_b *cell; /* [cap_rows * n_cols] */
+    float last_y1; /* bottom of the last line added to the last row */
 } tgrid;
 
-static int grid_init(qr_lctx *c, tgrid *g, int n_rows, int n_cols)
+static int grid_init(qr_lctx *c, tgrid *g, int cap_rows, int n_cols)
 {
-    g->n_rows = n_rows;
+    memset(g, 0, sizeof(*g));
+    g->cap_rows = cap_rows;
     g->n_cols = n_cols;
-    g->cell = qr_lx_scratch(c, sizeof(qr_buf) * (size_t)(n_rows * n_cols));
+    g->cell = qr_lx_scratch(c, sizeof(tcell_b) * (size_t)(cap_rows * n_cols));
     return g->cell != NULL;
 }
 
 static void grid_free(tgrid *g)
 {
-    for (int k = 0; g->cell && k < g->n_rows * g->n_cols; k++)
-        qr_buf_free(&g->cell[k]);
+    for (int k = 0; g->cell && k < g->cap_rows * g->n_cols; k++)
+        qr_buf_free(&g->cell[k].text);
 }
 
-static void grid_add_row(tgrid *g, int tr, const qr_lrow *r, const float *bound)
+static tcell_b *gcell(const tgrid *g, int r, int k) { return &g->cell[r * g->n_cols + k]; }
+
+static void piece_text(qr_buf *b, const tline *L, const tpiece *p)
 {
-    for (int k = 0; k < r->n_words; k++) {
-        const qr_word *w = r->words[k];
-        int col = column_of(0.5f * (w->bbox.x0 + w->bbox.x1), bound, g->n_cols);
-        qr_buf *b = &g->cell[tr * g->n_cols + col];
-        if (b->len > 0)
-            qr_buf_putc(b, ' ');
+    for (int i = p->w0; i < p->w1; i++) {
+        const qr_word *w = L->w[i];
+        if (b->len > 0) {
+            if (b->data[b->len - 1] == '-' && i == p->w0 && b->len >= 2 &&
+                b->data[b->len - 2] != ' ' && qr_lx_utf8_is_lower(w->text))
+                b->len--; /* "compa-" + "nies" */
+            else
+                qr_buf_putc(b, ' ');
+        }
         qr_buf_append(b, w->text, w->len);
+    }
+}
+
+static qr_bbox piece_box(const tline *L, const tpiece *p)
+{
+    qr_bbox b = L->w[p->w0]->bbox;
+    for (int i = p->w0 + 1; i < p->w1; i++) {
+        const qr_bbox *x = &L->w[i]->bbox;
+        b.x0 = QR_MIN(b.x0, x->x0);
+        b.y0 = QR_MIN(b.y0, x->y0);
+        b.x1 = QR_MAX(b.x1, x->x1);
+        b.y1 = QR_MAX(b.y1, x->y1);
+    }
+    return b;
+}
+
+static void grid_new_row(tgrid *g)
+{
+    int r = g->n_rows++;
+    for (int k = 0; k < g->n_cols; k++) {
+        gcell(g, r, k)->owner = -1;
+        gcell(g, r, k)->span = 0;
+    }
+}
+
+static void grid_add_line(tgrid *g, const tline *L, const tpiece *p, int np)
+{
+    int r = g->n_rows - 1;
+    for (int i = 0; i < np; i++) {
+        int k = gcell(g, r, p[i].c0)->owner;
+        qr_bbox pb = piece_box(L, &p[i]);
+        if (k < 0) {
+            k = p[i].c0;
+            int e = k;
+            while (e < p[i].c1 && gcell(g, r, e + 1)->owner < 0)
+                e++;
+            for (int j = k; j <= e; j++)
+                gcell(g, r, j)->owner = k;
+            gcell(g, r, k)->span = e - k + 1;
+            gcell(g, r, k)->bbox = pb;
+        } else {
+            tcell_b *cb = gcell(g, r, k);
+            int e = k + cb->span - 1;
+            while (e < p[i].c1 && gcell(g, r, e + 1)->owner < 0)
+                gcell(g, r, ++e)->owner = k;
+            cb->span = e - k + 1;
+            cb->bbox.x0 = QR_MIN(cb->bbox.x0, pb.x0);
+            cb->bbox.y0 = QR_MIN(cb->bbox.y0, pb.y0);
+            cb->bbox.x1 = QR_MAX(cb->bbox.x1, pb.x1);
+            cb->bbox.y1 = QR_MAX(cb->bbox.y1, pb.y1);
+        }
+        piece_text(&gcell(g, r, k)->text, L, &p[i]);
+    }
+    g->last_y1 = L->y1;
+}
+
+/* A number, a percentage, a year range, "(78)", "+14", "n.a." is not (letters). */
+static int numeric_text(const char *s, size_t n)
+{
+    int digits = 0, letters = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        digits += ch >= '0' && ch <= '9';
+        letters += (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch >= 0x80;
+    }
+    return digits > 0 && 2 * letters <= digits;
+}
+
+static int piece_numeric(const tline *L, const tpiece *p)
+{
+    for (int i = p->w0; i < p->w1; i++)
+        if (!numeric_text(L->w[i]->text, L->w[i]->len))
+            return 0;
+    return 1;
+}
+
+static int starts_lower(const tline *L, const tpiece *p)
+{
+    return qr_lx_utf8_is_lower(L->w[p->w0]->text);
+}
+
+/* Does a label end mid-phrase ("... including Competition, External", "... in the")? */
+static int label_open(const qr_buf *b)
+{
+    static const char *const conn[] = {"and", "or", "of", "the", "for", "in", "to", "with",
+                                       "by", "on", "a", "an", "from", "at", "as", "per", NULL};
+    if (b->len == 0)
+        return 0;
+    char last = b->data[b->len - 1];
+    if (strchr(",;-/(&+", last))
+        return 1;
+    size_t s = b->len;
+    while (s > 0 && b->data[s - 1] != ' ')
+        s--;
+    for (int i = 0; conn[i]; i++)
+        if (strlen(conn[i]) == b->len - s && memcmp(conn[i], b->data + s, b->len - s) == 0)
+            return 1;
+    return 0;
+}
+
+static int cell_filled(const tgrid *g, int r, int k)
+{
+    int o = gcell(g, r, k)->owner;
+    return o >= 0 && gcell(g, r, o)->text.len > 0;
+}
+
+static int cell_numeric(const tgrid *g, int r, int k)
+{
+    int o = gcell(g, r, k)->owner;
+    if (o < 0)
+        return 0;
+    const qr_buf *b = &gcell(g, r, o)->text;
+    return b->len > 0 && numeric_text(b->data, b->len);
+}
+
+/* Header lines: does line L continue the header row (wrapped header cells: each piece
+ * of L under exactly one cell of the row, no two under the same one)? */
+static int header_continues(const tgrid *g, const tline *L, const tpiece *p, int np)
+{
+    int r = g->n_rows - 1, used[MAX_COLS] = {0};
+    for (int i = 0; i < np; i++) {
+        int hit = -1, n_hit = 0;
+        for (int k = 0; k < g->n_cols; k++) {
+            const tcell_b *cb = gcell(g, r, k);
+            if (cb->span <= 0 || cb->text.len == 0)
+                continue;
+            if (p[i].x0 < cb->bbox.x1 - 0.5f && p[i].x1 > cb->bbox.x0 + 0.5f) {
+                hit = k;
+                n_hit++;
+            }
+        }
+        if (n_hit != 1 || used[hit])
+            return 0;
+        used[hit] = 1;
+    }
+    (void)L;
+    return np > 0;
+}
+
+/* Body lines: does line L continue the last row (a wrapped cell, or the data of a
+ * label that wraps over several lines)? */
+static int body_continues(const tgrid *g, const tline *L, const tpiece *p, int np)
+{
+    int r = g->n_rows - 1, a0 = cell_filled(g, r, 0), others = 0;
+    for (int k = 1; k < g->n_cols; k++)
+        others += cell_filled(g, r, k) && gcell(g, r, k)->owner == k;
+    int b0 = np > 0 && p[0].c0 == 0;
+    if (!b0) {
+        if (a0 && others == 0)
+            return 1; /* data beside a label's middle line */
+        for (int i = 0; i < np; i++)
+            if (piece_numeric(L, &p[i]) || !cell_filled(g, r, p[i].c0) ||
+                cell_numeric(g, r, p[i].c0))
+                return 0;
+        return np > 0;
+    }
+    if (!a0)
+        return 0;
+    const qr_buf *lab = &gcell(g, r, gcell(g, r, 0)->owner)->text;
+    if (!starts_lower(L, &p[0]) && !label_open(lab))
+        return 0;
+    for (int i = 1; i < np; i++)
+        if (cell_filled(g, r, p[i].c0) && (piece_numeric(L, &p[i]) || cell_numeric(g, r, p[i].c0)))
+            return 0;
+    return 1;
+}
+
+/* Rows from lines: a new row at each line unless it continues the last one. With
+ * trust_rules, a ruled interval is one row whatever its lines. */
+static void build_rows(tgrid *g, const tline *ln, int n, const tbounds *tb, int trust_rules)
+{
+    tpiece p[MAX_PIECES];
+    int label_lines = 0, body_start = 0;
+    for (int i = 0; i < n; i++) {
+        int np = line_pieces(&ln[i], tb, p);
+        label_lines += np > 0 && p[0].c0 == 0;
+    }
+    if (2 * label_lines >= n) {
+        body_start = n;
+        for (int i = 0; i < n && body_start == n; i++) {
+            int np = line_pieces(&ln[i], tb, p);
+            if (np >= 2 && p[0].c0 == 0)
+                body_start = i;
+        }
+    }
+    g->n_rows = 0;
+    for (int i = 0; i < n; i++) {
+        int np = line_pieces(&ln[i], tb, p), fresh = 1;
+        if (np == 0)
+            continue;
+        if (g->n_rows > 0 && g->n_rows < g->cap_rows) {
+            float gap = ln[i].y0 - g->last_y1;
+            if (ln[i].sep)
+                fresh = 1;
+            else if (trust_rules)
+                fresh = 0;
+            else if (gap > 1.0f * ln[i].size)
+                fresh = 1;
+            else if (i < body_start)
+                fresh = !header_continues(g, &ln[i], p, np);
+            else
+                fresh = !body_continues(g, &ln[i], p, np);
+        }
+        if (fresh) {
+            if (g->n_rows == g->cap_rows)
+                break;
+            grid_new_row(g);
+        }
+        grid_add_line(g, &ln[i], p, np);
     }
 }
 
@@ -140,82 +535,165 @@ static int word_count(const char *s, size_t n)
     return w;
 }
 
-/* Does the grid look like a table rather than prose in columns? */
-static int grid_plausible(const tgrid *g)
+/* Does the grid look like a table rather than prose in columns? Long cells are counted
+ * per line (a wrapped cell of a ruled table is long but each of its lines is short). */
+static int grid_plausible(const tgrid *g, const tline *ln, int n, const tbounds *tb, int ruled)
 {
-    int filled = 0, long_cells = 0, multi_rows = 0;
+    int multi_rows = 0, used_cols[MAX_COLS] = {0}, n_used = 0, pieces = 0, long_p = 0;
+    tpiece p[MAX_PIECES];
     for (int r = 0; r < g->n_rows; r++) {
         int in_row = 0;
         for (int k = 0; k < g->n_cols; k++) {
-            const qr_buf *b = &g->cell[r * g->n_cols + k];
-            if (b->failed)
+            const tcell_b *cb = gcell(g, r, k);
+            if (cb->text.failed)
                 return 0;
-            if (b->len == 0)
-                continue;
-            in_row++;
-            filled++;
-            long_cells += word_count(b->data, b->len) >= 8;
+            if (cb->span > 0 && cb->text.len > 0) {
+                in_row++;
+                used_cols[k] = 1;
+            }
         }
         multi_rows += in_row >= 2;
     }
-    return g->n_cols >= 2 && g->n_rows >= 2 && 2 * multi_rows >= g->n_rows &&
-           10 * long_cells <= 3 * filled;
+    for (int k = 0; k < g->n_cols; k++)
+        n_used += used_cols[k];
+    for (int i = 0; i < n; i++) {
+        int np = line_pieces(&ln[i], tb, p);
+        for (int j = 0; j < np; j++) {
+            pieces++;
+            long_p += p[j].w1 - p[j].w0 >= 8;
+        }
+    }
+    (void)word_count;
+    return n_used >= 2 && g->n_rows >= 2 && (ruled || 2 * multi_rows >= g->n_rows) &&
+           10 * long_p <= 3 * pieces;
 }
 
+/* Emit the grid as a table block taking rows[0..n). Empty columns are dropped. */
 static void emit_grid(qr_lctx *c, const tgrid *g, qr_lrow *const *rows, int n)
 {
+    int map[MAX_COLS], nc = 0, n_cells = 0;
+    for (int k = 0; k < g->n_cols; k++) {
+        int used = 0;
+        for (int r = 0; r < g->n_rows && !used; r++)
+            used = gcell(g, r, k)->owner >= 0;
+        map[k] = used ? nc++ : -1;
+    }
+    for (int k = 0; k < g->n_rows * g->n_cols; k++)
+        n_cells += g->cell[k].span > 0 && g->cell[k].text.len > 0;
     qr_block *b = qr_lx_block(c, QR_BLK_TABLE, rows[0]);
     for (int i = 1; i < n && b; i++)
         qr_lx_take(c, rows[i]);
-    const char **cells = qr_arena_alloc(c->arena, sizeof(char *) * (size_t)(g->n_rows * g->n_cols));
-    if (!b || !cells) {
+    const char **cells = qr_arena_alloc(c->arena, sizeof(char *) * (size_t)(g->n_rows * nc));
+    qr_tcell *tc = qr_arena_alloc(c->arena, sizeof(qr_tcell) * (size_t)(n_cells + 1));
+    if (!b || !cells || !tc) {
         c->nomem = 1;
         return;
     }
-    for (int k = 0; k < g->n_rows * g->n_cols; k++) {
-        const qr_buf *cb = &g->cell[k];
-        cells[k] = qr_lx_strdup(c, cb->len ? cb->data : "", cb->len);
-        if (!cells[k])
-            return;
+    int t = 0;
+    for (int r = 0; r < g->n_rows; r++) {
+        for (int k = 0; k < g->n_cols; k++) {
+            if (map[k] < 0)
+                continue;
+            const tcell_b *cb = gcell(g, r, k);
+            int has = cb->span > 0 && cb->text.len > 0;
+            cells[r * nc + map[k]] = has ? qr_lx_strdup(c, cb->text.data, cb->text.len) : "";
+            if (!cells[r * nc + map[k]])
+                return;
+            if (has) {
+                int last = map[k];
+                for (int j = k; j < k + cb->span; j++)
+                    last = map[j] >= 0 ? map[j] : last;
+                tc[t++] = (qr_tcell){.row = r, .col = map[k], .row_span = 1,
+                                     .col_span = last - map[k] + 1,
+                                     .text = cells[r * nc + map[k]], .bbox = cb->bbox};
+            }
+        }
     }
     b->n_rows = g->n_rows;
-    b->n_cols = g->n_cols;
+    b->n_cols = nc;
     b->cells = cells;
+    b->tcells = tc;
+    b->n_tcells = t;
     b->text = "";
 }
 
-/* Group rows (sorted by y) into table rows by vertical overlap; OUT: tr[i]. */
-static int table_rows_by_overlap(qr_lrow *const *rows, int n, int *tr)
+/* Lines -> columns -> rows; emit when it looks like a table. Returns 1 when emitted. */
+static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled *rg,
+                       const float *vx, int n_vx)
 {
-    int n_tr = 0;
-    float y0 = 0, y1 = 0;
-    for (int i = 0; i < n; i++) {
-        const qr_bbox *b = &rows[i]->bbox;
-        float h = QR_MIN(b->y1 - b->y0, y1 - y0);
-        if (i == 0 || QR_MIN(b->y1, y1) - QR_MAX(b->y0, y0) < 0.5f * h) {
-            n_tr++;
-            y0 = b->y0;
-            y1 = b->y1;
-        } else {
-            y0 = QR_MIN(y0, b->y0);
-            y1 = QR_MAX(y1, b->y1);
-        }
-        tr[i] = n_tr - 1;
-    }
-    return n_tr;
-}
-
-/* Build, check and emit; returns 1 when a table was emitted. */
-static int try_grid(qr_lctx *c, qr_lrow *const *rows, int n, const int *tr, int n_tr,
-                    const float *bound, int n_cols)
-{
-    tgrid g = {0};
+    tline *ln = qr_lx_scratch(c, sizeof(tline) * (size_t)(n + 1));
+    float bound[MAX_COLS], ws[MAX_COLS];
+    int rule[MAX_COLS];
+    tgrid g;
     int ok = 0;
-    if (n_cols < 2 || n_tr < 2 || !grid_init(c, &g, n_tr, n_cols))
+    if (!ln || n < 2)
         return 0;
-    for (int i = 0; i < n; i++)
-        grid_add_row(&g, tr[i], rows[i], bound);
-    if (grid_plausible(&g)) {
+    int n_ln = build_lines(c, rows, n, ln);
+    if (n_ln < 2)
+        return 0;
+    tbounds tb = {.x = bound, .rule = rule, .g = NULL};
+    int n_ws = infer_columns(c, ln, n_ln, ws) - 1;
+    if (n_vx >= MAX_COLS) { /* (whitespace columns are added beside the rules below) */
+        tb.n_cols = QR_MIN(n_vx + 1, MAX_COLS);
+        memcpy(bound, vx, sizeof(float) * (size_t)(tb.n_cols - 1));
+        for (int k = 0; k < tb.n_cols - 1; k++)
+            rule[k] = k;
+        tb.g = rg;
+    } else if (n_vx >= 1) {
+        /* the drawn rules, and whitespace columns where there is no rule */
+        int nb = 0, iv = 0, iw = 0;
+        while ((iv < n_vx || iw < n_ws) && nb < MAX_COLS - 1) {
+            if (iw >= n_ws || (iv < n_vx && vx[iv] <= ws[iw])) {
+                rule[nb] = iv;
+                bound[nb++] = vx[iv++];
+                continue;
+            }
+            int near = 0;
+            for (int v = 0; v < n_vx; v++)
+                near |= fabsf(vx[v] - ws[iw]) < 1.5f * ln[0].size;
+            if (!near) {
+                rule[nb] = -1;
+                bound[nb++] = ws[iw];
+            }
+            iw++;
+        }
+        tb.n_cols = nb + 1;
+        tb.g = rg;
+    } else {
+        tb.n_cols = n_ws + 1;
+        memcpy(bound, ws, sizeof(float) * (size_t)n_ws);
+        for (int k = 0; k < n_ws; k++)
+            rule[k] = -1;
+    }
+    if (tb.n_cols < 2)
+        return 0;
+    int n_sep = 0;
+    if (rg) {
+        const qr_page *pg = c->pages[rg->page];
+        for (int i = 1; i < n_ln; i++) {
+            float ya = ln[i - 1].y1 - 0.3f * ln[i - 1].size, yb = ln[i].y0 + 0.3f * ln[i].size;
+            for (int k = 0; k < pg->n_rules && !ln[i].sep; k++) {
+                const qr_bbox *h = &pg->rules[k];
+                float y = 0.5f * (h->y0 + h->y1);
+                ln[i].sep = is_hrule(h) && y > ya && y < yb &&
+                            QR_MIN(h->x1, rg->box.x1) - QR_MAX(h->x0, rg->box.x0) >= 10.0f;
+            }
+            n_sep += ln[i].sep;
+        }
+    }
+    if (!grid_init(c, &g, n_ln, tb.n_cols))
+        return 0;
+    build_rows(&g, ln, n_ln, &tb, 0);
+    if (rg && n_vx >= 1 && rg->n_hy >= 3) {
+        /* a full grid: rules between (nearly) all rows are the rows */
+        if (2 * (n_sep + 1) >= g.n_rows) {
+            grid_free(&g);
+            if (!grid_init(c, &g, n_ln, tb.n_cols))
+                return 0;
+            build_rows(&g, ln, n_ln, &tb, 1);
+        }
+    }
+    if (grid_plausible(&g, ln, n_ln, &tb, rg != NULL)) {
         emit_grid(c, &g, rows, n);
         ok = 1;
     }
@@ -250,14 +728,48 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* A line of prose between two rules: one run of many words across most of the rule's
+ * width (the text between two tables that share a rule width, not a cell). */
+static int crossed_by_vrule(const qr_page *pg, const qr_bbox *b)
+{
+    for (int i = 0; i < pg->n_rules; i++) {
+        const qr_bbox *v = &pg->rules[i];
+        if (v->x1 - v->x0 <= RULE_THIN && v->y1 - v->y0 >= 6.0f && v->x0 > b->x0 + 2.0f &&
+            v->x1 < b->x1 - 2.0f && v->y0 < b->y1 - 1.0f && v->y1 > b->y0 + 1.0f)
+            return 1;
+    }
+    return 0;
+}
+
+static int prose_between(const qr_lctx *c, int r0, int r1, float ya, float yb, float x0,
+                         float x1)
+{
+    for (int i = r0; i < r1; i++) {
+        const qr_lrow *r = &c->rows[i];
+        float y = 0.5f * (r->bbox.y0 + r->bbox.y1), sx0[2], sx1[2];
+        if (y <= ya || y >= yb || r->bbox.x1 < x0 || r->bbox.x0 > x1 || r->n_words < 8)
+            continue;
+        if (r->bbox.x1 - r->bbox.x0 >= 0.6f * (x1 - x0) &&
+            qr_layout_segments(r, seg_gap(r), sx0, sx1, 2) == 1 &&
+            !crossed_by_vrule(c->pages[r->page], &r->bbox))
+            return 1;
+    }
+    return 0;
+}
+
 /* Stack an h-rule onto a region of the same extent, or start a new one. */
-static void stack_hrule(qr_lctx *c, int page, const qr_bbox *h, float page_h, int first)
+static void stack_hrule(qr_lctx *c, int page, const qr_bbox *h, float page_h, int first,
+                        int r0, int r1)
 {
     float tol = 3.0f + 0.03f * (h->x1 - h->x0), y = 0.5f * (h->y0 + h->y1);
     for (int k = first; k < c->n_ruled; k++) {
         struct qr_ruled *g = &c->ruled[k];
         if (fabsf(g->box.x0 - h->x0) <= tol && fabsf(g->box.x1 - h->x1) <= tol &&
-            y - g->box.y1 <= 0.6f * page_h && y >= g->box.y0) {
+            y - g->box.y1 <= 0.6f * page_h && y >= g->box.y0 && !g->closed) {
+            if (prose_between(c, r0, r1, g->box.y1, y, h->x0, h->x1)) {
+                g->closed = 1;
+                continue;
+            }
             g->box.y1 = QR_MAX(g->box.y1, y);
             add_unique(g->hy, &g->n_hy, y);
             return;
@@ -279,16 +791,82 @@ static void add_vrules(const qr_page *pg, struct qr_ruled *g)
         if (!is_vrule(v) || ov < 0.5f * (v->y1 - v->y0) || x < g->box.x0 + 3.0f ||
             x > g->box.x1 - 3.0f)
             continue;
-        add_unique(g->vx, &g->n_vx, x);
+        int k = 0;
+        while (k < g->n_vx && fabsf(g->vx[k] - x) > 2.0f)
+            k++;
+        if (k == g->n_vx) {
+            if (g->n_vx == MAX_VRULES)
+                continue;
+            g->vx[k] = x;
+            g->vy0[k] = v->y0;
+            g->vy1[k] = v->y1;
+            g->n_vx++;
+        } else {
+            g->vy0[k] = QR_MIN(g->vy0[k], v->y0);
+            g->vy1[k] = QR_MAX(g->vy1[k], v->y1);
+        }
     }
-    qsort(g->vx, (size_t)g->n_vx, sizeof(float), cmp_float);
+    for (int i = 1; i < g->n_vx; i++) /* insertion sort, extents with their x */
+        for (int j = i; j > 0 && g->vx[j] < g->vx[j - 1]; j--) {
+            float t = g->vx[j];
+            g->vx[j] = g->vx[j - 1];
+            g->vx[j - 1] = t;
+            t = g->vy0[j];
+            g->vy0[j] = g->vy0[j - 1];
+            g->vy0[j - 1] = t;
+            t = g->vy1[j];
+            g->vy1[j] = g->vy1[j - 1];
+            g->vy1[j - 1] = t;
+        }
     qsort(g->hy, (size_t)g->n_hy, sizeof(float), cmp_float);
+}
+
+/* A vertical rule segment is recorded by its overall extent at that x; a boundary is
+ * drawn at a line when that extent covers the line's middle. */
+static int bound_drawn(const tbounds *tb, int k, const tline *L)
+{
+    float y = 0.5f * (L->y0 + L->y1);
+    int v = tb->rule[k];
+    return y >= tb->g->vy0[v] - 1.0f && y <= tb->g->vy1[v] + 1.0f;
 }
 
 static int cmp_rule_y(const void *a, const void *b)
 {
     const qr_bbox *x = a, *y = b;
     return (x->y0 > y->y0) - (x->y0 < y->y0);
+}
+
+/* Segments drawn end to end on one line (a rule per cell) become one rule. h is sorted
+ * by y; returns the new count. */
+static int join_hrules(qr_bbox *h, int nh)
+{
+    int out = 0;
+    for (int i = 0; i < nh;) {
+        int j = i + 1;
+        while (j < nh && h[j].y0 - h[i].y0 <= 1.0f)
+            j++;
+        /* h[i..j) share a line: sort by x (few), merge touching ones */
+        for (int a = i + 1; a < j; a++)
+            for (int b = a; b > i && h[b].x0 < h[b - 1].x0; b--) {
+                qr_bbox t = h[b];
+                h[b] = h[b - 1];
+                h[b - 1] = t;
+            }
+        qr_bbox cur = h[i];
+        for (int a = i + 1; a < j; a++) {
+            if (h[a].x0 <= cur.x1 + 3.0f) {
+                cur.x1 = QR_MAX(cur.x1, h[a].x1);
+                cur.y0 = QR_MIN(cur.y0, h[a].y0);
+                cur.y1 = QR_MAX(cur.y1, h[a].y1);
+            } else {
+                h[out++] = cur;
+                cur = h[a];
+            }
+        }
+        h[out++] = cur;
+        i = j;
+    }
+    return out;
 }
 
 /* Room for n_more regions after the current ones. The array grows by doubling; old
@@ -335,8 +913,14 @@ void qr_layout_tables_prepare(qr_lctx *c)
     qr_bbox *h = qr_lx_scratch(c, sizeof(*h) * (size_t)(n + 1));
     if (!h || !reserve_ruled(c, 1, &cap))
         return;
+    int r0 = 0;
     for (int p = 0; p < c->n_pages; p++) {
         const qr_page *pg = c->pages[p];
+        while (r0 < c->n_rows && c->rows[r0].page < p)
+            r0++;
+        int r1 = r0;
+        while (r1 < c->n_rows && c->rows[r1].page == p)
+            r1++;
         if (!pg || pg->n_rules <= 0 || !pg->rules)
             continue;
         int nh = 0, first = c->n_ruled;
@@ -346,8 +930,9 @@ void qr_layout_tables_prepare(qr_lctx *c)
         if (!reserve_ruled(c, nh, &cap))
             return;
         qsort(h, (size_t)nh, sizeof(*h), cmp_rule_y);
+        nh = join_hrules(h, nh);
         for (int i = 0; i < nh; i++)
-            stack_hrule(c, p, &h[i], pg->height > 0 ? pg->height : 1000.0f, first);
+            stack_hrule(c, p, &h[i], pg->height > 0 ? pg->height : 1000.0f, first, r0, r1);
         drop_rejected(c, first);
         for (int k = first; k < c->n_ruled; k++)
             add_vrules(pg, &c->ruled[k]);
@@ -370,54 +955,21 @@ static int cmp_row_y(const void *a, const void *b)
     return (x->bbox.x0 > y->bbox.x0) - (x->bbox.x0 < y->bbox.x0);
 }
 
-/* Full grid: table rows are the intervals between horizontal rules. */
-static int rows_by_rules(const struct qr_ruled *g, qr_lrow *const *rows, int n, int *tr)
-{
-    int used[MAX_VRULES] = {0}, map[MAX_VRULES], n_tr = 0;
-    for (int i = 0; i < n; i++) {
-        float y = 0.5f * (rows[i]->bbox.y0 + rows[i]->bbox.y1);
-        int k = 0;
-        while (k < g->n_hy - 2 && y > g->hy[k + 1])
-            k++;
-        tr[i] = k;
-        used[k] = 1;
-    }
-    for (int k = 0; k < g->n_hy; k++)
-        map[k] = used[k] ? n_tr++ : -1;
-    for (int i = 0; i < n; i++)
-        tr[i] = map[tr[i]];
-    return n_tr;
-}
-
 static int try_ruled(qr_lctx *c, struct qr_ruled *g)
 {
-    /* one pair of buffers per layout: per call they added up to 12 KB per region */
+    /* one buffer per layout: per call they added up to 12 KB per region */
     if (!c->trows)
         c->trows = qr_lx_scratch(c, sizeof(*c->trows) * MAX_TROWS);
-    if (!c->ttr)
-        c->ttr = qr_lx_scratch(c, sizeof(*c->ttr) * MAX_TROWS);
     qr_lrow **rows = c->trows;
-    int *tr = c->ttr;
-    float bound[MAX_COLS];
-    int n = 0, n_tr, n_cols;
-    if (!rows || !tr)
+    int n = 0;
+    if (!rows)
         return 0;
     for (int i = 0; i < c->n_rows && n < MAX_TROWS; i++)
         if (!c->rows[i].used && inside(&c->rows[i], g))
             rows[n++] = &c->rows[i];
     if (n < 2)
         return 0;
-    qsort(rows, (size_t)n, sizeof(*rows), cmp_row_y);
-    int grid = g->n_vx >= 1 && g->n_hy >= 3;
-    n_tr = grid ? rows_by_rules(g, rows, n, tr) : table_rows_by_overlap(rows, n, tr);
-    if (g->n_vx >= 1) {
-        n_cols = QR_MIN(g->n_vx + 1, MAX_COLS);
-        memcpy(bound, g->vx, sizeof(float) * (size_t)(n_cols - 1));
-    } else {
-        /* the rules vouch for a table: tolerate a spanning cell or two */
-        n_cols = infer_columns(c, (const qr_lrow *const *)rows, n, n / 8, bound);
-    }
-    return try_grid(c, rows, n, tr, n_tr, bound, n_cols);
+    return build_table(c, rows, n, g, g->vx, QR_MIN(g->n_vx, MAX_COLS - 1));
 }
 
 /* ---- aligned text -------------------------------------------------------------------- */
@@ -460,35 +1012,47 @@ static int aligned_next(const qr_lrow *a, const qr_lrow *b)
 static int try_aligned(qr_lctx *c, int i)
 {
     qr_lrow *rows[256];
-    int tr[256], n = 0;
-    float bound[MAX_COLS];
+    int n = 0;
     for (int j = i; j >= 0 && n < 256; j = qr_layout_next(c, j)) {
         if (!aligned_row(&c->rows[j]) || (n > 0 && !aligned_next(rows[n - 1], &c->rows[j])))
             break;
-        rows[n] = &c->rows[j];
-        tr[n] = n;
-        n++;
+        rows[n++] = &c->rows[j];
     }
     if (n < 3)
         return 0;
-    int n_cols = infer_columns(c, (const qr_lrow *const *)rows, n, 0, bound);
-    if (n_cols > 12)
-        return 0;
-    return try_grid(c, rows, n, tr, n, bound, n_cols) ? n : 0;
+    return build_table(c, rows, n, NULL, NULL, 0) ? n : 0;
+}
+
+int qr_layout_table_edge(const qr_lctx *c, const qr_lrow *a, const qr_lrow *b)
+{
+    for (int k = 0; k < c->n_ruled; k++) {
+        const struct qr_ruled *g = &c->ruled[k];
+        if (g->state == 0 && inside(b, g) && !inside(a, g))
+            return 1;
+    }
+    return 0;
 }
 
 int qr_layout_table(qr_lctx *c, int i)
 {
     const qr_lrow *r = &c->rows[i];
-    for (int k = 0; k < c->n_ruled && !c->nomem; k++) {
-        struct qr_ruled *g = &c->ruled[k];
-        if (g->state != 0 || !inside(r, g))
-            continue;
-        if (try_ruled(c, g)) {
-            g->state = 1;
+    for (;;) {
+        /* the widest pending region holding the row first: partial rules (under a
+         * spanning header) stack into a region inside the table's own */
+        struct qr_ruled *best = NULL;
+        for (int k = 0; k < c->n_ruled && !c->nomem; k++) {
+            struct qr_ruled *g = &c->ruled[k];
+            if (g->state == 0 && inside(r, g) &&
+                (!best || g->box.x1 - g->box.x0 > best->box.x1 - best->box.x0))
+                best = g;
+        }
+        if (!best || c->nomem)
+            break;
+        if (try_ruled(c, best)) {
+            best->state = 1;
             return 1;
         }
-        g->state = -1;
+        best->state = -1;
     }
     return c->nomem ? 0 : try_aligned(c, i);
 }

@@ -1,0 +1,64 @@
+#!/bin/sh
+# tests/cli/tables.sh — table detection and structure on the EU half of the ICDAR 2013
+# Table Competition (27 born-digital PDFs, 77 tables, structure ground truth; scorer
+# shared/tools/score_icdar.py, the competition's adjacency-relation measure, complete
+# process: quire finds the tables itself). Floors just under what this version
+# measures (pooled F1 0.906, mean per-document F1 0.913, precision 0.907 at landing)
+# so a regression in detection or structure fails; plus the JSON cell objects with
+# spans on a real spanning header. ~1 s.
+. "$(dirname "$0")/../lib.sh"
+
+EU=$C/tables-icdar2013-eu
+SCORER=$SHARED/tools/score_icdar.py
+if [ ! -f "$EU/eu-001-str.xml" ] || [ ! -f "$SCORER" ]; then
+    bad "ICDAR 2013 EU corpus and scorer present" "under $SHARED"
+    exit 1
+fi
+"$Q" convert --force --format json -o "$T/pred" "$EU"/*.pdf > "$T/out" 2> "$T/err"
+check "convert the 27 documents" [ "$(ls "$T/pred"/*.json 2>/dev/null | wc -l)" -eq 27 ]
+python3 "$SCORER" "$EU" "$T/pred" --json "$T/score.json" > "$T/score.txt"
+tail -1 "$T/score.txt"
+cat > "$T/floor.py" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+what = sys.argv[2]
+if what == "no-empty":
+    bad = [d["doc"] for d in s["docs"] if d["pred_tables"] == 0]
+    print("documents without a table:", bad)
+    sys.exit(1 if bad else 0)
+floor = float(sys.argv[3])
+print(f"{what} {s[what]:.4f} (floor {floor})")
+sys.exit(0 if s[what] >= floor else 1)
+EOF
+check "pooled adjacency F1 >= 0.89" python3 "$T/floor.py" "$T/score.json" f1 0.89
+check "mean per-document F1 >= 0.89" python3 "$T/floor.py" "$T/score.json" macro_f1 0.89
+check "pooled precision >= 0.88" python3 "$T/floor.py" "$T/score.json" precision 0.88
+check "pooled recall >= 0.88" python3 "$T/floor.py" "$T/score.json" recall 0.88
+check "every document has a table" python3 "$T/floor.py" "$T/score.json" no-empty
+
+# eu-004 p. 6 (Table 6.5): "Change in recent years **" spans the "% points" and
+# "period" columns: one cell object with col_span 2, its text in the top-left position
+# of the plain grid and the position it covers empty.
+cat > "$T/span.py" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for b in d["blocks"]:
+    if b["type"] != "table" or b["page"] != 6:
+        continue
+    tc = [c for c in b["table_cells"] if c["text"].startswith("Change in recent")]
+    if len(tc) != 1:
+        continue
+    c = tc[0]
+    ok = (c["col_span"] == 2 and c["row_span"] == 1
+          and b["cells"][c["row"]][c["col"]] == c["text"]
+          and b["cells"][c["row"]][c["col"] + 1] == ""
+          and len(c["bbox"]) == 4 and c["bbox"][0] < c["bbox"][2])
+    sub = [x["text"] for x in b["table_cells"] if x["row"] > c["row"] and x["col"] in (c["col"], c["col"] + 1)]
+    ok = ok and "% points" in sub and "period" in sub
+    print(c, "sub-headers:", sub[:4])
+    sys.exit(0 if ok else 1)
+print("no table with the spanning header on page 6")
+sys.exit(1)
+EOF
+check "spanning header: table_cells col_span 2 over '% points' and 'period'" \
+    python3 "$T/span.py" "$T/pred/eu-004.json"
