@@ -196,6 +196,8 @@ quire_status qr_model_read_configs(quire_model *m, const char *dir,
         rc = qr_st_read_modules(m, dir, err);
     if (rc == QUIRE_OK)
         rc = qr_st_read_prompts(m, dir, err);
+    if (rc == QUIRE_OK && m->arch == QR_ARCH_NOMIC)
+        rc = qr_nomic_add_prompts(m, err);
     if (rc == QUIRE_OK)
         rc = read_max_tokens(m, dir, p ? p->max_tokens : 0, err);
     if (rc == QUIRE_OK && p && p->pooling) {

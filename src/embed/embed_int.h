@@ -149,6 +149,9 @@ void qr_nomic_rope_rows(const quire_model *m, double base, int p0, int t, float 
 double qr_nomic_base(const quire_model *m, int t);
 void qr_nomic_rotate(const quire_model *m, float *qkv, long ld, int t, const float *cs);
 void qr_nomic_swiglu(float *y, int rows, int inter);
+/* The model card's task prefixes as prompts (unless the folder names them itself):
+ * search_query, search_document, classification, clustering; query, document. */
+quire_status qr_nomic_add_prompts(quire_model *m, quire_error *err);
 
 /* Validate tensors and build the packed weights. */
 quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error *err);

@@ -244,3 +244,16 @@ void quire_model_shorten(const quire_model *m, float *v, int dims, int normalize
     for (int j = 0; j < dims; j++)
         v[j] = (float)(v[j] * inv);
 }
+
+quire_status qr_nomic_add_prompts(quire_model *m, quire_error *err)
+{
+    static const char *const p[][2] = {
+        {"search_query", "search_query: "},      {"search_document", "search_document: "},
+        {"classification", "classification: "}, {"clustering", "clustering: "},
+        {"query", "search_query: "},             {"document", "search_document: "},
+    };
+    for (size_t i = 0; i < QR_ARRAY_LEN(p); i++)
+        if (qr_st_add_prompt(m, p[i][0], p[i][1]) != QUIRE_OK)
+            return qr_err(err, QUIRE_NOMEM, "out of memory");
+    return QUIRE_OK;
+}
