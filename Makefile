@@ -48,10 +48,11 @@ ifeq ($(PKG_LIBS),)
 endif
 ifeq ($(WITH_CONVERT),1)
   # Debian 12's MuPDF is static-only: link its --static closure plus harfbuzz.
-  PKG_CFLAGS += $(shell $(PKG_CONFIG) --cflags mupdf tesseract lept 2>/dev/null) -DHAVE_CONVERT=1
+  PKG_CFLAGS += $(shell $(PKG_CONFIG) --cflags mupdf tesseract lept libcurl zlib 2>/dev/null) -DHAVE_CONVERT=1
   # Tesseract is dlopen'ed on first OCR use (src/ocr/tess_dl.c): not linked, so its
   # static initialisers do not slow down every start of the CLI.
-  PKG_LIBS   += $(shell $(PKG_CONFIG) --libs --static mupdf 2>/dev/null) -lharfbuzz -ldl
+  PKG_LIBS   += $(shell $(PKG_CONFIG) --libs --static mupdf 2>/dev/null) -lharfbuzz -ldl \
+                $(shell $(PKG_CONFIG) --libs libcurl zlib 2>/dev/null)
 endif
 # -fPIC: the same objects go into libquire.a and libquire.so; -fno-semantic-interposition
 # keeps calls between quire_ functions direct (no PLT) inside the shared library.
@@ -194,7 +195,13 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/embed/%.o $(BUILD)/libquire.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libquire.a $(LDLIBS)
 
-tests: all $(TEST_BIN)
+# The replaying VLM server of tests/cli/vlm.sh and test_vlm (libmicrohttpd; test tree only).
+VLM_REPLAY := $(if $(filter 11,$(WITH_CONVERT)$(WITH_SERVER)),$(BUILD)/tests/vlm_replay,)
+$(BUILD)/tests/vlm_replay: $(BUILD)/obj/tests/tools/vlm_replay.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+tests: all $(TEST_BIN) $(VLM_REPLAY)
 
 # The suite on one build (this BUILD / SANITIZE).
 test-build: tests models

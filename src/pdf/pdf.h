@@ -49,7 +49,8 @@ int qr_pdf_is_image(const qr_pdf *pdf); /* 1 for PNG/JPEG/TIFF input */
  * valid until the arena is reset). Fills words/lines/blocks (image blocks too, without
  * lines), rules, rotation and the statistics fields. Words split at spaces, font or
  * size changes and gaps > 0.25 em; word.font is the font name without the subset tag
- * ("CMR10", not "ABCDEF+CMR10"). Lines holding only spaces are left out.
+ * ("CMR10", not "ABCDEF+CMR10"). line.baseline is the y of the baseline of the line's
+ * largest characters (layout groups rows on it). Lines holding only spaces are left out.
  * Errors: QUIRE_INVALID_ARG (page out of range), QUIRE_LIMIT (the page does not fit in
  * the arena: arena->used is restored and *page zeroed), QUIRE_CANCELLED, QUIRE_FORMAT
  * (the page cannot be loaded), QUIRE_NOMEM. On any error *page is zeroed. */
@@ -73,5 +74,10 @@ typedef struct qr_image {
 quire_status qr_pdf_render_gray(qr_pdf *pdf, int number, int dpi, size_t max_pixels, int fit,
                                 qr_image *out, volatile int *abort_flag, quire_error *err);
 void qr_image_free(qr_image *img);
+
+/* img as a PNG file (8-bit grey) with pdf's MuPDF context (any open handle; one thread at a
+ * time, like every call on it). OUT: *out (qr_malloc'd; free with qr_free), *out_len. */
+quire_status qr_pdf_encode_png(qr_pdf *pdf, const qr_image *img, unsigned char **out,
+                               size_t *out_len, quire_error *err);
 
 #endif /* QR_PDF_H */

@@ -1,0 +1,659 @@
+/*
+ * test_conv_vlm.c — the VLM client (src/ocr/vlm*.c): status classes, Retry-After, URLs,
+ * request bodies per protocol, answers and error bodies of every server shape, the loop
+ * and garbage checks (on loop fixtures and on real converted pages), and the whole
+ * request / retry / fallback / cache path against the replaying server
+ * (tests/tools/vlm_replay.c, started here on a free port and always stopped).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ocr/vlm.h"
+#include "testlib.h"
+
+static char replay_bin[1024];
+
+/* ---- pure functions ------------------------------------------------------------------ */
+
+static void test_status_classes(void)
+{
+    T_EQ_INT(qr_vlm_status_class(200), QR_VLM_OK);
+    long retry[] = {0, 408, 409, 425, 429, 500, 502, 503, 504};
+    for (size_t i = 0; i < QR_ARRAY_LEN(retry); i++)
+        T_EQ_INT(qr_vlm_status_class(retry[i]), QR_VLM_RETRY);
+    long never[] = {400, 404, 413, 422};
+    for (size_t i = 0; i < QR_ARRAY_LEN(never); i++)
+        T_EQ_INT(qr_vlm_status_class(never[i]), QR_VLM_NEVER);
+    long dis[] = {401, 402, 403};
+    for (size_t i = 0; i < QR_ARRAY_LEN(dis); i++)
+        T_EQ_INT(qr_vlm_status_class(dis[i]), QR_VLM_DISABLE);
+}
+
+static void test_retry_after(void)
+{
+    T_CHECK(qr_vlm_parse_retry_after(" 7\r\n", 0) == 7);
+    T_CHECK(qr_vlm_parse_retry_after("0", 0) == 0);
+    T_CHECK(qr_vlm_parse_retry_after("soon", 0) < 0);
+    /* Sun, 06 Nov 1994 08:49:37 GMT = 784111777 */
+    double d = qr_vlm_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777.0 - 30);
+    T_CHECKF(d == 30, "date gives %f", d);
+    T_CHECK(qr_vlm_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777.0 + 5) == 0);
+}
+
+static void test_urls(void)
+{
+    char u[256];
+    qr_vlm_url("http://127.0.0.1:8000/v1", "chat/completions", u, sizeof(u));
+    T_CHECK(!strcmp(u, "http://127.0.0.1:8000/v1/chat/completions"));
+    qr_vlm_url("http://127.0.0.1:8000/v1/", "models", u, sizeof(u));
+    T_CHECK(!strcmp(u, "http://127.0.0.1:8000/v1/models"));
+    qr_vlm_url("http://127.0.0.1:8000/v1/chat/completions", "models", u, sizeof(u));
+    T_CHECK(!strcmp(u, "http://127.0.0.1:8000/v1/models"));
+    qr_vlm_url("http://localhost:8080", "chat/completions", u, sizeof(u));
+    T_CHECK(!strcmp(u, "http://localhost:8080/v1/chat/completions"));
+    qr_vlm_url("https://openrouter.ai/api/v1", "chat/completions", u, sizeof(u));
+    T_CHECK(!strcmp(u, "https://openrouter.ai/api/v1/chat/completions"));
+}
+
+static qr_backend_cfg backend(qr_vlm_protocol p)
+{
+    qr_backend_cfg b;
+    memset(&b, 0, sizeof(b));
+    snprintf(b.name, sizeof(b.name), "b");
+    snprintf(b.model, sizeof(b.model), "m");
+    b.protocol = p;
+    b.max_tokens = 2048;
+    return b;
+}
+
+static void test_request_bodies(void)
+{
+    qr_backend_cfg ds = backend(QR_PROTO_DEEPSEEK);
+    json_t *j = qr_vlm_request_body(&ds, QR_VLM_PAGE, "data:image/png;base64,AA", 0.0, 2048, 1, 0);
+    T_CHECK(json_is_false(json_object_get(j, "skip_special_tokens")));
+    json_t *xa = json_object_get(j, "vllm_xargs");
+    T_EQ_INT(json_integer_value(json_object_get(xa, "ngram_size")), 30);
+    T_EQ_INT(json_integer_value(json_object_get(xa, "window_size")), 90);
+    T_EQ_INT(json_integer_value(json_array_get(json_object_get(xa, "whitelist_token_ids"), 0)), 128821);
+    T_CHECK(json_is_real(json_object_get(j, "temperature")));
+    json_t *content = json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content");
+    T_CHECK(!strcmp(json_string_value(json_object_get(json_array_get(content, 0), "type")), "image_url"));
+    T_CHECK(!strcmp(json_string_value(json_object_get(json_array_get(content, 1), "text")),
+                    "<|grounding|>Convert the document to markdown."));
+    T_CHECK(json_is_true(json_object_get(json_object_get(j, "stream_options"), "include_usage")));
+    json_decref(j);
+    j = qr_vlm_request_body(&ds, QR_VLM_PAGE, "x", 0.2, 2048, 0, 1);
+    T_EQ_INT(json_integer_value(json_object_get(json_object_get(j, "vllm_xargs"), "ngram_size")), 20);
+    json_decref(j);
+
+    qr_backend_cfg nt = backend(QR_PROTO_NEMOTRON_TOOLS);
+    j = qr_vlm_request_body(&nt, QR_VLM_PAGE, "x", 0.0, 2048, 0, 0);
+    content = json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content");
+    T_EQ_INT(json_array_size(content), 1); /* the image only: text gives 400 */
+    T_CHECK(!strcmp(json_string_value(json_object_get(json_object_get(json_array_get(
+                        json_object_get(j, "tools"), 0), "function"), "name")), "markdown_bbox"));
+    json_decref(j);
+
+    qr_backend_cfg nk = backend(QR_PROTO_NEMOTRON_TOKENS);
+    j = qr_vlm_request_body(&nk, QR_VLM_PAGE, "x", 0.0, 2048, 0, 0);
+    T_EQ_INT(json_integer_value(json_object_get(j, "top_k")), 1);
+    T_CHECK(json_is_false(json_object_get(j, "skip_special_tokens")));
+    content = json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content");
+    T_CHECK(strstr(json_string_value(json_object_get(json_array_get(content, 1), "text")),
+                   "<predict_bbox><predict_classes><output_markdown>") != NULL);
+    json_decref(j);
+
+    qr_backend_cfg g = backend(QR_PROTO_GENERIC);
+    g.extra_body = json_pack("{s:i, s:f}", "top_k", 1, "temperature", 0.3);
+    j = qr_vlm_request_body(&g, QR_VLM_TABLE, "x", 0.0, 100, 0, 0);
+    content = json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content");
+    T_CHECK(!strcmp(json_string_value(json_object_get(json_array_get(content, 0), "type")), "text"));
+    T_CHECK(strstr(json_string_value(json_object_get(json_array_get(content, 0), "text")), "<table>"));
+    T_EQ_INT(json_integer_value(json_object_get(j, "top_k")), 1);
+    T_CHECK(json_real_value(json_object_get(j, "temperature")) == 0.3); /* extra_body wins */
+    T_CHECK(json_object_get(j, "vllm_xargs") == NULL);
+    json_decref(j);
+    json_decref(g.extra_body);
+}
+
+static void test_answers(void)
+{
+    qr_vlm_answer a;
+    const char *s = "{\"id\":\"x1\",\"model\":\"M\",\"choices\":[{\"message\":{\"content\":\"hi\"},"
+                    "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":"
+                    "2,\"cost\":0.5}}";
+    T_EQ_INT(qr_vlm_parse_answer(s, strlen(s), &a), 0);
+    T_CHECK(!strcmp(a.content, "hi") && !strcmp(a.finish_reason, "stop") && !strcmp(a.model, "M"));
+    T_CHECK(a.prompt_tokens == 3 && a.completion_tokens == 2 && a.cost == 0.5 && !a.error[0]);
+    qr_vlm_answer_free(&a);
+    s = "{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":"
+        "\"text\",\"text\":\"b\"}]},\"finish_reason\":\"stop\"}]}";
+    T_EQ_INT(qr_vlm_parse_answer(s, strlen(s), &a), 0);
+    T_CHECK(!strcmp(a.content, "ab"));
+    qr_vlm_answer_free(&a);
+    s = "{\"choices\":[{\"message\":{\"content\":null,\"tool_calls\":[{\"function\":{\"name\":"
+        "\"markdown_bbox\",\"arguments\":\"[[{\\\"text\\\":\\\"T\\\"}]]\"}}]},\"finish_reason\":"
+        "\"tool_calls\"}]}";
+    T_EQ_INT(qr_vlm_parse_answer(s, strlen(s), &a), 0);
+    T_CHECK(a.tool_call && !strcmp(a.content, "[[{\"text\":\"T\"}]]"));
+    qr_vlm_answer_free(&a);
+    s = "{\"error\":{\"code\":502,\"message\":\"Provider returned error\"}}"; /* HTTP 200 */
+    T_EQ_INT(qr_vlm_parse_answer(s, strlen(s), &a), 0);
+    T_CHECK(strstr(a.error, "Provider returned error") != NULL);
+    qr_vlm_answer_free(&a);
+    T_EQ_INT(qr_vlm_parse_answer("<html>", 6, &a), -1);
+    qr_vlm_answer_free(&a);
+
+    char m[200];
+    const char *bodies[][2] = {
+        {"{\"error\":{\"message\":\"too big\",\"type\":\"BadRequestError\",\"param\":null,\"code\":400}}", "too big (code 400)"},
+        {"{\"object\":\"error\",\"message\":\"old vllm\",\"code\":400}", "old vllm"},
+        {"{\"detail\":\"Model not loaded\"}", "Model not loaded"},
+        {"{\"detail\":[{\"msg\":\"Field required\"}]}", "Field required"},
+        {"{\"error\":\"plain string\"}", "plain string"},
+        {"Bad Gateway\n", "Bad Gateway"},
+    };
+    for (size_t i = 0; i < QR_ARRAY_LEN(bodies); i++) {
+        qr_vlm_error_message(bodies[i][0], strlen(bodies[i][0]), m, sizeof(m));
+        T_CHECKF(strstr(m, bodies[i][1]) != NULL, "'%s' -> '%s'", bodies[i][0], m);
+    }
+    char e1[] = "text<|im_end|>\n";
+    qr_vlm_strip_eos(e1);
+    T_CHECK(!strcmp(e1, "text"));
+    char e2[] = "x\n<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c></s>";
+    qr_vlm_strip_eos(e2);
+    T_CHECK(!strcmp(e2, "x"));
+    size_t n;
+    char *b = qr_base64((const unsigned char *)"hello", 5, &n);
+    T_CHECK(b && !strcmp(b, "aGVsbG8=") && n == 8);
+    qr_free(b);
+}
+
+/* ---- loop / garbage checks ----------------------------------------------------------- */
+
+static char *repeat(const char *head, const char *unit, int times)
+{
+    size_t n = strlen(head) + strlen(unit) * (size_t)times + 1;
+    char *s = malloc(n);
+    strcpy(s, head);
+    for (int i = 0; i < times; i++)
+        strcat(s, unit);
+    return s;
+}
+
+static void test_loop_fixtures(void)
+{
+    /* the loop kinds of the brief, each must be rejected */
+    char *fx[8];
+    int k = 0;
+    fx[k++] = repeat("# Title\n\nSome text.\n", "<td>0.00</td>", 200);      /* table cell loop */
+    fx[k++] = repeat("Intro line.\n", "a", 400);                            /* one glyph (#160) */
+    fx[k++] = repeat("Intro.\n", "ANNUAL REPORT 2023 - FINANCIAL STATEMENTS\n", 12); /* header x12 */
+    fx[k++] = repeat("Intro.\n", "the cat sat on the mat and ", 60);        /* phrase loop */
+    char near[8192] = "Intro.\n";
+    for (int i = 0; i < 40; i++)
+        snprintf(near + strlen(near), sizeof(near) - strlen(near),
+                 "Revenue for the quarter ending %d was %d.%d million\n", 2000 + i % 2, 10 + i % 7, i % 10);
+    fx[k++] = strdup(near);                                                  /* near duplicates */
+    fx[k++] = repeat("x", "\n| | | |\nsame row text here\n", 10);
+    int rejected = 0;
+    for (int i = 0; i < k; i++) {
+        char why[200] = "";
+        int ok = qr_vlm_check_text(fx[i], 0, why, sizeof(why));
+        T_CHECKF(!ok, "loop fixture %d accepted", i);
+        rejected += !ok;
+        T_CHECKF(ok || why[0], "no reason for fixture %d", i);
+        free(fx[i]);
+    }
+    T_EQ_INT(rejected, k);
+    char why[200];
+    T_CHECK(!qr_vlm_check_text("  \n", 800, why, sizeof(why)) && strstr(why, "empty output"));
+    T_CHECK(qr_vlm_check_text("", 0, why, sizeof(why))); /* a blank page may be blank */
+    T_CHECK(qr_vlm_check_text("Name: ______________________________________________", 0, why, sizeof(why)));
+    T_CHECK(qr_vlm_check_text("Contents\n1 Introduction ............................ 1\n2 Methods ............................ 5\n",
+                              0, why, sizeof(why)));
+}
+
+/* Real converted pages (the conversion goldens) must pass the checks. */
+static void test_checks_accept_real_pages(void)
+{
+    const char *names[] = {"paper2col-els5p.md", "small-fn2end.md", "tables-booktabs.md"};
+    int tested = 0;
+    for (size_t i = 0; i < QR_ARRAY_LEN(names); i++) {
+        char p[1024];
+        snprintf(p, sizeof(p), "%s/golden/%s", t_testdata(), names[i]);
+        size_t n = 0;
+        char *s = t_read_file(p, &n);
+        T_CHECKF(s != NULL, "cannot read %s", p);
+        if (!s)
+            continue;
+        char why[200] = "";
+        T_CHECKF(qr_vlm_check_text(s, 0, why, sizeof(why)), "%s rejected: %s", names[i], why);
+        tested++;
+        free(s);
+    }
+    T_EQ_INT(tested, 3);
+}
+
+/* ---- against the replaying server ----------------------------------------------------- */
+
+typedef struct server {
+    pid_t pid;
+    int port;
+    char log[1024];
+} server;
+
+static int start_server(server *s, const char *flavor, const char *script, const char *extra)
+{
+    memset(s, 0, sizeof(*s));
+    static int seq;
+    char pf[1024];
+    snprintf(pf, sizeof(pf), "%s/port.%d", t_tmpdir(), ++seq);
+    snprintf(s->log, sizeof(s->log), "%s/log.%d", t_tmpdir(), seq);
+    unlink(pf);
+    unlink(s->log);
+    s->pid = fork();
+    if (s->pid == 0) {
+        char *argv[32];
+        int n = 0;
+        argv[n++] = replay_bin;
+        argv[n++] = "--port-file";
+        argv[n++] = pf;
+        argv[n++] = "--flavor";
+        argv[n++] = (char *)flavor;
+        argv[n++] = "--log";
+        argv[n++] = s->log;
+        argv[n++] = "--retry-after";
+        argv[n++] = "1";
+        argv[n++] = "--slow-ms";
+        argv[n++] = "1500";
+        if (script) {
+            argv[n++] = "--script";
+            argv[n++] = (char *)script;
+        }
+        char *ex = extra ? strdup(extra) : NULL;
+        for (char *t = ex ? strtok(ex, " ") : NULL; t && n < 30; t = strtok(NULL, " "))
+            argv[n++] = t;
+        argv[n] = NULL;
+        execv(replay_bin, argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 1000; i++) { /* up to 10 s for the port file */
+        FILE *f = fopen(pf, "r");
+        if (f) {
+            int ok = fscanf(f, "%d", &s->port) == 1;
+            fclose(f);
+            if (ok)
+                return 0;
+        }
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return -1;
+        }
+        usleep(10000);
+    }
+    return -1;
+}
+
+static void stop_server(server *s)
+{
+    if (s->pid > 0) {
+        kill(s->pid, SIGTERM);
+        int st;
+        waitpid(s->pid, &st, 0);
+    }
+    s->pid = 0;
+}
+
+/* Lines of the server log containing needle. */
+static int log_count(const server *s, const char *needle)
+{
+    size_t n;
+    char *t = t_read_file(s->log, &n);
+    int c = 0;
+    for (char *p = t; p && (p = strstr(p, needle)); p += strlen(needle))
+        c++;
+    free(t);
+    return c;
+}
+
+static quire_config *config_for(const char *toml)
+{
+    quire_config *cfg = NULL;
+    quire_error err = {0, ""};
+    quire_status st = quire_config_parse(toml, strlen(toml), "t.toml", &cfg, &err);
+    T_CHECKF(st == QUIRE_OK, "config: %s", err.msg);
+    return cfg;
+}
+
+static char toml_buf[4096];
+/* A one- or two-backend config. */
+static const char *toml1(const char *proto, int port, int port2, const char *more)
+{
+    int n = snprintf(toml_buf, sizeof(toml_buf),
+                     "[resources]\nhttp_retry_attempts = 2\n[backends]\ndefault = \"a\"\n%s"
+                     "[backends.a]\nprotocol = \"%s\"\nbase_url = \"http://127.0.0.1:%d/v1\"\n"
+                     "model = \"deepseek-ai/DeepSeek-OCR\"\nidle_timeout_s = 0.5\n%s",
+                     port2 ? "fallback_chain = [\"a\", \"b\"]\n" : "", proto, port, more ? more : "");
+    if (port2)
+        snprintf(toml_buf + n, sizeof(toml_buf) - (size_t)n,
+                 "[backends.b]\nprotocol = \"generic\"\nbase_url = \"http://127.0.0.1:%d\"\n"
+                 "model = \"deepseek-ai/DeepSeek-OCR\"\n", port2);
+    return toml_buf;
+}
+
+static qr_vlm_client *client_for(const quire_config *cfg, const char *cache, int stream)
+{
+    qr_vlm_client_params p;
+    memset(&p, 0, sizeof(p));
+    p.cfg = cfg;
+    p.cache_dir = cache;
+    p.backoff_base_s = 0.01;
+    p.backoff_cap_s = 0.05;
+    p.stream = stream;
+    qr_vlm_client *c = NULL;
+    quire_error err = {0, ""};
+    T_CHECKF(qr_vlm_client_new(&p, &c, &err) == QUIRE_OK, "client: %s", err.msg);
+    return c;
+}
+
+static const unsigned char PNG[] = "\x89PNG fake page image for the replay server";
+
+static const char *run_more; /* extra backend keys for run_one */
+
+/* One run against a fresh server of flavor with script; returns the result in *r. */
+static void run_one(const char *flavor, const char *proto, const char *script, int stream,
+                    long ref_chars, qr_vlm_result *r, server *s)
+{
+    T_CHECK(start_server(s, flavor, script, NULL) == 0);
+    quire_config *cfg = config_for(toml1(proto, s->port, 0, run_more));
+    qr_vlm_client *c = cfg ? client_for(cfg, NULL, stream) : NULL;
+    memset(r, 0, sizeof(*r));
+    if (c)
+        qr_vlm_run(c, PNG, sizeof(PNG), QR_VLM_PAGE, ref_chars, "t", NULL, r);
+    qr_vlm_client_free(c);
+    quire_config_free(cfg);
+    stop_server(s);
+}
+
+static void test_flavors_ok(void)
+{
+    struct { const char *flavor, *proto, *want; } fl[] = {
+        {"vllm", "deepseek", "<|ref|>title<|/ref|>"},
+        {"ollama", "generic", "# Replayed page"},
+        {"llama", "generic", "# Replayed page"},
+        {"mlx", "generic", "# Replayed page"},
+        {"openrouter", "generic", "# Replayed page"},
+        {"nvidia", "nemotron-tools", "\"type\":\"Title\""},
+        {"nemotron", "nemotron-tokens", "<class_Title>"},
+    };
+    for (size_t i = 0; i < QR_ARRAY_LEN(fl); i++) {
+        for (int stream = 0; stream < 2; stream++) {
+            qr_vlm_result r;
+            server s;
+            run_one(fl[i].flavor, fl[i].proto, NULL, stream, 0, &r, &s);
+            T_CHECKF(r.ok, "%s stream=%d: %s", fl[i].flavor, stream, r.reason);
+            T_CHECKF(r.text && strstr(r.text, fl[i].want), "%s: text %s", fl[i].flavor, r.text ? r.text : "(null)");
+            T_CHECKF(r.text && !strstr(r.text, "end\xe2\x96\x81of"), "%s: EOS kept", fl[i].flavor);
+            T_CHECK(!strcmp(r.model, "deepseek-ai/DeepSeek-OCR"));
+            T_EQ_INT(r.n_attempts, 1);
+            T_CHECK(r.attempts[0].prompt_tokens == 921 && r.attempts[0].completion_tokens > 0);
+            if (!strcmp(fl[i].flavor, "openrouter")) {
+                T_CHECK(r.attempts[0].cost > 0);
+                T_CHECK(!strcmp(r.attempts[0].generation_id, "gen-replay-1"));
+            }
+            T_EQ_INT(log_count(&s, stream ? "\"stream\":true" : "\"stream\":false"), 1);
+            qr_vlm_result_free(&r);
+        }
+    }
+    /* what DeepSeek gets: plain prompt, image first, the n-gram guard */
+    qr_vlm_result r;
+    server s;
+    run_one("vllm", "deepseek", NULL, 0, 0, &r, &s);
+    T_EQ_INT(log_count(&s, "\"skip_special_tokens\":false"), 1);
+    T_EQ_INT(log_count(&s, "\"ngram_size\":30"), 1);
+    T_EQ_INT(log_count(&s, "\"order\":[\"image_url\",\"text\"]"), 1);
+    T_EQ_INT(log_count(&s, "\"image_prefix\":\"data:image/png;base64,\""), 1);
+    qr_vlm_result_free(&r);
+}
+
+static void test_retry_after_and_5xx(void)
+{
+    qr_vlm_result r;
+    server s;
+    run_one("openrouter", "generic", "429,503,ok", 1, 0, &r, &s);
+    T_CHECKF(r.ok, "%s", r.reason);
+    T_EQ_INT(r.n_attempts, 3);
+    T_EQ_INT(r.attempts[0].http_status, 429);
+    T_EQ_INT(r.attempts[1].http_status, 503);
+    T_CHECKF(r.attempts[1].waited_ms >= 990, "waited %.0f ms after Retry-After: 1",
+             r.attempts[1].waited_ms);
+    T_CHECK(strstr(r.attempts[0].reason, "Rate limit exceeded") != NULL);
+    qr_vlm_result_free(&r);
+    run_one("llama", "generic", "429date,ok", 0, 0, &r, &s);
+    T_CHECKF(r.ok && r.n_attempts == 2, "%s", r.reason);
+    T_CHECKF(r.n_attempts < 2 || r.attempts[1].waited_ms >= 0, "date form");
+    qr_vlm_result_free(&r);
+    /* every retryable failure kind, then ok */
+    const char *kinds[] = {"500", "err200", "midstream", "reset", "objerr"};
+    for (size_t i = 0; i < QR_ARRAY_LEN(kinds); i++) {
+        for (int stream = 0; stream < 2; stream++) {
+            char sc[64];
+            snprintf(sc, sizeof(sc), "%s,ok", kinds[i]);
+            run_one("openrouter", "generic", sc, stream, 0, &r, &s);
+            T_CHECKF(r.ok && r.n_attempts == 2, "%s stream=%d: ok=%d n=%d %s", kinds[i], stream,
+                     r.ok, r.n_attempts, r.reason);
+            T_CHECKF(r.attempts[0].reason[0] && !r.attempts[0].accepted, "%s: no reason", kinds[i]);
+            qr_vlm_result_free(&r);
+        }
+    }
+    /* retries run out: the backend fails with the count */
+    run_one("vllm", "deepseek", "500,500,500,ok", 0, 0, &r, &s);
+    T_CHECK(!r.ok);
+    T_EQ_INT(r.n_attempts, 3);
+    T_CHECK(strstr(r.attempts[2].reason, "gave up after 3 tries") != NULL);
+    qr_vlm_result_free(&r);
+}
+
+static void test_rejections(void)
+{
+    qr_vlm_result r;
+    server s;
+    /* length loop: rejected, retried hotter with the stricter guard, accepted */
+    run_one("vllm", "deepseek", "length,ok", 0, 0, &r, &s);
+    T_CHECKF(r.ok && r.n_attempts == 2, "%s", r.reason);
+    T_CHECK(strstr(r.attempts[0].reason, "finish_reason length") != NULL);
+    T_CHECK(!strcmp(r.attempts[0].finish_reason, "length"));
+    T_CHECK(r.attempts[1].temperature > r.attempts[0].temperature);
+    T_EQ_INT(log_count(&s, "\"ngram_size\":20"), 1);
+    qr_vlm_result_free(&r);
+    /* a loop with finish_reason stop, streamed: the client closes the stream early */
+    run_one("vllm", "deepseek", "loop,ok", 1, 0, &r, &s);
+    T_CHECKF(r.ok && r.n_attempts == 2, "%s", r.reason);
+    T_CHECKF(strstr(r.attempts[0].reason, "stream closed: loop") != NULL, "%s", r.attempts[0].reason);
+    T_EQ_INT(log_count(&s, "closed_early"), 1);
+    qr_vlm_result_free(&r);
+    /* the same, not streamed */
+    const char *bad[] = {"loop", "nearloop", "garbage", "empty"};
+    for (size_t i = 0; i < QR_ARRAY_LEN(bad); i++) {
+        char sc[64];
+        snprintf(sc, sizeof(sc), "%s,%s", bad[i], bad[i]);
+        run_one("ollama", "generic", sc, 0, 500, &r, &s);
+        T_CHECKF(!r.ok && r.n_attempts == 2, "%s: ok=%d n=%d", bad[i], r.ok, r.n_attempts);
+        T_CHECKF(r.text == NULL, "%s: text kept", bad[i]);
+        T_CHECK(strstr(r.reason, "every backend failed") != NULL);
+        qr_vlm_result_free(&r);
+    }
+    /* 422 {"detail"}: never retried */
+    run_one("mlx", "generic", "detail,ok", 0, 0, &r, &s);
+    T_CHECK(!r.ok);
+    T_EQ_INT(r.n_attempts, 1);
+    T_CHECKF(strstr(r.attempts[0].reason, "HTTP 422") && strstr(r.attempts[0].reason, "Field required"),
+             "%s", r.attempts[0].reason);
+    qr_vlm_result_free(&r);
+    /* vLLM's max_tokens too large: clamped to the window it reports */
+    run_more = "max_tokens = 8192\n";
+    run_one("vllm", "deepseek", "ctx400,ctx400", 0, 0, &r, &s);
+    run_more = NULL;
+    T_CHECKF(r.ok && r.n_attempts == 2, "%s", r.reason);
+    T_EQ_INT(log_count(&s, "\"max_tokens\":7270"), 1);
+    qr_vlm_result_free(&r);
+}
+
+static void test_fallback_and_disable(void)
+{
+    server a, b;
+    T_CHECK(start_server(&a, "openrouter", "401", NULL) == 0);
+    T_CHECK(start_server(&b, "ollama", NULL, NULL) == 0);
+    quire_config *cfg = config_for(toml1("generic", a.port, b.port, NULL));
+    qr_vlm_client *c = cfg ? client_for(cfg, NULL, 0) : NULL;
+    qr_vlm_result r;
+    if (c) {
+        qr_vlm_run(c, PNG, sizeof(PNG), QR_VLM_PAGE, 0, "p1", NULL, &r);
+        T_CHECKF(r.ok && !strcmp(r.backend, "b"), "%s", r.reason);
+        T_EQ_INT(r.n_attempts, 2);
+        T_EQ_INT(r.attempts[0].http_status, 401);
+        qr_vlm_result_free(&r);
+        /* a is disabled now: the next page skips it without a request, with a trace */
+        qr_vlm_run(c, PNG, sizeof(PNG), QR_VLM_PAGE, 0, "p2", NULL, &r);
+        T_CHECK(r.ok && !strcmp(r.backend, "b"));
+        T_CHECKF(strstr(r.attempts[0].reason, "skipped") && strstr(r.attempts[0].reason, "401"),
+                 "%s", r.attempts[0].reason);
+        T_EQ_INT(log_count(&a, "\"kind\""), 1);
+        json_t *j = qr_vlm_result_json(&r);
+        T_EQ_INT(json_array_size(json_object_get(j, "attempts")), 2);
+        json_decref(j);
+        qr_vlm_result_free(&r);
+    }
+    qr_vlm_client_free(c);
+    quire_config_free(cfg);
+    stop_server(&a);
+    stop_server(&b);
+}
+
+static void test_probe_and_keys(void)
+{
+    server s;
+    T_CHECK(start_server(&s, "openrouter", NULL, "--require-key sk-test-123") == 0);
+    char more[128];
+    snprintf(more, sizeof(more), "api_key_env = \"QUIRE_TEST_VLM_KEY\"\n");
+    quire_config *cfg = config_for(toml1("generic", s.port, 0, more));
+    /* key variable unset: disabled with its name, nothing sent */
+    unsetenv("QUIRE_TEST_VLM_KEY");
+    qr_vlm_client *c = cfg ? client_for(cfg, NULL, 0) : NULL;
+    quire_error err = {0, ""};
+    T_CHECK(c && qr_vlm_client_probe(c, &err) != QUIRE_OK);
+    T_CHECKF(strstr(err.msg, "QUIRE_TEST_VLM_KEY"), "%s", err.msg);
+    qr_vlm_client_free(c);
+    setenv("QUIRE_TEST_VLM_KEY", "sk-test-123", 1);
+    c = cfg ? client_for(cfg, NULL, 0) : NULL;
+    T_CHECK(c && qr_vlm_client_probe(c, &err) == QUIRE_OK);
+    qr_vlm_result r;
+    if (c) {
+        qr_vlm_run(c, PNG, sizeof(PNG), QR_VLM_PAGE, 0, "p", NULL, &r);
+        T_CHECKF(r.ok, "%s", r.reason);
+        T_EQ_INT(log_count(&s, "\"auth\":\"ok\""), 1);
+        json_t *j = qr_vlm_result_json(&r);
+        char *js = json_dumps(j, 0);
+        T_CHECK(js && !strstr(js, "sk-test-123"));
+        free(js);
+        json_decref(j);
+        qr_vlm_result_free(&r);
+    }
+    qr_vlm_client_free(c);
+    unsetenv("QUIRE_TEST_VLM_KEY");
+    quire_config_free(cfg);
+    stop_server(&s);
+    /* nothing listening: probe disables the backend, naming the URL */
+    cfg = config_for(toml1("generic", 9, 0, "connect_timeout_s = 0.5\n"));
+    c = cfg ? client_for(cfg, NULL, 0) : NULL;
+    T_CHECK(c && qr_vlm_client_probe(c, &err) != QUIRE_OK);
+    T_CHECKF(strstr(err.msg, "127.0.0.1:9/v1/models"), "%s", err.msg);
+    qr_vlm_client_free(c);
+    quire_config_free(cfg);
+}
+
+static void test_timeouts(void)
+{
+    /* stream slower than idle_timeout_s (0.5 s between chunks of 1.5 s) */
+    qr_vlm_result r;
+    server s;
+    run_one("vllm", "deepseek", "slow,ok", 1, 0, &r, &s);
+    T_CHECKF(r.ok && r.n_attempts == 2, "%s", r.reason);
+    T_CHECKF(strstr(r.attempts[0].reason, "idle"), "%s", r.attempts[0].reason);
+    qr_vlm_result_free(&r);
+    /* whole-request timeout (read_timeout_s) on a non-streamed answer */
+    T_CHECK(start_server(&s, "ollama", "slow,ok", NULL) == 0);
+    quire_config *cfg = config_for(toml1("generic", s.port, 0, "read_timeout_s = 0.4\n"));
+    qr_vlm_client *c = cfg ? client_for(cfg, NULL, 0) : NULL;
+    if (c) {
+        qr_vlm_run(c, PNG, sizeof(PNG), QR_VLM_PAGE, 0, "p", NULL, &r);
+        T_CHECKF(r.ok && r.n_attempts == 2, "%s", r.reason);
+        T_CHECKF(strstr(r.attempts[0].reason, "timed out"), "%s", r.attempts[0].reason);
+        qr_vlm_result_free(&r);
+    }
+    qr_vlm_client_free(c);
+    quire_config_free(cfg);
+    stop_server(&s);
+}
+
+static void test_cache(void)
+{
+    server s;
+    T_CHECK(start_server(&s, "vllm", NULL, NULL) == 0);
+    quire_config *cfg = config_for(toml1("deepseek", s.port, 0, NULL));
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s/cache", t_tmpdir());
+    qr_vlm_result r;
+    for (int round = 0; round < 2 && cfg; round++) {
+        qr_vlm_client *c = client_for(cfg, dir, 1);
+        qr_vlm_run(c, PNG, sizeof(PNG), QR_VLM_PAGE, 0, "p", NULL, &r);
+        T_CHECK(r.ok);
+        T_EQ_INT(r.cached, round);
+        T_CHECK(r.text && strstr(r.text, "Replayed page"));
+        qr_vlm_result_free(&r);
+        qr_vlm_client_free(c);
+    }
+    T_EQ_INT(log_count(&s, "\"kind\""), 1); /* the second run requested nothing */
+    /* another image is another key */
+    qr_vlm_client *c = cfg ? client_for(cfg, dir, 1) : NULL;
+    if (c) {
+        qr_vlm_run(c, (const unsigned char *)"other", 5, QR_VLM_PAGE, 0, "p", NULL, &r);
+        T_CHECK(r.ok && !r.cached);
+        qr_vlm_result_free(&r);
+    }
+    qr_vlm_client_free(c);
+    quire_config_free(cfg);
+    stop_server(&s);
+    T_EQ_INT(log_count(&s, "\"kind\""), 2);
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const char *slash = strrchr(argv[0], '/');
+    snprintf(replay_bin, sizeof(replay_bin), "%.*s/vlm_replay",
+             slash ? (int)(slash - argv[0]) : 1, slash ? argv[0] : ".");
+    T_RUN(test_status_classes);
+    T_RUN(test_retry_after);
+    T_RUN(test_urls);
+    T_RUN(test_request_bodies);
+    T_RUN(test_answers);
+    T_RUN(test_loop_fixtures);
+    T_RUN(test_checks_accept_real_pages);
+    T_RUN(test_flavors_ok);
+    T_RUN(test_retry_after_and_5xx);
+    T_RUN(test_rejections);
+    T_RUN(test_fallback_and_disable);
+    T_RUN(test_probe_and_keys);
+    T_RUN(test_timeouts);
+    T_RUN(test_cache);
+    return t_done();
+}
