@@ -305,6 +305,8 @@ typedef struct quire_page_report {
     long chars;        /* characters of text produced */
     float conf;        /* mean OCR word confidence (0..100), -1 for text layer */
     char error[160];   /* empty, or why the page failed */
+    int text_rotation; /* degrees clockwise in which the page showed its text (0, 90,
+                          180, 270); the output reads it upright */
 } quire_page_report;
 
 typedef struct quire_convert_result {

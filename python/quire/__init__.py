@@ -89,7 +89,7 @@ class _PageReport(ctypes.Structure):
     _fields_ = [("page", ctypes.c_int), ("method", ctypes.c_int),
                 ("reason", ctypes.c_char * 96), ("ms", ctypes.c_double),
                 ("chars", ctypes.c_long), ("conf", ctypes.c_float),
-                ("error", ctypes.c_char * 160)]
+                ("error", ctypes.c_char * 160), ("text_rotation", ctypes.c_int)]
 
 
 class _ConvertResult(ctypes.Structure):
@@ -406,7 +406,7 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
             report=False):
     """Convert a PDF or page image. Returns the document as a str (format md|json|txt), or
     (text, pages) with report=True, pages being one dict per page (page, method, reason,
-    ms, chars, conf, error). A document that cannot be opened raises QuireError; when
+    ms, chars, conf, error, text_rotation). A document that cannot be opened raises QuireError; when
     some pages fail, the error carries the other pages in .partial (and .pages)."""
     conv = _converter(threads, lang)
     p = _params_convert(format, ocr, pages, dpi)
@@ -423,7 +423,8 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
             rep.append({"page": x.page, "method": _METHODS.get(x.method, str(x.method)),
                         "reason": x.reason.decode(), "ms": x.ms, "chars": x.chars,
                         "conf": None if x.conf < 0 else x.conf,
-                        "error": x.error.decode() or None})
+                        "error": x.error.decode() or None,
+                        "text_rotation": x.text_rotation})
         _convert_result_free(res)
     if st != 0:
         e = QuireError(st, err.msg.decode("utf-8", "replace"))
