@@ -273,6 +273,11 @@ QUIRE_API void quire_converter_free(quire_converter *conv);
 
 enum quire_ocr_mode { QUIRE_OCR_AUTO = 0, QUIRE_OCR_ALWAYS = 1, QUIRE_OCR_NEVER = 2 };
 enum quire_format { QUIRE_FORMAT_MD = 0, QUIRE_FORMAT_JSON = 1, QUIRE_FORMAT_TXT = 2 };
+/* How Markdown writes a table: gfm (0, the library default, what ingestion's chunker
+ * reads) = always a GitHub pipe table, a spanning cell's text in its first column;
+ * auto (the CLI's default) = a pipe table, or an HTML <table> with colspan/rowspan when
+ * a cell spans (what a pipe table cannot say); html = always HTML. */
+enum quire_tables { QUIRE_TABLES_GFM = 0, QUIRE_TABLES_AUTO = 1, QUIRE_TABLES_HTML = 2 };
 
 typedef struct quire_convert_params {
     int ocr;            /* enum quire_ocr_mode */
@@ -290,6 +295,7 @@ typedef struct quire_convert_params {
     void *progress_user_data;
     int page_markers;   /* Markdown only: 1 = write a line `<!-- page N -->` before the
                            first block of each page (used by ingestion for citations) */
+    int tables;         /* Markdown only: enum quire_tables (0 = gfm pipe tables) */
 } quire_convert_params;
 
 QUIRE_API quire_convert_params quire_convert_default_params(void);

@@ -527,6 +527,58 @@ static void build_rows(tgrid *g, const tline *ln, int n, const tbounds *tb, int 
     }
 }
 
+/* Header rows (above the first row with a number): a text cell centred over a run of
+ * columns that are empty in its row, with sub-headers or data under at least two of
+ * them, spans that run ("Scores" over "A B C": centred, so it crosses no boundary). */
+static void widen_header_spans(tgrid *g, const tbounds *tb, float tx0, float tx1)
+{
+    for (int r = 0; r + 1 < g->n_rows; r++) {
+        for (int k = 0; k < g->n_cols; k++)
+            if (cell_numeric(g, r, k))
+                return;
+        for (int k = 0; k < g->n_cols; k++) {
+            tcell_b *cb = gcell(g, r, k);
+            if (cb->span != 1 || cb->text.len == 0)
+                continue;
+            float cx = 0.5f * (cb->bbox.x0 + cb->bbox.x1);
+            int best_a = k, best_b = k;
+            for (int a = k; a >= 0; a--) {
+                if (a < k && gcell(g, r, a)->owner >= 0)
+                    break;
+                for (int b = k; b < g->n_cols; b++) {
+                    if (b > k && gcell(g, r, b)->owner >= 0)
+                        break;
+                    if (b - a < 1)
+                        continue;
+                    float x0 = a == 0 ? tx0 : tb->x[a - 1], x1 = b == g->n_cols - 1 ? tx1 : tb->x[b];
+                    int under = 0;
+                    for (int j = a; j <= b; j++)
+                        under += cell_filled(g, r + 1, j) && gcell(g, r + 1, j)->owner == j;
+                    if (under >= 2 && fabsf(cx - 0.5f * (x0 + x1)) <= 0.1f * (x1 - x0) &&
+                        cb->bbox.x1 - cb->bbox.x0 < x1 - x0 && b - a > best_b - best_a) {
+                        best_a = a;
+                        best_b = b;
+                    }
+                }
+            }
+            if (best_b == best_a)
+                continue;
+            if (best_a < k) { /* move the cell to the run's first column */
+                tcell_b *nb = gcell(g, r, best_a);
+                qr_buf t = nb->text;
+                nb->text = cb->text;
+                cb->text = t;
+                nb->bbox = cb->bbox;
+                cb->span = 0;
+            }
+            gcell(g, r, best_a)->span = best_b - best_a + 1;
+            for (int j = best_a; j <= best_b; j++)
+                gcell(g, r, j)->owner = best_a;
+            k = best_b;
+        }
+    }
+}
+
 static int word_count(const char *s, size_t n)
 {
     int w = 0;
@@ -693,6 +745,16 @@ static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled 
             build_rows(&g, ln, n_ln, &tb, 1);
         }
     }
+    float tx0 = 1e30f, tx1 = -1e30f;
+    for (int i = 0; i < n; i++) {
+        tx0 = QR_MIN(tx0, rows[i]->bbox.x0);
+        tx1 = QR_MAX(tx1, rows[i]->bbox.x1);
+    }
+    if (rg) {
+        tx0 = QR_MIN(tx0, rg->box.x0);
+        tx1 = QR_MAX(tx1, rg->box.x1);
+    }
+    widen_header_spans(&g, &tb, tx0, tx1);
     if (grid_plausible(&g, ln, n_ln, &tb, rg != NULL)) {
         emit_grid(c, &g, rows, n);
         ok = 1;

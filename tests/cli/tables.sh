@@ -62,3 +62,17 @@ sys.exit(1)
 EOF
 check "spanning header: table_cells col_span 2 over '% points' and 'period'" \
     python3 "$T/span.py" "$T/pred/eu-004.json"
+
+# Markdown: --tables auto (default) writes the spanning table as HTML with colspan,
+# gfm as a pipe table, html every table as HTML; a bad value is a usage error.
+P6="$EU/eu-004.pdf"
+"$Q" convert --force -p 6 -o "$T/auto.md" "$P6" 2> /dev/null
+"$Q" convert --force -p 6 --tables gfm -o "$T/gfm.md" "$P6" 2> /dev/null
+"$Q" convert --force -p 6 --tables html -o "$T/html.md" "$P6" 2> /dev/null
+check "--tables auto: HTML table with colspan for the spanning header" \
+    grep -q '<th colspan="2">Change in recent years \*\*</th>' "$T/auto.md"
+check "--tables gfm: pipe table, no HTML" sh -c "grep -q '^| Austria | 79 |' '$T/gfm.md' && ! grep -q '<table>' '$T/gfm.md'"
+check "--tables html: every row a <tr>" grep -q '^<tr><td>Austria</td><td>79</td>' "$T/html.md"
+"$Q" convert --tables wide -o "$T/bad.md" "$P6" 2> "$T/bad.err"
+rc=$?
+check "--tables wide: exit 2 naming the option" sh -c "[ $rc -eq 2 ] && grep -q -- '--tables' '$T/bad.err'"
