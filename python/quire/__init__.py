@@ -89,7 +89,7 @@ class _PageReport(ctypes.Structure):
     _fields_ = [("page", ctypes.c_int), ("method", ctypes.c_int),
                 ("reason", ctypes.c_char * 96), ("ms", ctypes.c_double),
                 ("chars", ctypes.c_long), ("conf", ctypes.c_float),
-                ("error", ctypes.c_char * 160)]
+                ("error", ctypes.c_char * 160), ("text_rotation", ctypes.c_int)]
 
 
 class _ConvertResult(ctypes.Structure):
@@ -126,7 +126,8 @@ class _SearchParams(ctypes.Structure):
     _fields_ = [("collection", ctypes.c_char_p), ("k", ctypes.c_int), ("mode", ctypes.c_int),
                 ("path_glob", ctypes.c_char_p), ("ef", ctypes.c_int),
                 ("embedder", ctypes.c_void_p), ("exact", ctypes.c_int),
-                ("_pad", ctypes.c_char * 512)]
+                ("text_rank", ctypes.c_int), ("highlight_open", ctypes.c_char_p),
+                ("highlight_close", ctypes.c_char_p), ("_pad", ctypes.c_char * 512)]
 
 
 class _Hit(ctypes.Structure):
@@ -415,7 +416,7 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
             report=False):
     """Convert a PDF or page image. Returns the document as a str (format md|json|txt), or
     (text, pages) with report=True, pages being one dict per page (page, method, reason,
-    ms, chars, conf, error). A document that cannot be opened raises QuireError; when
+    ms, chars, conf, error, text_rotation). A document that cannot be opened raises QuireError; when
     some pages fail, the error carries the other pages in .partial (and .pages)."""
     conv = _converter(threads, lang)
     p = _params_convert(format, ocr, pages, dpi)
@@ -432,7 +433,8 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
             rep.append({"page": x.page, "method": _METHODS.get(x.method, str(x.method)),
                         "reason": x.reason.decode(), "ms": x.ms, "chars": x.chars,
                         "conf": None if x.conf < 0 else x.conf,
-                        "error": x.error.decode() or None})
+                        "error": x.error.decode() or None,
+                        "text_rotation": x.text_rotation})
         _convert_result_free(res)
     if st != 0:
         e = QuireError(st, err.msg.decode("utf-8", "replace"))
