@@ -252,7 +252,7 @@ static int load_meta_file(ing_args *a)
         }
         json_decref(j);
     }
-    free(line);
+    free(line); /* lint-allow: free (getline) */
     fclose(f);
     return rc;
 }
@@ -387,7 +387,7 @@ static void *worker(void *arg)
         ip.metadata = meta;
         quire_ingest_result r;
         quire_status rc = quire_ingest_file(b->st, path, &ip, &r, &err);
-        free(meta);
+        qr_free(meta);
         pthread_mutex_lock(&b->mu);
         b->done++;
         if (rc != QUIRE_OK) {

@@ -742,7 +742,7 @@ void qr_route_search(quire_server *s, const char *body, size_t len, reply *r)
     }
     set_json(r, hits_json(hits, coll, &q, fallback));
 out:
-    free(q.where);
+    qr_free(q.where);
     quire_hits_free(hits);
     json_decref(root);
 }
