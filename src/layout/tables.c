@@ -454,6 +454,30 @@ static int header_continues(const tgrid *g, const tline *L, const tpiece *p, int
     return np > 0;
 }
 
+/* A number of line L under a number of the last row: L is a row of its own. */
+static int numeric_clash(const tgrid *g, const tline *L, const tpiece *p, int np)
+{
+    int r = g->n_rows - 1;
+    for (int i = 0; i < np; i++)
+        if (p[i].c0 > 0 && piece_numeric(L, &p[i]) && cell_numeric(g, r, p[i].c0))
+            return 1;
+    return 0;
+}
+
+/* Does L's stub text continue the last row's label (lower-case start, or the label
+ * ends mid-phrase) while not sitting on the baseline of L's other cells (a label centred
+ * beside two rows)? */
+static int label_continues(const tgrid *g, const tline *L, const tpiece *p, int np)
+{
+    int r = g->n_rows - 1;
+    if (np < 2 || p[0].c0 != 0 || !cell_filled(g, r, 0))
+        return 0;
+    qr_bbox a = piece_box(L, &p[0]), b = piece_box(L, &p[1]);
+    if (fabsf((a.y0 + a.y1) - (b.y0 + b.y1)) < 0.3f * L->size)
+        return 0;
+    return starts_lower(L, &p[0]) || label_open(&gcell(g, r, gcell(g, r, 0)->owner)->text);
+}
+
 /* Body lines: does line L continue the last row (a wrapped cell, or the data of a
  * label that wraps over several lines)? */
 static int body_continues(const tgrid *g, const tline *L, const tpiece *p, int np)
@@ -517,6 +541,16 @@ static void build_rows(tgrid *g, const tline *ln, int n, const tbounds *tb, int 
                 fresh = !header_continues(g, &ln[i], p, np);
             else
                 fresh = !body_continues(g, &ln[i], p, np);
+        }
+        if (!fresh && trust_rules && numeric_clash(g, &ln[i], p, np))
+            fresh = 1; /* two rows of numbers between the same rules */
+        if (fresh && g->n_rows > 0 && np >= 2 && !ln[i].sep && i >= body_start &&
+            numeric_clash(g, &ln[i], p, np) && label_continues(g, &ln[i], p, np)) {
+            /* a label wrapping beside two rows ("Chronic fatigue / syndrome" beside
+             * Count and Percentage): its second line stays with the label */
+            grid_add_line(g, &ln[i], p, 1);
+            memmove(p, p + 1, sizeof(*p) * (size_t)(np - 1));
+            np--;
         }
         if (fresh) {
             if (g->n_rows == g->cap_rows)
