@@ -24,7 +24,8 @@ int main(void)
     F(quire_convert_params, page_markers); S(quire_convert_params);
     F(quire_page_report, page); F(quire_page_report, method); F(quire_page_report, reason);
     F(quire_page_report, ms); F(quire_page_report, chars); F(quire_page_report, conf);
-    F(quire_page_report, error); S(quire_page_report);
+    F(quire_page_report, error); F(quire_page_report, text_rotation);
+    S(quire_page_report);
     F(quire_convert_result, output); F(quire_convert_result, output_len);
     F(quire_convert_result, n_pages); F(quire_convert_result, n_reports);
     F(quire_convert_result, reports); F(quire_convert_result, n_failed);
@@ -45,7 +46,9 @@ int main(void)
     F(quire_ingest_result, store_ms); S(quire_ingest_result);
     F(quire_search_params, collection); F(quire_search_params, k); F(quire_search_params, mode);
     F(quire_search_params, path_glob); F(quire_search_params, ef);
-    F(quire_search_params, embedder); F(quire_search_params, exact); S(quire_search_params);
+    F(quire_search_params, embedder); F(quire_search_params, exact);
+    F(quire_search_params, text_rank); F(quire_search_params, highlight_open);
+    F(quire_search_params, highlight_close); S(quire_search_params);
     F(quire_hit, chunk_id); F(quire_hit, document); F(quire_hit, page_start);
     F(quire_hit, page_end); F(quire_hit, heading); F(quire_hit, text); F(quire_hit, snippet);
     F(quire_hit, score); F(quire_hit, text_rank); F(quire_hit, vector_rank);
