@@ -461,6 +461,12 @@ static void options_string(const conv_args *a, char *out, size_t cap)
     snprintf(out, cap, "format=%s ocr=%s lang=%s dpi=%ld pages=%s max-pages=%ld page-markers=%d",
              formats[a->format % 3], modes[a->ocr % 3], a->lang ? a->lang : "eng", a->dpi,
              a->pages ? a->pages : "all", a->max_pages, a->page_markers);
+    if (a->vlm) { /* the backends' answers change the output */
+        static const char *const vm[] = {"never", "auto", "always", "tables", "formulas"};
+        size_t n = strlen(out);
+        const char *src = a->cfg ? quire_config_source(a->cfg) : NULL;
+        snprintf(out + n, cap - n, " vlm=%s config=%s", vm[a->vlm % 5], src ? src : "-");
+    }
 }
 
 char *conv_sidecar_text(const conv_batch *b, const char *input_sha, const char *output,
