@@ -38,6 +38,8 @@ static const cli_opt opts[] = {
     {"timeout-per-doc", 0, 1, "S", "stop a document after S seconds, keep its finished pages"},
     {"report", 0, 1, "FILE.json", "write a per-document, per-page JSON report"},
     {"page-markers", 0, 0, NULL, "Markdown: write <!-- page N --> before each page's blocks"},
+    {"tables", 0, 1, "auto|gfm|html", "Markdown tables: pipe tables, HTML <table> when a cell "
+                                      "spans (auto, default), or always one kind"},
     {"force", 0, 0, NULL, "convert even when the output is up to date"},
     {"allow-empty", 0, 0, NULL, "pages that end with no text are not an error (exit 0)"},
     {"quiet", 'q', 0, NULL, "no progress on stderr (errors are still printed)"},
@@ -119,6 +121,18 @@ static int on_opt(int idx, const char *val, void *user)
         a->report = val;
     else if (strcmp(name, "page-markers") == 0)
         a->page_markers = 1;
+    else if (strcmp(name, "tables") == 0) {
+        if (strcmp(val, "auto") == 0)
+            a->tables = QUIRE_TABLES_AUTO;
+        else if (strcmp(val, "gfm") == 0)
+            a->tables = QUIRE_TABLES_GFM;
+        else if (strcmp(val, "html") == 0)
+            a->tables = QUIRE_TABLES_HTML;
+        else {
+            fprintf(stderr, "quire convert: --tables: '%s' is not auto, gfm or html\n", val);
+            return EXIT_USAGE;
+        }
+    }
     else if (strcmp(name, "force") == 0)
         a->force = 1;
     else if (strcmp(name, "allow-empty") == 0)
@@ -360,6 +374,7 @@ static void run_job(conv_batch *b, conv_job *j)
     p.ocr = a->ocr;
     p.format = a->format;
     p.page_markers = a->page_markers;
+    p.tables = a->tables;
     p.dpi = (int)a->dpi;
     p.pages = a->pages;
     p.max_pages = (int)a->max_pages;
@@ -648,6 +663,7 @@ static int start(conv_batch *b, const char **pos, int n_pos)
 int cmd_convert(int argc, char **argv)
 {
     conv_args a = {0};
+    a.tables = QUIRE_TABLES_AUTO;
     a.jobs = 1;
     a.max_fallback_share = -1;
     const char **pos = qr_calloc((size_t)(argc > 1 ? argc : 1), sizeof(char *));

@@ -18,6 +18,7 @@ typedef struct conv_args {
     const char *pages;
     const char *report;
     int format, format_set, ocr, force, quiet, page_markers, allow_empty;
+    int tables; /* enum quire_tables */
     long dpi, max_pages, jobs;
     double timeout_s;
     /* VLM backends (hybrid OCR) */

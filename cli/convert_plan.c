@@ -461,6 +461,11 @@ static void options_string(const conv_args *a, char *out, size_t cap)
     snprintf(out, cap, "format=%s ocr=%s lang=%s dpi=%ld pages=%s max-pages=%ld page-markers=%d",
              formats[a->format % 3], modes[a->ocr % 3], a->lang ? a->lang : "eng", a->dpi,
              a->pages ? a->pages : "all", a->max_pages, a->page_markers);
+    if (a->tables != QUIRE_TABLES_AUTO) { /* (absent for the default: old sidecars hold) */
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, " tables=%s", a->tables == QUIRE_TABLES_GFM ? "gfm" : "html");
+        /* (auto is the CLI's default) */
+    }
     if (a->vlm) { /* the backends' answers change the output */
         static const char *const vm[] = {"never", "auto", "always", "tables", "formulas"};
         size_t n = strlen(out);

@@ -294,6 +294,11 @@ enum quire_vlm_mode {
     QUIRE_VLM_FORMULAS = 4
 };
 enum quire_format { QUIRE_FORMAT_MD = 0, QUIRE_FORMAT_JSON = 1, QUIRE_FORMAT_TXT = 2 };
+/* How Markdown writes a table: gfm (0, the library default, what ingestion's chunker
+ * reads) = always a GitHub pipe table, a spanning cell's text in its first column;
+ * auto (the CLI's default) = a pipe table, or an HTML <table> with colspan/rowspan when
+ * a cell spans (what a pipe table cannot say); html = always HTML. */
+enum quire_tables { QUIRE_TABLES_GFM = 0, QUIRE_TABLES_AUTO = 1, QUIRE_TABLES_HTML = 2 };
 
 typedef struct quire_convert_params {
     int ocr;            /* enum quire_ocr_mode */
@@ -311,6 +316,7 @@ typedef struct quire_convert_params {
     void *progress_user_data;
     int page_markers;   /* Markdown only: 1 = write a line `<!-- page N -->` before the
                            first block of each page (used by ingestion for citations) */
+    int tables;         /* Markdown only: enum quire_tables (0 = gfm pipe tables) */
     int vlm;            /* enum quire_vlm_mode (needs a converter with backends) */
 } quire_convert_params;
 

@@ -344,8 +344,9 @@ static void snapshot_locked(qr_cv_doc *doc, quire_convert_result *res, qr_cv_pac
 /* Layout + export of the kept pages into res->output. The layout arena is sized from
  * the pages' own size; a document that needs more gets a bigger one. */
 static quire_status render_output(const char *path, const qr_page *const *pages, int n,
-                                  int format, int page_markers, qr_vlm_page *const *vkept,
-                                  quire_convert_result *res, quire_error *err)
+                                  int format, int page_markers, int tables,
+                                  qr_vlm_page *const *vkept, quire_convert_result *res,
+                                  quire_error *err)
 {
     size_t cap = (size_t)1 << 22;
     quire_status st = QUIRE_NOMEM;
@@ -397,7 +398,7 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
         if (format == QUIRE_FORMAT_TXT)
             qr_export_text(&lay, &out);
         else
-            qr_export_markdown_ex(&lay, &out, page_markers);
+            qr_export_markdown_opts(&lay, &out, page_markers, tables);
     }
     qr_free(ep);
     qr_arena_free(&arena);
@@ -488,8 +489,8 @@ static quire_status run_doc(quire_converter *conv, qr_cv_doc *doc, const quire_c
     quire_status st = unpack_pages(kept, pages, doc->n_tasks, doc->path, err);
     qr_free(kept);
     if (st == QUIRE_OK)
-        st = render_output(doc->path, pages, doc->n_tasks, p->format, p->page_markers, vkept,
-                           res, err);
+        st = render_output(doc->path, pages, doc->n_tasks, p->format, p->page_markers,
+                           p->tables, vkept, res, err);
     free_pages(pages, doc->n_tasks);
     for (int i = 0; vkept && i < doc->n_tasks; i++)
         qr_vlm_page_free(vkept[i]);

@@ -28,7 +28,7 @@ typedef struct pk_word {
 
 typedef struct pk_line {
     qr_bbox bbox;
-    float dir_x, dir_y;
+    float dir_x, dir_y, baseline;
     int n_words;
 } pk_line;
 
@@ -132,7 +132,7 @@ static void pack_body(qr_cv_packed *pk, font_list *fl, const qr_page *src)
         pk->blocks[b] = (pk_block){sb->kind, sb->bbox, sb->n_lines};
         for (int l = 0; l < sb->n_lines; l++, li++) {
             const qr_line *sl = &sb->lines[l];
-            pk->lines[li] = (pk_line){sl->bbox, sl->dir_x, sl->dir_y, sl->n_words};
+            pk->lines[li] = (pk_line){sl->bbox, sl->dir_x, sl->dir_y, sl->baseline, sl->n_words};
             for (int w = 0; w < sl->n_words; w++, wi++)
                 pack_word(pk, fl, &sl->words[w], &pk->words[wi], &text_at);
         }
@@ -254,7 +254,8 @@ static void unpack_into(ubump *b, const qr_cv_packed *pk, qr_page *dst)
             unpack_words(b, pk, fonts, &pk->words[wi], words, sl->n_words);
             wi += (size_t)sl->n_words;
             if (lines)
-                lines[l] = (qr_line){sl->bbox, words, sl->n_words, sl->dir_x, sl->dir_y};
+                lines[l] = (qr_line){sl->bbox, words, sl->n_words, sl->dir_x, sl->dir_y,
+                                     sl->baseline};
         }
         if (blocks)
             blocks[bi] = (qr_tblock){sb->kind, sb->bbox, lines, sb->n_lines};

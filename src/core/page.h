@@ -43,6 +43,8 @@ typedef struct qr_line {
     qr_word *words;
     int n_words;
     float dir_x, dir_y; /* writing direction (1,0) for horizontal text */
+    float baseline;     /* y of the baseline of its largest characters (horizontal text
+                           of the text layer); 0 = unknown (OCR, synthetic pages) */
 } qr_line;
 
 enum { QR_BLOCK_TEXT = 0, QR_BLOCK_IMAGE = 1 };

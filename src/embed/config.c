@@ -72,9 +72,15 @@ static quire_status read_config(quire_model *m, const char *dir, quire_error *er
     if (rc != QUIRE_OK)
         return rc;
     json_t *mt = json_object_get(c, "model_type");
-    if (mt && (!json_is_string(mt) || strcmp(json_string_value(mt), "bert") != 0)) {
-        rc = qr_err(err, QUIRE_UNSUPPORTED, "%s/%s: model_type \"%s\" is not supported (bert)",
-                    dir, f, json_is_string(mt) ? json_string_value(mt) : "?");
+    const char *mts = json_string_value(mt);
+    m->arch = QR_ARCH_BERT;
+    if (mts && strcmp(mts, "xlm-roberta") == 0)
+        m->arch = QR_ARCH_XLMR;
+    else if (mts && strcmp(mts, "mpnet") == 0)
+        m->arch = QR_ARCH_MPNET;
+    else if (mt && (!mts || strcmp(mts, "bert") != 0)) {
+        rc = qr_err(err, QUIRE_UNSUPPORTED, "%s/%s: model_type \"%s\" is not supported (bert, "
+                    "xlm-roberta, mpnet)", dir, f, mts ? mts : "?");
         goto done;
     }
     json_t *act = json_object_get(c, "hidden_act");
@@ -97,8 +103,26 @@ static quire_status read_config(quire_model *m, const char *dir, quire_error *er
         (rc = get_int(c, file, "num_hidden_layers", -1, 1, 256, &m->n_layers, err)) ||
         (rc = get_int(c, file, "num_attention_heads", -1, 1, 1024, &m->n_heads, err)) ||
         (rc = get_int(c, file, "intermediate_size", -1, 1, 1 << 18, &m->inter, err)) ||
-        (rc = get_int(c, file, "max_position_embeddings", 512, 1, 1 << 16, &m->max_pos, err)) ||
-        (rc = get_int(c, file, "type_vocab_size", 2, 1, 1024, &m->type_vocab, err)))
+        (rc = get_int(c, file, "max_position_embeddings", 512, 1, 1 << 16, &m->max_pos, err)))
+        goto done;
+    /* MPNet has no token type table; XLM-R has one row */
+    if (m->arch == QR_ARCH_MPNET)
+        m->type_vocab = 0;
+    else if ((rc = get_int(c, file, "type_vocab_size", m->arch == QR_ARCH_XLMR ? 1 : 2, 1, 1024,
+                           &m->type_vocab, err)))
+        goto done;
+    if (m->arch != QR_ARCH_BERT) {
+        if ((rc = get_int(c, file, "pad_token_id", 1, 0, m->vocab_size - 1, &m->pad_id, err)))
+            goto done;
+        if (m->max_pos < m->pad_id + 3) {
+            rc = qr_err(err, QUIRE_FORMAT, "%s: max_position_embeddings %d leaves no positions "
+                        "after padding_idx %d", file, m->max_pos, m->pad_id);
+            goto done;
+        }
+    }
+    if (m->arch == QR_ARCH_MPNET &&
+        (rc = get_int(c, file, "relative_attention_num_buckets", 32, 32, 4096, &m->rel_buckets,
+                      err)))
         goto done;
     if (m->hidden % m->n_heads != 0) {
         rc = qr_err(err, QUIRE_FORMAT,
@@ -134,22 +158,24 @@ static quire_status read_max_tokens(quire_model *m, const char *dir, int request
         json_decref(sb);
         return rc;
     }
-    int max = m->max_pos;
+    /* XLM-R / MPNet positions start after padding_idx: 514 positions hold 512 tokens */
+    int lim = m->arch == QR_ARCH_BERT ? m->max_pos : m->max_pos - m->pad_id - 1;
+    int max = lim;
     json_t *v = sb ? json_object_get(sb, "max_seq_length") : NULL;
     json_t *w = tc ? json_object_get(tc, "model_max_length") : NULL;
     if (v && json_is_integer(v) && json_integer_value(v) >= 2)
-        max = (int)QR_MIN(json_integer_value(v), (json_int_t)m->max_pos);
+        max = (int)QR_MIN(json_integer_value(v), (json_int_t)lim);
     else if (w && json_is_integer(w) && json_integer_value(w) >= 2)
-        max = (int)QR_MIN(json_integer_value(w), (json_int_t)m->max_pos);
+        max = (int)QR_MIN(json_integer_value(w), (json_int_t)lim);
     json_decref(sb);
     json_decref(tc);
     if (requested > 0) {
         if (requested < 2)
             return qr_err(err, QUIRE_INVALID_ARG, "max_tokens %d: must be at least 2", requested);
-        if (requested > m->max_pos)
+        if (requested > lim)
             return qr_err(err, QUIRE_INVALID_ARG,
-                          "max_tokens %d exceeds the model's max_position_embeddings %d",
-                          requested, m->max_pos);
+                          "max_tokens %d exceeds the model's %d positions "
+                          "(max_position_embeddings %d)", requested, lim, m->max_pos);
         max = requested;
     }
     m->max_tokens = max;

@@ -51,6 +51,32 @@ void qr_st_to_f32(const qr_st_tensor *t, size_t off, size_t n, float *dst);
 float qr_half_to_float(uint16_t h);
 
 /* ---- model -------------------------------------------------------------------- */
+/* Architectures, chosen by config.json's model_type (never by the model's name):
+ *  BERT  "bert": positions 0, 1, 2, ...; token type 0 added.
+ *  XLMR  "xlm-roberta": BERT layers and tensor names, RoBERTa positions
+ *        pad_id + 1 + (count of non-pad ids so far), pad ids at position pad_id.
+ *  MPNET "mpnet": RoBERTa positions, no token types, attention.attn.{q,k,v,o} names,
+ *        and a relative position bias shared by all layers (qr_mpnet_bucket). */
+enum { QR_ARCH_BERT = 0, QR_ARCH_XLMR, QR_ARCH_MPNET };
+const char *qr_arch_name(int arch);
+
+/* MPNet's relative position bucket of query i and key j (n = i - j), as
+ * transformers' MPNetEncoder.relative_position_bucket computes it with its hard-coded
+ * 32 buckets and max_distance 128: 16 buckets per direction (n < 0 adds 16); |n| < 8
+ * exact; else 8 + floor(2 log2(|n| / 8)) up to 15, in integers:
+ * 8 + max{k <= 7 : 64 * 2^k <= n^2}. */
+static inline int qr_mpnet_bucket(int n)
+{
+    int ret = n < 0 ? 16 : 0;
+    long long a = n < 0 ? -(long long)n : n;
+    if (a < 8)
+        return ret + (int)a;
+    int k = 0;
+    while (k < 7 && (64LL << (k + 1)) <= a * a)
+        k++;
+    return ret + 8 + k;
+}
+
 typedef struct qr_layer {
     qr_packed qkv;      /* [3H][H]: query, key, value stacked */
     float *qkv_b;       /* [3H] */
@@ -72,6 +98,9 @@ struct quire_model {
     /* config.json */
     int vocab_size, hidden, n_layers, n_heads, inter, max_pos, type_vocab;
     float ln_eps;
+    int arch;           /* QR_ARCH_* from model_type */
+    int pad_id;         /* XLM-R / MPNet: padding_idx of the position ids */
+    int rel_buckets;    /* MPNet: rows of the relative attention bias table */
     /* derived settings */
     int max_tokens;
     int pooling;        /* enum quire_pooling (never DEFAULT) */
@@ -86,7 +115,8 @@ struct quire_model {
     qr_st_file st;
     const qr_st_tensor *word_emb; /* [vocab][H], read from the mapping row by row */
     float *pos_emb;     /* [max_pos][H] */
-    float *type_emb;    /* [type_vocab][H] */
+    float *type_emb;    /* [type_vocab][H]; NULL for MPNet (no token types) */
+    float *rel_bias;    /* MPNet: encoder.relative_attention_bias [rel_buckets][heads] */
     float *emb_ln_g, *emb_ln_b;
     qr_layer *layers;
     float *arena;       /* one aligned block holding all converted / packed weights */

@@ -109,15 +109,25 @@ static void op_embed(void *ctx, int ith, int nth)
     long lo, hi;
     qr_split(f->n_seq, ith, nth, &lo, &hi);
     for (long s = lo; s < hi; s++) {
-        int base = f->seq_start[s];
+        int base = f->seq_start[s], n_real = 0;
         for (int p = 0; p < f->lens[s]; p++) {
             float *row = f->x + (size_t)(base + p) * H;
             int id = f->ids[s][p];
             qr_st_to_f32(m->word_emb, (size_t)id * H, (size_t)H, row);
-            const float *pe = m->pos_emb + (size_t)p * H;
+            /* RoBERTa / MPNet: padding_idx + 1 + non-pad ids so far; a pad id inside the
+             * text sits at padding_idx and is not counted (as HF computes it from ids) */
+            int pos = p;
+            if (m->arch != QR_ARCH_BERT)
+                pos = id == m->pad_id ? m->pad_id : m->pad_id + ++n_real;
+            const float *pe = m->pos_emb + (size_t)pos * H;
             const float *te = m->type_emb; /* token type 0 */
-            for (int j = 0; j < H; j++)
-                row[j] += pe[j] + te[j];
+            if (te) {
+                for (int j = 0; j < H; j++)
+                    row[j] += pe[j] + te[j];
+            } else {
+                for (int j = 0; j < H; j++)
+                    row[j] += pe[j];
+            }
         }
         f->k->layernorm(f->x + (size_t)base * H, H, f->lens[s], H, m->emb_ln_g, m->emb_ln_b,
                         m->ln_eps);
@@ -135,6 +145,30 @@ static void op_gemm(void *ctx, int ith, int nth)
     g.p0 = (int)lo;
     g.p1 = (int)hi;
     f->k->gemm(&g);
+}
+
+/* MPNet: one head over one sequence with the relative position bias added to the
+ * scaled scores, row by row on the kernel set's dot_rows / softmax / axpy. The scratch
+ * (QR_ATTN_SCRATCH >= 3t) holds one row of scores and the bias of every distance. */
+static void attention_rel(const qr_fwd *f, const qr_attn_args *a, int h)
+{
+    const quire_model *m = f->m;
+    const qr_kernels *k = f->k;
+    int t = a->t, nh = m->n_heads;
+    float *sc = a->scratch, *bias = a->scratch + t; /* bias[i - j + t - 1] */
+    for (int n = -(t - 1); n <= t - 1; n++)
+        bias[n + t - 1] = m->rel_bias[(size_t)qr_mpnet_bucket(n) * (size_t)nh + (size_t)h];
+    for (int i = 0; i < t; i++) {
+        k->dot_rows(a->q + (size_t)i * a->ldq, a->k, a->ldk, t, a->d, sc);
+        const float *bi = bias + i + t - 1; /* bi[-j] = bias of i - j */
+        for (int j = 0; j < t; j++)
+            sc[j] = sc[j] * a->scale + bi[-j];
+        k->softmax(sc, t);
+        float *o = a->out + (size_t)i * a->ldo;
+        memset(o, 0, (size_t)a->d * sizeof(float));
+        for (int j = 0; j < t; j++)
+            k->axpy(o, a->v + (size_t)j * a->ldv, sc[j], a->d);
+    }
 }
 
 static void op_attention(void *ctx, int ith, int nth)
@@ -158,7 +192,10 @@ static void op_attention(void *ctx, int ith, int nth)
         a.v = a.q + 2 * H;
         a.out = f->ctx + base * H + (size_t)h * d;
         a.t = f->lens[s];
-        f->k->attention(&a);
+        if (f->m->rel_bias)
+            attention_rel(f, &a, h);
+        else
+            f->k->attention(&a);
     }
 }
 

@@ -208,7 +208,7 @@ static size_t emb_floats(const quire_model *m)
 {
     size_t h = (size_t)m->hidden;
     return round16((size_t)m->max_pos * h) + round16((size_t)m->type_vocab * h) +
-           2 * round16(h);
+           2 * round16(h) + round16((size_t)m->rel_buckets * (size_t)m->n_heads);
 }
 
 static size_t layer_floats(const quire_model *m)
@@ -227,28 +227,39 @@ static size_t arena_size(const quire_model *m)
 
 #define LNAME(buf, i, suffix) (snprintf(buf, sizeof(buf), "encoder.layer.%d.%s", i, suffix), buf)
 
+/* Attention tensor names per architecture (the feed-forward names are BERT's in all). */
+typedef struct attn_names {
+    const char *q, *k, *v, *o, *ln; /* + ".weight" / ".bias" */
+} attn_names;
+static const attn_names bert_attn = {"attention.self.query", "attention.self.key",
+                                     "attention.self.value", "attention.output.dense",
+                                     "attention.output.LayerNorm"};
+static const attn_names mpnet_attn = {"attention.attn.q", "attention.attn.k", "attention.attn.v",
+                                      "attention.attn.o", "attention.LayerNorm"};
+
+#define ANAME(buf, i, base, suffix) \
+    (snprintf(buf, sizeof(buf), "encoder.layer.%d.%s.%s", i, base, suffix), buf)
+
 static quire_status load_layer(loader *ld, int i, qr_layer *L)
 {
     quire_model *m = ld->m;
     int64_t h = m->hidden, in = m->inter;
+    const attn_names *an = m->arch == QR_ARCH_MPNET ? &mpnet_attn : &bert_attn;
     char q[128], k[128], v[128], b[128], g[128];
-    const char *qkv_w[3] = {LNAME(q, i, "attention.self.query.weight"),
-                            LNAME(k, i, "attention.self.key.weight"),
-                            LNAME(v, i, "attention.self.value.weight")};
+    const char *qkv_w[3] = {ANAME(q, i, an->q, "weight"), ANAME(k, i, an->k, "weight"),
+                            ANAME(v, i, an->v, "weight")};
     quire_status rc = load_packed(ld, qkv_w, 3, h, h, &L->qkv);
     if (rc)
         return rc;
-    const char *qkv_b[3] = {LNAME(q, i, "attention.self.query.bias"),
-                            LNAME(k, i, "attention.self.key.bias"),
-                            LNAME(v, i, "attention.self.value.bias")};
+    const char *qkv_b[3] = {ANAME(q, i, an->q, "bias"), ANAME(k, i, an->k, "bias"),
+                            ANAME(v, i, an->v, "bias")};
     if ((rc = load_bias3(ld, qkv_b, h, &L->qkv_b)))
         return rc;
-    const char *ow[1] = {LNAME(q, i, "attention.output.dense.weight")};
+    const char *ow[1] = {ANAME(q, i, an->o, "weight")};
     if ((rc = load_packed(ld, ow, 1, h, h, &L->out)) ||
-        (rc = load_plain(ld, LNAME(b, i, "attention.output.dense.bias"), h, 0, &L->out_b)) ||
-        (rc = load_plain(ld, LNAME(g, i, "attention.output.LayerNorm.weight"), h, 0,
-                         &L->ln1_g)) ||
-        (rc = load_plain(ld, LNAME(b, i, "attention.output.LayerNorm.bias"), h, 0, &L->ln1_b)))
+        (rc = load_plain(ld, ANAME(b, i, an->o, "bias"), h, 0, &L->out_b)) ||
+        (rc = load_plain(ld, ANAME(g, i, an->ln, "weight"), h, 0, &L->ln1_g)) ||
+        (rc = load_plain(ld, ANAME(b, i, an->ln, "bias"), h, 0, &L->ln1_b)))
         return rc;
     const char *fw[1] = {LNAME(q, i, "intermediate.dense.weight")};
     if ((rc = load_packed(ld, fw, 1, in, h, &L->ffn_in)) ||
@@ -345,8 +356,12 @@ quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error 
     loader ld = {m, m->arena, tmp, err};
     if ((rc = load_plain(&ld, "embeddings.position_embeddings.weight", m->max_pos, h,
                          &m->pos_emb)) ||
-        (rc = load_plain(&ld, "embeddings.token_type_embeddings.weight", m->type_vocab, h,
-                         &m->type_emb)) ||
+        (m->type_vocab > 0 &&
+         (rc = load_plain(&ld, "embeddings.token_type_embeddings.weight", m->type_vocab, h,
+                          &m->type_emb))) ||
+        (m->rel_buckets > 0 &&
+         (rc = load_plain(&ld, "encoder.relative_attention_bias.weight", m->rel_buckets,
+                          m->n_heads, &m->rel_bias))) ||
         (rc = load_plain(&ld, "embeddings.LayerNorm.weight", h, 0, &m->emb_ln_g)) ||
         (rc = load_plain(&ld, "embeddings.LayerNorm.bias", h, 0, &m->emb_ln_b))) {
         qr_free_aligned(tmp);
@@ -447,9 +462,10 @@ quire_status quire_model_open(const char *dir, const quire_model_params *params,
         goto fail;
     model_name(m, dir);
     snprintf(m->describe, sizeof(m->describe),
-             "bert, %d layers, hidden %d, %d heads, ffn %d, vocab %d, max tokens %d, %s "
+             "%s, %d layers, hidden %d, %d heads, ffn %d, vocab %d, max tokens %d, %s "
              "pooling%s",
-             m->n_layers, m->hidden, m->n_heads, m->inter, m->vocab_size, m->max_tokens,
+             qr_arch_name(m->arch), m->n_layers, m->hidden, m->n_heads, m->inter, m->vocab_size,
+             m->max_tokens,
              quire_pooling_name(m->pooling),
              m->normalize ? ", normalized" : "");
     *out = m;
@@ -472,6 +488,11 @@ void quire_model_close(quire_model *m)
     qr_free_huge(m->arena, m->arena_floats * sizeof(float));
     qr_free(m->dir);
     qr_free(m);
+}
+
+const char *qr_arch_name(int arch)
+{
+    return arch == QR_ARCH_XLMR ? "xlm-roberta" : arch == QR_ARCH_MPNET ? "mpnet" : "bert";
 }
 
 int quire_model_dims(const quire_model *m) { return m ? m->hidden : 0; }

@@ -177,8 +177,13 @@ const qr_st_tensor *qr_st_find(const qr_st_file *st, const char *name)
         const char *tn = st->tensors[i].name;
         if (strcmp(tn, name) == 0)
             return &st->tensors[i];
-        if (strncmp(tn, "bert.", 5) == 0 && strcmp(tn + 5, name) == 0)
-            return &st->tensors[i];
+        /* the base model's prefix inside a task model's checkpoint */
+        static const char *const prefixes[] = {"bert.", "roberta.", "mpnet."};
+        for (size_t p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
+            size_t pl = strlen(prefixes[p]);
+            if (strncmp(tn, prefixes[p], pl) == 0 && strcmp(tn + pl, name) == 0)
+                return &st->tensors[i];
+        }
     }
     return NULL;
 }

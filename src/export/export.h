@@ -14,6 +14,9 @@ void qr_export_markdown(const qr_layout *l, qr_buf *out);
  * come before the first block of each page that has blocks (N = qr_block.page). With
  * page_markers 0 the output is exactly qr_export_markdown's. */
 void qr_export_markdown_ex(const qr_layout *l, qr_buf *out, int page_markers);
+/* As qr_export_markdown_ex; tables = enum quire_tables (auto: a pipe table unless a cell
+ * spans, then an HTML <table> with colspan/rowspan). */
+void qr_export_markdown_opts(const qr_layout *l, qr_buf *out, int page_markers, int tables);
 /* `doc_path` is written into the JSON as "document". */
 void qr_export_json(const qr_layout *l, const char *doc_path, qr_buf *out);
 void qr_export_text(const qr_layout *l, qr_buf *out);

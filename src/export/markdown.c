@@ -1,7 +1,8 @@
 /*
  * markdown.c — Markdown as a person would write it: ATX headings, paragraphs separated
  * by blank lines, tight lists ("- " / "1. ", two spaces of indentation per level),
- * GitHub pipe tables with the first row as header, fenced code, captions as plain
+ * GitHub pipe tables with the first row as header (an HTML <table> with colspan when a
+ * cell spans columns, as docling and marker write them), fenced code, captions as plain
  * paragraphs. Text that would be read as Markdown syntax at the start of a line
  * ("# not a heading", "1. not a list") gets a backslash.
  */
@@ -63,6 +64,80 @@ static void put_table(qr_buf *out, const qr_block *b)
     }
 }
 
+static void put_html_text(qr_buf *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '<')
+            qr_buf_append(out, "&lt;", 4);
+        else if (*s == '>')
+            qr_buf_append(out, "&gt;", 4);
+        else if (*s == '&')
+            qr_buf_append(out, "&amp;", 5);
+        else if (*s == '\n' || *s == '\r' || *s == '\t')
+            qr_buf_putc(out, ' ');
+        else
+            qr_buf_putc(out, *s);
+    }
+}
+
+static int table_has_spans(const qr_block *b)
+{
+    for (int i = 0; i < b->n_tcells; i++)
+        if (b->tcells[i].row_span > 1 || b->tcells[i].col_span > 1)
+            return 1;
+    return 0;
+}
+
+/* HTML table: the first row as header cells, spans from tcells, every grid position
+ * either a cell of its own (maybe empty) or covered by a spanning one. */
+static void put_table_html(qr_buf *out, const qr_block *b)
+{
+    int n = b->n_rows * b->n_cols;
+    unsigned char *covered = qr_calloc((size_t)(n > 0 ? n : 1), 1);
+    int *span_at = qr_calloc((size_t)(n > 0 ? n : 1), sizeof(int));
+    if (!covered || !span_at) {
+        qr_free(covered);
+        qr_free(span_at);
+        out->failed = 1;
+        return;
+    }
+    for (int i = 0; i < b->n_tcells; i++) {
+        const qr_tcell *t = &b->tcells[i];
+        if (t->row < 0 || t->col < 0 || t->row >= b->n_rows || t->col >= b->n_cols)
+            continue;
+        span_at[t->row * b->n_cols + t->col] = i + 1;
+        for (int r = t->row; r < t->row + t->row_span && r < b->n_rows; r++)
+            for (int k = t->col; k < t->col + t->col_span && k < b->n_cols; k++)
+                if (r != t->row || k != t->col)
+                    covered[r * b->n_cols + k] = 1;
+    }
+    qr_buf_append(out, "<table>\n", 8);
+    for (int r = 0; r < b->n_rows; r++) {
+        const char *tag = r == 0 ? "th" : "td";
+        qr_buf_append(out, "<tr>", 4);
+        for (int k = 0; k < b->n_cols; k++) {
+            int at = r * b->n_cols + k;
+            if (covered[at])
+                continue;
+            qr_buf_printf(out, "<%s", tag);
+            if (span_at[at]) {
+                const qr_tcell *t = &b->tcells[span_at[at] - 1];
+                if (t->col_span > 1)
+                    qr_buf_printf(out, " colspan=\"%d\"", t->col_span);
+                if (t->row_span > 1)
+                    qr_buf_printf(out, " rowspan=\"%d\"", t->row_span);
+            }
+            qr_buf_putc(out, '>');
+            put_html_text(out, b->cells[at] ? b->cells[at] : "");
+            qr_buf_printf(out, "</%s>", tag);
+        }
+        qr_buf_append(out, "</tr>\n", 6);
+    }
+    qr_buf_append(out, "</table>\n", 9);
+    qr_free(covered);
+    qr_free(span_at);
+}
+
 /* A fence longer than any backtick run inside the code. */
 static void put_code(qr_buf *out, const char *text)
 {
@@ -120,6 +195,11 @@ void qr_export_markdown(const qr_layout *l, qr_buf *out)
 
 void qr_export_markdown_ex(const qr_layout *l, qr_buf *out, int page_markers)
 {
+    qr_export_markdown_opts(l, out, page_markers, QUIRE_TABLES_AUTO);
+}
+
+void qr_export_markdown_opts(const qr_layout *l, qr_buf *out, int page_markers, int tables)
+{
     long counters[MAX_LEVELS] = {0};
     int prev = -1;
     int page = -1; /* page of the last marker written */
@@ -151,7 +231,11 @@ void qr_export_markdown_ex(const qr_layout *l, qr_buf *out, int page_markers)
             put_list_item(out, b, counters);
             break;
         case QR_BLK_TABLE:
-            put_table(out, b);
+            if (tables == QUIRE_TABLES_HTML ||
+                (tables == QUIRE_TABLES_AUTO && table_has_spans(b)))
+                put_table_html(out, b);
+            else
+                put_table(out, b);
             break;
         case QR_BLK_CODE:
             put_code(out, text);

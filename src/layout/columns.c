@@ -188,7 +188,9 @@ static int cmp_reading(const void *a, const void *b)
         return x->band - y->band;
     if (x->col != y->col)
         return x->col - y->col;
-    float dy = yc(x) - yc(y);
+    /* on baselines where the text layer gives them: a tall glyph (a bullet in a font
+     * with a big ascent) moves a box's centre below the next line's */
+    float dy = x->base > 0 && y->base > 0 ? x->base - y->base : yc(x) - yc(y);
     if (dy != 0)
         return (dy > 0) - (dy < 0);
     return (x->bbox.x0 > y->bbox.x0) - (x->bbox.x0 < y->bbox.x0);

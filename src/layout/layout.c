@@ -176,6 +176,9 @@ static void collect_lines(qr_lctx *c)
                 ll->page = p;
                 ll->blk = blk_id;
                 ll->bbox = words_bbox(ll->line);
+                ll->base = ll->line->baseline;
+                for (int w = 0; w < ll->line->n_words; w++)
+                    ll->size = QR_MAX(ll->size, ll->line->words[w].size);
             }
         }
     }
@@ -211,12 +214,35 @@ static float vert_overlap(const qr_bbox *a, const qr_bbox *b)
     return QR_MIN(a->y1, b->y1) - QR_MAX(a->y0, b->y0);
 }
 
-static int same_row(const qr_lline *l, const qr_bbox *row, int band, int col, int page)
+/* The row being built: its box, and the baseline and size of its largest line. */
+typedef struct row_ref {
+    qr_bbox bb;
+    float base, size;
+} row_ref;
+
+#define SAME_BASE 0.25f /* baselines closer than this (in ems of the smaller) are one */
+#define SCRIPT_SIZE 0.85f /* a line this much smaller may be a super-/subscript ... */
+#define SCRIPT_UP 0.75f   /* ... with its baseline up to this far above (in ems) ... */
+#define SCRIPT_DOWN 0.4f  /* ... or this far below the row's */
+
+static int same_row(const qr_lline *l, const row_ref *row, int band, int col, int page)
 {
     if (l->page != page || l->band != band || l->col != col)
         return 0;
-    float h = QR_MIN(l->bbox.y1 - l->bbox.y0, row->y1 - row->y0);
-    return vert_overlap(&l->bbox, row) >= 0.5f * h;
+    if (l->base > 0 && row->base > 0) {
+        /* the text layer knows its baselines: lines of neighbouring rows can overlap
+         * (tight leading, tall glyphs), so boxes are not trusted */
+        float big = QR_MAX(l->size, row->size), small = QR_MIN(l->size, row->size);
+        float d = l->base - row->base;
+        if (fabsf(d) <= SAME_BASE * QR_MAX(small, 1.0f))
+            return 1;
+        if (small >= SCRIPT_SIZE * big)
+            return 0;
+        float rel = l->size < row->size ? d : -d; /* the smaller one's offset */
+        return rel >= -SCRIPT_UP * big && rel <= SCRIPT_DOWN * big;
+    }
+    float h = QR_MIN(l->bbox.y1 - l->bbox.y0, row->bb.y1 - row->bb.y0);
+    return vert_overlap(&l->bbox, &row->bb) >= 0.5f * h;
 }
 
 static int cmp_word_x(const void *a, const void *b)
@@ -321,18 +347,24 @@ static void build_rows(qr_lctx *c)
             i++;
             continue;
         }
-        qr_bbox bb = l0->bbox;
+        row_ref ref = {l0->bbox, l0->base, l0->size};
         int j = i + 1;
         while (j < c->n_lines &&
-               (c->lines[j].removed || same_row(&c->lines[j], &bb, l0->band, l0->col, l0->page))) {
-            if (!c->lines[j].removed) {
-                bb.x0 = QR_MIN(bb.x0, c->lines[j].bbox.x0);
-                bb.y0 = QR_MIN(bb.y0, c->lines[j].bbox.y0);
-                bb.x1 = QR_MAX(bb.x1, c->lines[j].bbox.x1);
-                bb.y1 = QR_MAX(bb.y1, c->lines[j].bbox.y1);
+               (c->lines[j].removed || same_row(&c->lines[j], &ref, l0->band, l0->col, l0->page))) {
+            const qr_lline *lj = &c->lines[j];
+            if (!lj->removed) {
+                ref.bb.x0 = QR_MIN(ref.bb.x0, lj->bbox.x0);
+                ref.bb.y0 = QR_MIN(ref.bb.y0, lj->bbox.y0);
+                ref.bb.x1 = QR_MAX(ref.bb.x1, lj->bbox.x1);
+                ref.bb.y1 = QR_MAX(ref.bb.y1, lj->bbox.y1);
+                if (lj->size > ref.size * (1.0f / SCRIPT_SIZE) || ref.base <= 0) {
+                    ref.base = lj->base; /* a superscript started the row */
+                    ref.size = lj->size;
+                }
             }
             j++;
         }
+        qr_bbox bb = ref.bb;
         qr_lrow *r = &c->rows[c->n_rows++];
         const qr_page *pg = c->pages[l0->page];
         r->page = l0->page;

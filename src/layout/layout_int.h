@@ -7,7 +7,10 @@
  *   3. body font size = most common size by characters;
  *   4. columns.c  gives each line a reading-order band/column and sorts each page;
  *   5. rows       lines of one band/column on the same baseline merge into a visual row
- *                 (bullet + text, table cells, superscripts);
+ *                 (bullet + text, table cells), and smaller lines raised or lowered
+ *                 against it (superscripts, subscripts); lines on different
+ *                 baselines never merge, however their boxes overlap (tight
+ *                 leading, tall bullet glyphs);
  *   6. classify.c walks the rows in reading order and emits blocks (tables.c finds
  *                 ruled and column-aligned tables, headings/lists/code/paragraphs);
  *   7. post passes: paragraphs continued across columns/pages, heading levels.
@@ -25,6 +28,8 @@ typedef struct qr_lline {
     int page;   /* index into the pages array */
     int blk;    /* producer block, unique in the document */
     qr_bbox bbox;
+    float base; /* baseline y (qr_line.baseline), 0 = unknown */
+    float size; /* largest font size of its words */
     int band;   /* reading-order band on the page (columns.c) */
     int col;    /* column inside the band, -1 for full-width */
     int removed;

@@ -454,6 +454,30 @@ static int header_continues(const tgrid *g, const tline *L, const tpiece *p, int
     return np > 0;
 }
 
+/* A number of line L under a number of the last row: L is a row of its own. */
+static int numeric_clash(const tgrid *g, const tline *L, const tpiece *p, int np)
+{
+    int r = g->n_rows - 1;
+    for (int i = 0; i < np; i++)
+        if (p[i].c0 > 0 && piece_numeric(L, &p[i]) && cell_numeric(g, r, p[i].c0))
+            return 1;
+    return 0;
+}
+
+/* Does L's stub text continue the last row's label (lower-case start, or the label
+ * ends mid-phrase) while not sitting on the baseline of L's other cells (a label centred
+ * beside two rows)? */
+static int label_continues(const tgrid *g, const tline *L, const tpiece *p, int np)
+{
+    int r = g->n_rows - 1;
+    if (np < 2 || p[0].c0 != 0 || !cell_filled(g, r, 0))
+        return 0;
+    qr_bbox a = piece_box(L, &p[0]), b = piece_box(L, &p[1]);
+    if (fabsf((a.y0 + a.y1) - (b.y0 + b.y1)) < 0.3f * L->size)
+        return 0;
+    return starts_lower(L, &p[0]) || label_open(&gcell(g, r, gcell(g, r, 0)->owner)->text);
+}
+
 /* Body lines: does line L continue the last row (a wrapped cell, or the data of a
  * label that wraps over several lines)? */
 static int body_continues(const tgrid *g, const tline *L, const tpiece *p, int np)
@@ -518,12 +542,74 @@ static void build_rows(tgrid *g, const tline *ln, int n, const tbounds *tb, int 
             else
                 fresh = !body_continues(g, &ln[i], p, np);
         }
+        if (!fresh && trust_rules && numeric_clash(g, &ln[i], p, np))
+            fresh = 1; /* two rows of numbers between the same rules */
+        if (fresh && g->n_rows > 0 && np >= 2 && !ln[i].sep && i >= body_start &&
+            numeric_clash(g, &ln[i], p, np) && label_continues(g, &ln[i], p, np)) {
+            /* a label wrapping beside two rows ("Chronic fatigue / syndrome" beside
+             * Count and Percentage): its second line stays with the label */
+            grid_add_line(g, &ln[i], p, 1);
+            memmove(p, p + 1, sizeof(*p) * (size_t)(np - 1));
+            np--;
+        }
         if (fresh) {
             if (g->n_rows == g->cap_rows)
                 break;
             grid_new_row(g);
         }
         grid_add_line(g, &ln[i], p, np);
+    }
+}
+
+/* Header rows (above the first row with a number): a text cell centred over a run of
+ * columns that are empty in its row, with sub-headers or data under at least two of
+ * them, spans that run ("Scores" over "A B C": centred, so it crosses no boundary). */
+static void widen_header_spans(tgrid *g, const tbounds *tb, float tx0, float tx1)
+{
+    for (int r = 0; r + 1 < g->n_rows; r++) {
+        for (int k = 0; k < g->n_cols; k++)
+            if (cell_numeric(g, r, k))
+                return;
+        for (int k = 0; k < g->n_cols; k++) {
+            tcell_b *cb = gcell(g, r, k);
+            if (cb->span != 1 || cb->text.len == 0)
+                continue;
+            float cx = 0.5f * (cb->bbox.x0 + cb->bbox.x1);
+            int best_a = k, best_b = k;
+            for (int a = k; a >= 0; a--) {
+                if (a < k && gcell(g, r, a)->owner >= 0)
+                    break;
+                for (int b = k; b < g->n_cols; b++) {
+                    if (b > k && gcell(g, r, b)->owner >= 0)
+                        break;
+                    if (b - a < 1)
+                        continue;
+                    float x0 = a == 0 ? tx0 : tb->x[a - 1], x1 = b == g->n_cols - 1 ? tx1 : tb->x[b];
+                    int under = 0;
+                    for (int j = a; j <= b; j++)
+                        under += cell_filled(g, r + 1, j) && gcell(g, r + 1, j)->owner == j;
+                    if (under >= 2 && fabsf(cx - 0.5f * (x0 + x1)) <= 0.1f * (x1 - x0) &&
+                        cb->bbox.x1 - cb->bbox.x0 < x1 - x0 && b - a > best_b - best_a) {
+                        best_a = a;
+                        best_b = b;
+                    }
+                }
+            }
+            if (best_b == best_a)
+                continue;
+            if (best_a < k) { /* move the cell to the run's first column */
+                tcell_b *nb = gcell(g, r, best_a);
+                qr_buf t = nb->text;
+                nb->text = cb->text;
+                cb->text = t;
+                nb->bbox = cb->bbox;
+                cb->span = 0;
+            }
+            gcell(g, r, best_a)->span = best_b - best_a + 1;
+            for (int j = best_a; j <= best_b; j++)
+                gcell(g, r, j)->owner = best_a;
+            k = best_b;
+        }
     }
 }
 
@@ -693,6 +779,16 @@ static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled 
             build_rows(&g, ln, n_ln, &tb, 1);
         }
     }
+    float tx0 = 1e30f, tx1 = -1e30f;
+    for (int i = 0; i < n; i++) {
+        tx0 = QR_MIN(tx0, rows[i]->bbox.x0);
+        tx1 = QR_MAX(tx1, rows[i]->bbox.x1);
+    }
+    if (rg) {
+        tx0 = QR_MIN(tx0, rg->box.x0);
+        tx1 = QR_MAX(tx1, rg->box.x1);
+    }
+    widen_header_spans(&g, &tb, tx0, tx1);
     if (grid_plausible(&g, ln, n_ln, &tb, rg != NULL)) {
         emit_grid(c, &g, rows, n);
         ok = 1;

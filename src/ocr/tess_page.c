@@ -116,6 +116,7 @@ static void open_line(walk *w, const TessPageIterator *pi)
         line->n_words = 0;
         line->dir_x = 1.0f;
         line->dir_y = 0.0f;
+        line->baseline = 0.0f; /* unknown: layout groups OCR lines by their boxes */
         w->page->blocks[w->i_block - 1].n_lines++;
         w->line_size = (line->bbox.y1 - line->bbox.y0) / LINE_HEIGHT_PER_EM;
         w->line_area += (double)(line->bbox.x1 - line->bbox.x0) * (line->bbox.y1 - line->bbox.y0);

@@ -49,7 +49,8 @@ int qr_pdf_is_image(const qr_pdf *pdf); /* 1 for PNG/JPEG/TIFF input */
  * valid until the arena is reset). Fills words/lines/blocks (image blocks too, without
  * lines), rules, rotation and the statistics fields. Words split at spaces, font or
  * size changes and gaps > 0.25 em; word.font is the font name without the subset tag
- * ("CMR10", not "ABCDEF+CMR10"). Lines holding only spaces are left out.
+ * ("CMR10", not "ABCDEF+CMR10"). line.baseline is the y of the baseline of the line's
+ * largest characters (layout groups rows on it). Lines holding only spaces are left out.
  * Errors: QUIRE_INVALID_ARG (page out of range), QUIRE_LIMIT (the page does not fit in
  * the arena: arena->used is restored and *page zeroed), QUIRE_CANCELLED, QUIRE_FORMAT
  * (the page cannot be loaded), QUIRE_NOMEM. On any error *page is zeroed. */

@@ -266,6 +266,7 @@ static void convert_line(conv *c, const fz_stext_line *line, qr_line *out)
     out->n_words = n_words;
     out->dir_x = line->dir.x;
     out->dir_y = line->dir.y;
+    out->baseline = ref_origin.y;
     c->line_area += (double)(line->bbox.x1 - line->bbox.x0) * (line->bbox.y1 - line->bbox.y0);
 }
 

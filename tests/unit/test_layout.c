@@ -338,6 +338,32 @@ static void test_lists(void)
     T_CHECK(found);
 }
 
+/* Lines whose boxes overlap by more than half (a bullet glyph with a tall box, tight
+ * leading) but sit on baselines one line apart are two rows, never one: merging them
+ * interleaved their words ("It'stermsFreeof theSoftware." on libtasn1's page 4). A
+ * smaller line raised against a baseline (a footnote mark) still joins its row. */
+static void test_baseline_rows(void)
+{
+    qr_page *pg = new_page(1, QR_SRC_TEXT);
+    new_block(pg);
+    qr_line *l1 = add_line_ex(pg, 72, 540, 100, 10, 0,
+                              "Anybody can use modify and redistribute the library under", -1);
+    l1->baseline = 108;
+    /* a tall bullet box in front of the first line: its box reaches 100..119 */
+    qr_line *b = add_line_ex(pg, 60, 0, 100, 10, 0, "\xe2\x80\xa2", -1);
+    b->words[0].bbox.y1 = 119;
+    b->bbox.y1 = 119;
+    b->baseline = 108;
+    qr_line *l2 = add_line_ex(pg, 72, 0, 112, 10, 0, "terms of the GNU Lesser License.", -1);
+    l2->baseline = 120;
+    qr_line *sup = add_line_ex(pg, 540, 0, 100, 6, 0, "3", -1);
+    sup->baseline = 104;
+    run1(pg);
+    MD_HAS("redistribute the library under3 terms of the GNU Lesser License.");
+    T_CHECKF(strstr(g_md, "underterms") == NULL && strstr(g_md, "termsAnybody") == NULL,
+             "lines interleaved:\n%s", g_md);
+}
+
 static void test_aligned_table(void)
 {
     static const char *cells[4][3] = {{"Name", "Size", "Count"},
@@ -407,6 +433,106 @@ static void test_booktabs_table(void)
     line(pg, 300, 136, 10, 0, "84.5");
     run1(pg);
     MD_HAS("| Model | Accuracy |\n| --- | --- |\n| Baseline | 71.2 |\n| Ours | 84.5 |\n");
+}
+
+/* A header cell over three columns (booktabs: \multicolumn{3}{c}{Scores} with a
+ * \cmidrule under it, then the sub-headers A B C): one table whose "Scores" cell spans
+ * columns 1-3, in the layout, in the JSON "table_cells", and as colspan="3" in the
+ * Markdown's HTML table (a pipe table with --tables gfm). */
+static void test_spanning_header(void)
+{
+    qr_page *pg = new_page(1, QR_SRC_TEXT);
+    new_block(pg);
+    line(pg, 72, 80, 10, 0, "Scores by model are below.");
+    rule(pg, 100, 100, 500, 100.8f);  /* top */
+    rule(pg, 240, 117, 500, 117.4f);  /* cmidrule under "Scores" */
+    rule(pg, 100, 134, 500, 134.5f);  /* mid */
+    rule(pg, 100, 166, 500, 166.8f);  /* bottom */
+    new_block(pg);
+    line(pg, 105, 104, 10, 0, "Model");
+    line(pg, 345, 104, 10, 0, "Scores");
+    line(pg, 260, 121, 10, 0, "A");
+    line(pg, 360, 121, 10, 0, "B");
+    line(pg, 460, 121, 10, 0, "C");
+    static const char *rows[2][4] = {{"alpha", "1.5", "2.5", "3.5"}, {"beta", "4.5", "5.5", "6.5"}};
+    const float xs[4] = {105, 260, 360, 460};
+    for (int r = 0; r < 2; r++)
+        for (int k = 0; k < 4; k++)
+            line(pg, xs[k], 138 + 14.0f * (float)r, 10, 0, rows[r][k]);
+    run1(pg);
+    const qr_block *t = NULL;
+    for (int k = 0; k < g_lay.n_blocks; k++)
+        if (g_lay.blocks[k].type == QR_BLK_TABLE)
+            t = &g_lay.blocks[k];
+    T_CHECK(t != NULL);
+    if (!t)
+        return;
+    T_EQ_INT(t->n_rows, 4);
+    T_EQ_INT(t->n_cols, 4);
+    int found = 0;
+    for (int i = 0; i < t->n_tcells; i++) {
+        const qr_tcell *c = &t->tcells[i];
+        if (strcmp(c->text, "Scores") == 0) {
+            found = 1;
+            T_EQ_INT(c->row, 0);
+            T_EQ_INT(c->col, 1);
+            T_EQ_INT(c->col_span, 3);
+            T_EQ_INT(c->row_span, 1);
+        } else {
+            T_EQ_INT(c->col_span, 1);
+        }
+    }
+    T_CHECK(found);
+    if (t->n_rows == 4 && t->n_cols == 4) {
+        T_CHECK(strcmp(t->cells[1], "Scores") == 0 && t->cells[2][0] == 0 && t->cells[3][0] == 0);
+        T_CHECK(strcmp(t->cells[5], "A") == 0 && strcmp(t->cells[7], "C") == 0);
+        T_CHECK(strcmp(t->cells[15], "6.5") == 0);
+    }
+    /* HTML in Markdown (auto), with the span */
+    MD_HAS("<table>\n<tr><th>Model</th><th colspan=\"3\">Scores</th></tr>\n"
+           "<tr><td></td><td>A</td><td>B</td><td>C</td></tr>\n"
+           "<tr><td>alpha</td><td>1.5</td><td>2.5</td><td>3.5</td></tr>\n"
+           "<tr><td>beta</td><td>4.5</td><td>5.5</td><td>6.5</td></tr>\n</table>\n");
+    /* --tables gfm: a pipe table, the spanning text in its first column */
+    qr_buf md;
+    qr_buf_init(&md, 0);
+    qr_export_markdown_opts(&g_lay, &md, 0, QUIRE_TABLES_GFM);
+    qr_buf_putc(&md, '\0');
+    T_CHECKF(strstr(md.data, "| Model | Scores |  |  |\n| --- | --- | --- | --- |\n|  | A | B | C |\n") != NULL,
+             "%s", md.data);
+    qr_buf_free(&md);
+    /* JSON round trip: table_cells with the span, cells with the text top-left */
+    qr_buf js;
+    qr_buf_init(&js, 0);
+    qr_export_json(&g_lay, "t.pdf", &js);
+    qr_buf_putc(&js, '\0');
+    json_error_t je;
+    json_t *root = json_loads(js.data, 0, &je);
+    T_CHECKF(root != NULL, "json parse: %s", je.text);
+    int json_span = 0;
+    size_t bi;
+    json_t *b;
+    json_array_foreach(root ? json_object_get(root, "blocks") : NULL, bi, b) {
+        if (strcmp(json_string_value(json_object_get(b, "type")), "table") != 0)
+            continue;
+        json_t *cells = json_object_get(b, "cells");
+        T_CHECK(strcmp(json_string_value(json_array_get(json_array_get(cells, 0), 1)), "Scores") == 0);
+        T_CHECK(strcmp(json_string_value(json_array_get(json_array_get(cells, 0), 2)), "") == 0);
+        size_t ci;
+        json_t *c;
+        json_array_foreach(json_object_get(b, "table_cells"), ci, c) {
+            if (strcmp(json_string_value(json_object_get(c, "text")), "Scores") != 0)
+                continue;
+            json_span = json_integer_value(json_object_get(c, "row")) == 0 &&
+                        json_integer_value(json_object_get(c, "col")) == 1 &&
+                        json_integer_value(json_object_get(c, "col_span")) == 3 &&
+                        json_integer_value(json_object_get(c, "row_span")) == 1 &&
+                        json_array_size(json_object_get(c, "bbox")) == 4;
+        }
+    }
+    T_CHECK(json_span);
+    json_decref(root);
+    qr_buf_free(&js);
 }
 
 static void test_no_false_table(void)
@@ -702,9 +828,11 @@ int main(void)
     T_RUN(test_dehyphenation);
     T_RUN(test_paragraph_split);
     T_RUN(test_lists);
+    T_RUN(test_baseline_rows);
     T_RUN(test_aligned_table);
     T_RUN(test_ruled_table);
     T_RUN(test_booktabs_table);
+    T_RUN(test_spanning_header);
     T_RUN(test_no_false_table);
     T_RUN(test_code);
     T_RUN(test_furniture);
