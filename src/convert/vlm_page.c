@@ -68,7 +68,7 @@ quire_status qr_cv_vlm_client(const quire_converter_params *p, qr_vlm_client **o
     cp.stream = 1;
     const char *b = getenv("QUIRE_VLM_BACKOFF_S"); /* tests: shorter waits */
     if (b)
-        cp.backoff_base_s = atof(b);
+        cp.backoff_base_s = strtod(b, NULL);
     if (cp.backoff_base_s > 0)
         cp.backoff_cap_s = cp.backoff_base_s * 8;
     const char *st = getenv("QUIRE_VLM_STREAM");

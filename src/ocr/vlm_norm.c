@@ -143,8 +143,8 @@ static int attr_int(const char *tag, size_t n, const char *name)
     p += strlen(name);
     while (*p == ' ' || *p == '=' || *p == '"' || *p == '\'')
         p++;
-    int v = atoi(p);
-    return v >= 1 && v <= 100 ? v : 1;
+    long v = strtol(p, NULL, 10);
+    return v >= 1 && v <= 100 ? (int)v : 1;
 }
 
 /* HTML <table> in s[0..n) into a table block. Returns 0, or -1 if not a table. */
