@@ -68,7 +68,8 @@ int cli_print_json(json_t *o);
  * rank, document, page_start, page_end, heading, score, snippet, chunk_id, and text_rank /
  * vector_rank / cosine when the hit is in that list, text when full. NULL: out of memory. */
 typedef struct quire_hit quire_hit;
-json_t *cli_hit_json(const quire_hit *h, int rank, int full);
+/* One search hit as JSON (hit schema 1, docs/search-hits.md); mode: the mode used. */
+json_t *cli_hit_json(const quire_hit *h, int rank, int mode, int text_rank);
 
 extern const char *cli_prog;
 

@@ -235,7 +235,8 @@ static json_t *tool_search(mcp *m, json_t *args, argerr *e)
                   hits->note);
     for (int i = 0; i < hits->n; i++) {
         const quire_hit *h = &hits->hits[i];
-        json_array_append_new(arr, cli_hit_json(h, i + 1, 1));
+        json_array_append_new(arr,
+                              cli_hit_json(h, i + 1, hits->mode, QUIRE_TEXT_RANK_PHRASE));
         qr_buf_printf(&text, "\n[%d] %s, p. %d", i + 1, h->document, h->page_start);
         if (h->page_end != h->page_start)
             qr_buf_printf(&text, "-%d", h->page_end);

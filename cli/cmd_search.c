@@ -11,9 +11,10 @@
 #include "core/core.h"
 
 typedef struct search_args {
-    const char *db, *collection, *model, *filter;
+    const char *db, *collection, *model, *filter, *hl_open, *hl_close;
     long k, ef;
-    int mode, mode_set, json, exact, full;
+    int mode, mode_set, json, exact, full, rank;
+    char hl[64];
 } search_args;
 
 static const cli_opt opts[] = {
@@ -26,8 +27,12 @@ static const cli_opt opts[] = {
     {"model", 'm', 1, "DIR", "the collection's model folder (default: where it was at ingest)"},
     {"ef", 0, 1, "N", "HNSW candidate list (default: the collection's ef-search)"},
     {"exact", 0, 0, NULL, "exact vector search (no HNSW)"},
+    {"rank", 0, 1, "phrase|bm25", "text ranking: BM25 re-ranked by phrase and proximity "
+                                  "(default), or plain BM25"},
+    {"highlight", 0, 1, "OPEN,CLOSE", "snippet markers around matched words (default \xc2\xab,"
+                                      "\xc2\xbb; bold on a terminal)"},
     {"json", 0, 0, NULL, "one JSON object per hit (JSONL, best first)"},
-    {"full", 0, 0, NULL, "print each hit's whole chunk text"},
+    {"full", 0, 0, NULL, "print each hit's whole chunk text (--json always has it)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -37,7 +42,8 @@ static void help(FILE *out)
                  "QUERY...\n\n"
                  "Search a collection. Hybrid fuses BM25 and vector ranks (reciprocal rank\n"
                  "fusion); each hit cites its document, pages and heading path, with a snippet\n"
-                 "where the query's terms are marked [like this].\n\noptions:\n");
+                 "where the query's words are marked \xc2\xablike this\xc2\xbb (bold on a "
+                 "terminal).\n\noptions:\n");
     cli_print_opts(out, opts);
     fprintf(out, "\nexample:\n  quire search --db papers.db -k 5 \"attention is all you need\"\n");
 }
@@ -76,6 +82,24 @@ static int on_opt(int idx, const char *val, void *user)
         a->model = val;
     else if (strcmp(n, "exact") == 0)
         a->exact = 1;
+    else if (strcmp(n, "rank") == 0) {
+        if (strcmp(val, "phrase") && strcmp(val, "bm25")) {
+            fprintf(stderr, "quire search: --rank: '%s' is not phrase or bm25\n", val);
+            return EXIT_USAGE;
+        }
+        a->rank = strcmp(val, "bm25") == 0 ? QUIRE_TEXT_RANK_BM25 : QUIRE_TEXT_RANK_PHRASE;
+    } else if (strcmp(n, "highlight") == 0) {
+        const char *comma = strchr(val, ',');
+        if (!comma || strlen(val) >= sizeof a->hl || strchr(comma + 1, ',')) {
+            fprintf(stderr, "quire search: --highlight: '%s' is not OPEN,CLOSE (e.g. "
+                            "'**,**' or '<b>,</b>')\n", val);
+            return EXIT_USAGE;
+        }
+        memcpy(a->hl, val, strlen(val) + 1);
+        a->hl[comma - val] = 0;
+        a->hl_open = a->hl;
+        a->hl_close = a->hl + (comma - val) + 1;
+    }
     else if (strcmp(n, "json") == 0)
         a->json = 1;
     else if (strcmp(n, "full") == 0)
@@ -169,6 +193,13 @@ int cmd_search(int argc, char **argv)
     sp.ef = (int)a.ef;
     sp.exact = a.exact;
     sp.embedder = emb;
+    sp.text_rank = a.rank;
+    sp.highlight_open = a.hl_open;
+    sp.highlight_close = a.hl_close;
+    if (!a.hl_open && !a.json && isatty(1)) {
+        sp.highlight_open = "\033[1m";
+        sp.highlight_close = "\033[0m";
+    }
     if (quire_search(st, q.data, &sp, &hits, &err) != QUIRE_OK) {
         exit_code = cli_fail("search", &err);
         goto out;
@@ -178,7 +209,7 @@ int cmd_search(int argc, char **argv)
     for (int i = 0; i < hits->n; i++) {
         const quire_hit *h = &hits->hits[i];
         if (a.json) {
-            if (cli_print_json(cli_hit_json(h, i + 1, a.full)) != 0) {
+            if (cli_print_json(cli_hit_json(h, i + 1, hits->mode, a.rank)) != 0) {
                 fprintf(stderr, "quire search: out of memory\n");
                 exit_code = EXIT_FAIL;
                 goto out;

@@ -541,7 +541,17 @@ typedef struct quire_search_params {
     int ef;                   /* HNSW candidate list; 0 = the collection's ef_search */
     quire_embedder *embedder; /* needed for vector/hybrid; must match the collection */
     int exact;                /* 1 = exact vector search (no HNSW) */
+    int text_rank;            /* enum quire_text_rank: how text candidates are ranked */
+    const char *highlight_open, *highlight_close; /* snippet markers; NULL = "«" and "»" */
 } quire_search_params;
+
+enum quire_text_rank {
+    /* FTS5 BM25 over the query words, re-ranked by phrase and proximity: the best 200 BM25
+       candidates get score = bm25 / best bm25 + 1.5 * (share of the query's adjacent word
+       pairs found adjacent, in order, in the chunk), so a pasted sentence finds its chunk */
+    QUIRE_TEXT_RANK_PHRASE = 0,
+    QUIRE_TEXT_RANK_BM25 = 1  /* plain BM25 (score = -bm25) */
+};
 
 QUIRE_API quire_search_params quire_search_default_params(void);
 

@@ -126,7 +126,8 @@ class _SearchParams(ctypes.Structure):
     _fields_ = [("collection", ctypes.c_char_p), ("k", ctypes.c_int), ("mode", ctypes.c_int),
                 ("path_glob", ctypes.c_char_p), ("ef", ctypes.c_int),
                 ("embedder", ctypes.c_void_p), ("exact", ctypes.c_int),
-                ("_pad", ctypes.c_char * 512)]
+                ("text_rank", ctypes.c_int), ("highlight_open", ctypes.c_char_p),
+                ("highlight_close", ctypes.c_char_p), ("_pad", ctypes.c_char * 512)]
 
 
 class _Hit(ctypes.Structure):

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "server/server_int.h"
+#include "store/store_int.h"
 
 /* ---- helpers -------------------------------------------------------------------- */
 
@@ -548,7 +549,7 @@ void qr_route_models(quire_server *s, const char *id, reply *r)
 
 typedef struct search_req {
     const char *query, *collection, *glob;
-    int k, mode, mode_set, ef, exact;
+    int k, mode, mode_set, ef, exact, rank;
 } search_req;
 
 static int parse_search(json_t *root, search_req *q, reply *r)
@@ -612,6 +613,15 @@ static int parse_search(json_t *root, search_req *q, reply *r)
     }
     v = json_object_get(root, "exact");
     q->exact = v && json_is_true(v);
+    v = json_object_get(root, "rank");
+    if (v && !json_is_null(v)) {
+        const char *m = json_is_string(v) ? json_string_value(v) : "";
+        if (strcmp(m, "phrase") && strcmp(m, "bm25")) {
+            qr_srv_error(r, 400, "invalid_rank", "'rank' must be phrase or bm25");
+            return -1;
+        }
+        q->rank = strcmp(m, "bm25") == 0 ? QUIRE_TEXT_RANK_BM25 : QUIRE_TEXT_RANK_PHRASE;
+    }
     return 0;
 }
 
@@ -620,19 +630,23 @@ static const char *mode_name(int mode)
     return mode == QUIRE_SEARCH_VECTOR ? "vector" : mode == QUIRE_SEARCH_TEXT ? "text" : "hybrid";
 }
 
-static json_t *hits_json(const quire_hits *h, const char *collection)
+/* The response: hit schema 1 (docs/search-hits.md), the mode used and, when it is not
+ * the one asked for (or the default a client would expect), why. */
+static json_t *hits_json(const quire_hits *h, const char *collection, const search_req *q,
+                         const char *fallback)
 {
     json_t *data = json_array();
-    for (int i = 0; i < h->n; i++) {
-        const quire_hit *x = &h->hits[i];
-        json_array_append_new(
-            data, json_pack("{s:s,s:i,s:i,s:s,s:f,s:s,s:s,s:I}", "document", x->document,
-                            "page_start", x->page_start, "page_end", x->page_end, "heading",
-                            x->heading, "score", x->score, "snippet", x->snippet, "text",
-                            x->text, "chunk_id", (json_int_t)x->chunk_id));
-    }
-    return json_pack("{s:s,s:o,s:s,s:s,s:b,s:s}", "object", "list", "data", data, "collection",
-                     collection, "mode", mode_name(h->mode), "exact", h->exact, "note", h->note);
+    for (int i = 0; i < h->n; i++)
+        json_array_append_new(data, qr_hit_json(&h->hits[i], i + 1,
+                                                qr_score_kind(h->mode, q->rank)));
+    char note[600];
+    snprintf(note, sizeof note, "%s%s%s", fallback ? fallback : "",
+             fallback && h->note[0] ? "; " : "", h->note);
+    return json_pack("{s:s,s:i,s:o,s:s,s:s,s:s?,s:b,s:b,s:s}", "object", "list",
+                     "hit_schema_version", QR_HIT_SCHEMA_VERSION, "data", data, "collection",
+                     collection, "mode", mode_name(h->mode), "mode_requested",
+                     q->mode_set ? mode_name(q->mode) : NULL, "mode_fallback", fallback != NULL,
+                     "exact", h->exact, "note", note);
 }
 
 /* Run a search, with the shared search embedder when the mode needs vectors. */
@@ -646,6 +660,7 @@ static quire_status do_search(quire_server *s, const search_req *q, int mode,
     sp.path_glob = q->glob;
     sp.ef = q->ef;
     sp.exact = q->exact;
+    sp.text_rank = q->rank;
     if (mode == QUIRE_SEARCH_TEXT)
         return quire_search(s->store, q->query, &sp, hits, e);
     pthread_mutex_lock(&s->search_mu);
@@ -695,6 +710,15 @@ void qr_route_search(quire_server *s, const char *body, size_t len, reply *r)
     int same_model = s->model && ci.dims && strcmp(ci.fingerprint,
                                                    quire_model_fingerprint(s->model)) == 0;
     int mode = q.mode_set ? q.mode : same_model ? QUIRE_SEARCH_HYBRID : QUIRE_SEARCH_TEXT;
+    /* never silently: a collection with vectors searched by text is said in the reply */
+    char why[400];
+    const char *fallback = NULL;
+    if (!q.mode_set && ci.dims && !same_model) {
+        snprintf(why, sizeof why, "text search: the collection's vectors are from model '%s' "
+                 "and the server has %s; pass \"mode\" to choose", ci.model,
+                 s->model ? "another model loaded" : "no model (--model)");
+        fallback = why;
+    }
     if (mode != QUIRE_SEARCH_TEXT && !s->model) {
         qr_srv_error(r, 400, "model_not_loaded",
                      "mode '%s' needs the collection's model: start quire serve with --model",
@@ -706,7 +730,7 @@ void qr_route_search(quire_server *s, const char *body, size_t len, reply *r)
         qr_srv_error(r, qr_srv_http_status(st), status_code_name(st), "%s", e.msg);
         goto out;
     }
-    set_json(r, hits_json(hits, coll));
+    set_json(r, hits_json(hits, coll, &q, fallback));
 out:
     quire_hits_free(hits);
     json_decref(root);

@@ -158,15 +158,19 @@ static int word_matches(const terms *q, const char *w, size_t len)
         size_t common = 0;
         while (common < tl && common < len && t[common] == low[common])
             common++;
-        if (common >= 4 && (common == tl || common == len) &&
-            (tl > len ? tl - len : len - tl) <= 3)
+        /* inflections: a shared stem of >= 4 bytes (or the whole of a 3-byte word) with
+           short endings on both sides: design ~ designer ~ designed, run ~ running */
+        size_t shorter = tl < len ? tl : len;
+        if (shorter >= 3 && common >= (shorter < 4 ? shorter : 4) && tl - common <= 4 &&
+            len - common <= 4)
             return 1;
     }
     return 0;
 }
 
-/* ~30 words around the densest run of matches, matches as [word]. */
-static char *make_snippet(const char *text, const terms *q)
+/* ~30 words around the densest run of matches, matches between open and close. */
+static char *make_snippet(const char *text, const terms *q, const char *open,
+                          const char *close, int *n_marked)
 {
     enum { WIN = 30, MAXW = 4096 };
     size_t starts[MAXW], lens[MAXW];
@@ -183,13 +187,19 @@ static char *make_snippet(const char *text, const terms *q)
             p++;
         starts[nw] = (size_t)(b - text);
         lens[nw] = (size_t)(p - b);
-        /* the word without surrounding punctuation */
-        const char *wb = b, *we = p;
-        while (wb < we && !is_word_byte((unsigned char)*wb))
-            wb++;
-        while (we > wb && !is_word_byte((unsigned char)we[-1]))
-            we--;
-        match[nw] = (unsigned char)word_matches(q, wb, (size_t)(we - wb));
+        /* any word-character run inside (GNUPLOT_LIB, e-mail, x.y: the text index splits
+           them too) */
+        match[nw] = 0;
+        for (const char *r = b; r < p && !match[nw];) {
+            while (r < p && !is_word_byte((unsigned char)*r))
+                r++;
+            const char *re = r;
+            while (re < p && is_word_byte((unsigned char)*re))
+                re++;
+            if (re > r)
+                match[nw] = (unsigned char)word_matches(q, r, (size_t)(re - r));
+            r = re;
+        }
         nw++;
     }
     int best = 0, best_count = -1, count = 0;
@@ -203,12 +213,17 @@ static char *make_snippet(const char *text, const terms *q)
             best = s;
         }
     }
-    /* centre the first match a little when the window starts at it */
-    if (best > 0 && best_count > 0) {
-        int back = 4;
-        best = best > back ? best - back : 0;
+    /* start a few words before the window's first match (never past it, so the snippet
+       always shows a match when the text has one) */
+    if (best_count > 0) {
+        int f = best;
+        while (f < nw && !match[f])
+            f++;
+        best = f > 4 ? f - 4 : 0;
     }
     int end = best + WIN < nw ? best + WIN : nw;
+    if (n_marked)
+        *n_marked = best_count > 0 ? best_count : 0;
     qr_buf b;
     qr_buf_init(&b, 0);
     if (best > 0)
@@ -225,9 +240,9 @@ static char *make_snippet(const char *text, const terms *q)
             while (z > a && !is_word_byte((unsigned char)w[z - 1]))
                 z--;
             qr_buf_append(&b, w, a);
-            qr_buf_putc(&b, '[');
+            qr_buf_append(&b, open, strlen(open));
             qr_buf_append(&b, w + a, z - a);
-            qr_buf_putc(&b, ']');
+            qr_buf_append(&b, close, strlen(close));
             qr_buf_append(&b, w + z, l - z);
         } else {
             qr_buf_append(&b, w, l);
@@ -250,29 +265,120 @@ typedef struct cand {
     double score;
 } cand;
 
-/* BM25 top n (lock held). */
+/* ---- phrase and proximity ------------------------------------------------------ */
+
+/* FNV-1a of the lowercased word text[0..len). */
+static uint64_t word_hash(const char *w, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)tolower((unsigned char)w[i]);
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* Hashes of the words of s in order (at most max); returns the count. */
+static int word_seq(const char *s, uint64_t *out, int max)
+{
+    int n = 0;
+    const char *p = s;
+    while (*p && n < max) {
+        while (*p && !is_word_byte((unsigned char)*p))
+            p++;
+        const char *b = p;
+        while (*p && is_word_byte((unsigned char)*p))
+            p++;
+        if (p == b)
+            break;
+        out[n++] = word_hash(b, (size_t)(p - b));
+    }
+    return n;
+}
+
+static uint64_t pair_hash(uint64_t a, uint64_t b) { return (a * 0x9e3779b97f4a7c15ull) ^ (b + 0x632be59bd9b4e019ull + (a << 6) + (a >> 2)); }
+
+/* Share of the query's adjacent word pairs that occur adjacent, in the same order, in
+ * text (0..1; 0 when the query has fewer than 2 words). */
+static double phrase_share(const uint64_t *qw, int nq, const char *text)
+{
+    if (nq < 2)
+        return 0;
+    enum { MAXW = 8192 };
+    uint64_t *tw = qr_malloc(MAXW * sizeof(uint64_t));
+    if (!tw)
+        return 0;
+    int nt = word_seq(text, tw, MAXW);
+    size_t cap = 64;
+    while (cap < (size_t)nt * 2)
+        cap <<= 1;
+    uint64_t *set = qr_calloc(cap, sizeof(uint64_t));
+    double share = 0;
+    if (set) {
+        for (int i = 0; i + 1 < nt; i++) {
+            uint64_t h = pair_hash(tw[i], tw[i + 1]) | 1; /* 0 = empty slot */
+            size_t j = (size_t)h & (cap - 1);
+            while (set[j] && set[j] != h)
+                j = (j + 1) & (cap - 1);
+            set[j] = h;
+        }
+        int found = 0;
+        for (int i = 0; i + 1 < nq; i++) {
+            uint64_t h = pair_hash(qw[i], qw[i + 1]) | 1;
+            size_t j = (size_t)h & (cap - 1);
+            while (set[j] && set[j] != h)
+                j = (j + 1) & (cap - 1);
+            found += set[j] == h;
+        }
+        share = (double)found / (nq - 1);
+    }
+    qr_free(set);
+    qr_free(tw);
+    return share;
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+    double x = ((const cand *)a)->score, y = ((const cand *)b)->score;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+#define QR_PHRASE_POOL 200
+#define QR_PHRASE_WEIGHT 1.5
+
+/* Text candidates, top n (lock held): FTS5 BM25 over the query terms; with phrase ranking
+ * (enum quire_text_rank) the best QR_PHRASE_POOL are re-scored by phrase share. */
 static quire_status text_candidates(quire_store *st, const qr_coll *c, const terms *q,
-                                    const char *glob, int n, cand *out, int *n_out,
-                                    quire_error *err)
+                                    const char *query, int rank_mode, const char *glob, int n,
+                                    cand *out, int *n_out, quire_error *err)
 {
     *n_out = 0;
     if (q->n == 0)
         return QUIRE_OK;
+    uint64_t qw[64];
+    int nq = rank_mode == QUIRE_TEXT_RANK_BM25 ? 0 : word_seq(query, qw, 64);
+    int phrase = nq >= 2;
+    int pool = phrase ? QR_MAX(n, QR_PHRASE_POOL) : n;
+    cand *cs = phrase ? qr_calloc((size_t)pool, sizeof(cand)) : out;
+    if (!cs)
+        return qr_err(err, QUIRE_NOMEM, "out of memory");
     qr_buf e;
     qr_buf_init(&e, 0);
     fts_expr(q, &e);
     if (e.failed) {
         qr_buf_free(&e);
+        if (cs != out)
+            qr_free(cs);
         return qr_err(err, QUIRE_NOMEM, "out of memory");
     }
     sqlite3_stmt *s = NULL;
     quire_status rc = QUIRE_OK;
     const char *sql =
-        glob ? "SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS r FROM chunks_fts f"
+        glob ? "SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS r, ch.text FROM chunks_fts f"
                " JOIN chunks ch ON ch.id = f.rowid JOIN documents d ON d.id = ch.document_id"
                " WHERE chunks_fts MATCH ?1 AND d.collection_id = ?2 AND d.path GLOB ?4"
                " ORDER BY r LIMIT ?3"
-             : "SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS r FROM chunks_fts f"
+             : "SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS r, ch.text FROM chunks_fts f"
                " JOIN chunks ch ON ch.id = f.rowid JOIN documents d ON d.id = ch.document_id"
                " WHERE chunks_fts MATCH ?1 AND d.collection_id = ?2 ORDER BY r LIMIT ?3";
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
@@ -281,20 +387,37 @@ static quire_status text_candidates(quire_store *st, const qr_coll *c, const ter
     }
     sqlite3_bind_text(s, 1, e.data, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, c->id);
-    sqlite3_bind_int(s, 3, n);
+    sqlite3_bind_int(s, 3, pool);
     if (glob)
         sqlite3_bind_text(s, 4, glob, -1, SQLITE_STATIC);
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW && *n_out < n) {
-        out[*n_out].id = sqlite3_column_int64(s, 0);
-        out[*n_out].score = -sqlite3_column_double(s, 1);
-        (*n_out)++;
+    int r, got = 0;
+    double best = 0;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW && got < pool) {
+        cs[got].id = sqlite3_column_int64(s, 0);
+        cs[got].score = -sqlite3_column_double(s, 1);
+        if (phrase) {
+            if (got == 0)
+                best = cs[0].score > 0 ? cs[0].score : 1;
+            const char *t = (const char *)sqlite3_column_text(s, 2);
+            cs[got].score = cs[got].score / best +
+                            QR_PHRASE_WEIGHT * (t ? phrase_share(qw, nq, t) : 0);
+        }
+        got++;
     }
     if (r != SQLITE_ROW && r != SQLITE_DONE)
         rc = qr_store_sqlerr(st, err, "text search");
+    if (rc == QUIRE_OK && phrase) {
+        qsort(cs, (size_t)got, sizeof(cand), cmp_cand);
+        got = QR_MIN(got, n);
+        memcpy(out, cs, (size_t)got * sizeof(cand));
+    }
+    if (rc == QUIRE_OK)
+        *n_out = got;
 out:
     sqlite3_finalize(s);
     qr_buf_free(&e);
+    if (cs != out)
+        qr_free(cs);
     return rc;
 }
 
@@ -429,8 +552,8 @@ static fused *fused_find(fused *f, int n, int64_t id)
     return NULL;
 }
 
-static quire_status fill_hit(quire_store *st, int64_t id, const terms *q, quire_hit *h,
-                             quire_error *err)
+static quire_status fill_hit(quire_store *st, int64_t id, const terms *q,
+                             const quire_search_params *p, quire_hit *h, quire_error *err)
 {
     sqlite3_stmt *s = NULL;
     quire_status rc = QUIRE_OK;
@@ -453,7 +576,41 @@ static quire_status fill_hit(quire_store *st, int64_t id, const terms *q, quire_
         h->page_end = sqlite3_column_int(s, 2);
         h->heading = qr_strdup(heading ? heading : "");
         h->text = qr_strdup(text ? text : "");
-        h->snippet = h->text ? make_snippet(h->text, q) : NULL;
+        const char *open = p->highlight_open ? p->highlight_open : "\xc2\xab";
+        const char *close = p->highlight_close ? p->highlight_close : "\xc2\xbb";
+        int marked = 0;
+        h->snippet = h->text ? make_snippet(h->text, q, open, close, &marked) : NULL;
+        /* matched by common words only ("you can"): mark those */
+        if (!marked && h->snippet) {
+            terms all = *q;
+            memset(all.stop, 0, sizeof all.stop);
+            char *s2 = make_snippet(h->text, &all, open, close, &marked);
+            if (s2 && marked) {
+                qr_free((char *)h->snippet);
+                h->snippet = s2;
+            } else {
+                qr_free(s2);
+                marked = 0;
+            }
+        }
+        /* matched by its heading only: the snippet starts with the marked heading, so it
+           always shows why the hit is there */
+        int hmarked = 0;
+        char *hs = !marked && h->snippet && h->heading && h->heading[0]
+                       ? make_snippet(h->heading, q, open, close, &hmarked)
+                       : NULL;
+        if (hs && hmarked) {
+            qr_buf b;
+            qr_buf_init(&b, 0);
+            qr_buf_printf(&b, "%s \xc2\xb7 %s", hs, h->snippet);
+            if (!b.failed) {
+                qr_free((char *)h->snippet);
+                h->snippet = b.data;
+            } else {
+                qr_buf_free(&b);
+            }
+        }
+        qr_free(hs);
         if (!h->document || !h->heading || !h->text || !h->snippet)
             rc = qr_err(err, QUIRE_NOMEM, "out of memory");
     } else {
@@ -555,7 +712,8 @@ quire_status quire_search(quire_store *st, const char *query, const quire_search
     }
     pthread_mutex_lock(&st->lock);
     if (mode != QUIRE_SEARCH_VECTOR)
-        rc = text_candidates(st, &c, &q, p->path_glob, nlist, tc, &ntc, err);
+        rc = text_candidates(st, &c, &q, query, p->text_rank, p->path_glob, nlist, tc, &ntc,
+                             err);
     if (rc == QUIRE_OK && mode != QUIRE_SEARCH_TEXT)
         rc = vector_candidates(st, &c, qv, p->path_glob,
                                p->ef > 0 ? p->ef : c.ef_search, p->exact, nlist, vc, &nvc,
@@ -587,7 +745,7 @@ quire_status quire_search(quire_store *st, const char *query, const quire_search
         for (int i = 0; rc == QUIRE_OK && i < nh; i++) {
             quire_hit *x = &h->hits[i];
             h->n = i + 1;
-            rc = fill_hit(st, fu[i].id, &q, x, err);
+            rc = fill_hit(st, fu[i].id, &q, p, x, err);
             x->score = fu[i].score;
             x->text_rank = fu[i].trank;
             x->vector_rank = fu[i].vrank;

@@ -86,4 +86,11 @@ char *qr_store_embed_text(const char *prefix, const char *heading, const char *t
 /* Current UTC time as ISO 8601 into buf[32]. */
 void qr_store_now_iso(char buf[32]);
 
+/* The JSON form of a hit (hit_json.c, docs/search-hits.md): every key always present,
+ * null when absent. score_kind from qr_score_kind(mode actually used, text_rank). */
+struct json_t;
+struct json_t *qr_hit_json(const quire_hit *h, int rank, const char *score_kind);
+const char *qr_score_kind(int mode, int text_rank);
+#define QR_HIT_SCHEMA_VERSION 1
+
 #endif /* QR_STORE_INT_H */

@@ -180,6 +180,18 @@ assert r["mode"] == "hybrid" and r["data"][0]["document"].endswith("a7.md"), r
 EOF2
 curl -s "$BASE/v1/search" -H "$A" -H "$J" -d '{"collection":"zoo","query":"animal","mode":"vector","k":4}' > "$T/s3"
 check "search mode vector: k hits" $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["mode"]=="vector" and len(r["data"])==4, r' "$T/s3"
+"$Q" search --db "$DB" -c zoo --model "$M" --mode vector -k 4 --json animal > "$T/s3cli" 2>/dev/null
+check "/v1/search hits = quire search --json hits (hit schema 1: same keys and values)" $PY - "$T/s3" "$T/s3cli" <<'EOF2'
+import json, sys
+r = json.load(open(sys.argv[1])); cli = [json.loads(l) for l in open(sys.argv[2])]
+assert r["hit_schema_version"] == 1 and r["mode_requested"] == "vector" and not r["mode_fallback"], r
+assert len(cli) == 4 and [sorted(h) for h in r["data"]] == [sorted(h) for h in cli], (r["data"][0], cli[0])
+for a, b in zip(r["data"], cli):
+    assert {k: v for k, v in a.items() if k != "score" and k != "cosine"} == \
+           {k: v for k, v in b.items() if k != "score" and k != "cosine"}, (a, b)
+    assert abs(a["cosine"] - b["cosine"]) < 1e-6 and a["score_kind"] == "cosine", (a, b)
+assert all(h["text_rank"] is None for h in cli), cli
+EOF2
 
 # convert: PDF bytes in, Markdown / JSON out
 curl -s -D "$T/ch" "$BASE/v1/convert?format=md" -H "$A" --data-binary @examples/sample.pdf > "$T/c.md"
@@ -203,6 +215,19 @@ assert float(m["quire_embed_batch_size_sum"]) > float(m["quire_embed_batch_size_
 EOF2
 stop_server
 check "SIGTERM when idle: exit 0" [ $rc -eq 0 ]
+
+# ---- a server without the collection's model: a text fallback is never silent ------------
+start_server "$T/srvfb.err" --db "$DB"
+curl -s "http://127.0.0.1:$PORT/v1/search" -H "$J" -d '{"collection":"zoo","query":"creature7 food7","k":3}' > "$T/sfb"
+check "collection with vectors, server without its model: text, mode_fallback true, note says why" $PY - "$T/sfb" <<'EOF2'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["mode"] == "text" and r["mode_fallback"] is True and r["mode_requested"] is None, r
+assert "no model" in r["note"] and r["data"] and r["data"][0]["document"].endswith("a7.md"), r
+EOF2
+curl -s "http://127.0.0.1:$PORT/v1/search" -H "$J" -d '{"collection":"demo","query":"lens","k":1}' > "$T/sfb2"
+check "text-only collection on that server: no fallback flagged" $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["mode"]=="text" and r["mode_fallback"] is False, r' "$T/sfb2"
+stop_server
 
 # ---- server 2: --truncate -------------------------------------------------------------------
 start_server "$T/srv2.err" --model "$M" --max-tokens 24 --truncate

@@ -50,16 +50,20 @@ check "changed file: no orphan chunks" sh -c "[ \"\$(sqlite3 '$DB' 'SELECT count
 
 # ---- search output --------------------------------------------------------------------
 "$Q" search --db "$DB" -c born --json -k 5 "gnuplot terminal" > "$T/s.jsonl" 2>"$T/s.err"
-check "search --json: 5 hits with document, pages, heading, score, snippet" $PY - "$T/s.jsonl" <<'EOF2'
+check "search --json: 5 hits, hit schema 1 (every key, nulls for absent), each snippet marks a term" $PY - "$T/s.jsonl" <<'EOF2'
 import json, sys
 h = [json.loads(l) for l in open(sys.argv[1])]
 assert len(h) == 5, len(h)
-for x in h:
-    for k in ("document", "page_start", "page_end", "heading", "score", "snippet"):
-        assert k in x, (k, x)
-    assert 1 <= x["page_start"] <= x["page_end"]
+keys = {"rank", "id", "chunk_id", "document", "doc_id", "page_start", "page_end", "heading",
+        "text", "snippet", "score", "score_kind", "text_rank", "vector_rank", "cosine",
+        "metadata"}
+for i, x in enumerate(h):
+    assert set(x) == keys, (sorted(set(x) ^ keys), x)
+    assert x["rank"] == i + 1 and 1 <= x["page_start"] <= x["page_end"]
+    assert x["score_kind"] == "bm25+phrase" and x["vector_rank"] is None and x["cosine"] is None
+    assert x["text_rank"] == i + 1 and (x["heading"] is None or isinstance(x["heading"], str))
+    assert "\u00ab" in x["snippet"] and "\u00bb" in x["snippet"], ("no term marked", x["snippet"])
 assert all(h[i]["score"] >= h[i + 1]["score"] for i in range(4))
-assert any("[" in x["snippet"] for x in h), "terms not marked"
 EOF2
 "$Q" search --db "$DB" -c born --mode hybrid -k 1 "gnuplot" > /dev/null 2> "$T/s.err"
 check "text-only collection: --mode hybrid falls back to text with a note" grep -q "text-only" "$T/s.err"
@@ -78,7 +82,8 @@ check "unknown collection: error naming it" grep -q "no collection named 'nosuch
 check "query of punctuation only: no hits, exit 0" "$Q" search --db "$DB" -c born '"*^()'
 
 # ---- known items (independent text via pdftotext) -----------------------------------------
-$PY tests/tools/known_items.py "$Q" "$DB" born "$C/born" 2 0.95 > "$T/ki" 2>&1
+# phrase-aware ranking (the default): top-3 >= 98 % and top-1 >= 90 %, every snippet marked
+$PY tests/tools/known_items.py "$Q" "$DB" born "$C/born" 3 0.98 0.90 > "$T/ki" 2>&1
 cat "$T/ki"
 
 # ---- hostile inputs in a batch ------------------------------------------------------------

@@ -45,7 +45,9 @@ int main(void)
     F(quire_ingest_result, store_ms); S(quire_ingest_result);
     F(quire_search_params, collection); F(quire_search_params, k); F(quire_search_params, mode);
     F(quire_search_params, path_glob); F(quire_search_params, ef);
-    F(quire_search_params, embedder); F(quire_search_params, exact); S(quire_search_params);
+    F(quire_search_params, embedder); F(quire_search_params, exact);
+    F(quire_search_params, text_rank); F(quire_search_params, highlight_open);
+    F(quire_search_params, highlight_close); S(quire_search_params);
     F(quire_hit, chunk_id); F(quire_hit, document); F(quire_hit, page_start);
     F(quire_hit, page_end); F(quire_hit, heading); F(quire_hit, text); F(quire_hit, snippet);
     F(quire_hit, score); F(quire_hit, text_rank); F(quire_hit, vector_rank);
