@@ -473,6 +473,7 @@ static json_t *page_json(const quire_page_report *r, const char *vlm)
     json_object_set_new(o, "conf", r->conf >= 0 ? json_real(r->conf) : json_null());
     json_object_set_new(o, "error", r->error[0] ? json_string(r->error) : json_null());
     json_object_set_new(o, "empty", json_boolean(page_is_empty(r)));
+    json_object_set_new(o, "text_rotation", json_integer(r->text_rotation));
     return o;
 }
 

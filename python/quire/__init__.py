@@ -89,7 +89,7 @@ class _PageReport(ctypes.Structure):
     _fields_ = [("page", ctypes.c_int), ("method", ctypes.c_int),
                 ("reason", ctypes.c_char * 96), ("ms", ctypes.c_double),
                 ("chars", ctypes.c_long), ("conf", ctypes.c_float),
-                ("error", ctypes.c_char * 160)]
+                ("error", ctypes.c_char * 160), ("text_rotation", ctypes.c_int)]
 
 
 class _ConvertResult(ctypes.Structure):
@@ -168,6 +168,9 @@ _embedder_new = _fn("quire_embedder_new", ctypes.c_int, _P,
                     ctypes.POINTER(_EmbedderParams), ctypes.POINTER(_P), _E)
 _embedder_free = _fn("quire_embedder_free", None, _P)
 _model_normalize = _fn("quire_model_normalize", ctypes.c_int, _P)
+_model_matryoshka = _fn("quire_model_matryoshka", ctypes.c_int, _P)
+_model_shorten = _fn("quire_model_shorten", None, _P, ctypes.POINTER(ctypes.c_float),
+                     ctypes.c_int, ctypes.c_int)
 _embed = _fn("quire_embed", ctypes.c_int, _P, ctypes.POINTER(ctypes.c_char_p),
              ctypes.POINTER(ctypes.c_size_t), ctypes.c_size_t, ctypes.POINTER(ctypes.c_float),
              ctypes.POINTER(ctypes.c_int32), _E)
@@ -246,6 +249,7 @@ class Model:
         self.fingerprint = _model_fingerprint(h).decode()
         self.description = _model_describe(h).decode()
         self.normalize = bool(_model_normalize(h))
+        self.matryoshka = bool(_model_matryoshka(h))
 
     def _acquire(self, normalize):
         """An embedder for this call: taken from the free list, or created. The C API
@@ -305,7 +309,12 @@ class Model:
             finally:
                 self._release(normalize, e)
             _check(st, err)
-        if dims is not None and dims < d:
+        if dims is not None and self.matryoshka:  # the model's own rule (nomic v1.5)
+            for i in range(n):
+                _model_shorten(self._h, out[i].ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                               dims, 1)
+            out = np.ascontiguousarray(out[:, :dims])
+        elif dims is not None and dims < d:
             out = np.ascontiguousarray(out[:, :dims])
             if norm_out:  # as `quire embed --dims`: double sum in order, then scale
                 v64 = out.astype(np.float64)
@@ -407,7 +416,7 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
             report=False):
     """Convert a PDF or page image. Returns the document as a str (format md|json|txt), or
     (text, pages) with report=True, pages being one dict per page (page, method, reason,
-    ms, chars, conf, error). A document that cannot be opened raises QuireError; when
+    ms, chars, conf, error, text_rotation). A document that cannot be opened raises QuireError; when
     some pages fail, the error carries the other pages in .partial (and .pages)."""
     conv = _converter(threads, lang)
     p = _params_convert(format, ocr, pages, dpi)
@@ -424,7 +433,8 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
             rep.append({"page": x.page, "method": _METHODS.get(x.method, str(x.method)),
                         "reason": x.reason.decode(), "ms": x.ms, "chars": x.chars,
                         "conf": None if x.conf < 0 else x.conf,
-                        "error": x.error.decode() or None})
+                        "error": x.error.decode() or None,
+                        "text_rotation": x.text_rotation})
         _convert_result_free(res)
     if st != 0:
         e = QuireError(st, err.msg.decode("utf-8", "replace"))

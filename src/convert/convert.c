@@ -386,6 +386,7 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
             ep[i].width = pages[i]->width;
             ep[i].height = pages[i]->height;
             ep[i].rotation = pages[i]->rotation;
+            ep[i].text_rotation = pages[i]->text_rotation;
         }
         if (r->method == QUIRE_METHOD_FAILED || !pages[i])
             ep[i].missing = r->error[0] ? r->error : "failed";

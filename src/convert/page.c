@@ -97,8 +97,11 @@ static quire_status ocr_page(qr_cv_worker *w, qr_cv_doc *doc, qr_pdf *pdf, int n
     if (st != QUIRE_OK)
         return st;
     memset(out, 0, sizeof(*out));
-    st = qr_ocr_page(w->ocr, &img, text->width, text->height, &w->scratch, out, &doc->abort,
-                     err);
+    /* the render shows the page as displayed; a text page turned back to read its
+     * sideways text has its width and height swapped */
+    int turned = text->text_rotation == 90 || text->text_rotation == 270;
+    st = qr_ocr_page(w->ocr, &img, turned ? text->height : text->width,
+                     turned ? text->width : text->height, &w->scratch, out, &doc->abort, err);
     qr_image_free(&img);
     if (st == QUIRE_OK) {
         out->number = number;
@@ -164,6 +167,7 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
     rep->method = kept == &ocr ? QUIRE_METHOD_OCR : QUIRE_METHOD_TEXT;
     rep->chars = count_chars(kept);
     rep->conf = kept == &ocr ? kept->mean_conf : -1.0f;
+    rep->text_rotation = kept->text_rotation;
 done:
     if (doc->vlm && rep->method != QUIRE_METHOD_VLM)
         qr_cv_vlm_fell_back(doc, idx);

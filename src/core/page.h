@@ -63,7 +63,11 @@ typedef struct qr_page {
     int number;    /* 1-based page number in the document */
     float width;   /* points */
     float height;
-    int rotation;  /* degrees, as displayed */
+    int rotation;  /* degrees, as displayed (the PDF's /Rotate) */
+    int text_rotation; /* degrees clockwise in which most of the displayed text runs
+                          (0, 90, 180, 270: a /Rotate'd page, a landscape table set
+                          sideways); when not 0, everything below (width, height,
+                          boxes) is in the page turned back by it, text upright */
     int source;    /* QR_SRC_TEXT or QR_SRC_OCR */
     qr_tblock *blocks;
     int n_blocks;

@@ -28,6 +28,7 @@ typedef struct qr_export_page {
     int page;            /* 1-based */
     float width, height; /* points; 0 when the page was not converted */
     int rotation;        /* degrees, as displayed */
+    int text_rotation;   /* qr_page.text_rotation: width/height are then of the turned page */
     const char *missing; /* NULL = converted, else why it is missing from the output */
 } qr_export_page;
 

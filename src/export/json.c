@@ -1,7 +1,8 @@
 /*
  * json.c — the analysed document as one JSON object:
  *   {"schema_version": 1, "document": PATH, "units": "pt", "origin": "top-left",
- *    "pages": [{"page": 1, "width": W, "height": H, "rotation": 0, "status": "ok"|
+ *    "pages": [{"page": 1, "width": W, "height": H, "rotation": 0, "text_rotation": 0,
+ *      "status": "ok"|
  *      "missing", "missing_reason": null|"timed out"}], "missing_pages": [N...],
  *    "blocks": [{"type": "heading", "level": 1, "text": "...",
  *     "page": 1, "bbox": [x0, y0, x1, y1], "source": "text"|"ocr"|"vlm",
@@ -129,7 +130,8 @@ static void put_pages(qr_buf *out, const qr_export_doc *d)
         put_number(out, p->width);
         qr_buf_append(out, ",\"height\":", 10);
         put_number(out, p->height);
-        qr_buf_printf(out, ",\"rotation\":%d,\"status\":\"%s\",\"missing_reason\":", p->rotation,
+        qr_buf_printf(out, ",\"rotation\":%d,\"text_rotation\":%d,\"status\":\"%s\","
+                      "\"missing_reason\":", p->rotation, p->text_rotation,
                       p->missing ? "missing" : "ok");
         if (p->missing)
             put_string(out, p->missing);

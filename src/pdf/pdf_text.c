@@ -19,6 +19,7 @@
 #define MAX_FONTS 64     /* font names cached per page */
 #define SUP_SIZE 0.85f   /* superscript: smaller than this fraction of the line's size */
 #define SUP_RISE 0.15f   /* ... and raised by more than this fraction of it */
+#define MIN_TURN_CHARS 8 /* a page is turned to read its text with at least this many */
 
 typedef struct font_info {
     fz_font *font;
@@ -374,17 +375,56 @@ static fz_display_list *record_page(qr_pdf *pdf, fz_page *page, fz_rect bounds)
     return list;
 }
 
-/* Replay the list into dev (which is dropped). Throws. */
-static void replay(qr_pdf *pdf, fz_display_list *list, fz_device *dev)
+/* Replay the list into dev (which is dropped) through ctm. Throws. */
+static void replay(qr_pdf *pdf, fz_display_list *list, fz_device *dev, fz_matrix ctm)
 {
     fz_context *ctx = pdf->ctx;
     fz_try(ctx)
     {
-        fz_run_display_list(ctx, list, dev, fz_identity, fz_infinite_rect, &pdf->cookie);
+        fz_run_display_list(ctx, list, dev, ctm, fz_infinite_rect, &pdf->cookie);
         fz_close_device(ctx, dev);
     }
     fz_always(ctx) fz_drop_device(ctx, dev);
     fz_catch(ctx) fz_rethrow(ctx);
+}
+
+/* How the page shows its text, in degrees clockwise: the writing direction that holds
+ * most of its characters (of the four right angles), when that is not left-to-right
+ * and holds more than half of them. A page with /Rotate 90 shows upright-authored text
+ * running downwards (90); a landscape table set sideways on a portrait page too. */
+static int text_orientation(const fz_stext_page *st)
+{
+    long n[4] = {0, 0, 0, 0}, total = 0;
+    for (const fz_stext_block *b = st->first_block; b; b = b->next) {
+        if (b->type != FZ_STEXT_BLOCK_TEXT)
+            continue;
+        for (const fz_stext_line *l = b->u.t.first_line; l; l = l->next) {
+            long k = 0;
+            for (const fz_stext_char *ch = l->first_char; ch; ch = ch->next)
+                k += !is_space(ch->c);
+            int d = l->dir.x > 0.9f ? 0 : l->dir.y > 0.9f ? 1 : l->dir.x < -0.9f ? 2
+                  : l->dir.y < -0.9f ? 3 : -1;
+            if (d >= 0)
+                n[d] += k;
+            total += k;
+        }
+    }
+    int best = 0;
+    for (int d = 1; d < 4; d++)
+        if (n[d] > n[best])
+            best = d;
+    return best > 0 && n[best] >= MIN_TURN_CHARS && 2 * n[best] > total ? 90 * best : 0;
+}
+
+/* The matrix that turns the page back by `orient` degrees so that its text reads
+ * upright, with the turned page's top-left corner at (0, 0); *out is the turned box. */
+static fz_matrix turn_back(fz_rect bounds, int orient, fz_rect *out)
+{
+    fz_matrix m = fz_rotate((float)-orient);
+    fz_rect r = fz_transform_rect(bounds, m);
+    m = fz_concat(m, fz_translate(bounds.x0 - r.x0, bounds.y0 - r.y0));
+    *out = fz_transform_rect(bounds, m);
+    return m;
 }
 
 /* The MuPDF part: fills *st_out and rules, which the caller drops/frees. */
@@ -410,11 +450,25 @@ static quire_status extract(qr_pdf *pdf, int number, qr_page *page, fz_stext_pag
          * it), images kept as blocks for image_coverage, invisible off-page text
          * dropped */
         fz_stext_options opts = {FZ_STEXT_PRESERVE_IMAGES | FZ_STEXT_MEDIABOX_CLIP, 1};
+        fz_matrix ctm = fz_identity;
         st = fz_new_stext_page(ctx, bounds);
         if (!qr_pdf_aborted(pdf))
-            replay(pdf, list, fz_new_stext_device(ctx, st, &opts));
+            replay(pdf, list, fz_new_stext_device(ctx, st, &opts), ctm);
+        page->text_rotation = text_orientation(st);
+        if (page->text_rotation && !qr_pdf_aborted(pdf)) {
+            /* sideways or upside-down text: read the page again turned back, so that
+             * everything downstream sees upright lines (a second replay is cheap) */
+            fz_rect turned;
+            ctm = turn_back(bounds, page->text_rotation, &turned);
+            fz_drop_stext_page(ctx, st);
+            st = NULL;
+            st = fz_new_stext_page(ctx, turned);
+            replay(pdf, list, fz_new_stext_device(ctx, st, &opts), ctm);
+            page->width = turned.x1 - turned.x0;
+            page->height = turned.y1 - turned.y0;
+        }
         if (!qr_pdf_aborted(pdf))
-            replay(pdf, list, qr_pdf_new_rules_device(ctx, rules));
+            replay(pdf, list, qr_pdf_new_rules_device(ctx, rules), ctm);
     }
     fz_always(ctx)
     {

@@ -24,7 +24,8 @@ int main(void)
     F(quire_convert_params, page_markers); S(quire_convert_params);
     F(quire_page_report, page); F(quire_page_report, method); F(quire_page_report, reason);
     F(quire_page_report, ms); F(quire_page_report, chars); F(quire_page_report, conf);
-    F(quire_page_report, error); S(quire_page_report);
+    F(quire_page_report, error); F(quire_page_report, text_rotation);
+    S(quire_page_report);
     F(quire_convert_result, output); F(quire_convert_result, output_len);
     F(quire_convert_result, n_pages); F(quire_convert_result, n_reports);
     F(quire_convert_result, reports); F(quire_convert_result, n_failed);
