@@ -34,7 +34,8 @@ static const cli_opt opts[] = {
     {"threads", 't', 1, "N", "threads for the forward pass (default 1)"},
     {"batch", 'b', 1, "N", "most texts per forward pass (default 32; 1 = one at a time)"},
     {"prefix", 0, 1, "STR", "prepend STR to every text (e.g. \"query: \")"},
-    {"dims", 0, 1, "N", "keep the first N dimensions (Matryoshka), renormalised"},
+    {"dims", 0, 1, "N", "keep the first N dimensions (Matryoshka), renormalised; nomic_bert: "
+                        "layer_norm, truncate, L2 (v1.5 rule)"},
     {"format", 'f', 1, "jsonl|f32", "output: JSON lines (default) or raw little-endian f32"},
     {"quiet", 'q', 0, NULL, "no progress on stderr"},
     {NULL, 0, 0, NULL, NULL},
@@ -109,20 +110,9 @@ static void write_jsonl(qr_buf *b, size_t index, int tokens, int truncated, cons
     qr_buf_append(b, "]}\n", 3);
 }
 
-static void truncate_dims(float *v, int dims, int normalize)
-{
-    if (!normalize)
-        return;
-    double ss = 0.0;
-    for (int j = 0; j < dims; j++)
-        ss += (double)v[j] * v[j];
-    double inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
-    for (int j = 0; j < dims; j++)
-        v[j] = (float)(v[j] * inv);
-}
-
 typedef struct embed_run {
     embed_args *a;
+    const quire_model *model;
     quire_embedder *emb;
     int dims_out, dims, normalize;
     const char *prefix; /* --prefix or the prompt's text */
@@ -168,8 +158,8 @@ static int embed_chunk(embed_run *r, lines_reader *lr, long n, size_t base, quir
                         base + (size_t)i + 1, (int)r->nin[i], (int)r->ntok[i]);
             r->n_truncated++;
         }
-        if (r->dims_out < r->dims)
-            truncate_dims(v, r->dims_out, r->normalize);
+        if (r->dims_out < r->dims || (r->a->dims && quire_model_matryoshka(r->model)))
+            quire_model_shorten(r->model, v, r->dims_out, r->normalize);
         if (r->a->f32)
             qr_buf_append(&r->out, v, (size_t)r->dims_out * sizeof(float));
         else
@@ -251,6 +241,7 @@ int cmd_embed(int argc, char **argv)
         return rc;
     embed_run r = {0};
     r.a = &a;
+    r.model = model;
     qr_buf_init(&r.out, 0);
     r.dims = quire_model_dims(model);
     r.dims_out = a.dims ? (int)a.dims : r.dims;

@@ -167,6 +167,13 @@ QUIRE_API int quire_model_prompt_count(const quire_model *model);
 QUIRE_API const char *quire_model_prompt_name(const quire_model *model, int i);
 /* default_prompt_name of config_sentence_transformers.json, or NULL. */
 QUIRE_API const char *quire_model_default_prompt(const quire_model *model);
+/* 1 when the model has its own Matryoshka rule for shortened vectors (NomicBERT v1.5:
+ * layer_norm without affine over the full vector, then truncate, then L2). */
+QUIRE_API int quire_model_matryoshka(const quire_model *model);
+/* Shorten one vector v[0..dims of the model) in place to its first dims values by the
+ * model's rule: the Matryoshka rule above (always L2-normalised), else truncation
+ * followed by L2 normalisation when normalize is 1. */
+QUIRE_API void quire_model_shorten(const quire_model *model, float *v, int dims, int normalize);
 /* What the folder says, as "key: value" lines into buf (NUL-terminated when cap > 0):
  * model, folder, architecture, describe, tokenizer, pooling, normalize, prompts, default
  * prompt, max tokens, dims, fingerprint. Returns the length it needed. */

@@ -62,8 +62,9 @@ for f in sorted(os.listdir(d)):
         doc = json.load(open(os.path.join(d, f)))
     except Exception:
         continue
-    n = sum(1 for b in doc.get("blocks", []) if b.get("type") == "table")
-    print(f"{f[:-5]}\t{n}")
+    tb = [b for b in doc.get("blocks", []) if b.get("type") == "table"]
+    pages = sorted({b.get("page") for b in tb})
+    print(f"{f[:-5]}\t{len(tb)}\t{len(pages)}\t{','.join(map(str, pages))}")
 PY
 }
 echo "## Table blocks in corpus/born (prose, TOCs, code, manuals)"
@@ -72,13 +73,21 @@ count "$Q" "$W/bq"
 if [ -n "$BASE" ]; then
     count "$BASE" "$W/bb"
     join -t "$(printf '\t')" "$W/bq.tsv" "$W/bb.tsv" > "$W/j.tsv"
-    awk -F'\t' '{q+=$2; b+=$3} END {printf "total: %d table blocks (this build), %d (%s)\n\n", q, b, "'"$BASE"'"}' "$W/j.tsv"
-    echo "| document | this build | base |"
-    echo "|---|---|---|"
-    awk -F'\t' '$2 != $3 {printf "| %s | %d | %d |\n", $1, $2, $3}' "$W/j.tsv"
+    # this build: blocks pages list; base: blocks pages list
+    awk -F'\t' '{q+=$2; qp+=$3; b+=$5; bp+=$6} END {printf "total: %d table blocks on %d pages (this build), %d on %d pages (base %s)\n\n", q, qp, b, bp, "'"$BASE"'"}' "$W/j.tsv"
+    echo "Documents that differ; \"new pages\" = pages with a table now and none in base"
+    echo "(where a new false table in prose, a TOC or code would show):"
+    echo
+    echo "| document | blocks (this / base) | pages with a table (this / base) | new pages |"
+    echo "|---|---|---|---|"
+    awk -F'\t' '$2 != $5 || $4 != $7 {
+        n = split($4, a, ","); m = split($7, b, ","); delete seen; new = ""
+        for (i = 1; i <= m; i++) seen[b[i]] = 1
+        for (i = 1; i <= n; i++) if (a[i] != "" && !(a[i] in seen)) new = new (new ? "," : "") a[i]
+        printf "| %s | %d / %d | %d / %d | %s |\n", $1, $2, $5, $3, $6, new }' "$W/j.tsv"
 else
-    awk -F'\t' '{q+=$2} END {printf "total: %d table blocks in %d documents\n\n", q, NR}' "$W/bq.tsv"
-    echo "| document | tables |"
-    echo "|---|---|"
-    awk -F'\t' '$2 > 0 {printf "| %s | %d |\n", $1, $2}' "$W/bq.tsv"
+    awk -F'\t' '{q+=$2; p+=$3} END {printf "total: %d table blocks on %d pages in %d documents\n\n", q, p, NR}' "$W/bq.tsv"
+    echo "| document | tables | pages with a table |"
+    echo "|---|---|---|"
+    awk -F'\t' '$2 > 0 {printf "| %s | %d | %d |\n", $1, $2, $3}' "$W/bq.tsv"
 fi

@@ -168,6 +168,9 @@ _embedder_new = _fn("quire_embedder_new", ctypes.c_int, _P,
                     ctypes.POINTER(_EmbedderParams), ctypes.POINTER(_P), _E)
 _embedder_free = _fn("quire_embedder_free", None, _P)
 _model_normalize = _fn("quire_model_normalize", ctypes.c_int, _P)
+_model_matryoshka = _fn("quire_model_matryoshka", ctypes.c_int, _P)
+_model_shorten = _fn("quire_model_shorten", None, _P, ctypes.POINTER(ctypes.c_float),
+                     ctypes.c_int, ctypes.c_int)
 _embed = _fn("quire_embed", ctypes.c_int, _P, ctypes.POINTER(ctypes.c_char_p),
              ctypes.POINTER(ctypes.c_size_t), ctypes.c_size_t, ctypes.POINTER(ctypes.c_float),
              ctypes.POINTER(ctypes.c_int32), _E)
@@ -246,6 +249,7 @@ class Model:
         self.fingerprint = _model_fingerprint(h).decode()
         self.description = _model_describe(h).decode()
         self.normalize = bool(_model_normalize(h))
+        self.matryoshka = bool(_model_matryoshka(h))
 
     def _acquire(self, normalize):
         """An embedder for this call: taken from the free list, or created. The C API
@@ -305,7 +309,12 @@ class Model:
             finally:
                 self._release(normalize, e)
             _check(st, err)
-        if dims is not None and dims < d:
+        if dims is not None and self.matryoshka:  # the model's own rule (nomic v1.5)
+            for i in range(n):
+                _model_shorten(self._h, out[i].ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                               dims, 1)
+            out = np.ascontiguousarray(out[:, :dims])
+        elif dims is not None and dims < d:
             out = np.ascontiguousarray(out[:, :dims])
             if norm_out:  # as `quire embed --dims`: double sum in order, then scale
                 v64 = out.astype(np.float64)

@@ -78,9 +78,14 @@ static quire_status read_config(quire_model *m, const char *dir, quire_error *er
         m->arch = QR_ARCH_XLMR;
     else if (mts && strcmp(mts, "mpnet") == 0)
         m->arch = QR_ARCH_MPNET;
-    else if (mt && (!mts || strcmp(mts, "bert") != 0)) {
+    else if (mts && strcmp(mts, "nomic_bert") == 0) {
+        char nfile[4200];
+        snprintf(nfile, sizeof(nfile), "%s/%s", dir, f);
+        rc = qr_nomic_read_config(m, c, nfile, err);
+        goto done;
+    } else if (mt && (!mts || strcmp(mts, "bert") != 0)) {
         rc = qr_err(err, QUIRE_UNSUPPORTED, "%s/%s: model_type \"%s\" is not supported (bert, "
-                    "xlm-roberta, mpnet)", dir, f, mts ? mts : "?");
+                    "xlm-roberta, mpnet, nomic_bert)", dir, f, mts ? mts : "?");
         goto done;
     }
     json_t *act = json_object_get(c, "hidden_act");
@@ -159,7 +164,8 @@ static quire_status read_max_tokens(quire_model *m, const char *dir, int request
         return rc;
     }
     /* XLM-R / MPNet positions start after padding_idx: 514 positions hold 512 tokens */
-    int lim = m->arch == QR_ARCH_BERT ? m->max_pos : m->max_pos - m->pad_id - 1;
+    int lim = m->arch == QR_ARCH_XLMR || m->arch == QR_ARCH_MPNET ? m->max_pos - m->pad_id - 1
+                                                                  : m->max_pos;
     int max = lim;
     json_t *v = sb ? json_object_get(sb, "max_seq_length") : NULL;
     json_t *w = tc ? json_object_get(tc, "model_max_length") : NULL;
@@ -190,6 +196,8 @@ quire_status qr_model_read_configs(quire_model *m, const char *dir,
         rc = qr_st_read_modules(m, dir, err);
     if (rc == QUIRE_OK)
         rc = qr_st_read_prompts(m, dir, err);
+    if (rc == QUIRE_OK && m->arch == QR_ARCH_NOMIC)
+        rc = qr_nomic_add_prompts(m, err);
     if (rc == QUIRE_OK)
         rc = read_max_tokens(m, dir, p ? p->max_tokens : 0, err);
     if (rc == QUIRE_OK && p && p->pooling) {

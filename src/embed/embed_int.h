@@ -57,7 +57,7 @@ float qr_half_to_float(uint16_t h);
  *        pad_id + 1 + (count of non-pad ids so far), pad ids at position pad_id.
  *  MPNET "mpnet": RoBERTa positions, no token types, attention.attn.{q,k,v,o} names,
  *        and a relative position bias shared by all layers (qr_mpnet_bucket). */
-enum { QR_ARCH_BERT = 0, QR_ARCH_XLMR, QR_ARCH_MPNET };
+enum { QR_ARCH_BERT = 0, QR_ARCH_XLMR, QR_ARCH_MPNET, QR_ARCH_NOMIC };
 const char *qr_arch_name(int arch);
 
 /* MPNet's relative position bucket of query i and key j (n = i - j), as
@@ -101,6 +101,11 @@ struct quire_model {
     int arch;           /* QR_ARCH_* from model_type */
     int pad_id;         /* XLM-R / MPNet: padding_idx of the position ids */
     int rel_buckets;    /* MPNet: rows of the relative attention bias table */
+    /* NomicBERT (nomic.c): rotary dims per head, pairing, base, dynamic-NTK factor (0 =
+     * none), trained length; rope = cos/sin rows for positions 0..max_pos-1 at rot_base */
+    int rot_dim, rot_interleaved, max_trained;
+    double rot_base, rot_scaling;
+    float *rope;
     /* derived settings */
     int max_tokens;
     int pooling;        /* enum quire_pooling (never DEFAULT) */
@@ -133,6 +138,20 @@ quire_status qr_st_read_modules(quire_model *m, const char *dir, quire_error *er
 quire_status qr_st_read_prompts(quire_model *m, const char *dir, quire_error *err);
 quire_status qr_st_add_prompt(quire_model *m, const char *name, const char *text);
 void qr_st_free(quire_model *m);
+
+/* nomic.c: config.json of model_type nomic_bert (file = its path, for messages); rotary
+ * rows [t][rot_dim] (cos then sin) for positions p0.. at base; the base a sequence of t
+ * tokens uses; rotary on q, k of t rows of qkv (stride ld); SwiGLU in place on [rows][2I]. */
+struct json_t;
+quire_status qr_nomic_read_config(quire_model *m, struct json_t *c, const char *file,
+                                  quire_error *err);
+void qr_nomic_rope_rows(const quire_model *m, double base, int p0, int t, float *out);
+double qr_nomic_base(const quire_model *m, int t);
+void qr_nomic_rotate(const quire_model *m, float *qkv, long ld, int t, const float *cs);
+void qr_nomic_swiglu(float *y, int rows, int inter);
+/* The model card's task prefixes as prompts (unless the folder names them itself):
+ * search_query, search_document, classification, clustering; query, document. */
+quire_status qr_nomic_add_prompts(quire_model *m, quire_error *err);
 
 /* Validate tensors and build the packed weights. */
 quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error *err);

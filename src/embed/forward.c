@@ -31,6 +31,8 @@ struct qr_fwd {
     size_t x_bytes, qkv_bytes, ffn_bytes;
     float *attn_scratch;        /* per thread */
     size_t attn_stride;
+    float *rope_scratch;        /* NomicBERT with NTK scaling: [max_seq][rot_dim] per thread */
+    size_t rope_stride;
     int *seq_start;             /* [max_tokens + 1] */
     /* current pass */
     const int32_t *const *ids;
@@ -42,6 +44,7 @@ struct qr_fwd {
     qr_gemm_args gemm;
     const qr_layer *layer;
     const float *ln_g, *ln_b;
+    int ffn_rows;
 };
 
 quire_status qr_fwd_new(const quire_model *m, int max_tokens_total, int max_seq,
@@ -58,6 +61,8 @@ quire_status qr_fwd_new(const quire_model *m, int max_tokens_total, int max_seq,
     f->max_seq = max_seq;
     f->n_threads = n_threads < 1 ? 1 : n_threads;
     size_t T = (size_t)max_tokens_total, H = (size_t)m->hidden, I = (size_t)m->inter;
+    if (m->arch == QR_ARCH_NOMIC)
+        I *= 2; /* fc11 and fc12 outputs side by side */
     int d = m->hidden / m->n_heads;
     f->attn_stride = (QR_ATTN_SCRATCH(max_seq, d) + 15) & ~(size_t)15;
     f->x_bytes = T * H * sizeof(float);
@@ -69,7 +74,12 @@ quire_status qr_fwd_new(const quire_model *m, int max_tokens_total, int max_seq,
     f->ffn = qr_malloc_huge(f->ffn_bytes);
     f->attn_scratch = qr_malloc_aligned(f->attn_stride * (size_t)f->n_threads * sizeof(float));
     f->seq_start = qr_calloc(T + 1, sizeof(int));
-    if (!f->x || !f->qkv || !f->ctx || !f->ffn || !f->attn_scratch || !f->seq_start) {
+    if (m->arch == QR_ARCH_NOMIC && m->rot_scaling > 0) {
+        f->rope_stride = ((size_t)max_seq * (size_t)m->rot_dim + 15) & ~(size_t)15;
+        f->rope_scratch = qr_malloc_aligned(f->rope_stride * (size_t)f->n_threads * sizeof(float));
+    }
+    if (!f->x || !f->qkv || !f->ctx || !f->ffn || !f->attn_scratch || !f->seq_start ||
+        (f->rope_stride && !f->rope_scratch)) {
         qr_fwd_free(f);
         return qr_err(err, QUIRE_NOMEM,
                       "embedder: out of memory for %d tokens of scratch (lower "
@@ -95,6 +105,7 @@ void qr_fwd_free(qr_fwd *f)
     qr_free_huge(f->ctx, f->x_bytes);
     qr_free_huge(f->ffn, f->ffn_bytes);
     qr_free_aligned(f->attn_scratch);
+    qr_free_aligned(f->rope_scratch);
     qr_free(f->seq_start);
     qr_free(f);
 }
@@ -119,8 +130,13 @@ static void op_embed(void *ctx, int ith, int nth)
             int pos = p;
             if (m->arch != QR_ARCH_BERT)
                 pos = id == m->pad_id ? m->pad_id : m->pad_id + ++n_real;
-            const float *pe = m->pos_emb + (size_t)pos * H;
             const float *te = m->type_emb; /* token type 0 */
+            if (!m->pos_emb) { /* NomicBERT: rotary positions, applied in attention */
+                for (int j = 0; j < H; j++)
+                    row[j] += te[j];
+                continue;
+            }
+            const float *pe = m->pos_emb + (size_t)pos * H;
             if (te) {
                 for (int j = 0; j < H; j++)
                     row[j] += pe[j] + te[j];
@@ -199,6 +215,38 @@ static void op_attention(void *ctx, int ith, int nth)
     }
 }
 
+/* NomicBERT: rotary on q and k of every sequence, with the model's table, or with rows
+ * for this sequence's own NTK base when it is longer than the trained length. */
+static void op_rotary(void *ctx, int ith, int nth)
+{
+    qr_fwd *f = ctx;
+    const quire_model *m = f->m;
+    long H3 = 3L * m->hidden;
+    long lo, hi;
+    qr_split(f->n_seq, ith, nth, &lo, &hi);
+    for (long s = lo; s < hi; s++) {
+        int t = f->lens[s];
+        const float *cs = m->rope;
+        double base = qr_nomic_base(m, t);
+        if (base != m->rot_base) {
+            float *rows = f->rope_scratch + f->rope_stride * (size_t)ith;
+            qr_nomic_rope_rows(m, base, 0, t, rows);
+            cs = rows;
+        }
+        qr_nomic_rotate(m, f->qkv + (size_t)f->seq_start[s] * H3, H3, t, cs);
+    }
+}
+
+static void op_swiglu(void *ctx, int ith, int nth)
+{
+    qr_fwd *f = ctx;
+    long lo, hi;
+    qr_split(f->ffn_rows, ith, nth, &lo, &hi);
+    if (lo < hi)
+        qr_nomic_swiglu(f->ffn + (size_t)lo * 2 * (size_t)f->m->inter, (int)(hi - lo),
+                        f->m->inter);
+}
+
 static void op_layernorm(void *ctx, int ith, int nth)
 {
     qr_fwd *f = ctx;
@@ -225,6 +273,8 @@ static void layer_forward(qr_fwd *f, const qr_layer *L)
     long H = m->hidden, I = m->inter;
     int T = f->n_tok;
     run_gemm(f, T, f->x, H, &L->qkv, L->qkv_b, NULL, 0, f->qkv, 3 * H, QR_ACT_NONE);
+    if (m->arch == QR_ARCH_NOMIC)
+        qr_pool_run(f->pool, op_rotary, f);
     qr_pool_run(f->pool, op_attention, f);
     run_gemm(f, T, f->ctx, H, &L->out, L->out_b, f->x, H, f->x, H, QR_ACT_NONE);
     f->ln_g = L->ln1_g;
@@ -233,6 +283,13 @@ static void layer_forward(qr_fwd *f, const qr_layer *L)
     for (int r = 0; r < T; r += FFN_CHUNK) {
         int rows = QR_MIN(FFN_CHUNK, T - r);
         float *xr = f->x + (size_t)r * H;
+        if (m->arch == QR_ARCH_NOMIC) { /* fc2(fc11(x) * silu(fc12(x))) */
+            run_gemm(f, rows, xr, H, &L->ffn_in, NULL, NULL, 0, f->ffn, 2 * I, QR_ACT_NONE);
+            f->ffn_rows = rows;
+            qr_pool_run(f->pool, op_swiglu, f);
+            run_gemm(f, rows, f->ffn, 2 * I, &L->ffn_out, NULL, xr, H, xr, H, QR_ACT_NONE);
+            continue;
+        }
         run_gemm(f, rows, xr, H, &L->ffn_in, L->ffn_in_b, NULL, 0, f->ffn, I, QR_ACT_GELU);
         run_gemm(f, rows, f->ffn, I, &L->ffn_out, L->ffn_out_b, xr, H, xr, H, QR_ACT_NONE);
     }

@@ -214,9 +214,10 @@ static size_t emb_floats(const quire_model *m)
 static size_t layer_floats(const quire_model *m)
 {
     size_t h = (size_t)m->hidden, in = (size_t)m->inter;
+    int in_rows = m->arch == QR_ARCH_NOMIC ? 2 * m->inter : m->inter; /* fc11 + fc12 */
     return round16(qr_packed_size(3 * m->hidden, m->hidden)) + round16(3 * h) +
            round16(qr_packed_size(m->hidden, m->hidden)) + round16(h) + 2 * round16(h) +
-           round16(qr_packed_size(m->inter, m->hidden)) + round16(in) +
+           round16(qr_packed_size(in_rows, m->hidden)) + round16(in) +
            round16(qr_packed_size(m->hidden, m->inter)) + round16(h) + 2 * round16(h);
 }
 
@@ -274,6 +275,36 @@ static quire_status load_layer(loader *ld, int i, qr_layer *L)
     return QUIRE_OK;
 }
 
+/* NomicBERT: encoder.layers.N.{attn.Wqkv, attn.out_proj, norm1, mlp.fc11, mlp.fc12,
+ * mlp.fc2, norm2}; no biases (qkv_b, out_b, ffn_in_b, ffn_out_b stay NULL). fc11 and fc12
+ * are stacked into one [2I][H] matrix: fc11 rows first. */
+static quire_status load_layer_nomic(loader *ld, int i, qr_layer *L)
+{
+    quire_model *m = ld->m;
+    int64_t h = m->hidden, in = m->inter;
+    char a[128], b[128];
+#define NNAME(buf, suffix) (snprintf(buf, sizeof(buf), "encoder.layers.%d.%s", i, suffix), buf)
+    const char *qkv[1] = {NNAME(a, "attn.Wqkv.weight")};
+    quire_status rc = load_packed(ld, qkv, 1, 3 * h, h, &L->qkv);
+    if (rc)
+        return rc;
+    const char *ow[1] = {NNAME(a, "attn.out_proj.weight")};
+    if ((rc = load_packed(ld, ow, 1, h, h, &L->out)) ||
+        (rc = load_plain(ld, NNAME(a, "norm1.weight"), h, 0, &L->ln1_g)) ||
+        (rc = load_plain(ld, NNAME(a, "norm1.bias"), h, 0, &L->ln1_b)))
+        return rc;
+    const char *fw[2] = {NNAME(a, "mlp.fc11.weight"), NNAME(b, "mlp.fc12.weight")};
+    if ((rc = load_packed(ld, fw, 2, in, h, &L->ffn_in)))
+        return rc;
+    const char *f2[1] = {NNAME(a, "mlp.fc2.weight")};
+    if ((rc = load_packed(ld, f2, 1, h, in, &L->ffn_out)) ||
+        (rc = load_plain(ld, NNAME(a, "norm2.weight"), h, 0, &L->ln2_g)) ||
+        (rc = load_plain(ld, NNAME(b, "norm2.bias"), h, 0, &L->ln2_b)))
+        return rc;
+#undef NNAME
+    return QUIRE_OK;
+}
+
 /* Packing the layers is most of the load time (a cold start is mostly this), so the
  * layers are split over up to two threads; each has its own conversion buffer and
  * error buffer, and the first failing layer's error is reported. */
@@ -291,7 +322,8 @@ static void load_layers_task(void *ctx, int ith, int nth)
     float *base = m->arena + emb_floats(m);
     for (int i = ith; i < m->n_layers; i += nth) {
         loader ld = {m, base + layer_floats(m) * (size_t)i, pl->tmp[ith], &pl->err[ith]};
-        pl->rc[ith] = load_layer(&ld, i, &m->layers[i]);
+        pl->rc[ith] = m->arch == QR_ARCH_NOMIC ? load_layer_nomic(&ld, i, &m->layers[i])
+                                               : load_layer(&ld, i, &m->layers[i]);
         if (pl->rc[ith] != QUIRE_OK)
             return;
     }
@@ -354,6 +386,20 @@ quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error 
         return qr_err(err, QUIRE_NOMEM, "%s: out of memory for weights", path);
     }
     loader ld = {m, m->arena, tmp, err};
+    if (m->arch == QR_ARCH_NOMIC) {
+        /* no position table: its arena slot ([max_pos][H] >= [max_pos][rot_dim]) holds the
+         * rotary cos/sin rows at the configured base */
+        m->rope = take(&ld, (size_t)m->max_pos * (size_t)h);
+        qr_nomic_rope_rows(m, m->rot_base, 0, m->max_pos, m->rope);
+        rc = load_plain(&ld, "embeddings.token_type_embeddings.weight", m->type_vocab, h,
+                        &m->type_emb);
+        if (rc == QUIRE_OK)
+            rc = load_plain(&ld, "emb_ln.weight", h, 0, &m->emb_ln_g);
+        if (rc == QUIRE_OK)
+            rc = load_plain(&ld, "emb_ln.bias", h, 0, &m->emb_ln_b);
+        qr_free_aligned(tmp);
+        return rc != QUIRE_OK ? rc : load_layers(m, err);
+    }
     if ((rc = load_plain(&ld, "embeddings.position_embeddings.weight", m->max_pos, h,
                          &m->pos_emb)) ||
         (m->type_vocab > 0 &&
@@ -492,7 +538,10 @@ void quire_model_close(quire_model *m)
 
 const char *qr_arch_name(int arch)
 {
-    return arch == QR_ARCH_XLMR ? "xlm-roberta" : arch == QR_ARCH_MPNET ? "mpnet" : "bert";
+    return arch == QR_ARCH_XLMR    ? "xlm-roberta"
+           : arch == QR_ARCH_MPNET ? "mpnet"
+           : arch == QR_ARCH_NOMIC ? "nomic_bert"
+                                   : "bert";
 }
 
 int quire_model_dims(const quire_model *m) { return m ? m->hidden : 0; }

@@ -284,6 +284,7 @@ typedef struct tgrid {
     int n_rows, n_cols, cap_rows;
     tcell_b *cell; /* [cap_rows * n_cols] */
     float last_y1; /* bottom of the last line added to the last row */
+    int lower_cue; /* a stub line starting lower-case continues the label above */
 } tgrid;
 
 static int grid_init(qr_lctx *c, tgrid *g, int cap_rows, int n_cols)
@@ -475,7 +476,8 @@ static int label_continues(const tgrid *g, const tline *L, const tpiece *p, int 
     qr_bbox a = piece_box(L, &p[0]), b = piece_box(L, &p[1]);
     if (fabsf((a.y0 + a.y1) - (b.y0 + b.y1)) < 0.3f * L->size)
         return 0;
-    return starts_lower(L, &p[0]) || label_open(&gcell(g, r, gcell(g, r, 0)->owner)->text);
+    return (g->lower_cue && starts_lower(L, &p[0])) ||
+           label_open(&gcell(g, r, gcell(g, r, 0)->owner)->text);
 }
 
 /* Body lines: does line L continue the last row (a wrapped cell, or the data of a
@@ -498,7 +500,7 @@ static int body_continues(const tgrid *g, const tline *L, const tpiece *p, int n
     if (!a0)
         return 0;
     const qr_buf *lab = &gcell(g, r, gcell(g, r, 0)->owner)->text;
-    if (!starts_lower(L, &p[0]) && !label_open(lab))
+    if (!(g->lower_cue && starts_lower(L, &p[0])) && !label_open(lab))
         return 0;
     for (int i = 1; i < np; i++)
         if (cell_filled(g, r, p[i].c0) && (piece_numeric(L, &p[i]) || cell_numeric(g, r, p[i].c0)))
@@ -511,11 +513,14 @@ static int body_continues(const tgrid *g, const tline *L, const tpiece *p, int n
 static void build_rows(tgrid *g, const tline *ln, int n, const tbounds *tb, int trust_rules)
 {
     tpiece p[MAX_PIECES];
-    int label_lines = 0, body_start = 0;
+    int label_lines = 0, body_start = 0, lower = 0;
     for (int i = 0; i < n; i++) {
         int np = line_pieces(&ln[i], tb, p);
         label_lines += np > 0 && p[0].c0 == 0;
+        lower += np > 0 && p[0].c0 == 0 && starts_lower(&ln[i], &p[0]);
     }
+    /* lower-case stub text is a continuation cue only where labels start upper-case */
+    g->lower_cue = 2 * lower < label_lines;
     if (2 * label_lines >= n) {
         body_start = n;
         for (int i = 0; i < n && body_start == n; i++) {
@@ -623,9 +628,36 @@ static int word_count(const char *s, size_t n)
 
 /* Does the grid look like a table rather than prose in columns? Long cells are counted
  * per line (a wrapped cell of a ruled table is long but each of its lines is short). */
+/* Dot leaders (". . . . 63", "....."): a table of contents or an index, not a table. */
+static int has_leader(const tline *L)
+{
+    int run = 0;
+    for (int k = 0; k < L->n; k++) {
+        const char *t = L->w[k]->text;
+        int dots = 0;
+        while (t[dots] == '.')
+            dots++;
+        if (t[dots] == '\0' && dots >= 4)
+            return 1; /* "....." */
+        if (t[dots] == '\0' && dots == 1) {
+            if (++run >= 4)
+                return 1; /* ". . . ." ("..": a missing value) */
+        } else {
+            run = 0;
+        }
+    }
+    return 0;
+}
+
 static int grid_plausible(const tgrid *g, const tline *ln, int n, const tbounds *tb, int ruled)
 {
+    int leaders = 0;
+    for (int i = 0; i < n; i++)
+        leaders += has_leader(&ln[i]);
+    if (5 * leaders >= n)
+        return 0;
     int multi_rows = 0, used_cols[MAX_COLS] = {0}, n_used = 0, pieces = 0, long_p = 0;
+    int filled = 0, glyphs = 0;
     tpiece p[MAX_PIECES];
     for (int r = 0; r < g->n_rows; r++) {
         int in_row = 0;
@@ -636,6 +668,15 @@ static int grid_plausible(const tgrid *g, const tline *ln, int n, const tbounds 
             if (cb->span > 0 && cb->text.len > 0) {
                 in_row++;
                 used_cols[k] = 1;
+                filled++;
+                int alnum = 0, high = 0;
+                for (size_t j = 0; j < cb->text.len && !alnum; j++) {
+                    unsigned char ch = (unsigned char)cb->text.data[j];
+                    alnum = (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z');
+                    high |= ch >= 0x80;
+                }
+                /* math symbols, unmapped glyphs: a formula ("-", "..": missing values) */
+                glyphs += !alnum && high;
             }
         }
         multi_rows += in_row >= 2;
@@ -650,7 +691,12 @@ static int grid_plausible(const tgrid *g, const tline *ln, int n, const tbounds 
         }
     }
     (void)word_count;
-    return n_used >= 2 && g->n_rows >= 2 && (ruled || 2 * multi_rows >= g->n_rows) &&
+    /* rules vouch for a table with spanning or label-only rows, not for one with no row
+     * of two cells (a boxed macro description, a figure frame) */
+    if (10 * glyphs >= 3 * filled)
+        return 0;
+    return n_used >= 2 && g->n_rows >= 2 && multi_rows >= 1 &&
+           (ruled ? 4 * multi_rows >= g->n_rows : 2 * multi_rows >= g->n_rows) &&
            10 * long_p <= 3 * pieces;
 }
 

@@ -126,3 +126,34 @@ done
 check "info --model fingerprint is 64 hex digits" grep -Eq '^fingerprint: [0-9a-f]{64}$' "$T/i"
 "$Q" info --model "$T/nosuch" > /dev/null 2> "$T/e"; rc=$?
 check "info --model on a missing folder: exit 1 naming it" sh -c "[ $rc -eq 1 ] && grep -q nosuch '$T/e'"
+
+# --- NomicBERT: task prefixes by name, Matryoshka --dims, no Normalize module ----------
+N=$SHARED/models/tiny-nomic
+if [ -f "$N/model.safetensors" ]; then
+    echo "What is TSNE?" > "$T/q.txt"
+    "$Q" embed --model "$N" --prompt-name search_query --normalize "$T/q.txt" > "$T/n1" 2>"$T/e"
+    "$Q" embed --model "$N" --prompt-name query --dims 16 "$T/q.txt" > "$T/n16" 2>>"$T/e"
+    "$Q" embed --model "$N" --prompt-name query --dims 32 "$T/q.txt" > "$T/n32" 2>>"$T/e"
+    "$Q" embed --model "$N" --prompt-name query "$T/q.txt" > "$T/nraw" 2>>"$T/e"
+    check "nomic: search_query prompt + --normalize = golden 50; --dims 16 / 32 = its Matryoshka goldens; default not normalised" \
+        python3 - "$N/golden.jsonl" "$T/n1" "$T/n16" "$T/n32" "$T/nraw" <<'PY'
+import base64, json, math, struct, sys
+g = [json.loads(l) for l in open(sys.argv[1])][50]
+assert g["text"] == "search_query: What is TSNE?", g["text"]
+dec = lambda b: struct.unpack("<%df" % (len(base64.b64decode(b)) // 4), base64.b64decode(b))
+got = lambda p: json.loads(open(p).readline())
+def close(a, b):
+    return len(a) == len(b) and max(abs(x - y) for x, y in zip(a, b)) <= 1e-4
+e1, e16, e32, raw = (got(p) for p in sys.argv[2:6])
+ok = e1["tokens"] == g["n_tokens"] and close(e1["embedding"], dec(g["emb_f32_b64"]))
+ok &= close(e16["embedding"], dec(g["mrl_f32_b64"]["16"]))
+ok &= close(e32["embedding"], dec(g["mrl_f32_b64"]["32"]))
+ok &= abs(math.sqrt(sum(x * x for x in raw["embedding"])) - 1) > 1e-2
+sys.exit(0 if ok else 1)
+PY
+    "$Q" info --model "$N" > "$T/i" 2>&1
+    check "nomic: info says nomic_bert, mean, not normalised, 8192 tokens" sh -c \
+        "grep -q '^architecture: nomic_bert' '$T/i' && grep -q '^pooling: mean' '$T/i' && grep -q '^normalize: no' '$T/i' && grep -q '^max tokens: 8192' '$T/i'"
+else
+    bad "nomic: $N/model.safetensors missing"
+fi

@@ -77,3 +77,12 @@ check "--tables html: every row a <tr>" grep -q '^<tr><td>Austria</td><td>79</td
 "$Q" convert --tables wide -o "$T/bad.md" "$P6" 2> "$T/bad.err"
 rc=$?
 check "--tables wide: exit 2 naming the option" sh -c "[ $rc -eq 2 ] && grep -q -- '--tables' '$T/bad.err'"
+
+# No false tables: a table of contents with dot leaders (gnuplot manual p. 5) and a
+# ruled box around a macro description with one text per row (memman p. 103).
+notable() { # FILE PAGE
+    "$Q" convert --force --format json -p "$2" -o "$T/nt.json" "$C/born/$1.pdf" 2> /dev/null &&
+        ! grep -q '"type":"table"' "$T/nt.json"
+}
+check "no table in the TOC of long-gnuplot p. 5 (dot leaders)" notable long-gnuplot 5
+check "no table in the ruled macro box of long-memman p. 103" notable long-memman 103

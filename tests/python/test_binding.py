@@ -199,5 +199,23 @@ try:
     check("embed after close raises QuireError", False)
 except quire.QuireError as e:
     check("embed after close raises QuireError INVALID_ARG", e.status_name == "INVALID_ARG", e)
+
+# NomicBERT: no Normalize module (normalize=None keeps the raw mean), the Matryoshka rule
+# for dims, against the tiny-nomic goldens of the independent reference
+import base64
+nd = os.path.join(os.environ.get("QUIRE_SHARED", "../shared"), "models", "tiny-nomic")
+ng = [json.loads(l) for l in open(os.path.join(nd, "golden.jsonl"))][50]
+nm = quire.Model(nd)
+b64 = lambda b: np.frombuffer(base64.b64decode(b), dtype="<f4")
+check("nomic: the folder has no Normalize module", nm.normalize is False and nm.matryoshka)
+raw = nm.embed(ng["text"])
+check("nomic: default vector is not normalised", abs(float(np.linalg.norm(raw)) - 1) > 1e-2)
+check("nomic: normalize=True = golden", np.abs(nm.embed(ng["text"], normalize=True) -
+                                               b64(ng["emb_f32_b64"])).max() <= 1e-4)
+for dd in ("32", "16", "8"):
+    got = nm.embed(ng["text"], dims=int(dd))
+    check("nomic: dims=%s follows the Matryoshka rule (golden)" % dd,
+          got.shape == (int(dd),) and np.abs(got - b64(ng["mrl_f32_b64"][dd])).max() <= 1e-4)
+nm.close()
 print("python: %d failed" % fails)
 sys.exit(1 if fails else 0)
