@@ -239,6 +239,8 @@ int cmd_docs(int argc, char **argv)
                                   d->sha256, "size", (json_int_t)d->size, "pages", d->pages,
                                   "failed_pages", d->failed_pages, "chunks",
                                   (json_int_t)d->chunks, "converted_at", d->converted_at);
+            json_t *meta = d->metadata ? json_loads(d->metadata, 0, NULL) : NULL;
+            json_object_set_new(o, "metadata", meta ? meta : json_null());
             if (cli_print_json(o) != 0) {
                 rc = EXIT_FAIL;
                 goto out;

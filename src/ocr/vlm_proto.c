@@ -319,7 +319,7 @@ void qr_vlm_answer_free(qr_vlm_answer *a)
 
 void qr_vlm_strip_eos(char *s)
 {
-    static const char *eos[] = {"<|im_end|>", "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+    static const char *eos[] = {"<|im_end|>", "<\357\275\234end\342\226\201of\342\226\201sentence\357\275\234>",
                                 "</s>", "<|end_of_text|>", "<|endoftext|>"};
     size_t n = strlen(s);
     for (int again = 1; again;) {

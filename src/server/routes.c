@@ -550,6 +550,7 @@ void qr_route_models(quire_server *s, const char *id, reply *r)
 typedef struct search_req {
     const char *query, *collection, *glob;
     int k, mode, mode_set, ef, exact, rank;
+    char *where; /* JSON text of "where" (free()) */
 } search_req;
 
 static int parse_search(json_t *root, search_req *q, reply *r)
@@ -613,6 +614,14 @@ static int parse_search(json_t *root, search_req *q, reply *r)
     }
     v = json_object_get(root, "exact");
     q->exact = v && json_is_true(v);
+    v = json_object_get(root, "where");
+    if (v && !json_is_null(v)) {
+        if (!json_is_object(v)) {
+            qr_srv_error(r, 400, "invalid_where", "'where' must be a JSON object (a filter)");
+            return -1;
+        }
+        q->where = json_dumps(v, JSON_COMPACT);
+    }
     v = json_object_get(root, "rank");
     if (v && !json_is_null(v)) {
         const char *m = json_is_string(v) ? json_string_value(v) : "";
@@ -661,6 +670,7 @@ static quire_status do_search(quire_server *s, const search_req *q, int mode,
     sp.ef = q->ef;
     sp.exact = q->exact;
     sp.text_rank = q->rank;
+    sp.where = q->where;
     if (mode == QUIRE_SEARCH_TEXT)
         return quire_search(s->store, q->query, &sp, hits, e);
     pthread_mutex_lock(&s->search_mu);
@@ -732,6 +742,7 @@ void qr_route_search(quire_server *s, const char *body, size_t len, reply *r)
     }
     set_json(r, hits_json(hits, coll, &q, fallback));
 out:
+    qr_free(q.where);
     quire_hits_free(hits);
     json_decref(root);
 }

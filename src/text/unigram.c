@@ -204,6 +204,9 @@ static void replace(const qr_uni_norm *nm, const sbuf *in, sbuf *out)
 
 static void strip(const qr_uni_norm *nm, const sbuf *in, sbuf *out)
 {
+    out->n = 0;
+    if (in->n == 0)
+        return;
     const unsigned char *s = (const unsigned char *)in->p;
     size_t a = 0, b = in->n;
     while (nm->strip_left && a < b) {
@@ -218,7 +221,6 @@ static void strip(const qr_uni_norm *nm, const sbuf *in, sbuf *out)
             break;
         b = ps;
     }
-    out->n = 0;
     sb_add(out, s + a, b - a);
 }
 
@@ -258,6 +260,8 @@ static void add_piece(sbuf *idx, size_t off, size_t len, int first)
 
 static void ws_split(const char *s, const piece *in, sbuf *out_str, sbuf *out_idx)
 {
+    if (in->len == 0)
+        return;
     const unsigned char *t = (const unsigned char *)s + in->off;
     size_t n = in->len, pos = 0, start = 0;
     int k = 0;
@@ -282,10 +286,10 @@ static void ws_split(const char *s, const piece *in, sbuf *out_str, sbuf *out_id
 static void metaspace(const qr_uni_pretok *pt, const char *s, const piece *in, sbuf *out_str,
                       sbuf *out_idx)
 {
-    const char *t = s + in->off;
     size_t n = in->len;
     if (n == 0)
-        return;
+        return; /* an empty piece stays empty (s may be NULL then) */
+    const char *t = s + in->off;
     size_t base = out_str->n;
     int starts = n >= pt->rep_len && memcmp(t, pt->rep, pt->rep_len) == 0;
     /* a text starting with a space starts with the replacement once it is replaced */

@@ -740,17 +740,18 @@ static void test_json_of_layout(void)
 
 static void test_text_export(void)
 {
-    static const char *cells[] = {"a", "b", "c", "d"};
+    static const char *cells[] = {"a", "b", "cc", "d", "e", ""};
     qr_block b[3];
     memset(b, 0, sizeof(b));
     b[0].type = QR_BLK_HEADING, b[0].level = 1, b[0].text = "Title";
-    b[1].type = QR_BLK_TABLE, b[1].n_rows = 2, b[1].n_cols = 2, b[1].cells = cells;
+    b[1].type = QR_BLK_TABLE, b[1].n_rows = 3, b[1].n_cols = 2, b[1].cells = cells;
     b[2].type = QR_BLK_LIST_ITEM, b[2].level = 1, b[2].marker = "-", b[2].text = "item";
     qr_layout l = hand_layout(b, 3);
     qr_buf out;
     qr_buf_init(&out, 0);
     qr_export_text(&l, &out);
-    T_CHECKF(strcmp(out.data, "Title\n\na\tb\nc\td\n\n  - item\n") == 0, "%s", out.data);
+    /* columns aligned: "b" and "d" start where the widest first cell ("cc") + 2 ends */
+    T_CHECKF(strcmp(out.data, "Title\n\na   b\ncc  d\ne\n\n  - item\n") == 0, "%s", out.data);
     qr_buf_free(&out);
 }
 

@@ -137,6 +137,27 @@ static void test_golden_shapes(void)
     }
 }
 
+/* The hand-made fixture (tests/data/tok/unigram): a 12-key charsmap built by
+ * make_small.py (multi-character key, deletion, full-width forms), ids from the
+ * reference restatement unigram_ref.py. */
+static void test_small_fixture(void)
+{
+    static const char *const styles[] = {"A", "B", "C"};
+    for (int s = 0; s < 3; s++) {
+        char js[1024], cases[1024], field[16], what[64];
+        snprintf(js, sizeof js, "%s/tok/unigram/small.tokenizer-%s.json", t_testdata(),
+                 styles[s]);
+        snprintf(cases, sizeof cases, "%s/tok/unigram/small.cases.jsonl", t_testdata());
+        snprintf(field, sizeof field, "hf_%s", styles[s]);
+        snprintf(what, sizeof what, "small style %s", styles[s]);
+        qr_tok *tok = load_json(js);
+        if (!tok)
+            continue;
+        T_EQ_INT(check_file(tok, cases, field, 0, what), 22);
+        qr_tok_free(tok);
+    }
+}
+
 /* The model folders: tokenizer_config.json's BERT flags must not disturb a Unigram
  * tokenizer; goldens are cut to 512 ids. */
 static void test_golden_models(void)
@@ -389,6 +410,7 @@ int main(void)
 {
     T_RUN(test_golden_shapes);
     T_RUN(test_golden_models);
+    T_RUN(test_small_fixture);
     T_RUN(test_limits);
     T_RUN(test_invalid_utf8);
     T_RUN(test_refused);
