@@ -634,6 +634,14 @@ int cmd_ingest(int argc, char **argv)
     b.cp.ef_search = (int)a.ef_s;
     b.cp.doc_prefix = a.doc_prefix;
     b.cp.query_prefix = a.query_prefix;
+    /* a new collection remembers the model's document / query prompts
+     * (config_sentence_transformers.json; NomicBERT's task prefixes) unless given */
+    static const char *const doc_names[] = {"document", "passage", "search_document"};
+    static const char *const query_names[] = {"query", "search_query"};
+    for (size_t i = 0; b.model && !b.cp.doc_prefix && i < QR_ARRAY_LEN(doc_names); i++)
+        b.cp.doc_prefix = quire_model_prompt(b.model, doc_names[i]);
+    for (size_t i = 0; b.model && !b.cp.query_prefix && i < QR_ARRAY_LEN(query_names); i++)
+        b.cp.query_prefix = quire_model_prompt(b.model, query_names[i]);
     b.cvp = quire_convert_default_params();
     if (a.ocr)
         b.cvp.ocr = strcmp(a.ocr, "always") == 0 ? QUIRE_OCR_ALWAYS
