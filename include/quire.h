@@ -485,6 +485,12 @@ QUIRE_API void quire_document_list_free(quire_document_list *list);
 /* Remove a document (its chunks and vectors) in one transaction. */
 QUIRE_API quire_status quire_store_remove(quire_store *st, const char *collection,
                                           const char *path, quire_error *err);
+/* Remove every document of a collection that matches a metadata filter (the JSON of
+ * quire_search_params.where), each with its chunks and vectors in its own transaction.
+ * *removed (may be NULL): how many. */
+QUIRE_API quire_status quire_store_remove_where(quire_store *st, const char *collection,
+                                                const char *where, int *removed,
+                                                quire_error *err);
 /* Delete a collection with all its documents, chunks, vectors and indexes, in one
  * transaction (QUIRE_NOT_FOUND naming it when absent). */
 QUIRE_API quire_status quire_store_drop_collection(quire_store *st, const char *collection,

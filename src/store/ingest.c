@@ -853,3 +853,70 @@ out:
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
+
+quire_status quire_store_remove_where(quire_store *st, const char *collection,
+                                      const char *where, int *removed, quire_error *err)
+{
+    if (removed)
+        *removed = 0;
+    if (!st || !where)
+        return qr_err(err, QUIRE_INVALID_ARG, "quire_store_remove_where: NULL argument");
+    if (!collection)
+        collection = "default";
+    if (st->schema < 2)
+        return qr_err(err, QUIRE_UNSUPPORTED, "%s: store schema version %d has no metadata",
+                      st->path, st->schema);
+    qr_where w;
+    quire_status rc = qr_where_compile(where, &w, err);
+    if (rc != QUIRE_OK)
+        return rc;
+    char **keys = NULL;
+    int n = 0, cap = 0;
+    pthread_mutex_lock(&st->lock);
+    qr_coll c;
+    sqlite3_stmt *s = NULL;
+    qr_buf sql;
+    qr_buf_init(&sql, 0);
+    qr_buf_printf(&sql, "SELECT d.path FROM documents d WHERE d.collection_id = ?1 AND %s",
+                  w.sql ? w.sql : "1");
+    qr_buf_putc(&sql, 0);
+    if ((rc = qr_store_coll_get(st, collection, &c, err)) == QUIRE_OK) {
+        if (sql.failed || sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) != SQLITE_OK) {
+            rc = sql.failed ? qr_err(err, QUIRE_NOMEM, "out of memory")
+                            : qr_store_sqlerr(st, err, "filtering documents");
+        } else {
+            sqlite3_bind_int64(s, 1, c.id);
+            qr_where_bind(&w, s, 2);
+            while (rc == QUIRE_OK && sqlite3_step(s) == SQLITE_ROW) {
+                if (n == cap) {
+                    int nc = cap ? cap * 2 : 16;
+                    char **t = qr_realloc(keys, (size_t)nc * sizeof(*t));
+                    if (!t) {
+                        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+                        break;
+                    }
+                    keys = t;
+                    cap = nc;
+                }
+                const char *k = (const char *)sqlite3_column_text(s, 0);
+                if (!(keys[n] = qr_strdup(k ? k : "")))
+                    rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+                else
+                    n++;
+            }
+        }
+    }
+    sqlite3_finalize(s);
+    qr_buf_free(&sql);
+    pthread_mutex_unlock(&st->lock);
+    for (int i = 0; i < n && rc == QUIRE_OK; i++) {
+        rc = quire_store_remove(st, collection, keys[i], err);
+        if (rc == QUIRE_OK && removed)
+            (*removed)++;
+    }
+    for (int i = 0; i < n; i++)
+        qr_free(keys[i]);
+    qr_free(keys);
+    qr_where_free(&w);
+    return rc;
+}

@@ -67,6 +67,12 @@ echo '[1, 2]' > "$T/d/n6.md.meta.json"
 check "a sidecar that is not an object: that file fails naming it, exit 3" sh -c "[ $rc -eq 3 ] && grep -q 'n6.md.meta.json: metadata must be a JSON object' '$T/e'"
 rm "$T/d/n6.md.meta.json"
 
+# delete by filter
+"$Q" docs --db "$DB" --remove-where '{"year":{"$gte":2021}}' > /dev/null 2> "$T/e"; rc=$?
+check "docs --remove-where: the matching documents go, the others stay" sh -c "[ $rc -eq 0 ] && grep -q 'removed 2 documents matching' '$T/e' && [ \$('$Q' docs --db '$DB' --json | wc -l) -eq 8 ] && [ \$('$Q' search --db '$DB' -k 50 --json --where '{\"year\":2021}' capybara | wc -l) -eq 0 ] && [ \"\$(sqlite3 '$DB' 'SELECT count(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)')\" = 0 ]"
+"$Q" docs --db "$DB" --remove-where '{"year":{"$near":1}}' > /dev/null 2> "$T/e"; rc=$?
+check "docs --remove-where with a bad filter: exit 2, nothing removed" sh -c "[ $rc -eq 2 ] && [ \$('$Q' docs --db '$DB' --json | wc -l) -eq 8 ]"
+
 # ---- the v1 fixture: read-only search refuses --where; opening it to write migrates -----
 cp tests/data/store-v1.db "$T/v1.db"
 "$Q" search --db "$T/v1.db" -c fixture --mode text --where '{"a":1}' lighthouse > /dev/null 2> "$T/e"; rc=$?
