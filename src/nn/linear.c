@@ -163,10 +163,11 @@ static void convert_rows_int8(const float *a, long lda, int k, int kp, uint8_t *
         }
         float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
         scale[i] = amax > 0.0f ? amax / 127.0f : 0.0f;
+        /* round half away from zero, branch-free so the loop vectorises (= round_i) */
         for (int kk = 0; kk < k; kk++) {
             float x = s[kk] * inv;
-            x = x > 127.0f ? 127.0f : x < -127.0f ? -127.0f : x;
-            d[kk] = (uint8_t)(round_i(x) + 128);
+            x = fminf(fmaxf(x, -127.0f), 127.0f);
+            d[kk] = (uint8_t)((int)(x + copysignf(0.5f, x)) + 128);
         }
         for (int kk = k; kk < kp; kk++)
             d[kk] = 128;
