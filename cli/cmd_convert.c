@@ -43,6 +43,13 @@ static const cli_opt opts[] = {
     {"force", 0, 0, NULL, "convert even when the output is up to date"},
     {"allow-empty", 0, 0, NULL, "pages that end with no text are not an error (exit 0)"},
     {"quiet", 'q', 0, NULL, "no progress on stderr (errors are still printed)"},
+    {"vlm", 0, 1, "never|auto|always|tables|formulas",
+     "read pages with the VLM backends of the config (default never)"},
+    {"config", 0, 1, "FILE", "quire.toml with [backends] (default $QUIRE_CONFIG, ./quire.toml)"},
+    {"vlm-cache", 0, 1, "DIR", "cache VLM answers in DIR: a rerun re-requests nothing"},
+    {"max-fallback-share", 0, 1, "X", "a document whose VLM pages fell back above share X "
+                                      "(0..1) counts as partial (exit 3)"},
+    {"log-format", 0, 1, "text|json", "json: one JSON object per VLM event on stderr"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -132,7 +139,36 @@ static int on_opt(int idx, const char *val, void *user)
         a->allow_empty = 1;
     else if (strcmp(name, "quiet") == 0)
         a->quiet = 1;
+    else if (strcmp(name, "vlm") == 0) {
+        static const char *const vm[] = {"never", "auto", "always", "tables", "formulas", NULL};
+        return pick(name, val, vm, &a->vlm);
+    } else if (strcmp(name, "config") == 0)
+        a->config = val;
+    else if (strcmp(name, "vlm-cache") == 0)
+        a->vlm_cache = val;
+    else if (strcmp(name, "log-format") == 0) {
+        static const char *const lf[] = {"text", "json", NULL};
+        return pick(name, val, lf, &a->log_json);
+    } else if (strcmp(name, "max-fallback-share") == 0) {
+        char *end = NULL;
+        a->max_fallback_share = strtod(val, &end);
+        if (end == val || *end || a->max_fallback_share < 0 || a->max_fallback_share > 1) {
+            fprintf(stderr, "quire convert: --max-fallback-share: '%s' is not a number "
+                            "between 0 and 1\n", val);
+            return EXIT_USAGE;
+        }
+    }
     return 0;
+}
+
+/* --log-format json: one event a line on stderr (from worker threads). */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static void log_line(void *user, const char *line)
+{
+    (void)user;
+    pthread_mutex_lock(&log_mu);
+    fprintf(stderr, "%s\n", line);
+    pthread_mutex_unlock(&log_mu);
 }
 
 /* ---- progress ------------------------------------------------------------------------- */
@@ -143,8 +179,18 @@ static void count_methods(const quire_convert_result *r, int *text, int *ocr, in
     for (int i = 0; r && i < r->n_reports; i++) {
         int m = r->reports[i].method;
         *text += m == QUIRE_METHOD_TEXT;
-        *ocr += m == QUIRE_METHOD_OCR;
+        *ocr += m == QUIRE_METHOD_OCR || m == QUIRE_METHOD_VLM; /* VLM pages: shown apart */
         *failed += m == QUIRE_METHOD_FAILED;
+    }
+}
+
+/* VLM pages of a result: read by a backend, and fallen back to text layer / Tesseract. */
+static void count_vlm(const quire_convert_result *r, int *vlm, int *fallback)
+{
+    *vlm = *fallback = 0;
+    for (int i = 0; r && r->page_vlm && i < r->n_reports; i++) {
+        *vlm += r->reports[i].method == QUIRE_METHOD_VLM;
+        *fallback += r->page_vlm[i] && r->reports[i].method != QUIRE_METHOD_VLM;
     }
 }
 
@@ -206,7 +252,13 @@ static void report_job(conv_batch *b, const conv_job *j, double secs)
         if (j->state == JOB_SKIPPED)
             fprintf(stderr, "quire convert: %s: up to date (same input, options and quire "
                             "version; --force redoes it)\n", job_name(j));
-        else if (j->res && j->state != JOB_FAILED)
+        else if (j->res && j->state != JOB_FAILED && j->res->page_vlm) {
+            int vlm, fb;
+            count_vlm(j->res, &vlm, &fb);
+            fprintf(stderr, "quire convert: %s: %d pages (text %d, ocr %d, vlm %d, vlm fallback "
+                            "%d, failed %d) in %.1f s\n", job_name(j), j->res->n_reports, text,
+                    ocr - vlm, vlm, fb, failed, secs);
+        } else if (j->res && j->state != JOB_FAILED)
             fprintf(stderr, "quire convert: %s: %d pages (text %d, ocr %d, failed %d) in %.1f s\n",
                     job_name(j), j->res->n_reports, text, ocr, failed, secs);
     }
@@ -327,6 +379,7 @@ static void run_job(conv_batch *b, conv_job *j)
     p.pages = a->pages;
     p.max_pages = (int)a->max_pages;
     p.timeout_s = a->timeout_s;
+    p.vlm = a->vlm;
     p.abort_flag = (volatile int *)&conv_stop;
     progress_ctx pc = {b, j};
     p.progress = on_progress;
@@ -343,6 +396,14 @@ static void run_job(conv_batch *b, conv_job *j)
         j->state = JOB_FAILED;
     } else {
         j->state = st == QUIRE_OK ? JOB_OK : JOB_PARTIAL;
+        int vlm, fb;
+        count_vlm(r, &vlm, &fb);
+        if (a->max_fallback_share >= 0 && vlm + fb > 0 &&
+            (double)fb / (double)(vlm + fb) > a->max_fallback_share) {
+            j->state = JOB_PARTIAL;
+            snprintf(j->error, sizeof(j->error), "%s: %d of %d VLM pages fell back (more than "
+                     "--max-fallback-share %g)", job_name(j), fb, vlm + fb, a->max_fallback_share);
+        }
         write_output(b, j, input_sha);
     }
     if (r) {
@@ -392,12 +453,20 @@ static const char *state_name(int s)
     return names[s];
 }
 
-static json_t *page_json(const quire_page_report *r)
+static json_t *page_json(const quire_page_report *r, const char *vlm)
 {
-    static const char *const methods[] = {"text", "ocr", "failed"};
+    static const char *const methods[] = {"text", "ocr", "failed", "vlm"};
     json_t *o = json_object();
     json_object_set_new(o, "page", json_integer(r->page));
-    json_object_set_new(o, "method", json_string(methods[r->method % 3]));
+    json_object_set_new(o, "method", json_string(methods[r->method % 4]));
+    /* ok, fallback (a VLM was asked and failed: the method says what replaced it), failed */
+    json_object_set_new(o, "status", json_string(r->method == QUIRE_METHOD_FAILED ? "failed"
+                                                 : vlm && r->method != QUIRE_METHOD_VLM
+                                                     ? "fallback" : "ok"));
+    json_error_t je;
+    json_t *v = vlm ? json_loads(vlm, 0, &je) : NULL;
+    if (v)
+        json_object_set_new(o, "vlm", v);
     json_object_set_new(o, "reason", json_string(r->reason));
     json_object_set_new(o, "ms", json_real(r->ms));
     json_object_set_new(o, "chars", json_integer(r->chars));
@@ -419,7 +488,7 @@ static json_t *doc_json(const conv_job *j)
     json_object_set_new(o, "n_pages", r ? json_integer(r->n_pages) : json_null());
     json_object_set_new(o, "ms", r ? json_real(r->ms) : json_null());
     for (int i = 0; r && i < r->n_reports; i++)
-        json_array_append_new(pages, page_json(&r->reports[i]));
+        json_array_append_new(pages, page_json(&r->reports[i], r->page_vlm ? r->page_vlm[i] : NULL));
     if (r && r->warning[0])
         json_array_append_new(warn, json_string(r->warning));
     json_t *empty = json_array();
@@ -568,8 +637,26 @@ static int start(conv_batch *b, const char **pos, int n_pos)
     quire_converter_params cp = quire_converter_default_params();
     cp.n_threads = (int)b->a->jobs;
     cp.lang = b->a->lang;
-    if (quire_init(QUIRE_VERSION_NUMBER, &err) != QUIRE_OK ||
-        quire_converter_new(&cp, &b->conv, &err) != QUIRE_OK)
+    if (quire_init(QUIRE_VERSION_NUMBER, &err) != QUIRE_OK)
+        return cli_fail("convert", &err);
+    if (b->a->vlm) {
+        if (quire_config_load(b->a->config, &b->a->cfg, &err) != QUIRE_OK) {
+            fprintf(stderr, "quire convert: %s\n", err.msg);
+            return EXIT_USAGE;
+        }
+        if (quire_config_n_backends(b->a->cfg) == 0) {
+            const char *src = quire_config_source(b->a->cfg);
+            fprintf(stderr, "quire convert: --vlm %s: no VLM backend is configured in %s "
+                            "(add a [backends.NAME] table; see README \"VLM backends\")\n",
+                    b->a->vlm == 1 ? "auto" : "", src ? src : "the config (no quire.toml found)");
+            return EXIT_USAGE;
+        }
+        cp.config = b->a->cfg;
+        cp.vlm_cache_dir = b->a->vlm_cache;
+        if (b->a->log_json)
+            cp.vlm_log = log_line;
+    }
+    if (quire_converter_new(&cp, &b->conv, &err) != QUIRE_OK)
         return cli_fail("convert", &err);
     return 0;
 }
@@ -579,6 +666,7 @@ int cmd_convert(int argc, char **argv)
     conv_args a = {0};
     a.tables = QUIRE_TABLES_AUTO;
     a.jobs = 1;
+    a.max_fallback_share = -1;
     const char **pos = qr_calloc((size_t)(argc > 1 ? argc : 1), sizeof(char *));
     int n_pos = 0;
     if (!pos)
@@ -614,5 +702,6 @@ int cmd_convert(int argc, char **argv)
                             "the others were not written\n");
     }
     free_batch(&b);
+    quire_config_free(a.cfg);
     return rc;
 }

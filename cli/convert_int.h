@@ -21,6 +21,12 @@ typedef struct conv_args {
     int tables; /* enum quire_tables */
     long dpi, max_pages, jobs;
     double timeout_s;
+    /* VLM backends (hybrid OCR) */
+    int vlm, log_json;          /* enum quire_vlm_mode; --log-format json */
+    const char *config;         /* --config FILE (NULL: $QUIRE_CONFIG, ./quire.toml) */
+    const char *vlm_cache;      /* --vlm-cache DIR */
+    double max_fallback_share;  /* --max-fallback-share (0..1; < 0 = off) */
+    quire_config *cfg;          /* loaded when --vlm is not never */
 } conv_args;
 
 typedef struct conv_job {

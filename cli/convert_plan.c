@@ -466,6 +466,12 @@ static void options_string(const conv_args *a, char *out, size_t cap)
         snprintf(out + len, cap - len, " tables=%s", a->tables == QUIRE_TABLES_GFM ? "gfm" : "html");
         /* (auto is the CLI's default) */
     }
+    if (a->vlm) { /* the backends' answers change the output */
+        static const char *const vm[] = {"never", "auto", "always", "tables", "formulas"};
+        size_t n = strlen(out);
+        const char *src = a->cfg ? quire_config_source(a->cfg) : NULL;
+        snprintf(out + n, cap - n, " vlm=%s config=%s", vm[a->vlm % 5], src ? src : "-");
+    }
 }
 
 char *conv_sidecar_text(const conv_batch *b, const char *input_sha, const char *output,

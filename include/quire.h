@@ -268,9 +268,20 @@ QUIRE_API quire_status quire_embed_ids(quire_embedder *emb, const int32_t *const
 
 typedef struct quire_converter quire_converter;
 
+typedef struct quire_config quire_config;
+
 typedef struct quire_converter_params {
     int n_threads;    /* page workers; 0 = 1 */
     const char *lang; /* Tesseract languages, e.g. "eng" or "deu+eng"; NULL = "eng" */
+    /* VLM backends (hybrid OCR; README "VLM backends"). NULL = none: quire_convert_params.vlm
+     * must then be QUIRE_VLM_NEVER. With backends, quire_converter_new asks each one
+     * GET /v1/models and fails when none answers. Borrowed: must outlive the converter. */
+    const quire_config *config;
+    const char *vlm_cache_dir; /* answers cached here (NULL = no cache): reruns re-request nothing */
+    /* One JSON object per VLM event (page_started, attempt, retry, fallback, page_finished),
+     * called from worker threads (may be NULL). The line has no newline. */
+    void (*vlm_log)(void *user, const char *json_line);
+    void *vlm_log_user;
 } quire_converter_params;
 
 QUIRE_API quire_converter_params quire_converter_default_params(void);
@@ -279,6 +290,16 @@ QUIRE_API quire_status quire_converter_new(const quire_converter_params *params,
 QUIRE_API void quire_converter_free(quire_converter *conv);
 
 enum quire_ocr_mode { QUIRE_OCR_AUTO = 0, QUIRE_OCR_ALWAYS = 1, QUIRE_OCR_NEVER = 2 };
+/* Where a VLM reads pages: never; auto = the pages the text layer cannot serve (those that
+ * would go to Tesseract), Tesseract as the fallback; always = every page; tables /
+ * formulas = the pages whose text layer shows a ruled table / display math. */
+enum quire_vlm_mode {
+    QUIRE_VLM_NEVER = 0,
+    QUIRE_VLM_AUTO = 1,
+    QUIRE_VLM_ALWAYS = 2,
+    QUIRE_VLM_TABLES = 3,
+    QUIRE_VLM_FORMULAS = 4
+};
 enum quire_format { QUIRE_FORMAT_MD = 0, QUIRE_FORMAT_JSON = 1, QUIRE_FORMAT_TXT = 2 };
 /* How Markdown writes a table: gfm (0, the library default, what ingestion's chunker
  * reads) = always a GitHub pipe table, a spanning cell's text in its first column;
@@ -303,11 +324,17 @@ typedef struct quire_convert_params {
     int page_markers;   /* Markdown only: 1 = write a line `<!-- page N -->` before the
                            first block of each page (used by ingestion for citations) */
     int tables;         /* Markdown only: enum quire_tables (0 = gfm pipe tables) */
+    int vlm;            /* enum quire_vlm_mode (needs a converter with backends) */
 } quire_convert_params;
 
 QUIRE_API quire_convert_params quire_convert_default_params(void);
 
-enum quire_page_method { QUIRE_METHOD_TEXT = 0, QUIRE_METHOD_OCR = 1, QUIRE_METHOD_FAILED = 2 };
+enum quire_page_method {
+    QUIRE_METHOD_TEXT = 0,
+    QUIRE_METHOD_OCR = 1,
+    QUIRE_METHOD_FAILED = 2,
+    QUIRE_METHOD_VLM = 3 /* read by a VLM backend (quire_convert_result.page_vlm says which) */
+};
 
 typedef struct quire_page_report {
     int page;          /* 1-based */
@@ -331,6 +358,13 @@ typedef struct quire_convert_result {
     int n_failed;       /* pages that failed */
     double ms;          /* wall time for the document */
     char warning[160];  /* e.g. "text extraction not allowed by the document (ignored)" */
+    /* [n_reports] or NULL (no VLM): per page NULL, or its VLM provenance as a JSON object
+     * text: {"outcome": "ok"|"fallback", "backend", "model", "prompt_id", "cached",
+     * "image": {"sha256", "width", "height", "dpi", "bytes"}, "attempts": [{"backend",
+     * "model", "status", "finish_reason", "latency_ms", "waited_ms", "prompt_tokens",
+     * "completion_tokens", "cost", "temperature", "streamed", "accepted", "reason"}],
+     * "reason" (fallback)}. A fallback page's method says what replaced the VLM. */
+    char **page_vlm;
 } quire_convert_result;
 
 /* Convert one file. Returns QUIRE_OK when every page converted; a document that cannot
@@ -659,7 +693,6 @@ QUIRE_API void quire_server_free(quire_server *srv);
  *     ... cp.config = cfg ...          (quire_converter_params, appended field)
  *     quire_config_free(cfg);
  */
-typedef struct quire_config quire_config;
 /* path NULL: $QUIRE_CONFIG, else ./quire.toml when it exists, else an empty config (no
  * backends). Environment overrides QUIRE_RESOURCES_<KEY>, QUIRE_BACKENDS_DEFAULT,
  * QUIRE_BACKENDS_FALLBACK_CHAIN, QUIRE_BACKEND_<NAME>_<KEY> are applied last.

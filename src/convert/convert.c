@@ -12,6 +12,7 @@
 #include "convert_int.h"
 #include "export/export.h"
 #include "layout/layout.h"
+#include "ocr/vlm.h"
 
 /* Scratch per worker for one page's text layer plus its OCR result. Reserved, not
  * touched: only what a page really uses becomes resident. */
@@ -28,6 +29,10 @@ struct quire_converter {
     pthread_cond_t work_cv;
     qr_cv_task *head, *tail;
     int stopping;
+    struct qr_vlm_client *vlm; /* VLM backends (NULL = none configured): vlm_page.c */
+    int vlm_dpi;
+    void (*vlm_log)(void *, const char *);
+    void *vlm_log_user;
 };
 
 quire_converter_params quire_converter_default_params(void)
@@ -66,6 +71,7 @@ static void doc_free(qr_cv_doc *doc, int n_workers)
     if (!doc)
         return;
     close_pdfs(doc, n_workers);
+    qr_cv_vlm_doc_free(doc);
     for (int i = 0; doc->pages && i < doc->n_tasks; i++)
         qr_free(doc->pages[i]);
     pthread_cond_destroy(&doc->done_cv);
@@ -155,6 +161,14 @@ quire_status quire_converter_new(const quire_converter_params *params, quire_con
         quire_converter_free(conv);
         return qr_err(err, QUIRE_NOMEM, "out of memory");
     }
+    st = qr_cv_vlm_client(&p, &conv->vlm, err);
+    if (st != QUIRE_OK) {
+        quire_converter_free(conv);
+        return st;
+    }
+    conv->vlm_dpi = p.config ? p.config->page_render_dpi : 0;
+    conv->vlm_log = p.vlm_log;
+    conv->vlm_log_user = p.vlm_log_user;
     for (int i = 0; i < conv->n_workers; i++) {
         qr_cv_worker *w = &conv->workers[i];
         w->conv = conv;
@@ -189,6 +203,7 @@ void quire_converter_free(quire_converter *conv)
     pthread_mutex_destroy(&conv->mu);
     qr_free(conv->workers);
     qr_free(conv->lang);
+    qr_vlm_client_free(conv->vlm);
     qr_free(conv);
 }
 
@@ -303,7 +318,8 @@ static void wait_doc_locked(quire_converter *conv, qr_cv_doc *doc,
 /* Snapshot (conv->mu held) the reports of finished pages and take their packed pages
  * (kept[i] NULL for the others); pages still running after the grace period are
  * reported as stopped and their results ignored. */
-static void snapshot_locked(qr_cv_doc *doc, quire_convert_result *res, qr_cv_packed **kept)
+static void snapshot_locked(qr_cv_doc *doc, quire_convert_result *res, qr_cv_packed **kept,
+                            qr_vlm_page **vkept)
 {
     for (int i = 0; i < doc->n_tasks; i++) {
         quire_page_report *r = &res->reports[i];
@@ -311,6 +327,7 @@ static void snapshot_locked(qr_cv_doc *doc, quire_convert_result *res, qr_cv_pac
             *r = doc->reports[i];
             kept[i] = doc->pages[i];
             doc->pages[i] = NULL;
+            qr_cv_vlm_take(doc, i, res, vkept);
         } else {
             memset(r, 0, sizeof(*r));
             r->page = doc->reports[i].page;
@@ -328,7 +345,7 @@ static void snapshot_locked(qr_cv_doc *doc, quire_convert_result *res, qr_cv_pac
  * the pages' own size; a document that needs more gets a bigger one. */
 static quire_status render_output(const char *path, const qr_page *const *pages, int n,
                                   int format, int page_markers, int tables,
-                                  quire_convert_result *res,
+                                  qr_vlm_page *const *vkept, quire_convert_result *res,
                                   quire_error *err)
 {
     size_t cap = (size_t)1 << 22;
@@ -348,6 +365,8 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
             break;
         qr_arena_free(&arena);
     }
+    if (st == QUIRE_OK && vkept && qr_cv_vlm_splice(&lay, vkept, n, &arena) != QUIRE_OK)
+        st = qr_err(err, QUIRE_NOMEM, "%s: out of memory for layout", path);
     if (st != QUIRE_OK) {
         qr_arena_free(&arena);
         return st;
@@ -460,7 +479,8 @@ static quire_status run_doc(quire_converter *conv, qr_cv_doc *doc, const quire_c
     res->n_reports = doc->n_tasks;
     pthread_mutex_lock(&conv->mu);
     wait_doc_locked(conv, doc, p, t0);
-    snapshot_locked(doc, res, kept);
+    qr_vlm_page **vkept = doc->vlm_pages ? qr_calloc((size_t)doc->n_tasks, sizeof(*vkept)) : NULL;
+    snapshot_locked(doc, res, kept, vkept);
     int stop_reason = doc->stop_reason;
     int all_done = doc->n_done == doc->n_tasks;
     pthread_mutex_unlock(&conv->mu);
@@ -471,9 +491,11 @@ static quire_status run_doc(quire_converter *conv, qr_cv_doc *doc, const quire_c
     qr_free(kept);
     if (st == QUIRE_OK)
         st = render_output(doc->path, pages, doc->n_tasks, p->format, p->page_markers,
-                               p->tables, res,
-                           err);
+                           p->tables, vkept, res, err);
     free_pages(pages, doc->n_tasks);
+    for (int i = 0; vkept && i < doc->n_tasks; i++)
+        qr_vlm_page_free(vkept[i]);
+    qr_free(vkept);
     if (st != QUIRE_OK)
         return st;
     return doc_status(doc->path, res, stop_reason, p->timeout_s, err);
@@ -513,6 +535,13 @@ quire_status quire_convert_file(quire_converter *conv, const char *path,
     doc->spare = pdf;
     doc->ocr_mode = p.ocr;
     doc->dpi = p.dpi;
+    st = qr_cv_vlm_doc_init(doc, conv->vlm, p.vlm, conv->vlm_dpi, conv->vlm_log,
+                            conv->vlm_log_user, err);
+    if (st != QUIRE_OK) {
+        doc_free(doc, conv->n_workers);
+        qr_free(res);
+        return st;
+    }
     res->n_pages = n_pages;
     enqueue_doc(conv, doc);
     st = run_doc(conv, doc, &p, t0, res, err);
@@ -534,6 +563,9 @@ void quire_convert_result_free(quire_convert_result *res)
     if (!res)
         return;
     qr_free(res->output);
+    for (int i = 0; res->page_vlm && i < res->n_reports; i++)
+        qr_free(res->page_vlm[i]);
+    qr_free(res->page_vlm);
     qr_free(res->reports);
     qr_free(res);
 }

@@ -46,6 +46,14 @@ struct qr_cv_doc {
     qr_cv_packed **pages;    /* [n_tasks] packed copies (one qr_malloc block each) or NULL */
     qr_pdf **pdfs;           /* [n_workers] per-worker handles, opened lazily */
     qr_pdf *spare;           /* the handle the caller opened, for the first worker */
+    /* VLM (vlm_page.c): NULL / unused unless the document was converted with --vlm */
+    int vlm_mode;            /* enum quire_vlm_mode */
+    struct qr_vlm_client *vlm;
+    int vlm_dpi;             /* [resources] page_render_dpi */
+    void (*vlm_log)(void *user, const char *json_line);
+    void *vlm_log_user;
+    struct qr_vlm_page **vlm_pages; /* [n_tasks] blocks read by a VLM, or NULL */
+    char **vlm_json;         /* [n_tasks] provenance JSON text, or NULL */
     volatile int abort;      /* polled by MuPDF / Tesseract */
     int stop_reason;         /* 0, or 1 = timed out, 2 = cancelled */
     int n_done;              /* under the converter lock */
@@ -70,6 +78,35 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx);
 /* Per-page method choice from the text layer's statistics: 1 = OCR the page. Writes the
  * reason (for the report) into reason. mode is enum quire_ocr_mode. */
 int qr_cv_choose_ocr(const qr_page *pg, int mode, char *reason, size_t cap);
+
+/* ---- VLM pages (vlm_page.c) ---- */
+struct qr_layout;
+struct qr_arena;
+/* Set up doc for p->vlm with the converter's client (NULL = none configured).
+ * QUIRE_INVALID_ARG when a VLM mode is asked for without backends. */
+quire_status qr_cv_vlm_doc_init(qr_cv_doc *doc, struct qr_vlm_client *vlm, int mode, int dpi,
+                                void (*log)(void *, const char *), void *log_user,
+                                quire_error *err);
+void qr_cv_vlm_doc_free(qr_cv_doc *doc);
+/* Before Tesseract: when the mode sends this page to a VLM, read it. Returns 1 when the VLM
+ * answer was accepted (report and pages[idx] set, page done), 0 when the caller goes on
+ * with the text layer / Tesseract (the provenance then records the fallback). want_ocr:
+ * qr_cv_choose_ocr's answer. */
+int qr_cv_vlm_page(qr_cv_worker *w, qr_cv_doc *doc, int idx, qr_pdf *pdf, const qr_page *text,
+                   int want_ocr);
+/* After the normal path of a page that fell back: note the final method in the event log. */
+void qr_cv_vlm_fell_back(qr_cv_doc *doc, int idx);
+/* Move finished page idx's VLM results: provenance into res->page_vlm (allocated on first
+ * use), blocks into vkept[idx]. */
+void qr_cv_vlm_take(qr_cv_doc *doc, int idx, quire_convert_result *res,
+                    struct qr_vlm_page **vkept);
+/* Put the VLM pages' blocks into the layout at their pages' places (arena: the layout's). */
+quire_status qr_cv_vlm_splice(struct qr_layout *lay, struct qr_vlm_page *const *vp, int n,
+                              struct qr_arena *arena);
+/* The converter's client: created from params->config (NULL when it has no backends) and
+ * probed. */
+quire_status qr_cv_vlm_client(const quire_converter_params *p, struct qr_vlm_client **out,
+                              quire_error *err);
 
 /* Compact copy of a page into one qr_malloc'd block (free with qr_free), NULL on OOM:
  * 36 bytes a word (plus its text), for the pages waiting for layout. */

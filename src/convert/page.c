@@ -148,7 +148,10 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
         goto done;
     }
     text.number = number;
-    if (qr_cv_choose_ocr(&text, doc->ocr_mode, rep->reason, sizeof(rep->reason))) {
+    int want_ocr = qr_cv_choose_ocr(&text, doc->ocr_mode, rep->reason, sizeof(rep->reason));
+    if (doc->vlm && qr_cv_vlm_page(w, doc, idx, pdf, &text, want_ocr))
+        goto done; /* read by a VLM backend (vlm_page.c); else its fallback goes on here */
+    if (want_ocr) {
         if (ocr_page(w, doc, pdf, number, &text, &ocr, &err) != QUIRE_OK) {
             fail_page(rep, doc, &err);
             goto done;
@@ -166,5 +169,7 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
     rep->conf = kept == &ocr ? kept->mean_conf : -1.0f;
     rep->text_rotation = kept->text_rotation;
 done:
+    if (doc->vlm && rep->method != QUIRE_METHOD_VLM)
+        qr_cv_vlm_fell_back(doc, idx);
     rep->ms = (qr_now() - t0) * 1000.0;
 }

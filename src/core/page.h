@@ -57,7 +57,7 @@ typedef struct qr_tblock {
     int n_lines;
 } qr_tblock;
 
-enum { QR_SRC_TEXT = 0, QR_SRC_OCR = 1 };
+enum { QR_SRC_TEXT = 0, QR_SRC_OCR = 1, QR_SRC_VLM = 2 /* blocks read by a VLM backend */ };
 
 typedef struct qr_page {
     int number;    /* 1-based page number in the document */

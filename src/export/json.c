@@ -5,7 +5,7 @@
  *      "status": "ok"|
  *      "missing", "missing_reason": null|"timed out"}], "missing_pages": [N...],
  *    "blocks": [{"type": "heading", "level": 1, "text": "...",
- *     "page": 1, "bbox": [x0, y0, x1, y1], "source": "text"|"ocr",
+ *     "page": 1, "bbox": [x0, y0, x1, y1], "source": "text"|"ocr"|"vlm",
  *     "confidence": null|N, ...}]}
  * (docs/convert-json.md is the contract).
  * List items add "marker" and "ordered", tables "rows", "cols" and "cells" (an array
@@ -20,8 +20,8 @@
 
 #include "export/export.h"
 
-static const char *const type_names[] = {"paragraph", "heading", "list_item",
-                                         "table",     "code",    "caption"};
+static const char *const type_names[] = {"paragraph", "heading", "list_item", "table",
+                                         "code",      "caption", "formula"};
 
 static void put_string(qr_buf *out, const char *s)
 {
@@ -111,7 +111,7 @@ static void put_block(qr_buf *out, const qr_block *b)
         put_number(out, v[i]);
     }
     qr_buf_printf(out, "],\"source\":\"%s\",\"confidence\":",
-                  b->source == QR_SRC_OCR ? "ocr" : "text");
+                  b->source == QR_SRC_OCR ? "ocr" : b->source == QR_SRC_VLM ? "vlm" : "text");
     if (b->conf < 0)
         qr_buf_append(out, "null", 4);
     else

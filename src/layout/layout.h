@@ -17,7 +17,8 @@ enum qr_blk_type {
     QR_BLK_LIST_ITEM = 2, /* level = nesting depth from 0; ordered = numbered */
     QR_BLK_TABLE = 3,     /* cells */
     QR_BLK_CODE = 4,      /* text keeps its line breaks */
-    QR_BLK_CAPTION = 5
+    QR_BLK_CAPTION = 5,
+    QR_BLK_FORMULA = 6    /* display formula, LaTeX kept with its delimiters (VLM pages) */
 };
 
 /* A table cell with its extent in the grid (a spanning header has col_span > 1). */

@@ -29,6 +29,7 @@
 
 #include "config/config.h"
 #include "core/core.h"
+#include "layout/layout.h"
 
 #define QR_VLM_MAX_ATTEMPTS 24
 
@@ -200,6 +201,21 @@ void qr_vlm_run(qr_vlm_client *c, const unsigned char *png, size_t png_len, int 
 void qr_vlm_result_free(qr_vlm_result *r);
 /* The result's provenance as JSON (method, backend, model, prompt id, attempts). */
 json_t *qr_vlm_result_json(const qr_vlm_result *r);
+
+/* ---- normalisation (vlm_norm.c) ------------------------------------------------------ */
+/* The blocks of one page read by a VLM (strings in its own arena). */
+typedef struct qr_vlm_page {
+    qr_block *blocks;
+    int n, cap;
+    int failed;       /* the arena ran out: some blocks are missing */
+    int img_w, img_h; /* the image sent (for Nemotron's padded frame) */
+    qr_arena arena;
+} qr_vlm_page;
+/* An accepted answer of protocol into blocks for page (1-based) of page_w x page_h
+ * points, from an image of img_w x img_h pixels. NULL on OOM. */
+qr_vlm_page *qr_vlm_normalise(const char *text, int protocol, int page, float page_w,
+                              float page_h, int img_w, int img_h);
+void qr_vlm_page_free(qr_vlm_page *pg);
 
 /* snprintf into dst that cuts silently (messages and names are cut to fit). */
 void qr_vlm_fmt(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -360,7 +360,7 @@ static void emit(qr_vlm_client *c, const char *event, const char *label, json_t 
         json_decref(extra);
     json_object_set_new(e, "event", json_string(event));
     if (label)
-        json_object_set_new(e, "page", json_string(label));
+        json_object_set_new(e, "where", json_string(label));
     c->p.on_event(c->p.event_user, e);
     json_decref(e);
 }

@@ -241,6 +241,85 @@ static void test_checks_accept_real_pages(void)
     T_EQ_INT(tested, 3);
 }
 
+/* ---- normalisation ------------------------------------------------------------------ */
+
+static const qr_block *find_type(const qr_vlm_page *pg, int type, int nth)
+{
+    for (int i = 0; i < pg->n; i++)
+        if (pg->blocks[i].type == type && nth-- == 0)
+            return &pg->blocks[i];
+    return NULL;
+}
+
+static void test_normalise(void)
+{
+    /* DeepSeek grounding: /999 of the page, HTML table with spans, formula, caption */
+    const char *ds = "<|ref|>title<|/ref|><|det|>[[100, 50, 899, 100]]<|/det|>\nAnnual Report\n\n"
+                     "<|ref|>table<|/ref|><|det|>[[0, 200, 999, 400]]<|/det|>\n<table><tr><td rowspan=\"2\">A"
+                     "</td><td>B &amp; C</td></tr><tr><td>d</td></tr></table>\n"
+                     "<|ref|>table_caption<|/ref|><|det|>[[0, 410, 999, 430]]<|/det|>\nTable 1: totals\n"
+                     "<|ref|>image<|/ref|><|det|>[[0, 500, 999, 900]]<|/det|>\n\n"
+                     "<|ref|>text<|/ref|><|det|>[[0, 910, 999, 990]]<|/det|>\n\\[ a^2 + b^2 \\]\n- item one\n";
+    qr_vlm_page *pg = qr_vlm_normalise(ds, QR_PROTO_DEEPSEEK, 3, 999.0f, 1998.0f, 800, 1600);
+    T_CHECK(pg != NULL);
+    if (pg) {
+        const qr_block *h = find_type(pg, QR_BLK_HEADING, 0);
+        T_CHECK(h && !strcmp(h->text, "Annual Report") && h->page == 3);
+        T_CHECK(h && h->bbox.x0 == 100.0f && h->bbox.y1 == 200.0f && h->source == QR_SRC_VLM);
+        const qr_block *t = find_type(pg, QR_BLK_TABLE, 0);
+        T_CHECK(t && t->n_rows == 2 && t->n_cols == 2);
+        T_CHECK(t && !strcmp(t->cells[0], "A") && !strcmp(t->cells[1], "B & C") &&
+                !strcmp(t->cells[2], "") && !strcmp(t->cells[3], "d"));
+        const qr_block *c = find_type(pg, QR_BLK_CAPTION, 0);
+        T_CHECK(c && !strcmp(c->text, "Table 1: totals"));
+        const qr_block *f = find_type(pg, QR_BLK_FORMULA, 0);
+        T_CHECK(f && !strcmp(f->text, "\\[ a^2 + b^2 \\]"));
+        const qr_block *li = find_type(pg, QR_BLK_LIST_ITEM, 0);
+        T_CHECK(li && !strcmp(li->text, "item one"));
+        qr_vlm_page_free(pg);
+    }
+    /* Nemotron control tokens: padded frame, classes, furniture dropped, LaTeX table */
+    const char *nt = "<x_0.1><y_0.1>Results<x_0.5><y_0.15><class_Section-header>"
+                     "<x_0.1><y_0.2>\\begin{tabular}{ll} \\hline x & y \\\\ 1 & 2 \\\\ \\end{tabular}<x_0.5><y_0.3><class_Table>"
+                     "<x_0.1><y_0.95>12<x_0.2><y_0.97><class_Page-footer>";
+    /* image 824x2048 in a 1648x2048 frame: it covers half the width */
+    pg = qr_vlm_normalise(nt, QR_PROTO_NEMOTRON_TOKENS, 1, 100.0f, 200.0f, 824, 2048);
+    T_CHECK(pg != NULL);
+    if (pg) {
+        const qr_block *h = find_type(pg, QR_BLK_HEADING, 0);
+        T_CHECK(h && !strcmp(h->text, "Results"));
+        T_CHECKF(h && h->bbox.x0 > 19.9f && h->bbox.x0 < 20.1f && h->bbox.x1 > 99.9f, "x0 %f x1 %f",
+                 h ? h->bbox.x0 : -1, h ? h->bbox.x1 : -1);
+        const qr_block *t = find_type(pg, QR_BLK_TABLE, 0);
+        T_CHECK(t && t->n_rows == 2 && t->n_cols == 2 && !strcmp(t->cells[0], "x") &&
+                !strcmp(t->cells[3], "2"));
+        for (int i = 0; i < pg->n; i++)
+            T_CHECK(strcmp(pg->blocks[i].text, "12") != 0); /* the page footer */
+        qr_vlm_page_free(pg);
+    }
+    /* Nemotron tool mode arguments */
+    const char *tl = "[[{\"bbox\":{\"xmin\":0.1,\"ymin\":0.1,\"xmax\":0.9,\"ymax\":0.2},"
+                     "\"text\":\"Intro\",\"type\":\"Title\"},{\"bbox\":{\"xmin\":0.1,\"ymin\":0.3,"
+                     "\"xmax\":0.9,\"ymax\":0.5},\"text\":\"Body text.\",\"type\":\"Text\"}]]";
+    pg = qr_vlm_normalise(tl, QR_PROTO_NEMOTRON_TOOLS, 1, 100.0f, 100.0f, 500, 500);
+    T_CHECK(pg && pg->n == 2);
+    if (pg && pg->n == 2) {
+        T_CHECK(pg->blocks[0].type == QR_BLK_HEADING && !strcmp(pg->blocks[0].text, "Intro"));
+        T_CHECK(pg->blocks[1].type == QR_BLK_PARAGRAPH && pg->blocks[1].bbox.y0 > 29.9f);
+    }
+    qr_vlm_page_free(pg);
+    /* generic Markdown: headings, pipe table, paragraph joined */
+    pg = qr_vlm_normalise("## Scope\n\nFirst line\nsecond line.\n\n| a | b |\n|---|---|\n| 1 | 2 \\| 3 |\n",
+                          QR_PROTO_GENERIC, 2, 100, 100, 10, 10);
+    T_CHECK(pg && pg->n == 3);
+    if (pg && pg->n == 3) {
+        T_CHECK(pg->blocks[0].type == QR_BLK_HEADING && pg->blocks[0].level == 2);
+        T_CHECK(!strcmp(pg->blocks[1].text, "First line second line."));
+        T_CHECK(pg->blocks[2].n_rows == 2 && !strcmp(pg->blocks[2].cells[3], "2 \\| 3"));
+    }
+    qr_vlm_page_free(pg);
+}
+
 /* ---- against the replaying server ----------------------------------------------------- */
 
 typedef struct server {
@@ -648,6 +727,7 @@ int main(int argc, char **argv)
     T_RUN(test_answers);
     T_RUN(test_loop_fixtures);
     T_RUN(test_checks_accept_real_pages);
+    T_RUN(test_normalise);
     T_RUN(test_flavors_ok);
     T_RUN(test_retry_after_and_5xx);
     T_RUN(test_rejections);
