@@ -269,7 +269,7 @@ FUZZ_BUILD   := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 2
 FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-FUZZ_ALL     := safetensors config tokenizer unigram wordpiece chunk store toml \
+FUZZ_ALL     := safetensors config stconfig tokenizer unigram wordpiece chunk store toml \
                 $(if $(filter 1,$(WITH_SERVER)),http,) $(if $(filter 1,$(WITH_CONVERT)),pdf,)
 FUZZ_TARGETS ?= $(strip $(FUZZ_ALL))
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)

@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <limits.h>
+
 #include "cli.h"
 #include "core/core.h"
 
@@ -23,7 +26,9 @@
 
 typedef struct ing_args {
     const char *db, *collection, *model, *lang, *ocr;
-    const char *doc_prefix, *query_prefix, *root, *id;
+    const char *doc_prefix, *query_prefix, *root, *id, *meta_file;
+    json_t *meta;      /* --meta k=v pairs (an object; NULL = none) */
+    json_t *meta_by;   /* --meta-file: realpath -> object */
     long jobs, chunk_tokens, overlap, hnsw_m, ef_c, ef_s;
     int force, quiet, overlap_set, prune;
 } ing_args;
@@ -47,6 +52,9 @@ static const cli_opt opts[] = {
     {"root", 0, 1, "DIR", "key documents by their path relative to DIR (the store stays "
                           "valid when the tree moves); default: the canonical absolute path"},
     {"id", 0, 1, "ID", "record the (single) input under this document id instead of its path"},
+    {"meta", 0, 2, "K=V", "metadata for every input (repeatable; numbers and true/false are "
+                          "typed; --meta-file and FILE.meta.json sidecars add per-file keys)"},
+    {"meta-file", 0, 1, "FILE", "JSONL of {\"path\": P, \"metadata\": {...}} per document"},
     {"prune", 0, 0, NULL, "remove the collection's documents whose files are gone"},
     {"force", 0, 0, NULL, "re-ingest documents even when their content is unchanged"},
     {"quiet", 'q', 0, NULL, "no progress on stderr (errors are still printed)"},
@@ -116,6 +124,28 @@ static int on_opt(int idx, const char *val, void *user)
         a->force = 1;
     else if (strcmp(n, "prune") == 0)
         a->prune = 1;
+    else if (strcmp(n, "meta-file") == 0)
+        a->meta_file = val;
+    else if (strcmp(n, "meta") == 0) {
+        const char *eq = strchr(val, '=');
+        if (!eq || eq == val) {
+            fprintf(stderr, "quire ingest: --meta: '%s' is not KEY=VALUE\n", val);
+            return EXIT_USAGE;
+        }
+        if (!a->meta && !(a->meta = json_object()))
+            return EXIT_FAIL;
+        json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+        if (!v || !(json_is_number(v) || json_is_boolean(v))) {
+            json_decref(v);
+            v = json_string(eq + 1);
+        }
+        char key[256];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - val), val);
+        if (!v || json_object_set_new(a->meta, key, v) != 0) {
+            fprintf(stderr, "quire ingest: --meta: '%s' is not valid UTF-8\n", val);
+            return EXIT_USAGE;
+        }
+    }
     else if (strcmp(n, "quiet") == 0)
         a->quiet = 1;
     return 0;
@@ -183,6 +213,82 @@ static int walk(file_list *l, const char *dir)
     closedir(d);
     qsort(l->paths + first, (size_t)(l->n - first), sizeof(char *), cmp_str);
     return rc;
+}
+
+/* ---- metadata ----------------------------------------------------------------------- */
+
+/* --meta-file: one JSON object per line, {"path": P, "metadata": {...}}; paths relative to
+ * the current directory. Returns 0, or EXIT_USAGE after an error naming the line. */
+static int load_meta_file(ing_args *a)
+{
+    FILE *f = fopen(a->meta_file, "r");
+    if (!f) {
+        fprintf(stderr, "quire ingest: --meta-file %s: %s\n", a->meta_file, strerror(errno));
+        return EXIT_USAGE;
+    }
+    a->meta_by = json_object();
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0, rc = 0;
+    while (rc == 0 && getline(&line, &cap, f) > 0) {
+        lineno++;
+        if (strspn(line, " \t\r\n") == strlen(line))
+            continue;
+        json_error_t je;
+        json_t *j = json_loads(line, JSON_REJECT_DUPLICATES, &je);
+        json_t *p = j ? json_object_get(j, "path") : NULL;
+        json_t *m = j ? json_object_get(j, "metadata") : NULL;
+        char real[PATH_MAX];
+        if (!j || !json_is_string(p) || !json_is_object(m)) {
+            fprintf(stderr, "quire ingest: --meta-file %s:%d: %s\n", a->meta_file, lineno,
+                    !j ? je.text : "expected {\"path\": \"...\", \"metadata\": {...}}");
+            rc = EXIT_USAGE;
+        } else if (!realpath(json_string_value(p), real)) {
+            fprintf(stderr, "quire ingest: --meta-file %s:%d: %s: %s\n", a->meta_file, lineno,
+                    json_string_value(p), strerror(errno));
+            rc = EXIT_USAGE;
+        } else {
+            json_object_set(a->meta_by, real, m);
+        }
+        json_decref(j);
+    }
+    free(line); /* lint-allow: free (getline) */
+    fclose(f);
+    return rc;
+}
+
+/* The metadata for one input: its FILE.meta.json sidecar, then its --meta-file entry, then
+ * --meta (later ones win per key). *out: JSON text (free()), or NULL when there is none.
+ * Returns 0, or -1 after printing an error naming the sidecar. */
+static int file_meta(const ing_args *a, const char *path, char **out)
+{
+    *out = NULL;
+    json_t *m = NULL;
+    char side[4096];
+    snprintf(side, sizeof side, "%s.meta.json", path);
+    if (access(side, F_OK) == 0) {
+        json_error_t je;
+        m = json_load_file(side, JSON_REJECT_DUPLICATES, &je);
+        if (!m || !json_is_object(m)) {
+            fprintf(stderr, "quire ingest: %s: %s\n", side,
+                    m ? "metadata must be a JSON object" : je.text);
+            json_decref(m);
+            return -1;
+        }
+    }
+    char real[PATH_MAX];
+    json_t *entry = a->meta_by && realpath(path, real) ? json_object_get(a->meta_by, real) : NULL;
+    if ((entry || a->meta) && !m)
+        m = json_object();
+    if (entry)
+        json_object_update(m, entry);
+    if (a->meta)
+        json_object_update(m, a->meta);
+    if (m) {
+        *out = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(m);
+    }
+    return 0;
 }
 
 /* ---- the batch -------------------------------------------------------------------- */
@@ -270,8 +376,18 @@ static void *worker(void *arg)
         ip.force = b->a->force;
         ip.root = b->a->root;
         ip.store_path = b->a->id;
+        char *meta = NULL;
+        if (file_meta(b->a, path, &meta) != 0) {
+            pthread_mutex_lock(&b->mu);
+            b->done++;
+            b->failed++;
+            pthread_mutex_unlock(&b->mu);
+            continue;
+        }
+        ip.metadata = meta;
         quire_ingest_result r;
         quire_status rc = quire_ingest_file(b->st, path, &ip, &r, &err);
+        qr_free(meta);
         pthread_mutex_lock(&b->mu);
         b->done++;
         if (rc != QUIRE_OK) {
@@ -389,6 +505,12 @@ int cmd_ingest(int argc, char **argv)
             qr_free(pos);
             return EXIT_USAGE;
         }
+    }
+    if (a.meta_file && load_meta_file(&a) != 0) {
+        json_decref(a.meta);
+        json_decref(a.meta_by);
+        qr_free(pos);
+        return EXIT_USAGE;
     }
     if (a.id && a.root) {
         fprintf(stderr, "quire ingest: --id and --root exclude each other\n");
@@ -512,6 +634,14 @@ int cmd_ingest(int argc, char **argv)
     b.cp.ef_search = (int)a.ef_s;
     b.cp.doc_prefix = a.doc_prefix;
     b.cp.query_prefix = a.query_prefix;
+    /* a new collection remembers the model's document / query prompts
+     * (config_sentence_transformers.json; NomicBERT's task prefixes) unless given */
+    static const char *const doc_names[] = {"document", "passage", "search_document"};
+    static const char *const query_names[] = {"query", "search_query"};
+    for (size_t i = 0; b.model && !b.cp.doc_prefix && i < QR_ARRAY_LEN(doc_names); i++)
+        b.cp.doc_prefix = quire_model_prompt(b.model, doc_names[i]);
+    for (size_t i = 0; b.model && !b.cp.query_prefix && i < QR_ARRAY_LEN(query_names); i++)
+        b.cp.query_prefix = quire_model_prompt(b.model, query_names[i]);
     b.cvp = quire_convert_default_params();
     if (a.ocr)
         b.cvp.ocr = strcmp(a.ocr, "always") == 0 ? QUIRE_OCR_ALWAYS
@@ -571,6 +701,8 @@ out:
         qr_free(b.files.paths[i]);
     qr_free(b.files.paths);
     pthread_mutex_destroy(&b.mu);
+    json_decref(a.meta);
+    json_decref(a.meta_by);
     qr_free(pos);
     return exit_code;
 }

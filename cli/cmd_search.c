@@ -11,7 +11,7 @@
 #include "core/core.h"
 
 typedef struct search_args {
-    const char *db, *collection, *model, *filter, *hl_open, *hl_close;
+    const char *db, *collection, *model, *filter, *hl_open, *hl_close, *where;
     long k, ef;
     int mode, mode_set, json, exact, full, rank;
     char hl[64];
@@ -24,6 +24,8 @@ static const cli_opt opts[] = {
     {"mode", 0, 1, "hybrid|vector|text", "ranking (default hybrid when the collection has "
                                          "vectors, else text)"},
     {"filter", 0, 1, "path=GLOB", "only documents whose path matches GLOB (* ? [...])"},
+    {"where", 0, 1, "JSON", "metadata filter, e.g. '{\"year\":{\"$gte\":2020}}' ($eq $ne $gt "
+                            "$gte $lt $lte $in $nin $and $or), applied before ranking"},
     {"model", 'm', 1, "DIR", "the collection's model folder (default: where it was at ingest)"},
     {"ef", 0, 1, "N", "HNSW candidate list (default: the collection's ef-search)"},
     {"exact", 0, 0, NULL, "exact vector search (no HNSW)"},
@@ -82,6 +84,8 @@ static int on_opt(int idx, const char *val, void *user)
         a->model = val;
     else if (strcmp(n, "exact") == 0)
         a->exact = 1;
+    else if (strcmp(n, "where") == 0)
+        a->where = val;
     else if (strcmp(n, "rank") == 0) {
         if (strcmp(val, "phrase") && strcmp(val, "bm25")) {
             fprintf(stderr, "quire search: --rank: '%s' is not phrase or bm25\n", val);
@@ -194,6 +198,7 @@ int cmd_search(int argc, char **argv)
     sp.exact = a.exact;
     sp.embedder = emb;
     sp.text_rank = a.rank;
+    sp.where = a.where;
     sp.highlight_open = a.hl_open;
     sp.highlight_close = a.hl_close;
     if (!a.hl_open && !a.json && isatty(1)) {

@@ -12,7 +12,7 @@
 #include "core/core.h"
 
 typedef struct store_args {
-    const char *db, *collection, *model, *remove;
+    const char *db, *collection, *model, *remove, *remove_where;
     const char *doc_prefix, *query_prefix;
     long hnsw_m, ef_c, ef_s;
     int json, quiet;
@@ -22,6 +22,8 @@ static const cli_opt list_opts[] = {
     {"db", 0, 1, "PATH", "the store file"},
     {"collection", 'c', 1, "NAME", "collection (docs; default: default)"},
     {"remove", 0, 1, "PATH", "docs: remove this document (as listed) with its chunks"},
+    {"remove-where", 0, 1, "JSON", "docs: remove every document matching this metadata filter "
+                                   "(as search --where)"},
     {"json", 0, 0, NULL, "one JSON object per line"},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -62,7 +64,8 @@ static void help_collections(FILE *out)
 
 static void help_docs(FILE *out)
 {
-    fprintf(out, "usage: quire docs --db PATH [--collection NAME] [--json] [--remove PATH]\n\n"
+    fprintf(out, "usage: quire docs --db PATH [--collection NAME] [--json] [--remove PATH | "
+                 "--remove-where JSON]\n\n"
                  "List the documents of a collection (path, pages, chunks, when converted), or\n"
                  "remove one with its chunks and vectors (one transaction).\n\noptions:\n");
     cli_print_opts(out, list_opts);
@@ -93,6 +96,8 @@ static int on_opt(int idx, const char *val, void *user)
         a->model = val;
     else if (strcmp(n, "remove") == 0)
         a->remove = val;
+    else if (strcmp(n, "remove-where") == 0)
+        a->remove_where = val;
     else if (strcmp(n, "json") == 0)
         a->json = 1;
     else if (strcmp(n, "quiet") == 0)
@@ -207,7 +212,7 @@ int cmd_docs(int argc, char **argv)
     /* --remove writes: parse first to know */
     int wants_remove = 0;
     for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--remove") == 0 || strncmp(argv[i], "--remove=", 9) == 0)
+        if (strncmp(argv[i], "--remove", 8) == 0)
             wants_remove = 1;
     int rc = start("docs", list_opts, help_docs, argc, argv, &a,
                    wants_remove ? 0 : QUIRE_STORE_READONLY, &st);
@@ -216,6 +221,14 @@ int cmd_docs(int argc, char **argv)
     quire_error err = {0, ""};
     quire_document_list *l = NULL;
     rc = EXIT_OK;
+    if (a.remove_where) {
+        int n = 0;
+        if (quire_store_remove_where(st, a.collection, a.remove_where, &n, &err) != QUIRE_OK)
+            rc = cli_fail("docs", &err);
+        fprintf(stderr, "docs: removed %d document%s matching the filter\n", n,
+                n == 1 ? "" : "s");
+        goto out;
+    }
     if (a.remove) {
         if (quire_store_remove(st, a.collection, a.remove, &err) != QUIRE_OK)
             rc = cli_fail("docs", &err);
@@ -239,6 +252,8 @@ int cmd_docs(int argc, char **argv)
                                   d->sha256, "size", (json_int_t)d->size, "pages", d->pages,
                                   "failed_pages", d->failed_pages, "chunks",
                                   (json_int_t)d->chunks, "converted_at", d->converted_at);
+            json_t *meta = d->metadata ? json_loads(d->metadata, 0, NULL) : NULL;
+            json_object_set_new(o, "metadata", meta ? meta : json_null());
             if (cli_print_json(o) != 0) {
                 rc = EXIT_FAIL;
                 goto out;

@@ -22,7 +22,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 opts() { # extra libFuzzer flags of target $1
     case $1 in
-    config|tokenizer|unigram|http) echo "-dict=fuzz/json.dict" ;;
+    config|stconfig|tokenizer|unigram|http) echo "-dict=fuzz/json.dict" ;;
     esac
 }
 

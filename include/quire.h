@@ -470,6 +470,7 @@ typedef struct quire_document_info {
     int failed_pages;
     long chunks;
     char converted_at[32];  /* UTC, ISO 8601 */
+    char *metadata;         /* JSON object text; NULL = none */
 } quire_document_info;
 
 typedef struct quire_document_list {
@@ -484,6 +485,12 @@ QUIRE_API void quire_document_list_free(quire_document_list *list);
 /* Remove a document (its chunks and vectors) in one transaction. */
 QUIRE_API quire_status quire_store_remove(quire_store *st, const char *collection,
                                           const char *path, quire_error *err);
+/* Remove every document of a collection that matches a metadata filter (the JSON of
+ * quire_search_params.where), each with its chunks and vectors in its own transaction.
+ * *removed (may be NULL): how many. */
+QUIRE_API quire_status quire_store_remove_where(quire_store *st, const char *collection,
+                                                const char *where, int *removed,
+                                                quire_error *err);
 /* Delete a collection with all its documents, chunks, vectors and indexes, in one
  * transaction (QUIRE_NOT_FOUND naming it when absent). */
 QUIRE_API quire_status quire_store_drop_collection(quire_store *st, const char *collection,
@@ -508,6 +515,9 @@ typedef struct quire_ingest_params {
                                       document; DIR: keyed relative to realpath(DIR), so the
                                       store stays valid when the tree moves (a file outside
                                       DIR is an error) */
+    const char *metadata;          /* a JSON object stored with the document (replacing the
+                                      one it had, also when the content is unchanged); NULL
+                                      = keep what it has */
 } quire_ingest_params;
 
 QUIRE_API quire_ingest_params quire_ingest_default_params(void);
@@ -552,6 +562,9 @@ typedef struct quire_search_params {
     int exact;                /* 1 = exact vector search (no HNSW) */
     int text_rank;            /* enum quire_text_rank: how text candidates are ranked */
     const char *highlight_open, *highlight_close; /* snippet markers; NULL = "«" and "»" */
+    const char *where;        /* metadata filter, Chroma-style JSON ({"year": {"$gte": 2020}},
+                                 $eq $ne $gt $gte $lt $lte $in $nin $and $or; field "path" is
+                                 the document key), applied before ranking; NULL = none */
 } quire_search_params;
 
 enum quire_text_rank {
@@ -575,6 +588,7 @@ typedef struct quire_hit {
     int text_rank;          /* 1-based rank in the BM25 list, 0 = not in it */
     int vector_rank;        /* 1-based rank in the vector list, 0 = not in it */
     double text_score, vector_score;
+    const char *metadata;   /* the document's metadata, JSON object text; NULL = none */
 } quire_hit;
 
 typedef struct quire_hits {

@@ -111,7 +111,7 @@ class _IngestParams(ctypes.Structure):
                 ("embedder", ctypes.c_void_p), ("converter", ctypes.c_void_p),
                 ("convert", ctypes.POINTER(_ConvertParams)), ("force", ctypes.c_int),
                 ("store_path", ctypes.c_char_p), ("root", ctypes.c_char_p),
-                ("_pad", ctypes.c_char * 512)]
+                ("metadata", ctypes.c_char_p), ("_pad", ctypes.c_char * 512)]
 
 
 class _IngestResult(ctypes.Structure):
@@ -127,7 +127,8 @@ class _SearchParams(ctypes.Structure):
                 ("path_glob", ctypes.c_char_p), ("ef", ctypes.c_int),
                 ("embedder", ctypes.c_void_p), ("exact", ctypes.c_int),
                 ("text_rank", ctypes.c_int), ("highlight_open", ctypes.c_char_p),
-                ("highlight_close", ctypes.c_char_p), ("_pad", ctypes.c_char * 512)]
+                ("highlight_close", ctypes.c_char_p), ("where", ctypes.c_char_p),
+                ("_pad", ctypes.c_char * 512)]
 
 
 class _Hit(ctypes.Structure):
@@ -136,7 +137,8 @@ class _Hit(ctypes.Structure):
                 ("heading", ctypes.c_char_p), ("text", ctypes.c_char_p),
                 ("snippet", ctypes.c_char_p), ("score", ctypes.c_double),
                 ("text_rank", ctypes.c_int), ("vector_rank", ctypes.c_int),
-                ("text_score", ctypes.c_double), ("vector_score", ctypes.c_double)]
+                ("text_score", ctypes.c_double), ("vector_score", ctypes.c_double),
+                ("metadata", ctypes.c_char_p)]
 
 
 class _Hits(ctypes.Structure):

@@ -37,24 +37,6 @@ static void log_json(qr_cv_doc *doc, json_t *ev)
     free(s); /* lint-allow: free (jansson) */
 }
 
-typedef struct log_ctx {
-    void (*fn)(void *, const char *);
-    void *user;
-} log_ctx;
-
-static void client_event(void *user, json_t *ev)
-{
-    log_ctx *lc = user;
-    char *s = json_dumps(ev, JSON_COMPACT);
-    if (s && lc->fn)
-        lc->fn(lc->user, s);
-    free(s); /* lint-allow: free (jansson) */
-}
-
-/* The client keeps a pointer to its params' event_user: one per process is enough (the
- * converter's callback is fixed at creation). */
-static log_ctx the_log;
-
 quire_status qr_cv_vlm_client(const quire_converter_params *p, qr_vlm_client **out,
                               quire_error *err)
 {
@@ -74,12 +56,8 @@ quire_status qr_cv_vlm_client(const quire_converter_params *p, qr_vlm_client **o
     const char *st = getenv("QUIRE_VLM_STREAM");
     if (st && !strcmp(st, "0"))
         cp.stream = 0;
-    if (p->vlm_log) {
-        the_log.fn = p->vlm_log;
-        the_log.user = p->vlm_log_user;
-        cp.on_event = client_event;
-        cp.event_user = &the_log;
-    }
+    cp.log_line = p->vlm_log;
+    cp.log_user = p->vlm_log_user;
     qr_vlm_client *c = NULL;
     quire_status s = qr_vlm_client_new(&cp, &c, err);
     if (s != QUIRE_OK)

@@ -5,7 +5,8 @@
  *      "status": "ok"|
  *      "missing", "missing_reason": null|"timed out"}], "missing_pages": [N...],
  *    "blocks": [{"type": "heading", "level": 1, "text": "...",
- *     "page": 1, "bbox": [x0, y0, x1, y1], "source": "text"|"ocr"|"vlm",
+ *     "page": 1, "bbox": [x0, y0, x1, y1], "page_end": 1, ["parts": [{"page",
+ *     "offset", "bbox"}...],] "source": "text"|"ocr"|"vlm",
  *     "confidence": null|N, ...}]}
  * (docs/convert-json.md is the contract).
  * List items add "marker" and "ordered", tables "rows", "cols" and "cells" (an array
@@ -91,6 +92,34 @@ static void put_cells(qr_buf *out, const qr_block *b)
     qr_buf_putc(out, ']');
 }
 
+/* Code points in s[0, n): JSON readers index strings by characters, not bytes. */
+static size_t code_points(const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && s[i]; i++)
+        k += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return k;
+}
+
+/* "parts": every piece of a block continued across a page or column break. */
+static void put_parts(qr_buf *out, const qr_block *b)
+{
+    qr_buf_append(out, ",\"parts\":[", 10);
+    for (int i = 0; i < b->n_parts; i++) {
+        const qr_block_part *p = &b->parts[i];
+        qr_buf_printf(out, "%s{\"page\":%d,\"offset\":%zu,\"bbox\":[", i ? "," : "", p->page,
+                      code_points(b->text, p->offset));
+        const float v[4] = {p->bbox.x0, p->bbox.y0, p->bbox.x1, p->bbox.y1};
+        for (int k = 0; k < 4; k++) {
+            if (k)
+                qr_buf_putc(out, ',');
+            put_number(out, v[k]);
+        }
+        qr_buf_append(out, "]}", 2);
+    }
+    qr_buf_putc(out, ']');
+}
+
 static void put_block(qr_buf *out, const qr_block *b)
 {
     int t = b->type >= 0 && b->type < (int)QR_ARRAY_LEN(type_names) ? b->type : 0;
@@ -110,7 +139,10 @@ static void put_block(qr_buf *out, const qr_block *b)
             qr_buf_putc(out, ',');
         put_number(out, v[i]);
     }
-    qr_buf_printf(out, "],\"source\":\"%s\",\"confidence\":",
+    qr_buf_printf(out, "],\"page_end\":%d", b->page_end > b->page ? b->page_end : b->page);
+    if (b->n_parts > 1)
+        put_parts(out, b);
+    qr_buf_printf(out, ",\"source\":\"%s\",\"confidence\":",
                   b->source == QR_SRC_OCR ? "ocr" : b->source == QR_SRC_VLM ? "vlm" : "text");
     if (b->conf < 0)
         qr_buf_append(out, "null", 4);

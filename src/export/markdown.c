@@ -188,6 +188,43 @@ static void put_list_item(qr_buf *out, const qr_block *b, long *counters)
     qr_buf_putc(out, '\n');
 }
 
+/* A paragraph continued on the next page, with page markers: split at the page break,
+ * the marker between the pieces, so that whatever reads the markers (the chunker: chunk
+ * page ranges) attributes each piece to its own page. A break inside a word re-joined
+ * by de-hyphenation moves to the end of that word. Returns the page of the last marker. */
+static int put_split_paragraph(qr_buf *out, const qr_block *b, int page)
+{
+    const char *t = b->text;
+    size_t n = strlen(t), from = 0;
+    for (int i = 1; i < b->n_parts; i++) {
+        const qr_block_part *p = &b->parts[i];
+        if (p->page == page || p->offset <= from || p->offset >= n)
+            continue;
+        size_t at = p->offset;
+        while (at < n && t[at - 1] != ' ')
+            at++;
+        size_t end = at;
+        while (end > from && t[end - 1] == ' ')
+            end--;
+        if (end == from || at >= n)
+            continue;
+        char *piece = qr_malloc(end - from + 1);
+        if (!piece) {
+            out->failed = 1;
+            return page;
+        }
+        memcpy(piece, t + from, end - from);
+        piece[end - from] = '\0';
+        put_line_start_escaped(out, piece);
+        qr_free(piece);
+        qr_buf_printf(out, "\n\n<!-- page %d -->\n\n", p->page);
+        page = p->page;
+        from = at;
+    }
+    put_line_start_escaped(out, t + from);
+    return page;
+}
+
 void qr_export_markdown(const qr_layout *l, qr_buf *out)
 {
     qr_export_markdown_ex(l, out, 0);
@@ -241,7 +278,10 @@ void qr_export_markdown_opts(const qr_layout *l, qr_buf *out, int page_markers, 
             put_code(out, text);
             break;
         default: /* paragraphs and captions */
-            put_line_start_escaped(out, text);
+            if (page_markers && b->n_parts > 1)
+                page = put_split_paragraph(out, b, page);
+            else
+                put_line_start_escaped(out, text);
             qr_buf_putc(out, '\n');
             break;
         }

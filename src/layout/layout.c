@@ -87,6 +87,7 @@ qr_block *qr_lx_block(qr_lctx *c, int type, qr_lrow *first)
     memset(b, 0, sizeof(*b));
     b->type = type;
     b->page = first->page_no;
+    b->page_end = first->page_no;
     b->source = first->source;
     b->bbox = first->bbox;
     b->conf = -1.0f;
@@ -381,6 +382,8 @@ static void build_rows(qr_lctx *c)
 
 /* ---- post passes ----------------------------------------------------------------- */
 
+#define MARGIN_FRAC 0.12f /* top/bottom share of a page where running heads sit */
+
 static int ends_sentence(const char *t)
 {
     size_t n = strlen(t);
@@ -389,50 +392,102 @@ static int ends_sentence(const char *t)
     return n > 0 && strchr(".!?:;", t[n - 1]) != NULL;
 }
 
+/* Is block k a lone short line at the top or bottom of its page (a running head,
+ * footer or page number that the furniture pass could not confirm)? */
+static int margin_line(const qr_lctx *c, int k)
+{
+    const qr_block *b = &c->blocks[k];
+    const qr_lrow *r = c->bfirst[k];
+    if (b->type != QR_BLK_PARAGRAPH || !r || r != c->blast[k] || strlen(b->text) > 80)
+        return 0;
+    const qr_page *pg = c->pages[r->page];
+    float h = pg ? pg->height : 0, y = 0.5f * (r->bbox.y0 + r->bbox.y1);
+    return h > 0 && (y < MARGIN_FRAC * h || y > (1.0f - MARGIN_FRAC) * h);
+}
+
+/* Does paragraph b (block k) continue paragraph a (block i) across a break? */
+static int continues(const qr_lctx *c, int i, int k)
+{
+    const qr_block *a = &c->blocks[i], *b = &c->blocks[k];
+    const qr_lrow *la = c->blast[i], *fb = c->bfirst[k];
+    int moved = la && fb && (la->page != fb->page || la->band != fb->band ||
+                             la->col != fb->col);
+    return a->type == QR_BLK_PARAGRAPH && b->type == QR_BLK_PARAGRAPH && moved &&
+           !ends_sentence(a->text) && qr_lx_utf8_is_lower(b->text);
+}
+
+/* Append block b's text and provenance to a (a paragraph continued by b). */
+static int join_into(qr_lctx *c, qr_block *a, const qr_block *b)
+{
+    size_t na = strlen(a->text), nb = strlen(b->text);
+    char *t = qr_arena_alloc(c->arena, na + nb + 2);
+    int n = a->n_parts ? a->n_parts : 1;
+    qr_block_part *parts = qr_arena_alloc(c->arena, sizeof(*parts) * (size_t)(n + 1));
+    if (!t || !parts) {
+        c->nomem = 1;
+        return 0;
+    }
+    int hyph = na >= 2 && a->text[na - 1] == '-' && qr_lx_utf8_is_letter(a->text + na - 2);
+    size_t keep = hyph ? na - 1 : na;
+    memcpy(t, a->text, keep);
+    if (!hyph)
+        t[keep++] = ' ';
+    memcpy(t + keep, b->text, nb + 1);
+    if (a->n_parts)
+        memcpy(parts, a->parts, sizeof(*parts) * (size_t)n);
+    else
+        parts[0] = (qr_block_part){a->page, a->bbox, 0};
+    parts[n] = (qr_block_part){b->page, b->bbox, keep};
+    a->text = t;
+    a->parts = parts;
+    a->n_parts = n + 1;
+    a->page_end = QR_MAX(a->page_end, b->page_end);
+    return 1;
+}
+
+static void move_block(qr_lctx *c, int to, int from)
+{
+    c->blocks[to] = c->blocks[from];
+    c->hkeys[to] = c->hkeys[from];
+    c->csum[to] = c->csum[from];
+    c->ccnt[to] = c->ccnt[from];
+    c->blast[to] = c->blast[from];
+    c->bfirst[to] = c->bfirst[from];
+}
+
 /* A paragraph cut by a column or page break ("... the re-" | "sult is ...") is one
  * paragraph for a reader: join it when the first part does not end a sentence and
- * the second starts in lower case. */
+ * the second starts in lower case; the joined block records every part (page, bbox,
+ * where its text starts). A lone short line at the page's top or bottom margin between
+ * the two (a running head or page number that the furniture pass missed, e.g. when only
+ * a few pages are converted) is furniture: it is dropped rather than spliced into the
+ * paragraph ("... 26 breathe vapours ...") or left to cut it. */
 static void join_broken_paragraphs(qr_lctx *c)
 {
     int out = 0;
     for (int k = 0; k < c->n_blocks; k++) {
         qr_block *b = &c->blocks[k];
-        if (out > 0) {
-            qr_block *a = &c->blocks[out - 1];
-            const qr_lrow *la = c->blast[out - 1];
-            const qr_lrow *fb = c->bfirst[k];
-            int moved = la && fb && (la->page != fb->page || la->band != fb->band ||
-                                     la->col != fb->col);
-            if (a->type == QR_BLK_PARAGRAPH && b->type == QR_BLK_PARAGRAPH && moved &&
-                !ends_sentence(a->text) && qr_lx_utf8_is_lower(b->text)) {
-                size_t na = strlen(a->text), nb = strlen(b->text);
-                char *t = qr_arena_alloc(c->arena, na + nb + 2);
-                if (!t) {
-                    c->nomem = 1;
+        if (out > 0 && b->type == QR_BLK_PARAGRAPH) {
+            int skip = 0; /* margin lines between the parts */
+            while (skip < 2 && out - 1 - skip > 0 && margin_line(c, out - 1 - skip))
+                skip++;
+            int i = out - 1;
+            if (!continues(c, i, k) && skip > 0 && continues(c, out - 1 - skip, k)) {
+                out -= skip;
+                c->n_removed += skip;
+                i = out - 1;
+            }
+            if (continues(c, i, k)) {
+                if (!join_into(c, &c->blocks[i], b))
                     return;
-                }
-                int hyph = na >= 2 && a->text[na - 1] == '-' &&
-                           qr_lx_utf8_is_letter(a->text + na - 2);
-                size_t keep = hyph ? na - 1 : na;
-                memcpy(t, a->text, keep);
-                if (!hyph)
-                    t[keep++] = ' ';
-                memcpy(t + keep, b->text, nb + 1);
-                a->text = t;
-                c->csum[out - 1] += c->csum[k];
-                c->ccnt[out - 1] += c->ccnt[k];
-                c->blast[out - 1] = c->blast[k];
+                c->csum[i] += c->csum[k];
+                c->ccnt[i] += c->ccnt[k];
+                c->blast[i] = c->blast[k];
                 continue;
             }
         }
-        if (out != k) {
-            c->blocks[out] = *b;
-            c->hkeys[out] = c->hkeys[k];
-            c->csum[out] = c->csum[k];
-            c->ccnt[out] = c->ccnt[k];
-            c->blast[out] = c->blast[k];
-            c->bfirst[out] = c->bfirst[k];
-        }
+        if (out != k)
+            move_block(c, out, k);
         out++;
     }
     c->n_blocks = out;

@@ -28,6 +28,13 @@ typedef struct qr_tcell {
     qr_bbox bbox;
 } qr_tcell;
 
+/* One piece of a block that continues across a page or column break. */
+typedef struct qr_block_part {
+    int page;      /* 1-based */
+    qr_bbox bbox;  /* of the piece on that page */
+    size_t offset; /* byte offset in the block's text where the piece's text starts */
+} qr_block_part;
+
 typedef struct qr_block {
     int type;       /* enum qr_blk_type */
     int level;
@@ -39,8 +46,12 @@ typedef struct qr_block {
                            text is in its top-left position, the positions it covers "" */
     const qr_tcell *tcells; /* tables: the non-empty cells with spans, row-major */
     int n_tcells;
-    int page;           /* 1-based page number */
-    qr_bbox bbox;
+    int page;           /* 1-based page number (of its first part) */
+    qr_bbox bbox;       /* on `page` (its first part) */
+    int page_end;       /* last page it covers: > page for a paragraph continued overleaf */
+    const qr_block_part *parts; /* a paragraph continued across a page or column break:
+                                   every piece in order (parts[0] is page/bbox) */
+    int n_parts;        /* 0 when the block is in one piece */
     int source;         /* QR_SRC_TEXT / QR_SRC_OCR */
     float conf;         /* mean OCR confidence of its words, -1 for the text layer */
 } qr_block;

@@ -74,6 +74,7 @@ typedef struct tline {
     int n;
     float y0, y1, size;
     int sep;  /* a horizontal rule (full or partial) lies between it and the line above */
+    float sep_x0; /* leftmost start of those rules */
 } tline;
 
 typedef struct tpiece {
@@ -276,6 +277,7 @@ static int line_pieces(const tline *L, const tbounds *tb, tpiece *out)
 typedef struct tcell_b {
     qr_buf text;
     int span;   /* columns, for the cell starting here; 0 elsewhere */
+    int rspan;  /* rows, for the cell starting here (0 = 1) */
     int owner;  /* column of the cell covering this position, -1 when empty */
     qr_bbox bbox;
 } tcell_b;
@@ -284,6 +286,7 @@ typedef struct tgrid {
     int n_rows, n_cols, cap_rows;
     tcell_b *cell; /* [cap_rows * n_cols] */
     float last_y1; /* bottom of the last line added to the last row */
+    float *row_sep; /* [cap_rows]: sep_x0 of the rule that started the row, -1 for none */
     int lower_cue; /* a stub line starting lower-case continues the label above */
 } tgrid;
 
@@ -293,7 +296,8 @@ static int grid_init(qr_lctx *c, tgrid *g, int cap_rows, int n_cols)
     g->cap_rows = cap_rows;
     g->n_cols = n_cols;
     g->cell = qr_lx_scratch(c, sizeof(tcell_b) * (size_t)(cap_rows * n_cols));
-    return g->cell != NULL;
+    g->row_sep = qr_lx_scratch(c, sizeof(float) * (size_t)cap_rows);
+    return g->cell != NULL && g->row_sep != NULL;
 }
 
 static void grid_free(tgrid *g)
@@ -561,6 +565,7 @@ static void build_rows(tgrid *g, const tline *ln, int n, const tbounds *tb, int 
             if (g->n_rows == g->cap_rows)
                 break;
             grid_new_row(g);
+            g->row_sep[g->n_rows - 1] = ln[i].sep ? ln[i].sep_x0 : -1.0f;
         }
         grid_add_line(g, &ln[i], p, np);
     }
@@ -615,6 +620,26 @@ static void widen_header_spans(tgrid *g, const tbounds *tb, float tx0, float tx1
                 gcell(g, r, j)->owner = best_a;
             k = best_b;
         }
+    }
+}
+
+/* Ruled tables: a stub label whose rows below start at rules that stop short of the stub
+ * column (and have no label of their own) spans those rows ("Allergy problems" beside
+ * its Count and Percentage rows). */
+static void row_spans(tgrid *g, const tbounds *tb)
+{
+    if (g->n_cols < 2)
+        return;
+    for (int r = 0; r < g->n_rows; r++) {
+        tcell_b *cb = gcell(g, r, 0);
+        if (cb->owner != 0 || cb->span != 1 || cb->text.len == 0)
+            continue;
+        int n = 1;
+        while (r + n < g->n_rows && gcell(g, r + n, 0)->owner < 0 && g->row_sep[r + n] >= 0 &&
+               g->row_sep[r + n] >= tb->x[0] - 2.0f)
+            n++;
+        cb->rspan = n;
+        r += n - 1;
     }
 }
 
@@ -735,7 +760,8 @@ static void emit_grid(qr_lctx *c, const tgrid *g, qr_lrow *const *rows, int n)
                 int last = map[k];
                 for (int j = k; j < k + cb->span; j++)
                     last = map[j] >= 0 ? map[j] : last;
-                tc[t++] = (qr_tcell){.row = r, .col = map[k], .row_span = 1,
+                tc[t++] = (qr_tcell){.row = r, .col = map[k],
+                                     .row_span = cb->rspan > 1 ? cb->rspan : 1,
                                      .col_span = last - map[k] + 1,
                                      .text = cells[r * nc + map[k]], .bbox = cb->bbox};
             }
@@ -804,11 +830,15 @@ static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled 
         const qr_page *pg = c->pages[rg->page];
         for (int i = 1; i < n_ln; i++) {
             float ya = ln[i - 1].y1 - 0.3f * ln[i - 1].size, yb = ln[i].y0 + 0.3f * ln[i].size;
-            for (int k = 0; k < pg->n_rules && !ln[i].sep; k++) {
+            ln[i].sep_x0 = 1e30f;
+            for (int k = 0; k < pg->n_rules; k++) {
                 const qr_bbox *h = &pg->rules[k];
                 float y = 0.5f * (h->y0 + h->y1);
-                ln[i].sep = is_hrule(h) && y > ya && y < yb &&
-                            QR_MIN(h->x1, rg->box.x1) - QR_MAX(h->x0, rg->box.x0) >= 10.0f;
+                if (is_hrule(h) && y > ya && y < yb &&
+                    QR_MIN(h->x1, rg->box.x1) - QR_MAX(h->x0, rg->box.x0) >= 10.0f) {
+                    ln[i].sep = 1;
+                    ln[i].sep_x0 = QR_MIN(ln[i].sep_x0, h->x0);
+                }
             }
             n_sep += ln[i].sep;
         }
@@ -835,6 +865,8 @@ static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled 
         tx1 = QR_MAX(tx1, rg->box.x1);
     }
     widen_header_spans(&g, &tb, tx0, tx1);
+    if (rg)
+        row_spans(&g, &tb);
     if (grid_plausible(&g, ln, n_ln, &tb, rg != NULL)) {
         emit_grid(c, &g, rows, n);
         ok = 1;

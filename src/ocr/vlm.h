@@ -158,6 +158,9 @@ typedef struct qr_vlm_client_params {
     int stream;               /* 1 = stream (SSE) and abort loops early; default 1 */
     qr_vlm_event_fn on_event;
     void *event_user;
+    /* the same events as JSON text lines (no newline), e.g. for --log-format json */
+    void (*log_line)(void *user, const char *json_line);
+    void *log_user;
 } qr_vlm_client_params;
 
 /* The chain: default first, then fallback_chain. Checks every backend's URL

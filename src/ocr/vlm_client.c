@@ -349,9 +349,11 @@ static json_t *attempt_json(const qr_vlm_attempt *a)
     return o;
 }
 
+#define HAS_EVENTS(c) ((c)->p.on_event || (c)->p.log_line)
+
 static void emit(qr_vlm_client *c, const char *event, const char *label, json_t *extra)
 {
-    if (!c->p.on_event) {
+    if (!HAS_EVENTS(c)) {
         json_decref(extra);
         return;
     }
@@ -361,7 +363,14 @@ static void emit(qr_vlm_client *c, const char *event, const char *label, json_t 
     json_object_set_new(e, "event", json_string(event));
     if (label)
         json_object_set_new(e, "where", json_string(label));
-    c->p.on_event(c->p.event_user, e);
+    if (c->p.on_event)
+        c->p.on_event(c->p.event_user, e);
+    if (c->p.log_line) {
+        char *s = json_dumps(e, JSON_COMPACT);
+        if (s)
+            c->p.log_line(c->p.log_user, s);
+        free(s); /* lint-allow: free (jansson) */
+    }
     json_decref(e);
 }
 
@@ -554,7 +563,7 @@ static enum outcome one_request(run_ctx *x, be_state *b, double temp, int strict
         give_slot(b, hard);
         double ra = h.retry_after_s;
         qr_vlm_http_free(&h);
-        if (x->c->p.on_event) {
+        if (HAS_EVENTS(x->c)) {
             json_t *ev = attempt_json(a);
             emit(x->c, "attempt", x->label, ev);
         }
@@ -572,7 +581,7 @@ static enum outcome one_request(run_ctx *x, be_state *b, double temp, int strict
                 d = x->c->p.backoff_cap_s;
             wait = d / 2 + rnd(x->c) * d / 2; /* equal jitter */
         }
-        if (x->c->p.on_event)
+        if (HAS_EVENTS(x->c))
             emit(x->c, "retry", x->label,
                  json_pack("{s:s, s:f, s:s, s:b}", "backend", cfg->name, "wait_s", wait, "reason",
                            last, "retry_after", ra >= 0));
@@ -707,7 +716,7 @@ void qr_vlm_run(qr_vlm_client *c, const unsigned char *png, size_t png_len, int 
     char last[200] = "";
     for (int i = 0; i < c->n && !r->ok; i++) {
         be_state *b = &c->be[i];
-        if (i > 0 && c->p.on_event)
+        if (i > 0 && HAS_EVENTS(c))
             emit(c, "fallback", label,
                  json_pack("{s:s, s:s}", "to", b->cfg->name, "reason", last));
         double temp = b->cfg->temperature;

@@ -152,6 +152,7 @@ void qr_srv_emb_req_free(emb_req *q)
     qr_free(q->ids);
     qr_free(q->n_ids);
     qr_free(q->ptrs);
+    qr_free(q->cut);
 }
 
 /* Tokens of a text incl. [CLS]/[SEP], also when it is longer than the model's max_tokens
@@ -198,6 +199,8 @@ static int check_len(const quire_server *s, emb_req *q, size_t i, reply *r)
     size_t last = QR_MIN(n, q->cap) - 1;
     v[s->limit - 1] = v[last]; /* keep the final [SEP] */
     q->n_ids[i] = (size_t)s->limit;
+    if (q->cut)
+        q->cut[i] = 1;
     return 0;
 }
 
@@ -211,16 +214,32 @@ static int put_text(const quire_server *s, emb_req *q, size_t i, json_t *v, repl
     }
     quire_error e = {0, ""};
     int32_t *slot = q->ids + i * q->cap;
+    char *joined = NULL;
+    if (q->prompt && *q->prompt) {
+        size_t pl = strlen(q->prompt);
+        joined = qr_malloc(pl + len + 1);
+        if (!joined) {
+            qr_srv_error(r, 500, "out_of_memory", "out of memory");
+            return -1;
+        }
+        memcpy(joined, q->prompt, pl);
+        memcpy(joined + pl, text, len + 1);
+        text = joined;
+        len += pl;
+    }
     quire_status st = quire_tokenize(s->model, text, len, slot, q->cap, &q->n_ids[i], &e);
     if (st != QUIRE_OK) {
+        qr_free(joined);
         qr_srv_error(r, qr_srv_http_status(st), status_code_name(st), "input[%zu]: %s", i,
                      e.msg);
         return -1;
     }
-    if (q->n_ids[i] >= q->cap && !q->truncate) {
-        /* filled the slot: the text may be longer than the tokenizer counted */
+    if (q->n_ids[i] >= q->cap) {
+        /* filled the slot: the text may be longer than the tokenizer counted (and then it
+         * is refused, or cut and reported as truncated) */
         int32_t *tmp = qr_malloc(q->cap * sizeof(int32_t));
         if (!tmp) {
+            qr_free(joined);
             qr_srv_error(r, 500, "out_of_memory", "out of memory");
             return -1;
         }
@@ -229,6 +248,7 @@ static int put_text(const quire_server *s, emb_req *q, size_t i, json_t *v, repl
         if (full > q->n_ids[i])
             q->n_ids[i] = full;
     }
+    qr_free(joined);
     return check_len(s, q, i, r);
 }
 
@@ -319,7 +339,8 @@ int qr_srv_parse_input(const quire_server *s, json_t *in, emb_req *q, reply *r)
     q->ids = qr_calloc(n * q->cap, sizeof(int32_t));
     q->n_ids = qr_calloc(n, sizeof(size_t));
     q->ptrs = qr_calloc(n, sizeof(int32_t *));
-    if (!q->ids || !q->n_ids || !q->ptrs) {
+    q->cut = qr_calloc(n, 1);
+    if (!q->ids || !q->n_ids || !q->ptrs || !q->cut) {
         qr_srv_error(r, 500, "out_of_memory", "out of memory");
         return -1;
     }
@@ -343,7 +364,7 @@ int qr_srv_parse_input(const quire_server *s, json_t *in, emb_req *q, reply *r)
 
 typedef struct emb_opts {
     int base64;
-    int dims;
+    int dims, dims_explicit;
 } emb_opts;
 
 static int parse_options(const quire_server *s, json_t *root, emb_opts *o, reply *r)
@@ -378,6 +399,7 @@ static int parse_options(const quire_server *s, json_t *root, emb_opts *o, reply
     }
     json_t *d = json_object_get(root, "dimensions");
     o->dims = s->dims;
+    o->dims_explicit = 0;
     if (d && !json_is_null(d)) {
         json_int_t v = json_is_integer(d) ? json_integer_value(d) : 0;
         if (v < 1 || v > s->dims) {
@@ -388,7 +410,46 @@ static int parse_options(const quire_server *s, json_t *root, emb_opts *o, reply
             return -1;
         }
         o->dims = (int)v;
+        o->dims_explicit = 1;
     }
+    return 0;
+}
+
+int qr_srv_prompt(const quire_server *s, json_t *root, emb_req *q, reply *r)
+{
+    json_t *lit = json_object_get(root, "prompt");
+    json_t *name = json_object_get(root, "prompt_name");
+    json_t *type = json_object_get(root, "input_type");
+    if (lit && !json_is_null(lit)) {
+        if (!json_is_string(lit)) {
+            qr_srv_error(r, 400, "invalid_type", "'prompt' must be a string");
+            return -1;
+        }
+        q->prompt = json_string_value(lit);
+        return 0;
+    }
+    json_t *n = name && !json_is_null(name) ? name : type;
+    const char *key = n == name ? "prompt_name" : "input_type";
+    if (n && !json_is_null(n)) {
+        if (!json_is_string(n)) {
+            qr_srv_error(r, 400, "invalid_type", "'%s' must be a string", key);
+            return -1;
+        }
+        q->prompt = quire_model_prompt(s->model, json_string_value(n));
+        if (!q->prompt) {
+            char names[512] = "";
+            size_t used = 0;
+            for (int i = 0; i < quire_model_prompt_count(s->model) && used < sizeof names - 64; i++)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                         quire_model_prompt_name(s->model, i));
+            qr_srv_error(r, 400, "invalid_prompt", "'%s': the model has no prompt \"%s\" "
+                         "(its prompts: %s)", key, json_string_value(n), used ? names : "none");
+            return -1;
+        }
+        return 0;
+    }
+    const char *def = quire_model_default_prompt(s->model);
+    q->prompt = def ? quire_model_prompt(s->model, def) : NULL;
     return 0;
 }
 
@@ -407,17 +468,12 @@ static void put_base64(qr_buf *b, const unsigned char *d, size_t n)
     }
 }
 
-/* Matryoshka: keep the first `dims` values and renormalise (as `quire embed --dims`). */
-void qr_srv_shorten(float *v, int dims, int full)
+/* Matryoshka: keep the first `dims` values by the model's rule (as `quire embed --dims`). */
+void qr_srv_shorten(const quire_server *s, float *v, int dims, int explicit_dims)
 {
-    if (dims == full)
+    if (dims == s->dims && !(explicit_dims && quire_model_matryoshka(s->model)))
         return;
-    double ss = 0;
-    for (int j = 0; j < dims; j++)
-        ss += (double)v[j] * v[j];
-    float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.f;
-    for (int j = 0; j < dims; j++)
-        v[j] *= inv;
+    quire_model_shorten(s->model, v, dims, 1);
 }
 
 static void write_embeddings(const quire_server *s, const emb_req *q, float *vecs,
@@ -427,9 +483,9 @@ static void write_embeddings(const quire_server *s, const emb_req *q, float *vec
     qr_buf_append(b, "{\"object\":\"list\",\"data\":[", 25);
     for (size_t i = 0; i < q->n; i++) {
         float *v = vecs + i * (size_t)s->dims;
-        qr_srv_shorten(v, o->dims, s->dims);
-        qr_buf_printf(b, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":",
-                      i ? "," : "", i);
+        qr_srv_shorten(s, v, o->dims, o->dims_explicit);
+        qr_buf_printf(b, "%s{\"object\":\"embedding\",\"index\":%zu,%s\"embedding\":",
+                      i ? "," : "", i, q->cut && q->cut[i] ? "\"truncated\":true," : "");
         if (o->base64) {
             /* little-endian float32 bytes (the host order on x86_64 and arm64) */
             qr_buf_putc(b, '"');
@@ -509,7 +565,8 @@ void qr_route_embeddings(quire_server *s, const char *body, size_t len, reply *r
         goto out;
     }
     q.truncate = s->p.truncate;
-    if (qr_srv_parse_input(s, in, &q, r) != 0 || !(vecs = qr_srv_run_inputs(s, &q, r)))
+    if (qr_srv_prompt(s, root, &q, r) != 0 ||
+        qr_srv_parse_input(s, in, &q, r) != 0 || !(vecs = qr_srv_run_inputs(s, &q, r)))
         goto out;
     write_embeddings(s, &q, vecs, &o, r);
     if (r->body.failed)
@@ -550,6 +607,7 @@ void qr_route_models(quire_server *s, const char *id, reply *r)
 typedef struct search_req {
     const char *query, *collection, *glob;
     int k, mode, mode_set, ef, exact, rank;
+    char *where; /* JSON text of "where" (free()) */
 } search_req;
 
 static int parse_search(json_t *root, search_req *q, reply *r)
@@ -613,6 +671,14 @@ static int parse_search(json_t *root, search_req *q, reply *r)
     }
     v = json_object_get(root, "exact");
     q->exact = v && json_is_true(v);
+    v = json_object_get(root, "where");
+    if (v && !json_is_null(v)) {
+        if (!json_is_object(v)) {
+            qr_srv_error(r, 400, "invalid_where", "'where' must be a JSON object (a filter)");
+            return -1;
+        }
+        q->where = json_dumps(v, JSON_COMPACT);
+    }
     v = json_object_get(root, "rank");
     if (v && !json_is_null(v)) {
         const char *m = json_is_string(v) ? json_string_value(v) : "";
@@ -661,6 +727,7 @@ static quire_status do_search(quire_server *s, const search_req *q, int mode,
     sp.ef = q->ef;
     sp.exact = q->exact;
     sp.text_rank = q->rank;
+    sp.where = q->where;
     if (mode == QUIRE_SEARCH_TEXT)
         return quire_search(s->store, q->query, &sp, hits, e);
     pthread_mutex_lock(&s->search_mu);
@@ -732,6 +799,7 @@ void qr_route_search(quire_server *s, const char *body, size_t len, reply *r)
     }
     set_json(r, hits_json(hits, coll, &q, fallback));
 out:
+    qr_free(q.where);
     quire_hits_free(hits);
     json_decref(root);
 }

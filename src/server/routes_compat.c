@@ -119,19 +119,32 @@ static void tei_embed(quire_server *s, const char *body, size_t len, reply *r)
         qr_srv_error(r, 400, "missing_input", "you must provide 'inputs'");
         goto out;
     }
-    if (!normalize) {
-        /* the batchers' embedders normalise; an unnormalised vector cannot be recovered */
+    if (!normalize && quire_model_normalize(s->model)) {
+        /* the batchers' embedders normalise (modules.json has Normalize); an unnormalised
+         * vector cannot be recovered */
         qr_srv_error(r, 400, "unsupported", "'normalize': false is not supported by this "
-                                            "server (vectors are L2-normalised)");
+                                            "server (the model's vectors are L2-normalised)");
         goto out;
     }
     q.truncate = truncate;
-    if (qr_srv_parse_input(s, in, &q, r) != 0 || !(vecs = qr_srv_run_inputs(s, &q, r)))
+    if (qr_srv_prompt(s, root, &q, r) != 0 ||
+        qr_srv_parse_input(s, in, &q, r) != 0 || !(vecs = qr_srv_run_inputs(s, &q, r)))
         goto out;
+    if (normalize && !quire_model_normalize(s->model)) { /* TEI's default: unit vectors */
+        for (size_t i = 0; i < q.n; i++) {
+            float *v = vecs + i * (size_t)s->dims;
+            double ss = 0;
+            for (int j = 0; j < s->dims; j++)
+                ss += (double)v[j] * v[j];
+            float inv = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+            for (int j = 0; j < s->dims; j++)
+                v[j] *= inv;
+        }
+    }
     qr_buf_putc(&r->body, '[');
     for (size_t i = 0; i < q.n; i++) {
         float *v = vecs + i * (size_t)s->dims;
-        qr_srv_shorten(v, dims, s->dims);
+        qr_srv_shorten(s, v, dims, dims != s->dims);
         if (i)
             qr_buf_putc(&r->body, ',');
         put_vec(&r->body, v, dims);
@@ -221,7 +234,8 @@ static void ollama_embed(quire_server *s, const char *body, size_t len, reply *r
         goto out;
     }
     q.truncate = truncate;
-    if (qr_srv_parse_input(s, in, &q, r) != 0 || !(vecs = qr_srv_run_inputs(s, &q, r)))
+    if (qr_srv_prompt(s, root, &q, r) != 0 ||
+        qr_srv_parse_input(s, in, &q, r) != 0 || !(vecs = qr_srv_run_inputs(s, &q, r)))
         goto out;
     qr_buf *b = &r->body;
     qr_buf_append(b, "{\"model\":", 9);
@@ -229,7 +243,7 @@ static void ollama_embed(quire_server *s, const char *body, size_t len, reply *r
     qr_buf_append(b, ",\"embeddings\":[", 15);
     for (size_t i = 0; i < q.n; i++) {
         float *v = vecs + i * (size_t)s->dims;
-        qr_srv_shorten(v, dims, s->dims);
+        qr_srv_shorten(s, v, dims, dims != s->dims);
         if (i)
             qr_buf_putc(b, ',');
         put_vec(b, v, dims);

@@ -133,6 +133,8 @@ typedef struct emb_req {
     const int32_t **ptrs;
     long tokens;
     int truncate;      /* 1 = cut inputs over the limit (--truncate; Ollama's default) */
+    const char *prompt; /* prepended to text inputs (model prompt / request), or NULL */
+    unsigned char *cut; /* [n]: 1 = input i was truncated */
 } emb_req;
 typedef struct json_t json_t;
 /* "text" | ["text", ...] | [id, ...] | [[id, ...], ...] into q (q->truncate set first);
@@ -141,8 +143,13 @@ int qr_srv_parse_input(const quire_server *s, json_t *in, emb_req *q, reply *r);
 /* Embed q through the batch queue: vectors (n x dims, qr_free) or NULL with r filled. */
 float *qr_srv_run_inputs(quire_server *s, const emb_req *q, reply *r);
 void qr_srv_emb_req_free(emb_req *q);
-/* Matryoshka: keep the first dims values of a full-size vector, renormalised. */
-void qr_srv_shorten(float *v, int dims, int full);
+/* Matryoshka: keep the first dims values of a full-size vector by the model's rule
+ * (quire_model_shorten; renormalised). explicit = the request named the dimensions, so a
+ * model with its own rule (NomicBERT v1.5) applies it even at full width. */
+void qr_srv_shorten(const quire_server *s, float *v, int dims, int explicit_dims);
+/* The request's prompt: "prompt" (literal text), else "prompt_name" / "input_type" (a
+ * model prompt by name), else the model's default prompt; 0, or -1 with r filled (400). */
+int qr_srv_prompt(const quire_server *s, json_t *root, emb_req *q, reply *r);
 /* Is `name` a name this server answers to (model folder, aliases, any)? */
 int qr_srv_name_matches(const quire_server *s, const char *name);
 

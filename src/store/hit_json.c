@@ -42,7 +42,8 @@ json_t *qr_hit_json(const quire_hit *h, int rank, const char *score_kind)
     bad |= json_object_set_new(o, "vector_rank", int_or_null(h->vector_rank));
     bad |= json_object_set_new(o, "cosine",
                                h->vector_rank ? json_real(h->vector_score) : json_null());
-    bad |= json_object_set_new(o, "metadata", json_null());
+    json_t *meta = h->metadata ? json_loads(h->metadata, 0, NULL) : NULL;
+    bad |= json_object_set_new(o, "metadata", meta ? meta : json_null());
     if (bad) {
         json_decref(o);
         return NULL;

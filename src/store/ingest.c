@@ -369,6 +369,64 @@ static long long find_doc(quire_store *st, long long coll_id, const char *path, 
     return id;
 }
 
+/* The metadata as stored: a compact JSON object with sorted keys (*out NULL when in is). */
+static quire_status norm_meta(const char *in, const char *path, char **out, quire_error *err)
+{
+    *out = NULL;
+    if (!in)
+        return QUIRE_OK;
+    json_error_t je;
+    json_t *j = json_loads(in, JSON_REJECT_DUPLICATES, &je);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        return qr_err(err, QUIRE_INVALID_ARG, "%s: metadata must be a JSON object%s%s", path,
+                      j ? "" : ": ", j ? "" : je.text);
+    }
+    *out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    return *out ? QUIRE_OK : qr_err(err, QUIRE_NOMEM, "out of memory");
+}
+
+/* The stored metadata of document id (malloc'd; NULL when none or on error). */
+static char *doc_meta(quire_store *st, long long id)
+{
+    sqlite3_stmt *s = NULL;
+    char *m = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT meta FROM documents WHERE id = ?", -1, &s, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, id);
+        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+            m = qr_strdup((const char *)sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    return m;
+}
+
+/* Replaces the metadata of the document keyed path (one statement). */
+static quire_status set_meta(quire_store *st, long long coll_id, const char *path,
+                             const char *meta, quire_error *err)
+{
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *s = NULL;
+    quire_status rc = QUIRE_OK;
+    if (sqlite3_prepare_v2(st->db,
+                           "UPDATE documents SET meta = ? WHERE collection_id = ? AND path = ?"
+                           " AND meta IS NOT ?",
+                           -1, &s, NULL) != SQLITE_OK) {
+        rc = qr_store_sqlerr(st, err, "updating metadata");
+    } else {
+        sqlite3_bind_text(s, 1, meta, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, coll_id);
+        sqlite3_bind_text(s, 3, path, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, meta, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            rc = qr_store_sqlerr(st, err, "updating metadata");
+    }
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
 /* Renames document id to key; returns id, or -1 on an SQLite error. */
 static long long rekey_doc(quire_store *st, long long id, const char *key)
 {
@@ -424,9 +482,10 @@ static void index_apply(quire_store *st, long long index_id, const int64_t *remo
 
 static quire_status write_document(quire_store *st, const char *coll_name,
                                    const quire_ingest_params *p, const char *path,
-                                   const prepared *pp, quire_ingest_result *res,
-                                   quire_error *err)
+                                   const prepared *pp, const char *meta,
+                                   quire_ingest_result *res, quire_error *err)
 {
+    char *kept_meta = NULL;
     const quire_model *m = p->embedder ? quire_embedder_model(p->embedder) : NULL;
     qr_coll c;
     char now[32];
@@ -464,6 +523,8 @@ static quire_status write_document(quire_store *st, const char *coll_name,
         goto fail;
     }
     if (old > 0) {
+        if (!meta)
+            meta = kept_meta = doc_meta(st, old);
         if ((rc = doc_chunk_ids(st, old, &old_ids, &n_old, err)) != QUIRE_OK)
             goto fail;
         if (sqlite3_prepare_v2(st->db, "DELETE FROM documents WHERE id = ?", -1, &s, NULL) !=
@@ -481,7 +542,8 @@ static quire_status write_document(quire_store *st, const char *coll_name,
     }
     if (sqlite3_prepare_v2(st->db,
                            "INSERT INTO documents(collection_id, path, sha256, size, pages,"
-                           " failed_pages, converted_at, report) VALUES (?,?,?,?,?,?,?,?)",
+                           " failed_pages, converted_at, report, meta)"
+                           " VALUES (?,?,?,?,?,?,?,?,?)",
                            -1, &s, NULL) != SQLITE_OK) {
         rc = qr_store_sqlerr(st, err, "adding a document");
         goto fail;
@@ -494,6 +556,10 @@ static quire_status write_document(quire_store *st, const char *coll_name,
     sqlite3_bind_int(s, 6, pp->failed_pages);
     sqlite3_bind_text(s, 7, now, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 8, pp->report ? pp->report : "{}", -1, SQLITE_STATIC);
+    if (meta)
+        sqlite3_bind_text(s, 9, meta, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 9);
     if (sqlite3_step(s) != SQLITE_DONE) {
         rc = qr_store_sqlerr(st, err, "adding a document");
         goto fail;
@@ -560,12 +626,14 @@ static quire_status write_document(quire_store *st, const char *coll_name,
         index_apply(st, c.index_id, old_ids, n_old, new_ids, pp->vecs, n);
     qr_free(old_ids);
     qr_free(new_ids);
+    qr_free(kept_meta);
     return QUIRE_OK;
 fail:
     sqlite3_finalize(s);
     qr_store_exec(st, "ROLLBACK", NULL);
     qr_free(old_ids);
     qr_free(new_ids);
+    qr_free(kept_meta);
     return rc;
 }
 
@@ -629,10 +697,16 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
                       "collection '%s' is text-only (ingested without a model): add vectors "
                       "with quire reindex --model, or ingest without --model",
                       coll_name);
+    char *meta = NULL; /* normalised p->metadata; freed at out */
+    if ((rc = norm_meta(p->metadata, path, &meta, err)) != QUIRE_OK)
+        return rc;
     if (!p->force && old_sha[0] && strcmp(old_sha, pp.sha) == 0) {
         res->outcome = QUIRE_INGEST_UNCHANGED;
+        if (meta) /* same content, new metadata: an upsert of the metadata alone */
+            rc = set_meta(st, c.id, rec_path, meta, err);
+        qr_free(meta);
         res->ms = (qr_now() - t0) * 1e3;
-        return QUIRE_OK;
+        return rc;
     }
 
     /* Convert. */
@@ -642,24 +716,31 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
     quire_convert_result *cr = NULL;
     if (has_ext(path, ".md") || has_ext(path, ".markdown") || has_ext(path, ".txt")) {
         rc = qr_file_read(path, (size_t)1 << 30, &md, &md_len, err);
-        if (rc != QUIRE_OK)
+        if (rc != QUIRE_OK) {
+            qr_free(meta);
             return rc;
+        }
         pp.pages = 1;
         pp.report = make_report(NULL, has_ext(path, ".txt") ? "text" : "markdown");
     } else {
-        if (!p->converter)
+        if (!p->converter) {
+            qr_free(meta);
             return qr_err(err, QUIRE_UNSUPPORTED,
                           "%s: not a Markdown or text file, and no converter was given", path);
+        }
         quire_convert_params cp = p->convert ? *p->convert : quire_convert_default_params();
         cp.format = QUIRE_FORMAT_MD;
         cp.page_markers = 1;
         rc = quire_convert_file(p->converter, path, &cp, &cr, err);
-        if (!cr)
+        if (!cr) {
+            qr_free(meta);
             return rc != QUIRE_OK ? rc : qr_err(err, QUIRE_ERROR, "%s: conversion failed", path);
+        }
         if (cr->n_failed > 0 && cr->n_failed >= cr->n_reports) {
             rc = qr_err(err, QUIRE_FORMAT, "%s: no page could be converted (%s)", path,
                         cr->n_reports > 0 ? cr->reports[0].error : "no pages");
             quire_convert_result_free(cr);
+            qr_free(meta);
             return rc;
         }
         pp.pages = cr->n_pages;
@@ -705,7 +786,7 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
     /* One transaction. */
     double ts = qr_now();
     pthread_mutex_lock(&st->lock);
-    rc = write_document(st, coll_name, p, rec_path, &pp, res, err);
+    rc = write_document(st, coll_name, p, rec_path, &pp, meta, res, err);
     pthread_mutex_unlock(&st->lock);
     res->store_ms = (qr_now() - ts) * 1e3;
     res->pages = pp.pages;
@@ -713,6 +794,7 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
     res->chunks = (int)pp.chunks.n;
 out:
     prepared_free(&pp);
+    qr_free(meta);
     res->ms = (qr_now() - t0) * 1e3;
     return rc;
 }
@@ -769,5 +851,72 @@ fail:
 out:
     qr_free(ids);
     pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+quire_status quire_store_remove_where(quire_store *st, const char *collection,
+                                      const char *where, int *removed, quire_error *err)
+{
+    if (removed)
+        *removed = 0;
+    if (!st || !where)
+        return qr_err(err, QUIRE_INVALID_ARG, "quire_store_remove_where: NULL argument");
+    if (!collection)
+        collection = "default";
+    if (st->schema < 2)
+        return qr_err(err, QUIRE_UNSUPPORTED, "%s: store schema version %d has no metadata",
+                      st->path, st->schema);
+    qr_where w;
+    quire_status rc = qr_where_compile(where, &w, err);
+    if (rc != QUIRE_OK)
+        return rc;
+    char **keys = NULL;
+    int n = 0, cap = 0;
+    pthread_mutex_lock(&st->lock);
+    qr_coll c;
+    sqlite3_stmt *s = NULL;
+    qr_buf sql;
+    qr_buf_init(&sql, 0);
+    qr_buf_printf(&sql, "SELECT d.path FROM documents d WHERE d.collection_id = ?1 AND %s",
+                  w.sql ? w.sql : "1");
+    qr_buf_putc(&sql, 0);
+    if ((rc = qr_store_coll_get(st, collection, &c, err)) == QUIRE_OK) {
+        if (sql.failed || sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) != SQLITE_OK) {
+            rc = sql.failed ? qr_err(err, QUIRE_NOMEM, "out of memory")
+                            : qr_store_sqlerr(st, err, "filtering documents");
+        } else {
+            sqlite3_bind_int64(s, 1, c.id);
+            qr_where_bind(&w, s, 2);
+            while (rc == QUIRE_OK && sqlite3_step(s) == SQLITE_ROW) {
+                if (n == cap) {
+                    int nc = cap ? cap * 2 : 16;
+                    char **t = qr_realloc(keys, (size_t)nc * sizeof(*t));
+                    if (!t) {
+                        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+                        break;
+                    }
+                    keys = t;
+                    cap = nc;
+                }
+                const char *k = (const char *)sqlite3_column_text(s, 0);
+                if (!(keys[n] = qr_strdup(k ? k : "")))
+                    rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+                else
+                    n++;
+            }
+        }
+    }
+    sqlite3_finalize(s);
+    qr_buf_free(&sql);
+    pthread_mutex_unlock(&st->lock);
+    for (int i = 0; i < n && rc == QUIRE_OK; i++) {
+        rc = quire_store_remove(st, collection, keys[i], err);
+        if (rc == QUIRE_OK && removed)
+            (*removed)++;
+    }
+    for (int i = 0; i < n; i++)
+        qr_free(keys[i]);
+    qr_free(keys);
+    qr_where_free(&w);
     return rc;
 }

@@ -37,6 +37,7 @@ void quire_hits_free(quire_hits *h)
         qr_free((char *)h->hits[i].heading);
         qr_free((char *)h->hits[i].text);
         qr_free((char *)h->hits[i].snippet);
+        qr_free((char *)h->hits[i].metadata);
     }
     qr_free(h->hits);
     qr_free(h);
@@ -343,13 +344,42 @@ static int cmp_cand(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* What a search keeps: a path glob and/or a compiled metadata filter. */
+typedef struct qr_filter {
+    const char *glob;
+    const qr_where *where;
+} qr_filter;
+
+static int filter_on(const qr_filter *f) { return f->glob || (f->where && f->where->sql); }
+
+/* Appends " AND ..." for f, its parameters numbered from first (glob as ?first, the
+ * filter's own as anonymous ?s after it); returns the next free parameter number. */
+static int filter_sql(qr_buf *b, const qr_filter *f, int first)
+{
+    if (f->glob)
+        qr_buf_printf(b, " AND d.path GLOB ?%d", first++);
+    if (f->where && f->where->sql) {
+        qr_buf_printf(b, " AND %s", f->where->sql);
+        first += f->where->n_params;
+    }
+    return first;
+}
+
+static void filter_bind(sqlite3_stmt *s, const qr_filter *f, int first)
+{
+    if (f->glob)
+        sqlite3_bind_text(s, first++, f->glob, -1, SQLITE_STATIC);
+    if (f->where && f->where->sql)
+        qr_where_bind(f->where, s, first);
+}
+
 #define QR_PHRASE_POOL 200
 #define QR_PHRASE_WEIGHT 1.5
 
 /* Text candidates, top n (lock held): FTS5 BM25 over the query terms; with phrase ranking
  * (enum quire_text_rank) the best QR_PHRASE_POOL are re-scored by phrase share. */
 static quire_status text_candidates(quire_store *st, const qr_coll *c, const terms *q,
-                                    const char *query, int rank_mode, const char *glob, int n,
+                                    const char *query, int rank_mode, const qr_filter *flt, int n,
                                     cand *out, int *n_out, quire_error *err)
 {
     *n_out = 0;
@@ -373,23 +403,29 @@ static quire_status text_candidates(quire_store *st, const qr_coll *c, const ter
     }
     sqlite3_stmt *s = NULL;
     quire_status rc = QUIRE_OK;
-    const char *sql =
-        glob ? "SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS r, ch.text FROM chunks_fts f"
-               " JOIN chunks ch ON ch.id = f.rowid JOIN documents d ON d.id = ch.document_id"
-               " WHERE chunks_fts MATCH ?1 AND d.collection_id = ?2 AND d.path GLOB ?4"
-               " ORDER BY r LIMIT ?3"
-             : "SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS r, ch.text FROM chunks_fts f"
-               " JOIN chunks ch ON ch.id = f.rowid JOIN documents d ON d.id = ch.document_id"
-               " WHERE chunks_fts MATCH ?1 AND d.collection_id = ?2 ORDER BY r LIMIT ?3";
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    qr_buf sql;
+    qr_buf_init(&sql, 0);
+    qr_buf_printf(&sql, "SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS r, ch.text FROM chunks_fts f"
+                        " JOIN chunks ch ON ch.id = f.rowid JOIN documents d ON d.id = ch.document_id"
+                        " WHERE chunks_fts MATCH ?1 AND d.collection_id = ?2");
+    int limit_at = filter_sql(&sql, flt, 3);
+    qr_buf_printf(&sql, " ORDER BY r LIMIT ?%d", limit_at);
+    qr_buf_putc(&sql, 0);
+    if (sql.failed) {
+        qr_buf_free(&sql);
+        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+        goto out;
+    }
+    int prep = sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL);
+    qr_buf_free(&sql);
+    if (prep != SQLITE_OK) {
         rc = qr_store_sqlerr(st, err, "text search");
         goto out;
     }
     sqlite3_bind_text(s, 1, e.data, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, c->id);
-    sqlite3_bind_int(s, 3, pool);
-    if (glob)
-        sqlite3_bind_text(s, 4, glob, -1, SQLITE_STATIC);
+    filter_bind(s, flt, 3);
+    sqlite3_bind_int(s, limit_at, pool);
     int r, got = 0;
     double best = 0;
     while ((r = sqlite3_step(s)) == SQLITE_ROW && got < pool) {
@@ -438,18 +474,28 @@ static int allowed_fn(int64_t label, void *ud)
     return bsearch(&label, a->ids, a->n, sizeof(int64_t), cmp_i64) != NULL;
 }
 
-static quire_status allowed_chunks(quire_store *st, const qr_coll *c, const char *glob,
+static quire_status allowed_chunks(quire_store *st, const qr_coll *c, const qr_filter *flt,
                                    allowed_set *a, quire_error *err)
 {
     memset(a, 0, sizeof(*a));
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT ch.id FROM chunks ch JOIN documents d ON d.id = ch.document_id"
-                           " WHERE d.collection_id = ? AND d.path GLOB ? ORDER BY ch.id",
-                           -1, &s, NULL) != SQLITE_OK)
+    qr_buf sql;
+    qr_buf_init(&sql, 0);
+    qr_buf_printf(&sql, "SELECT ch.id FROM chunks ch JOIN documents d ON d.id = ch.document_id"
+                        " WHERE d.collection_id = ?1");
+    filter_sql(&sql, flt, 2);
+    qr_buf_printf(&sql, " ORDER BY ch.id");
+    qr_buf_putc(&sql, 0);
+    if (sql.failed) {
+        qr_buf_free(&sql);
+        return qr_err(err, QUIRE_NOMEM, "out of memory");
+    }
+    int prep = sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL);
+    qr_buf_free(&sql);
+    if (prep != SQLITE_OK)
         return qr_store_sqlerr(st, err, "filtering");
     sqlite3_bind_int64(s, 1, c->id);
-    sqlite3_bind_text(s, 2, glob, -1, SQLITE_STATIC);
+    filter_bind(s, flt, 2);
     size_t cap = 0;
     int r;
     quire_status rc = QUIRE_OK;
@@ -474,7 +520,7 @@ static quire_status allowed_chunks(quire_store *st, const qr_coll *c, const char
 
 /* Vector top n (lock held). */
 static quire_status vector_candidates(quire_store *st, const qr_coll *c, const float *qv,
-                                      const char *glob, int ef, int exact, int n, cand *out,
+                                      const qr_filter *flt, int ef, int exact, int n, cand *out,
                                       int *n_out, int *used_exact, quire_error *err)
 {
     *n_out = 0;
@@ -488,10 +534,11 @@ static quire_status vector_candidates(quire_store *st, const qr_coll *c, const f
         return rc;
     allowed_set a;
     memset(&a, 0, sizeof a);
-    if (glob && (rc = allowed_chunks(st, c, glob, &a, err)) != QUIRE_OK)
+    int filtered = filter_on(flt);
+    if (filtered && (rc = allowed_chunks(st, c, flt, &a, err)) != QUIRE_OK)
         return rc;
     size_t total = qr_hnsw_size(li->hnsw);
-    size_t reachable = glob ? a.n : total;
+    size_t reachable = filtered ? a.n : total;
     int want = (int)QR_MIN((size_t)n, reachable);
     int64_t *labels = qr_calloc((size_t)n + 1, sizeof(*labels));
     float *scores = qr_calloc((size_t)n + 1, sizeof(*scores));
@@ -500,11 +547,14 @@ static quire_status vector_candidates(quire_store *st, const qr_coll *c, const f
         goto out;
     }
     int got = 0;
-    qr_hnsw_filter_fn f = glob ? allowed_fn : NULL;
-    *used_exact = exact || total < QR_EXACT_BELOW || (glob && a.n * QR_SELECTIVE < total);
+    qr_hnsw_filter_fn f = filtered ? allowed_fn : NULL;
+    *used_exact = exact || total < QR_EXACT_BELOW || (filtered && a.n * QR_SELECTIVE < total);
     if (want > 0 && !*used_exact) {
-        rc = qr_hnsw_search(li->hnsw, NULL, qv, n, QR_MAX(ef, n), f, &a, labels, scores, &got,
-                            err);
+        /* a filter drops the share of candidates it rejects: widen the list to match */
+        int efw = QR_MAX(ef, n);
+        if (filtered && a.n > 0)
+            efw = (int)QR_MIN((double)efw * (double)total / (double)a.n, 4096.0);
+        rc = qr_hnsw_search(li->hnsw, NULL, qv, n, efw, f, &a, labels, scores, &got, err);
         if (rc != QUIRE_OK)
             goto out;
         if (got < want)
@@ -558,9 +608,13 @@ static quire_status fill_hit(quire_store *st, int64_t id, const terms *q,
     sqlite3_stmt *s = NULL;
     quire_status rc = QUIRE_OK;
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT d.path, ch.page_start, ch.page_end, ch.heading, ch.text"
-                           " FROM chunks ch JOIN documents d ON d.id = ch.document_id"
-                           " WHERE ch.id = ?",
+                           st->schema >= 2
+                               ? "SELECT d.path, ch.page_start, ch.page_end, ch.heading, ch.text,"
+                                 " d.meta FROM chunks ch JOIN documents d ON d.id = ch.document_id"
+                                 " WHERE ch.id = ?"
+                               : "SELECT d.path, ch.page_start, ch.page_end, ch.heading, ch.text,"
+                                 " NULL FROM chunks ch JOIN documents d ON d.id = ch.document_id"
+                                 " WHERE ch.id = ?",
                            -1, &s, NULL) != SQLITE_OK)
         return qr_store_sqlerr(st, err, "reading a hit");
     sqlite3_bind_int64(s, 1, id);
@@ -576,6 +630,8 @@ static quire_status fill_hit(quire_store *st, int64_t id, const terms *q,
         h->page_end = sqlite3_column_int(s, 2);
         h->heading = qr_strdup(heading ? heading : "");
         h->text = qr_strdup(text ? text : "");
+        const char *meta = (const char *)sqlite3_column_text(s, 5);
+        h->metadata = meta ? qr_strdup(meta) : NULL;
         const char *open = p->highlight_open ? p->highlight_open : "\xc2\xab";
         const char *close = p->highlight_close ? p->highlight_close : "\xc2\xbb";
         int marked = 0;
@@ -647,10 +703,22 @@ quire_status quire_search(quire_store *st, const char *query, const quire_search
     cand *tc = NULL, *vc = NULL;
     fused *fu = NULL;
     int ntc = 0, nvc = 0;
+    qr_where where;
+    memset(&where, 0, sizeof where);
+    qr_filter flt = {p->path_glob, &where};
     if (!h)
         return qr_err(err, QUIRE_NOMEM, "out of memory");
     quire_status rc = query_terms(query, &q, err);
     if (rc != QUIRE_OK)
+        goto fail;
+    if (p->where && st->schema < 2) {
+        rc = qr_err(err, QUIRE_UNSUPPORTED,
+                    "%s: store schema version %d has no metadata to filter on: open it once "
+                    "for writing (e.g. quire ingest) to migrate it to version %d",
+                    st->path, st->schema, QR_STORE_SCHEMA);
+        goto fail;
+    }
+    if ((rc = qr_where_compile(p->where, &where, err)) != QUIRE_OK)
         goto fail;
 
     qr_coll c;
@@ -712,10 +780,10 @@ quire_status quire_search(quire_store *st, const char *query, const quire_search
     }
     pthread_mutex_lock(&st->lock);
     if (mode != QUIRE_SEARCH_VECTOR)
-        rc = text_candidates(st, &c, &q, query, p->text_rank, p->path_glob, nlist, tc, &ntc,
+        rc = text_candidates(st, &c, &q, query, p->text_rank, &flt, nlist, tc, &ntc,
                              err);
     if (rc == QUIRE_OK && mode != QUIRE_SEARCH_TEXT)
-        rc = vector_candidates(st, &c, qv, p->path_glob,
+        rc = vector_candidates(st, &c, qv, &flt,
                                p->ef > 0 ? p->ef : c.ef_search, p->exact, nlist, vc, &nvc,
                                &h->exact, err);
     int nf = 0;
@@ -761,6 +829,7 @@ quire_status quire_search(quire_store *st, const char *query, const quire_search
     h = NULL;
 fail:
     quire_hits_free(h);
+    qr_where_free(&where);
     terms_free(&q);
     qr_free(qv);
     qr_free(tc);

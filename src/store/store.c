@@ -72,7 +72,36 @@ static const char SCHEMA_V1[] =
     " index_id INTEGER PRIMARY KEY REFERENCES indexes(id) ON DELETE CASCADE,"
     " saved_at TEXT NOT NULL, nodes INTEGER NOT NULL, graph BLOB NOT NULL);";
 
+/* Version 2: per-document metadata (a JSON object) for filters and hits. */
+static const char MIGRATE_V2[] = "ALTER TABLE documents ADD COLUMN meta TEXT;";
+
 int quire_store_schema_version(void) { return QR_STORE_SCHEMA; }
+
+static int pragma_int(quire_store *st, const char *sql, long long *out);
+
+/* Migrates a version-1 file opened for writing (once, under the write lock; a concurrent
+ * opener that migrated first is seen by the re-read). */
+static quire_status migrate(quire_store *st, long long *ver, quire_error *err)
+{
+    quire_status rc = qr_store_exec(st, "BEGIN IMMEDIATE", err);
+    if (rc != QUIRE_OK)
+        return rc;
+    if (pragma_int(st, "PRAGMA user_version", ver) != SQLITE_OK) {
+        rc = qr_store_sqlerr(st, err, "reading the schema version");
+        goto fail;
+    }
+    if (*ver == 1) {
+        if ((rc = qr_store_exec(st, MIGRATE_V2, err)) != QUIRE_OK ||
+            (rc = qr_store_exec(st, "PRAGMA user_version = 2", err)) != QUIRE_OK)
+            goto fail;
+        *ver = 2;
+        qr_log(QUIRE_LOG_INFO, "%s: store schema migrated from version 1 to 2", st->path);
+    }
+    return qr_store_exec(st, "COMMIT", err);
+fail:
+    qr_store_exec(st, "ROLLBACK", NULL);
+    return rc;
+}
 
 void qr_store_now_iso(char buf[32])
 {
@@ -144,7 +173,8 @@ static quire_status create_schema(quire_store *st, quire_error *err)
         qr_store_exec(st, "ROLLBACK", NULL);
         return QUIRE_OK;
     }
-    if ((rc = qr_store_exec(st, SCHEMA_V1, err)) != QUIRE_OK)
+    if ((rc = qr_store_exec(st, SCHEMA_V1, err)) != QUIRE_OK ||
+        (rc = qr_store_exec(st, MIGRATE_V2, err)) != QUIRE_OK)
         goto fail;
     snprintf(sql, sizeof sql,
              "INSERT INTO meta(key, value) VALUES ('created_by', 'quire %s'),"
@@ -232,6 +262,9 @@ quire_status quire_store_open(const char *path, int flags, quire_store **out, qu
                     path, ver, quire_version_str(), QR_STORE_SCHEMA);
         goto fail;
     }
+    if (ver < QR_STORE_SCHEMA && !st->readonly && (rc = migrate(st, &ver, err)) != QUIRE_OK)
+        goto fail;
+    st->schema = (int)ver;
     /* Durability: WAL with full sync — a committed document survives kill -9 and power
      * loss. Foreign keys drive the cascades (document -> chunks -> vectors). */
     if (!st->readonly &&
@@ -544,8 +577,10 @@ void quire_document_list_free(quire_document_list *l)
 {
     if (!l)
         return;
-    for (int i = 0; i < l->n; i++)
+    for (int i = 0; i < l->n; i++) {
         qr_free(l->docs[i].path);
+        qr_free(l->docs[i].metadata);
+    }
     qr_free(l->docs);
     qr_free(l);
 }
@@ -571,9 +606,13 @@ quire_status quire_store_documents(quire_store *st, const char *collection,
         goto done;
     }
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT path, sha256, size, pages, failed_pages, converted_at,"
-                           " (SELECT count(*) FROM chunks WHERE document_id = d.id)"
-                           " FROM documents d WHERE collection_id = ? ORDER BY path",
+                           st->schema >= 2
+                               ? "SELECT path, sha256, size, pages, failed_pages, converted_at,"
+                                 " (SELECT count(*) FROM chunks WHERE document_id = d.id), meta"
+                                 " FROM documents d WHERE collection_id = ? ORDER BY path"
+                               : "SELECT path, sha256, size, pages, failed_pages, converted_at,"
+                                 " (SELECT count(*) FROM chunks WHERE document_id = d.id), NULL"
+                                 " FROM documents d WHERE collection_id = ? ORDER BY path",
                            -1, &s, NULL) != SQLITE_OK) {
         rc = qr_store_sqlerr(st, err, "listing documents");
         goto done;
@@ -611,6 +650,11 @@ quire_status quire_store_documents(quire_store *st, const char *collection,
         d->failed_pages = sqlite3_column_int(s, 4);
         copy_text(d->converted_at, sizeof d->converted_at, sqlite3_column_text(s, 5));
         d->chunks = (long)sqlite3_column_int64(s, 6);
+        if (sqlite3_column_text(s, 7) &&
+            !(d->metadata = qr_strdup((const char *)sqlite3_column_text(s, 7)))) {
+            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+            goto done;
+        }
     }
     if (r != SQLITE_DONE) {
         rc = qr_store_sqlerr(st, err, "listing documents");

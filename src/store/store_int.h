@@ -11,7 +11,7 @@
 #include "core/core.h"
 #include "store/hnsw.h"
 
-#define QR_STORE_SCHEMA 1
+#define QR_STORE_SCHEMA 2 /* 2: documents.meta (JSON object) */
 #define QR_STORE_APP_ID 0x71756972 /* "quir" in PRAGMA application_id */
 
 /* An HNSW index loaded in memory, for one row of `indexes`. */
@@ -28,6 +28,7 @@ struct quire_store {
     sqlite3 *db;
     char *path;
     int readonly;
+    int schema;            /* the file's schema version (1: no documents.meta) */
     pthread_mutex_t lock;  /* serialises every use of db and of the loaded indexes */
     qr_loaded_index *idx;
     int n_idx, cap_idx;
@@ -92,5 +93,17 @@ struct json_t;
 struct json_t *qr_hit_json(const quire_hit *h, int rank, const char *score_kind);
 const char *qr_score_kind(int mode, int text_rank);
 #define QR_HIT_SCHEMA_VERSION 1
+
+/* A compiled metadata filter (where.c): sql is a boolean expression over documents `d`
+ * with n_params `?` placeholders, bound in order by qr_where_bind from index first. */
+#define QR_WHERE_MAX_PARAMS 256
+typedef struct qr_where {
+    char *sql; /* NULL: no filter */
+    struct json_t *params[QR_WHERE_MAX_PARAMS];
+    int n_params;
+} qr_where;
+quire_status qr_where_compile(const char *json, qr_where *w, quire_error *err);
+void qr_where_bind(const qr_where *w, sqlite3_stmt *s, int first);
+void qr_where_free(qr_where *w);
 
 #endif /* QR_STORE_INT_H */

@@ -86,3 +86,14 @@ notable() { # FILE PAGE
 }
 check "no table in the TOC of long-gnuplot p. 5 (dot leaders)" notable long-gnuplot 5
 check "no table in the ruled macro box of long-memman p. 103" notable long-memman 103
+
+# Row spans: eu-021 p. 3, "Allergy problems" beside its Count and Percentage rows (the
+# rule between them stops short of the stub column): row_span 2 in JSON, rowspan in HTML.
+"$Q" convert --force --format json -p 3 -o "$T/rs.json" "$EU/eu-021.pdf" 2> /dev/null
+"$Q" convert --force -p 3 -o "$T/rs.md" "$EU/eu-021.pdf" 2> /dev/null
+check "row-spanning label: table_cells row_span 2" python3 -c "
+import json, sys
+d = json.load(open('$T/rs.json'))
+c = [x for b in d['blocks'] if b['type'] == 'table' for x in b['table_cells'] if x['text'] == 'Allergy problems']
+sys.exit(0 if len(c) == 1 and c[0]['row_span'] == 2 and c[0]['col'] == 0 else 1)"
+check "row-spanning label: <td rowspan=\"2\">" grep -q '<tr><td rowspan="2">Allergy problems</td><td>Count</td><td>93</td>' "$T/rs.md"

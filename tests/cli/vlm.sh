@@ -215,3 +215,11 @@ config "$T/dead.toml" 9
 check "nothing listening: fails at start naming the URL ($rc)" sh -c "[ $rc -ne 0 ] && grep -q '127.0.0.1:9/v1/models' '$T/e11'"
 "$Q" convert --vlm sometimes "$SCAN" > /dev/null 2>&1
 check "bad --vlm exits 2" [ $? -eq 2 ]
+
+# --- 8. quire info lists the configured backends and whether each answers ------------------
+serve a --flavor vllm; P1=$PORT
+config "$T/q.toml" "$P1" 9
+"$Q" info --config "$T/q.toml" > "$T/info" 2>&1; rc=$?
+check "info: exit 0, ds answers ($rc)" sh -c "[ $rc -eq 0 ] && grep -q '^vlm backend 1: ds protocol=deepseek .*: answers$' '$T/info'"
+check "info: the dead backend is named not usable with its URL" grep -q '^vlm backend 2: local .*not usable: GET http://127.0.0.1:9/v1/models' "$T/info"
+stop_all

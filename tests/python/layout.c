@@ -38,6 +38,7 @@ int main(void)
     F(quire_ingest_params, embedder); F(quire_ingest_params, converter);
     F(quire_ingest_params, convert); F(quire_ingest_params, force);
     F(quire_ingest_params, store_path); F(quire_ingest_params, root);
+    F(quire_ingest_params, metadata);
     S(quire_ingest_params);
     F(quire_ingest_result, outcome); F(quire_ingest_result, pages);
     F(quire_ingest_result, failed_pages); F(quire_ingest_result, chunks);
@@ -48,11 +49,13 @@ int main(void)
     F(quire_search_params, path_glob); F(quire_search_params, ef);
     F(quire_search_params, embedder); F(quire_search_params, exact);
     F(quire_search_params, text_rank); F(quire_search_params, highlight_open);
-    F(quire_search_params, highlight_close); S(quire_search_params);
+    F(quire_search_params, highlight_close); F(quire_search_params, where);
+    S(quire_search_params);
     F(quire_hit, chunk_id); F(quire_hit, document); F(quire_hit, page_start);
     F(quire_hit, page_end); F(quire_hit, heading); F(quire_hit, text); F(quire_hit, snippet);
     F(quire_hit, score); F(quire_hit, text_rank); F(quire_hit, vector_rank);
-    F(quire_hit, text_score); F(quire_hit, vector_score); S(quire_hit);
+    F(quire_hit, text_score); F(quire_hit, vector_score); F(quire_hit, metadata);
+    S(quire_hit);
     F(quire_hits, n); F(quire_hits, hits); F(quire_hits, mode); F(quire_hits, exact);
     F(quire_hits, note);
     return 0;

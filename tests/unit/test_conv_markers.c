@@ -2,7 +2,8 @@
  * test_conv_markers.c — quire_convert_params.page_markers: a multi-page born-digital PDF
  * converted with and without markers. With markers, every `<!-- page N -->` line names
  * a page in increasing order; without the marker lines the Markdown is the same as the
- * default output (up to blank lines, since a marker splits a tight list). Other formats
+ * default output up to line breaks (a marker splits a tight list, and a paragraph that
+ * continues overleaf is split at its marker). Other formats
  * ignore the flag. Needs MuPDF (built only with WITH_CONVERT=1) and shared/corpus.
  */
 #include <stdio.h>
@@ -89,7 +90,15 @@ static void test_markers_born(void)
                      pages[i - 1]);
         T_CHECKF(n_pages == 0 || (pages[0] >= 1 && pages[n_pages - 1] <= 4), "pages %d..%d",
                  pages[0], pages[n_pages - 1]);
+        for (char *p = a; *p; p++)
+            *p = *p == '\n' ? ' ' : *p;
+        for (char *p = b; *p; p++)
+            *p = *p == '\n' ? ' ' : *p;
         T_CHECKF(strcmp(a, b) == 0, "markdown differs once markers are removed");
+        /* els5p's paragraph from page 2 into page 3 is split at the marker */
+        T_CHECKF(strstr(marked, "the cubic centered\n\n<!-- page 3 -->\n\ngroup Oh.") &&
+                     strstr(plain, "the cubic centered group Oh."),
+                 "the paragraph over pages 2-3 is not split at the marker");
         /* each marker is followed by a blank line */
         for (const char *m = strstr(marked, "<!-- page "); m; m = strstr(m + 1, "<!-- page ")) {
             const char *e = strchr(m, '\n');

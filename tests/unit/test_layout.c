@@ -472,6 +472,8 @@ static void test_spanning_header(void)
     int found = 0;
     for (int i = 0; i < t->n_tcells; i++) {
         const qr_tcell *c = &t->tcells[i];
+        if (strcmp(c->text, "Model") == 0)
+            T_EQ_INT(c->row_span, 2);
         if (strcmp(c->text, "Scores") == 0) {
             found = 1;
             T_EQ_INT(c->row, 0);
@@ -488,9 +490,10 @@ static void test_spanning_header(void)
         T_CHECK(strcmp(t->cells[5], "A") == 0 && strcmp(t->cells[7], "C") == 0);
         T_CHECK(strcmp(t->cells[15], "6.5") == 0);
     }
-    /* HTML in Markdown (auto), with the span */
-    MD_HAS("<table>\n<tr><th>Model</th><th colspan=\"3\">Scores</th></tr>\n"
-           "<tr><td></td><td>A</td><td>B</td><td>C</td></tr>\n"
+    /* HTML in Markdown (auto), with the spans: "Model" spans both header rows (the
+     * cmidrule under "Scores" stops short of it) */
+    MD_HAS("<table>\n<tr><th rowspan=\"2\">Model</th><th colspan=\"3\">Scores</th></tr>\n"
+           "<tr><td>A</td><td>B</td><td>C</td></tr>\n"
            "<tr><td>alpha</td><td>1.5</td><td>2.5</td><td>3.5</td></tr>\n"
            "<tr><td>beta</td><td>4.5</td><td>5.5</td><td>6.5</td></tr>\n</table>\n");
     /* --tables gfm: a pipe table, the spanning text in its first column */
