@@ -82,7 +82,7 @@ LIB_SRC += src/buildinfo.c
 BUILD_OPTS := -DQR_WITH_CONVERT=$(if $(filter 1,$(WITH_CONVERT)),1,0) \
               -DQR_WITH_SERVER=$(if $(filter 1,$(WITH_SERVER)),1,0)
 ISA_FLAGS_src/buildinfo.c := $(BUILD_OPTS)
-ISA_X86 := src/nn/kern_avx2.c src/nn/kern_avx512.c
+ISA_X86 := src/nn/kern_avx2.c src/nn/kern_avx512.c src/nn/kern_lp_avx512.c src/nn/kern_amx.c
 ISA_ARM := src/nn/kern_neon.c
 ifneq ($(ARCH),x86_64)
   LIB_SRC := $(filter-out $(ISA_X86),$(LIB_SRC))
@@ -107,6 +107,10 @@ BENCH_BIN := $(BENCH_SRC:bench/embed/%.c=$(BUILD)/bench/%)
 
 ISA_FLAGS_src/nn/kern_avx2.c   := -mavx2 -mfma
 ISA_FLAGS_src/nn/kern_avx512.c := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mavx2
+ISA_FLAGS_src/nn/kern_lp_avx512.c := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mavx2 \
+                                     -mavx512bf16 -mavx512vnni
+ISA_FLAGS_src/nn/kern_amx.c := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mavx2 \
+                               -mamx-tile -mamx-bf16 -mamx-int8
 
 .SECONDARY:
 .PHONY: all lib cli test test-build tests check check-asan check-arm64 bench clean lint golden-update fmt
@@ -255,7 +259,7 @@ check-arm64: models
 	@grep -q '^arch: aarch64' build/arm64/info.txt && grep -q '^cpu features:.*neon' build/arm64/info.txt || \
 	  { echo "check-arm64: quire info under qemu does not report aarch64 + neon" >&2; exit 1; }
 	QUIRE_BUILD=build/arm64 QUIRE_RUNNER="$(ARM64_QEMU)" QUIRE_CORE_ONLY=1 \
-	  QUIRE_GOLDEN_MAX_TOKENS=128 QUIRE_GOLDEN_KERNELS="$(ARM64_GOLDEN_KERNELS)" sh tests/run.sh
+	  QUIRE_GOLDEN_MAX_TOKENS=128 QUIRE_LOWP_MAX_TOKENS=16 QUIRE_GOLDEN_KERNELS="$(ARM64_GOLDEN_KERNELS)" sh tests/run.sh
 
 # ---- fuzzing (docs/fuzzing.md) -------------------------------------------------
 # libFuzzer targets fuzz/fuzz_<name>.c, linked with clang -fsanitize=fuzzer,address,undefined

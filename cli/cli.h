@@ -55,6 +55,14 @@ void cli_print_opts(FILE *out, const cli_opt *opts);
  * returns -1. */
 int cli_int(const char *cmd, const char *name, const char *val, long lo, long hi, long *out);
 
+/* Parse --precision fp32|bf16|int8 (enum quire_precision); -1 with a message on error. */
+int cli_precision(const char *cmd, const char *val, int *out);
+/* Open a model for a collection whose vectors have `fingerprint` ("" / NULL: none): when
+ * the precision was not given and the fingerprint does not match, the other precisions
+ * are tried (the collection was embedded with --precision). mp->precision is updated. */
+quire_status cli_open_model_for(const char *dir, quire_model_params *mp, int precision_given,
+                                const char *fingerprint, quire_model **out, quire_error *err);
+
 /* Print an error from the library: "quire CMD: message" and return the exit code
  * that fits the status. */
 int cli_fail(const char *cmd, const quire_error *err);

@@ -20,10 +20,12 @@ typedef struct embed_args {
     long max_tokens, threads, batch, dims;
     int f32;
     int quiet;
+    int precision;
 } embed_args;
 
 static const cli_opt opts[] = {
     {"model", 'm', 1, "DIR", "model folder (Hugging Face / sentence-transformers layout)"},
+    {"precision", 0, 1, "fp32|bf16|int8", "arithmetic of the linear layers (default fp32, exact; docs/precision.md)"},
     {"pooling", 0, 1, "MODE", "mean|cls|max|mean_sqrt_len|lasttoken|weightedmean (default: the "
                               "model's Pooling module)"},
     {"normalize", 0, 0, NULL, "L2-normalise even if modules.json has no Normalize module"},
@@ -64,7 +66,9 @@ static int on_opt(int idx, const char *val, void *user)
                             "lasttoken or weightedmean\n", val);
             return EXIT_USAGE;
         }
-    } else if (strcmp(name, "no-normalize") == 0)
+    } else if (strcmp(name, "precision") == 0)
+        return cli_precision("embed", val, &a->precision) ? EXIT_USAGE : 0;
+    else if (strcmp(name, "no-normalize") == 0)
         a->no_normalize = 1;
     else if (strcmp(name, "normalize") == 0)
         a->normalize = 1;
@@ -235,6 +239,7 @@ int cmd_embed(int argc, char **argv)
     quire_model_params mp = quire_model_default_params();
     mp.max_tokens = (int)a.max_tokens;
     mp.pooling = a.pooling;
+    mp.precision = a.precision;
     quire_model *model = NULL;
     rc = cli_open_lines_and_model("embed", n_pos ? pos[0] : NULL, a.model, &mp, &lr, &model);
     if (rc != EXIT_OK)

@@ -22,7 +22,9 @@ static void help(FILE *out)
 {
     fprintf(out, "usage: quire info [--model DIR] [--config FILE]\n\nPrint version, CPU features and the kernels in use, build options,\n"
                  "library versions and the installed OCR languages.\n"
-                 "QUIRE_CPU=scalar|avx2|avx512|neon|neon-dotprod forces a kernel set.\n\noptions:\n");
+                 "QUIRE_CPU=scalar|avx2|avx512|amx|neon|neon-dotprod forces a kernel set (for\n"
+                 "bf16/int8: amx allows the AMX tiles, avx512 the AVX512-BF16/VNNI kernels,\n"
+                 "any other set the scalar reference).\n\noptions:\n");
     cli_print_opts(out, opts);
 }
 

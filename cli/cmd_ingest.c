@@ -31,6 +31,7 @@ typedef struct ing_args {
     json_t *meta_by;   /* --meta-file: realpath -> object */
     long jobs, chunk_tokens, overlap, hnsw_m, ef_c, ef_s;
     int force, quiet, overlap_set, prune;
+    int precision, precision_set;
 } ing_args;
 
 static const cli_opt opts[] = {
@@ -38,6 +39,7 @@ static const cli_opt opts[] = {
     {"collection", 'c', 1, "NAME", "collection (default: default; created on first use)"},
     {"model", 'm', 1, "DIR", "embedding model folder; without it the collection is text-only "
                             "(BM25)"},
+    {"precision", 0, 1, "fp32|bf16|int8", "arithmetic of the linear layers (default: the collection's, else fp32; docs/precision.md)"},
     {"jobs", 'j', 1, "N", "documents in parallel (default 1)"},
     {"chunk-tokens", 0, 1, "N", "chunk size in model tokens (default 256; new collections)"},
     {"overlap", 0, 1, "N", "tokens shared by consecutive chunks (default 32; 0 = none)"},
@@ -87,7 +89,10 @@ static int on_opt(int idx, const char *val, void *user)
         a->collection = val;
     else if (strcmp(n, "model") == 0)
         a->model = val;
-    else if (strcmp(n, "jobs") == 0)
+    else if (strcmp(n, "precision") == 0) {
+        a->precision_set = 1;
+        return cli_precision("ingest", val, &a->precision) ? EXIT_USAGE : 0;
+    } else if (strcmp(n, "jobs") == 0)
         return cli_int("ingest", n, val, 1, 64, &a->jobs) ? EXIT_USAGE : 0;
     else if (strcmp(n, "chunk-tokens") == 0)
         return cli_int("ingest", n, val, 16, 8192, &a->chunk_tokens) ? EXIT_USAGE : 0;
@@ -548,7 +553,15 @@ int cmd_ingest(int argc, char **argv)
     }
     if (a.model) {
         quire_model_params mp = quire_model_default_params();
-        if (quire_model_open(a.model, &mp, &b.model, &err) != QUIRE_OK) {
+        mp.precision = a.precision;
+        /* an existing collection keeps its precision unless --precision is given */
+        quire_collection_info ci;
+        const char *fp = NULL;
+        if (!a.precision_set &&
+            quire_store_collection(b.st, a.collection ? a.collection : "default", &ci, NULL) ==
+                QUIRE_OK)
+            fp = ci.fingerprint;
+        if (cli_open_model_for(a.model, &mp, a.precision_set, fp, &b.model, &err) != QUIRE_OK) {
             exit_code = cli_fail("ingest", &err);
             goto out;
         }

@@ -15,6 +15,7 @@ typedef struct search_args {
     long k, ef;
     int mode, mode_set, json, exact, full, rank;
     char hl[64];
+    int precision, precision_set;
 } search_args;
 
 static const cli_opt opts[] = {
@@ -27,6 +28,8 @@ static const cli_opt opts[] = {
     {"where", 0, 1, "JSON", "metadata filter, e.g. '{\"year\":{\"$gte\":2020}}' ($eq $ne $gt "
                             "$gte $lt $lte $in $nin $and $or), applied before ranking"},
     {"model", 'm', 1, "DIR", "the collection's model folder (default: where it was at ingest)"},
+    {"precision", 0, 1, "fp32|bf16|int8", "arithmetic of the linear layers (default: the collection's; docs/precision.md)"},
+
     {"ef", 0, 1, "N", "HNSW candidate list (default: the collection's ef-search)"},
     {"exact", 0, 0, NULL, "exact vector search (no HNSW)"},
     {"rank", 0, 1, "phrase|bm25", "text ranking: BM25 re-ranked by phrase and proximity "
@@ -82,6 +85,10 @@ static int on_opt(int idx, const char *val, void *user)
         a->filter = val + 5;
     } else if (strcmp(n, "model") == 0)
         a->model = val;
+    else if (strcmp(n, "precision") == 0) {
+        a->precision_set = 1;
+        return cli_precision("search", val, &a->precision) ? EXIT_USAGE : 0;
+    }
     else if (strcmp(n, "exact") == 0)
         a->exact = 1;
     else if (strcmp(n, "where") == 0)
@@ -170,7 +177,9 @@ int cmd_search(int argc, char **argv)
     if (mode != QUIRE_SEARCH_TEXT && ci.dims) {
         const char *dir = a.model ? a.model : ci.model_dir;
         quire_model_params mp = quire_model_default_params();
-        if (quire_model_open(dir, &mp, &model, &err) != QUIRE_OK) {
+        mp.precision = a.precision;
+        if (cli_open_model_for(dir, &mp, a.precision_set, ci.fingerprint, &model, &err) !=
+            QUIRE_OK) {
             if (a.mode_set || a.model) {
                 exit_code = cli_fail("search", &err);
                 goto out;

@@ -17,6 +17,7 @@ typedef struct serve_args {
     double batch_wait_ms;
     int wait_set, truncate, no_batching, quiet, accept_any, token_ids_native;
     char model_names[1024];
+    int precision;
 } serve_args;
 
 static const cli_opt opts[] = {
@@ -31,6 +32,8 @@ static const cli_opt opts[] = {
     {"port", 'p', 1, "N", "TCP port (default 8080; 0 = any free port, printed)"},
     {"api-key-file", 0, 1, "F", "require \"Authorization: Bearer KEY\" with the key in F"},
     {"threads", 't', 1, "N", "threads per forward pass (default 1)"},
+    {"precision", 0, 1, "fp32|bf16|int8", "arithmetic of the linear layers (default fp32, exact; docs/precision.md)"},
+
     {"batchers", 0, 1, "N", "batcher threads, one embedder each (default 2)"},
     {"max-body", 0, 1, "BYTES", "largest request body (default 33554432; 413 above)"},
     {"max-inputs", 0, 1, "N", "inputs per embedding request (default 2048)"},
@@ -75,6 +78,8 @@ static int on_opt(int idx, const char *val, void *user)
         a->db = val;
     else if (strcmp(n, "model") == 0)
         a->model = val;
+    else if (strcmp(n, "precision") == 0)
+        return cli_precision("serve", val, &a->precision) ? EXIT_USAGE : 0;
     else if (strcmp(n, "model-name") == 0) {
         size_t l = strlen(a->model_names);
         if (!*val || strchr(val, ',') || l + strlen(val) + 2 > sizeof a->model_names) {
@@ -169,6 +174,7 @@ static int read_key(const char *path, char **key)
 static quire_status open_model(const serve_args *a, quire_model **out, quire_error *err)
 {
     quire_model_params mp = quire_model_default_params();
+    mp.precision = a->precision;
     quire_status rc = quire_model_open(a->model, &mp, out, err);
     if (rc != QUIRE_OK || a->max_tokens <= quire_model_max_tokens(*out))
         return rc;

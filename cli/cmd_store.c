@@ -16,6 +16,7 @@ typedef struct store_args {
     const char *doc_prefix, *query_prefix;
     long hnsw_m, ef_c, ef_s;
     int json, quiet;
+    int precision;
 } store_args;
 
 static const cli_opt list_opts[] = {
@@ -40,6 +41,8 @@ static const cli_opt reindex_opts[] = {
     {"db", 0, 1, "PATH", "the store file"},
     {"collection", 'c', 1, "NAME", "collection (default: default)"},
     {"model", 'm', 1, "DIR", "the new embedding model folder (required)"},
+    {"precision", 0, 1, "fp32|bf16|int8", "precision of the new vectors (default fp32, exact; docs/precision.md)"},
+
     {"hnsw-m", 0, 1, "N", "HNSW links per node for the new index (default: keep)"},
     {"ef-construction", 0, 1, "N", "HNSW build candidate list (default: keep)"},
     {"ef-search", 0, 1, "N", "HNSW search candidate list (default: keep)"},
@@ -94,6 +97,8 @@ static int on_opt(int idx, const char *val, void *user)
         a->collection = val;
     else if (strcmp(n, "model") == 0)
         a->model = val;
+    else if (strcmp(n, "precision") == 0)
+        return cli_precision("reindex", val, &a->precision) ? EXIT_USAGE : 0;
     else if (strcmp(n, "remove") == 0)
         a->remove = val;
     else if (strcmp(n, "remove-where") == 0)
@@ -179,19 +184,22 @@ int cmd_collections(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         const quire_collection_info *c = &ci[i];
         if (a.json) {
-            json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:s,s:s,s:i,s:i,s:i,s:s}", "name", c->name,
+            json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:s,s:s,s:i,s:i,s:i,s:s,s:s}", "name", c->name,
                                   "documents", (json_int_t)c->documents, "chunks",
                                   (json_int_t)c->chunks, "vectors", (json_int_t)c->vectors,
                                   "model", c->model, "fingerprint", c->fingerprint, "dims",
                                   c->dims, "chunk_tokens", c->chunk_tokens, "hnsw_m", c->hnsw_m,
-                                  "created_at", c->created_at);
+                                  "created_at", c->created_at, "precision", c->precision);
             if (cli_print_json(o) != 0) {
                 rc = EXIT_FAIL;
                 goto out;
             }
         } else {
             printf("%-20s %9ld %9ld %9ld  ", c->name, c->documents, c->chunks, c->vectors);
-            if (c->dims)
+            if (c->dims && strcmp(c->precision, "fp32") != 0)
+                printf("%s (%d dims, %s, %.12s)\n", c->model, c->dims, c->precision,
+                       c->fingerprint);
+            else if (c->dims)
                 printf("%s (%d dims, %.12s)\n", c->model, c->dims, c->fingerprint);
             else
                 printf("text-only (BM25)\n");
@@ -310,6 +318,7 @@ int cmd_reindex(int argc, char **argv)
         goto out;
     }
     quire_model_params mp = quire_model_default_params();
+    mp.precision = a.precision;
     quire_embedder_params ep = quire_embedder_default_params();
     ep.n_threads = 2;
     if (quire_model_open(a.model, &mp, &model, &err) != QUIRE_OK ||

@@ -151,3 +151,42 @@ int cli_print_json(json_t *o)
     free(s); /* lint-allow: free (json_dumps) */
     return 0;
 }
+
+int cli_precision(const char *cmd, const char *val, int *out)
+{
+    int p = quire_precision_parse(val);
+    if (p < 0) {
+        fprintf(stderr, "quire %s: --precision: '%s' is not fp32, bf16 or int8\n", cmd, val);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+quire_status cli_open_model_for(const char *dir, quire_model_params *mp, int precision_given,
+                                const char *fingerprint, quire_model **out, quire_error *err)
+{
+    quire_status rc = quire_model_open(dir, mp, out, err);
+    if (rc != QUIRE_OK || precision_given || !fingerprint || !fingerprint[0] ||
+        strcmp(quire_model_fingerprint(*out), fingerprint) == 0)
+        return rc;
+    /* the collection was embedded in another precision: find which (the fingerprint
+     * differs only by it), else keep the first model (the store then refuses it) */
+    for (int p = QUIRE_PRECISION_FP32; p <= QUIRE_PRECISION_INT8; p++) {
+        if (p == mp->precision)
+            continue;
+        quire_model_params q = *mp;
+        q.precision = p;
+        quire_model *m = NULL;
+        if (quire_model_open(dir, &q, &m, NULL) != QUIRE_OK)
+            continue;
+        if (strcmp(quire_model_fingerprint(m), fingerprint) == 0) {
+            quire_model_close(*out);
+            *out = m;
+            *mp = q;
+            return QUIRE_OK;
+        }
+        quire_model_close(m);
+    }
+    return QUIRE_OK;
+}

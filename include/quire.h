@@ -138,7 +138,25 @@ typedef struct quire_model_params {
                        tokenizer's model_max_length, else max_position_embeddings
                        (never more than max_position_embeddings) */
     int pooling;    /* enum quire_pooling; 0 = from the model folder */
+    int precision;  /* enum quire_precision of the linear layers; 0 = fp32 (exact) */
 } quire_model_params;
+
+/* Arithmetic of the linear layers (docs/precision.md). fp32 is exact; bf16 rounds
+ * weights (at load) and activations (at each matrix product) to bf16 with fp32
+ * accumulation; int8 quantizes weights per output channel and activations per token,
+ * with int32 accumulation. Everything else (LayerNorm, softmax, GELU, pooling) stays
+ * fp32. The precision is part of the model fingerprint (except fp32, unchanged), so a
+ * collection never mixes vectors of two precisions. */
+enum quire_precision {
+    QUIRE_PRECISION_FP32 = 0,
+    QUIRE_PRECISION_BF16 = 1,
+    QUIRE_PRECISION_INT8 = 2
+};
+/* "fp32" / "bf16" / "int8" (NULL if out of range), and back (-1 if unknown). */
+QUIRE_API const char *quire_precision_name(int precision);
+QUIRE_API int quire_precision_parse(const char *name);
+/* The kernel this CPU uses for a precision ("avx512", "avx512-bf16", "amx-int8", ...). */
+QUIRE_API const char *quire_precision_kernel(int precision);
 
 QUIRE_API quire_model_params quire_model_default_params(void);
 
@@ -186,6 +204,8 @@ QUIRE_API const char *quire_model_describe(const quire_model *model);
 QUIRE_API const char *quire_model_fingerprint(const quire_model *model);
 /* The model folder's name (basename), for messages. Valid while model is. */
 QUIRE_API const char *quire_model_name(const quire_model *model);
+/* enum quire_precision the model was opened with. */
+QUIRE_API int quire_model_precision(const quire_model *model);
 
 /* Tokenize one text (UTF-8, invalid sequences replaced) into ids with [CLS]/[SEP],
  * truncated to the model's max_tokens. Thread-safe (allocates its own scratch).
@@ -453,6 +473,7 @@ typedef struct quire_collection_info {
     int chunk_tokens, overlap, hnsw_m, ef_construction, ef_search;
     char doc_prefix[64], query_prefix[64];
     char created_at[32];    /* UTC, ISO 8601 */
+    char precision[8];      /* of the vectors: "fp32", "bf16", "int8"; "" = text-only */
 } quire_collection_info;
 
 /* All collections (sorted by name). OUT: *out (free with quire_free), *n. */

@@ -6,7 +6,7 @@
  *
  *   build/bench/bench_embed [--mode bench|cold|cold-cli|cold-child] [--threads N]
  *                           [--model build/models/minilm] [--runs 5] [--quick]
- *                           [--cli build/quire]
+ *                           [--cli build/quire] [--precision fp32|bf16|int8]
  *
  * Modes
  *   bench       (default) batch-1 latency at 8/32/128/512 tokens (quire_embed_ids),
@@ -51,7 +51,10 @@ struct args {
     int threads;
     int runs;
     int quick;
+    const char *precision;
 };
+
+static int g_precision; /* enum quire_precision for every model opened here */
 
 static double now_ms(void)
 {
@@ -70,6 +73,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: bench_embed [--mode bench|cold|cold-cli|cold-child] [--threads N]\n"
                  "                   [--model DIR] [--runs N] [--quick] [--cli build/quire]\n"
+                 "                   [--precision fp32|bf16|int8]\n"
                  "Prints JSON lines; see bench/embed/README.md.\n");
 }
 
@@ -178,6 +182,7 @@ static void engine_open(struct engine *e, const char *dir, int threads, double *
         die("quire_init", &err);
     quire_model_params mp = quire_model_default_params();
     mp.max_tokens = MAX_TOKENS;
+    mp.precision = g_precision;
     if (quire_model_open(dir, &mp, &e->model, &err) != QUIRE_OK)
         die("quire_model_open", &err);
     double t1 = now_ms();
@@ -326,7 +331,9 @@ static int mode_bench(const struct args *a)
     printf(",\"model_bytes\":%ld,\"quire_version\":", file_size(a->model, "model.safetensors"));
     json_str(quire_version_str());
     printf(",\"kernels\":");
-    json_str(quire_kernels_name());
+    json_str(quire_precision_kernel(g_precision));
+    printf(",\"precision\":");
+    json_str(quire_precision_name(g_precision));
     printf(",\"describe\":");
     json_str(quire_model_describe(e.model));
     printf(",\"load_ms\":%.3f,\"embedder_ms\":%.3f}\n", open_ms, emb_ms);
@@ -548,8 +555,9 @@ static int mode_cold(const struct args *a)
     struct cpu_mark m0 = cpu_mark();
     char threads[16];
     snprintf(threads, sizeof threads, "%d", a->threads);
-    char *const argv[] = {"bench_embed", "--mode",  "cold-child", "--model",
-                          (char *)a->model, "--threads", threads, NULL};
+    char *const argv[] = {"bench_embed", "--mode",   "cold-child", "--model",
+                          (char *)a->model, "--threads", threads, "--precision",
+                          (char *)a->precision, NULL};
     for (int i = 0; i < n; i++) {
         cold_once("/proc/self/exe", argv, NULL, &r[i]);
         first[i] = r[i].first_ms;
@@ -609,7 +617,8 @@ static int mode_cold_cli(const struct args *a)
     double *ex = malloc((size_t)n * sizeof *ex);
     if (!first || !ex)
         die("out of memory", NULL);
-    char *const argv[] = {"quire", "embed", "--model", (char *)a->model, "-q", NULL};
+    char *const argv[] = {"quire", "embed", "--model", (char *)a->model, "-q",
+                          "--precision", (char *)a->precision, NULL};
     struct cpu_mark m0 = cpu_mark();
     struct rusage c0, c1;
     getrusage(RUSAGE_CHILDREN, &c0);
@@ -641,7 +650,7 @@ static int mode_cold_cli(const struct args *a)
 int main(int argc, char **argv)
 {
     double t_main = now_ms();
-    struct args a = {"bench", "build/models/minilm", "build/quire", 1, 5, 0};
+    struct args a = {"bench", "build/models/minilm", "build/quire", 1, 5, 0, "fp32"};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         int has = i + 1 < argc;
@@ -657,6 +666,8 @@ int main(int argc, char **argv)
             a.runs = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(s, "--quick") == 0)
             a.quick = 1;
+        else if (strcmp(s, "--precision") == 0 && has)
+            a.precision = argv[++i];
         else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
             usage(stdout);
             return 0;
@@ -665,7 +676,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (a.threads < 1 || a.runs < 1) {
+    g_precision = quire_precision_parse(a.precision);
+    if (a.threads < 1 || a.runs < 1 || g_precision < 0) {
         usage(stderr);
         return 2;
     }

@@ -125,6 +125,9 @@ enum {
     QR_CPU_AVX512VNNI = 1u << 9,
     QR_CPU_AVX512BF16 = 1u << 10,
     QR_CPU_AVXVNNI = 1u << 11,
+    QR_CPU_AMXTILE = 1u << 12, /* CPU + OS (XCR0 tile state); use needs arch_prctl */
+    QR_CPU_AMXBF16 = 1u << 13,
+    QR_CPU_AMXINT8 = 1u << 14,
     QR_CPU_NEON = 1u << 16,
     QR_CPU_ASIMDDP = 1u << 17, /* dotprod */
     QR_CPU_I8MM = 1u << 18,

@@ -54,6 +54,14 @@ static unsigned detect(void)
             if ((c >> 11) & 1)
                 f |= QR_CPU_AVX512VNNI;
         }
+        /* AMX: CPUID.7.0:EDX bits 24 (tile), 22 (bf16), 25 (int8); XCR0 bits 17-18 */
+        if ((xcr0 & 0x60000) == 0x60000 && ((d >> 24) & 1)) {
+            f |= QR_CPU_AMXTILE;
+            if ((d >> 22) & 1)
+                f |= QR_CPU_AMXBF16;
+            if ((d >> 25) & 1)
+                f |= QR_CPU_AMXINT8;
+        }
         unsigned a1, b1, c1, d1;
         __cpuid_count(7, 1, a1, b1, c1, d1);
         (void)b1;
@@ -120,6 +128,8 @@ void qr_cpu_feature_names(unsigned feats, char *buf, size_t cap)
         {QR_CPU_AVX512BW, "avx512bw"},    {QR_CPU_AVX512VL, "avx512vl"},
         {QR_CPU_AVX512DQ, "avx512dq"},    {QR_CPU_AVX512VNNI, "avx512vnni"},
         {QR_CPU_AVX512BF16, "avx512bf16"}, {QR_CPU_AVXVNNI, "avxvnni"},
+        {QR_CPU_AMXTILE, "amx-tile"},     {QR_CPU_AMXBF16, "amx-bf16"},
+        {QR_CPU_AMXINT8, "amx-int8"},
         {QR_CPU_NEON, "neon"},            {QR_CPU_ASIMDDP, "dotprod"},
         {QR_CPU_I8MM, "i8mm"},            {QR_CPU_SVE, "sve"},
     };

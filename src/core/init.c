@@ -46,13 +46,25 @@ size_t quire_info(char *buf, size_t cap)
 #else
         "other";
 #endif
+    char lp[256] = "";
+    used = 0;
+    for (int i = 0; qr_lp_names[i]; i++) {
+        if (!qr_lp_get(qr_lp_names[i]))
+            continue;
+        int w = snprintf(lp + used, sizeof(lp) - used, "%s%s", used ? " " : "", qr_lp_names[i]);
+        if (w > 0 && (size_t)w < sizeof(lp) - used)
+            used += (size_t)w;
+    }
     int n = snprintf(buf, cap,
                      "version: %s\n"
                      "arch: %s\n"
                      "cpu features: %s\n"
                      "kernel sets available: %s\n"
-                     "kernels: %s\n",
+                     "kernels: %s\n"
+                     "bf16/int8 kernels available: %s\n"
+                     "precision kernels: fp32 %s, bf16 %s, int8 %s\n",
                      QUIRE_VERSION_STRING, arch, feats[0] ? feats : "(none)", avail,
-                     qr_nn()->name);
+                     qr_nn()->name, lp, qr_nn()->name, qr_lp_active(QR_PREC_BF16)->name,
+                     qr_lp_active(QR_PREC_INT8)->name);
     return n < 0 ? 0 : (size_t)n;
 }

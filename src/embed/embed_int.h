@@ -78,14 +78,14 @@ static inline int qr_mpnet_bucket(int n)
 }
 
 typedef struct qr_layer {
-    qr_packed qkv;      /* [3H][H]: query, key, value stacked */
+    qr_linear qkv;      /* [3H][H]: query, key, value stacked */
     float *qkv_b;       /* [3H] */
-    qr_packed out;      /* attention.output.dense [H][H] */
+    qr_linear out;      /* attention.output.dense [H][H] */
     float *out_b;
     float *ln1_g, *ln1_b; /* attention.output.LayerNorm */
-    qr_packed ffn_in;   /* intermediate.dense [I][H] */
+    qr_linear ffn_in;   /* intermediate.dense [I][H] */
     float *ffn_in_b;
-    qr_packed ffn_out;  /* output.dense [H][I] */
+    qr_linear ffn_out;  /* output.dense [H][I] */
     float *ffn_out_b;
     float *ln2_g, *ln2_b; /* output.LayerNorm */
 } qr_layer;
@@ -114,6 +114,7 @@ struct quire_model {
     int n_prompts;
     char **prompt_names, **prompt_texts;
     char *default_prompt;
+    int precision;      /* QR_PREC_*: of the linear layers (quire_model_params) */
     /* tokenizer */
     qr_tok *tok;
     /* weights */

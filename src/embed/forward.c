@@ -29,6 +29,8 @@ struct qr_fwd {
     int max_tokens, max_seq, n_threads;
     float *x, *qkv, *ctx, *ffn; /* [T][H], [T][3H], [T][H], [FFN_CHUNK][I] */
     size_t x_bytes, qkv_bytes, ffn_bytes;
+    void *lin_scratch;          /* activations converted for bf16/int8 linears */
+    size_t lin_scratch_bytes;
     float *attn_scratch;        /* per thread */
     size_t attn_stride;
     float *rope_scratch;        /* NomicBERT with NTK scaling: [max_seq][rot_dim] per thread */
@@ -41,7 +43,6 @@ struct qr_fwd {
     int n_tok;
     /* current op */
     const qr_kernels *k;
-    qr_gemm_args gemm;
     const qr_layer *layer;
     const float *ln_g, *ln_b;
     int ffn_rows;
@@ -73,13 +74,16 @@ quire_status qr_fwd_new(const quire_model *m, int max_tokens_total, int max_seq,
     f->ctx = qr_malloc_huge(f->x_bytes);
     f->ffn = qr_malloc_huge(f->ffn_bytes);
     f->attn_scratch = qr_malloc_aligned(f->attn_stride * (size_t)f->n_threads * sizeof(float));
+    f->lin_scratch_bytes =
+        qr_linear_scratch_bytes(m->precision, max_tokens_total, QR_MAX(m->hidden, m->inter));
+    f->lin_scratch = f->lin_scratch_bytes ? qr_malloc_huge(f->lin_scratch_bytes) : NULL;
     f->seq_start = qr_calloc(T + 1, sizeof(int));
     if (m->arch == QR_ARCH_NOMIC && m->rot_scaling > 0) {
         f->rope_stride = ((size_t)max_seq * (size_t)m->rot_dim + 15) & ~(size_t)15;
         f->rope_scratch = qr_malloc_aligned(f->rope_stride * (size_t)f->n_threads * sizeof(float));
     }
     if (!f->x || !f->qkv || !f->ctx || !f->ffn || !f->attn_scratch || !f->seq_start ||
-        (f->rope_stride && !f->rope_scratch)) {
+        (f->rope_stride && !f->rope_scratch) || (f->lin_scratch_bytes && !f->lin_scratch)) {
         qr_fwd_free(f);
         return qr_err(err, QUIRE_NOMEM,
                       "embedder: out of memory for %d tokens of scratch (lower "
@@ -105,6 +109,8 @@ void qr_fwd_free(qr_fwd *f)
     qr_free_huge(f->ctx, f->x_bytes);
     qr_free_huge(f->ffn, f->ffn_bytes);
     qr_free_aligned(f->attn_scratch);
+    if (f->lin_scratch)
+        qr_free_huge(f->lin_scratch, f->lin_scratch_bytes);
     qr_free_aligned(f->rope_scratch);
     qr_free(f->seq_start);
     qr_free(f);
@@ -148,19 +154,6 @@ static void op_embed(void *ctx, int ith, int nth)
         f->k->layernorm(f->x + (size_t)base * H, H, f->lens[s], H, m->emb_ln_g, m->emb_ln_b,
                         m->ln_eps);
     }
-}
-
-static void op_gemm(void *ctx, int ith, int nth)
-{
-    qr_fwd *f = ctx;
-    qr_gemm_args g = f->gemm;
-    long lo, hi;
-    qr_split(g.w->n_panels, ith, nth, &lo, &hi);
-    if (lo >= hi)
-        return;
-    g.p0 = (int)lo;
-    g.p1 = (int)hi;
-    f->k->gemm(&g);
 }
 
 /* MPNet: one head over one sequence with the relative position bias added to the
@@ -258,13 +251,12 @@ static void op_layernorm(void *ctx, int ith, int nth)
                         f->m->ln_eps);
 }
 
-static void run_gemm(qr_fwd *f, int m, const float *a, long lda, const qr_packed *w,
+static void run_gemm(qr_fwd *f, int m, const float *a, long lda, const qr_linear *w,
                      const float *bias, const float *res, long ldr, float *c, long ldc,
                      int act)
 {
-    qr_gemm_args g = {a, lda, w, bias, res, ldr, c, ldc, m, 0, w->n_panels, act};
-    f->gemm = g;
-    qr_pool_run(f->pool, op_gemm, f);
+    qr_linear_io io = {a, lda, bias, res, ldr, c, ldc, m, act};
+    qr_linear_run(f->pool, w, &io, f->lin_scratch);
 }
 
 static void layer_forward(qr_fwd *f, const qr_layer *L)

@@ -148,7 +148,7 @@ static void transpose_panel(const float *const *src, size_t k, float *dst)
  * mapping directly (F32) or through a 16-row conversion buffer (F16/BF16). The inner
  * loop writes the panel sequentially while reading 16 row streams. */
 static quire_status load_packed(loader *ld, const char *const *names, int n_names,
-                                int64_t rows, int64_t k, qr_packed *out)
+                                int64_t rows, int64_t k, qr_linear *lin)
 {
     const qr_st_tensor *t[4];
     for (int i = 0; i < n_names; i++) {
@@ -159,10 +159,15 @@ static quire_status load_packed(loader *ld, const char *const *names, int n_name
     for (int i = 0; i < n_names; i++)
         populate_pages(t[i]);
     int n = (int)(rows * n_names);
+    quire_status rc = qr_linear_init(lin, ld->m->precision, n, (int)k, ld->err);
+    if (rc != QUIRE_OK)
+        return rc;
+    qr_packed *out = &lin->f32;
     out->n = n;
     out->k = (int)k;
-    out->n_panels = (n + QR_PANEL - 1) / QR_PANEL;
-    out->data = take(ld, qr_packed_size(n, (int)k));
+    out->n_panels = lin->n_panels;
+    if (lin->prec == QR_PREC_FP32)
+        out->data = take(ld, qr_packed_size(n, (int)k));
     for (int p = 0; p < out->n_panels; p++) {
         const float *src[QR_PANEL];
         for (int j = 0; j < QR_PANEL; j++) {
@@ -181,7 +186,10 @@ static quire_status load_packed(loader *ld, const char *const *names, int n_name
                 src[j] = buf;
             }
         }
-        transpose_panel(src, (size_t)k, out->data + (size_t)p * (size_t)k * QR_PANEL);
+        if (lin->prec == QR_PREC_FP32)
+            transpose_panel(src, (size_t)k, out->data + (size_t)p * (size_t)k * QR_PANEL);
+        else
+            qr_linear_fill_panel(lin, p, src);
     }
     for (int i = 0; i < n_names; i++)
         drop_pages(t[i]);
@@ -211,14 +219,20 @@ static size_t emb_floats(const quire_model *m)
            2 * round16(h) + round16((size_t)m->rel_buckets * (size_t)m->n_heads);
 }
 
+/* fp32 panels live in the arena; bf16/int8 layers own their converted weights */
+static size_t packed_floats(const quire_model *m, int n, int k)
+{
+    return m->precision == QR_PREC_FP32 ? round16(qr_packed_size(n, k)) : 0;
+}
+
 static size_t layer_floats(const quire_model *m)
 {
     size_t h = (size_t)m->hidden, in = (size_t)m->inter;
     int in_rows = m->arch == QR_ARCH_NOMIC ? 2 * m->inter : m->inter; /* fc11 + fc12 */
-    return round16(qr_packed_size(3 * m->hidden, m->hidden)) + round16(3 * h) +
-           round16(qr_packed_size(m->hidden, m->hidden)) + round16(h) + 2 * round16(h) +
-           round16(qr_packed_size(in_rows, m->hidden)) + round16(in) +
-           round16(qr_packed_size(m->hidden, m->inter)) + round16(h) + 2 * round16(h);
+    return packed_floats(m, 3 * m->hidden, m->hidden) + round16(3 * h) +
+           packed_floats(m, m->hidden, m->hidden) + round16(h) + 2 * round16(h) +
+           packed_floats(m, in_rows, m->hidden) + round16(in) +
+           packed_floats(m, m->hidden, m->inter) + round16(h) + 2 * round16(h);
 }
 
 static size_t arena_size(const quire_model *m)
@@ -454,6 +468,10 @@ static quire_status model_fingerprint(quire_model *m, const char *dir, quire_err
     char extra[128];
     int n = snprintf(extra, sizeof extra, "max_tokens=%d pooling=%d normalize=%d", m->max_tokens,
                      m->pooling, m->normalize);
+    /* fp32 fingerprints are what they always were; other precisions give other vectors */
+    if (m->precision != QR_PREC_FP32)
+        n += snprintf(extra + n, sizeof extra - (size_t)n, " precision=%s",
+                      qr_prec_name(m->precision));
     qr_sha256_update(&s, extra, (size_t)n);
     unsigned char d[32];
     qr_sha256_final(&s, d);
@@ -496,6 +514,12 @@ quire_status quire_model_open(const char *dir, const quire_model_params *params,
     }
     if ((rc = qr_model_read_configs(m, dir, params, err)) != QUIRE_OK)
         goto fail;
+    m->precision = params ? params->precision : QUIRE_PRECISION_FP32;
+    if (m->precision < QUIRE_PRECISION_FP32 || m->precision > QUIRE_PRECISION_INT8) {
+        rc = qr_err(err, QUIRE_INVALID_ARG, "%s: precision %d is not fp32, bf16 or int8", dir,
+                    m->precision);
+        goto fail;
+    }
     if ((rc = qr_tok_open_dir(dir, &m->tok, err)) != QUIRE_OK)
         goto fail;
     if (qr_tok_vocab_size(m->tok) > m->vocab_size) {
@@ -509,11 +533,12 @@ quire_status quire_model_open(const char *dir, const quire_model_params *params,
     model_name(m, dir);
     snprintf(m->describe, sizeof(m->describe),
              "%s, %d layers, hidden %d, %d heads, ffn %d, vocab %d, max tokens %d, %s "
-             "pooling%s",
+             "pooling%s%s%s",
              qr_arch_name(m->arch), m->n_layers, m->hidden, m->n_heads, m->inter, m->vocab_size,
              m->max_tokens,
              quire_pooling_name(m->pooling),
-             m->normalize ? ", normalized" : "");
+             m->normalize ? ", normalized" : "", m->precision ? ", " : "",
+             m->precision ? qr_prec_name(m->precision) : "");
     *out = m;
     return QUIRE_OK;
 fail:
@@ -529,6 +554,12 @@ void quire_model_close(quire_model *m)
     qr_st_close(&m->st);
     qr_free(spath);
     qr_tok_free(m->tok);
+    for (int i = 0; m->layers && i < m->n_layers; i++) {
+        qr_linear_free(&m->layers[i].qkv);
+        qr_linear_free(&m->layers[i].out);
+        qr_linear_free(&m->layers[i].ffn_in);
+        qr_linear_free(&m->layers[i].ffn_out);
+    }
     qr_st_free(m);
     qr_free(m->layers);
     qr_free_huge(m->arena, m->arena_floats * sizeof(float));
@@ -564,6 +595,22 @@ const char *quire_model_fingerprint(const quire_model *cm)
     return m->fingerprint[0] ? m->fingerprint : "unreadable";
 }
 const char *quire_model_name(const quire_model *m) { return m ? m->name : ""; }
+int quire_model_precision(const quire_model *m) { return m ? m->precision : 0; }
+
+const char *quire_precision_name(int precision)
+{
+    return precision < 0 || precision > QUIRE_PRECISION_INT8 ? NULL : qr_prec_name(precision);
+}
+
+int quire_precision_parse(const char *name) { return qr_prec_parse(name); }
+
+const char *quire_precision_kernel(int precision)
+{
+    if (precision == QUIRE_PRECISION_FP32)
+        return qr_nn()->name;
+    const qr_lp_kernel *k = qr_lp_active(precision);
+    return k ? k->name : "";
+}
 
 quire_status quire_tokenize(const quire_model *m, const char *text, size_t len, int32_t *ids,
                             size_t cap, size_t *n_ids, quire_error *err)

@@ -21,7 +21,7 @@
 const char *const qr_nn_names[] = {
     "scalar",
 #if defined(__x86_64__)
-    "avx2",   "avx512",
+    "avx2",   "avx512", "amx",
 #endif
 #if QR_NN_NEON
     "neon",   "neon-dotprod",
@@ -29,6 +29,9 @@ const char *const qr_nn_names[] = {
     NULL};
 
 static _Atomic(const qr_kernels *) active;
+static _Atomic(const char *) level = "auto";
+
+const char *qr_nn_level(void) { return atomic_load(&level); }
 
 size_t qr_packed_size(int n, int k)
 {
@@ -68,6 +71,12 @@ const qr_kernels *qr_nn_get(const char *name)
                         QR_CPU_AVX512DQ | QR_CPU_FMA;
         return (f & need) == need ? &qr_kernels_avx512 : NULL;
     }
+    if (strcmp(name, "amx") == 0) {
+        /* the avx512 table; the level also allows the AMX tile kernels (linear.c) */
+        unsigned need = QR_CPU_AVX512F | QR_CPU_AVX512BW | QR_CPU_AVX512VL |
+                        QR_CPU_AVX512DQ | QR_CPU_FMA | QR_CPU_AMXTILE;
+        return (f & need) == need ? &qr_kernels_avx512_amx : NULL;
+    }
 #endif
 #if QR_NN_NEON
     if (strcmp(name, "neon") == 0)
@@ -104,7 +113,9 @@ quire_status qr_nn_select(const char *name, quire_error *err)
         if (env && *env && strcmp(env, "auto") != 0)
             name = env;
     }
+    qr_lp_reset();
     if (!name) {
+        atomic_store(&level, "auto");
         atomic_store(&active, best());
         return QUIRE_OK;
     }
@@ -113,12 +124,13 @@ quire_status qr_nn_select(const char *name, quire_error *err)
         int known = 0;
         for (int i = 0; qr_nn_names[i]; i++)
             known |= strcmp(qr_nn_names[i], name) == 0;
+        atomic_store(&level, "auto");
         atomic_store(&active, best());
         if (!known)
             return qr_err(err, QUIRE_INVALID_ARG,
                           "QUIRE_CPU=%s: unknown kernel set (this build has scalar%s)", name,
 #if defined(__x86_64__)
-                          ", avx2, avx512"
+                          ", avx2, avx512, amx"
 #elif QR_NN_NEON
                           ", neon, neon-dotprod"
 #else
@@ -127,6 +139,9 @@ quire_status qr_nn_select(const char *name, quire_error *err)
             );
         return qr_err(err, QUIRE_UNSUPPORTED, "QUIRE_CPU=%s: this CPU lacks the features", name);
     }
+    for (int i = 0; qr_nn_names[i]; i++)
+        if (strcmp(qr_nn_names[i], name) == 0)
+            atomic_store(&level, qr_nn_names[i]);
     atomic_store(&active, k);
     return QUIRE_OK;
 }

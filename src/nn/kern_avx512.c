@@ -580,3 +580,17 @@ const qr_kernels qr_kernels_avx512 = {
     .dot_rows = dot_rows_avx512,
     .dot_i8 = dot_i8_avx512,
 };
+
+/* QUIRE_CPU=amx: the same fp32 kernels; the level lets bf16/int8 use the AMX tiles. */
+const qr_kernels qr_kernels_avx512_amx = {
+    .name = "amx",
+    .gemm = gemm_avx512,
+    .layernorm = layernorm_avx512,
+    .attention = attention_avx512,
+    .gelu = gelu_avx512,
+    .softmax = softmax_avx512,
+    .dot = dot_avx512,
+    .axpy = axpy_avx512,
+    .dot_rows = dot_rows_avx512,
+    .dot_i8 = dot_i8_avx512,
+};

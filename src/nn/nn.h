@@ -102,6 +102,7 @@ extern const qr_kernels qr_kernels_scalar;
 #if defined(__x86_64__) || defined(_M_X64)
 extern const qr_kernels qr_kernels_avx2;
 extern const qr_kernels qr_kernels_avx512;
+extern const qr_kernels qr_kernels_avx512_amx; /* the avx512 kernels, named "amx" */
 #endif
 #if defined(__aarch64__)
 extern const qr_kernels qr_kernels_neon;         /* any ARMv8-A */
@@ -114,7 +115,14 @@ const qr_kernels *qr_nn(void);
 quire_status qr_nn_select(const char *name, quire_error *err);
 /* A named table if it is built in and this CPU can run it, else NULL. For tests. */
 const qr_kernels *qr_nn_get(const char *name);
-/* Names of all tables this build has (NULL-terminated). */
+/* Names of all tables this build has (NULL-terminated). "amx" (x86-64) is the avx512
+ * table plus the AMX tile kernels for bf16/int8 (linear.h). */
 extern const char *const qr_nn_names[];
+/* The level chosen by the last qr_nn_select: "auto" or the forced name. */
+const char *qr_nn_level(void);
+/* Forget the low-precision kernel choice (linear.c; qr_nn_select calls it). */
+void qr_lp_reset(void);
+
+#include "linear.h"
 
 #endif /* QR_NN_H */

@@ -371,7 +371,7 @@ quire_status qr_store_index_get(quire_store *st, long long index_id, qr_coll *c,
     quire_status rc = QUIRE_OK;
     if (sqlite3_prepare_v2(st->db,
                            "SELECT model, model_dir, fingerprint, dims, doc_prefix, query_prefix,"
-                           " hnsw_m, ef_construction, ef_search FROM indexes WHERE id = ?",
+                           " hnsw_m, ef_construction, ef_search, describe FROM indexes WHERE id = ?",
                            -1, &s, NULL) != SQLITE_OK)
         return qr_store_sqlerr(st, err, "reading an index");
     sqlite3_bind_int64(s, 1, index_id);
@@ -386,6 +386,13 @@ quire_status qr_store_index_get(quire_store *st, long long index_id, qr_coll *c,
         c->hnsw_m = sqlite3_column_int(s, 6);
         c->ef_construction = sqlite3_column_int(s, 7);
         c->ef_search = sqlite3_column_int(s, 8);
+        /* quire_model_describe ends in ", bf16" / ", int8" for those precisions */
+        const char *d = (const char *)sqlite3_column_text(s, 9);
+        size_t dl = d ? strlen(d) : 0;
+        snprintf(c->precision, sizeof c->precision, "%s",
+                 dl >= 6 && strcmp(d + dl - 6, ", bf16") == 0   ? "bf16"
+                 : dl >= 6 && strcmp(d + dl - 6, ", int8") == 0 ? "int8"
+                                                                : "fp32");
         if (c->dims <= 0 || c->dims > 65536 || c->hnsw_m < 2 || c->hnsw_m > 256)
             rc = qr_err(err, QUIRE_FORMAT, "%s: index %lld has invalid settings", st->path,
                         index_id);
@@ -429,11 +436,12 @@ quire_status qr_store_mismatch(quire_error *err, const char *collection, const q
                                const quire_model *m)
 {
     return qr_err(err, QUIRE_MISMATCH,
-                  "collection '%s' holds vectors from model '%s' (%d dims, fingerprint %.12s); "
-                  "the model given is '%s' (%d dims, fingerprint %.12s): use the same model, "
-                  "or switch with quire reindex",
-                  collection, c->model, c->dims, c->fingerprint, quire_model_name(m),
-                  quire_model_dims(m), quire_model_fingerprint(m));
+                  "collection '%s' holds vectors from model '%s' (%d dims, %s, fingerprint "
+                  "%.12s); the model given is '%s' (%d dims, %s, fingerprint %.12s): use the "
+                  "same model and precision, or switch with quire reindex",
+                  collection, c->model, c->dims, c->precision[0] ? c->precision : "fp32",
+                  c->fingerprint, quire_model_name(m), quire_model_dims(m),
+                  quire_precision_name(quire_model_precision(m)), quire_model_fingerprint(m));
 }
 
 static long long count_q(quire_store *st, const char *sql, long long arg)
@@ -463,6 +471,7 @@ static quire_status fill_info(quire_store *st, const char *name, quire_collectio
     snprintf(o->fingerprint, sizeof o->fingerprint, "%s", c.fingerprint);
     snprintf(o->doc_prefix, sizeof o->doc_prefix, "%s", c.doc_prefix);
     snprintf(o->query_prefix, sizeof o->query_prefix, "%s", c.query_prefix);
+    snprintf(o->precision, sizeof o->precision, "%s", c.dims ? c.precision : "");
     o->dims = c.dims;
     o->chunk_tokens = c.chunk_tokens;
     o->overlap = c.overlap;

@@ -45,6 +45,7 @@ typedef struct qr_coll {
     int chunk_tokens, overlap;
     int hnsw_m, ef_construction, ef_search;
     char doc_prefix[64], query_prefix[64];
+    char precision[8]; /* of the vectors: from the index's model description */
 } qr_coll;
 
 /* sqlite error -> quire_status with a message naming the store file. */

@@ -1,0 +1,159 @@
+/*
+ * kern_lp_avx512.c — bf16 GEMM with AVX512-BF16 (vdpbf16ps) and int8 GEMM with
+ * AVX512-VNNI (vpdpbusd). Compiled with those -m flags and reached only through
+ * qr_lp_get after CPUID/XGETBV (linear.c).
+ *
+ * Both use the layouts of linear.h: one 64-byte weight vector per panel and k step
+ * (2 k of bf16 or 4 k of int8 for 16 output columns), and one 32-bit broadcast of the
+ * activation row per k step. A micro-tile is MR rows x NP panels of accumulators over
+ * the whole (padded) k; the driver sweeps the row tiles of a chunk of MC rows over one
+ * group of panels so that the group stays in L1/L2 while the chunk's rows stay in L2.
+ *
+ * Arithmetic: bf16 is exactly the scalar reference's (vdpbf16ps: products exact in
+ * fp32, the odd pair element added first; denormals are flushed, the reference keeps
+ * them, which only matters below 1e-38). int8 is exact int32 (vpdpbusd does not
+ * saturate): sum (q_a + 128) q_w - 128 sum q_w = sum q_a q_w; the epilogue converts
+ * with the same operations as the reference, so the results are bitwise equal.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "nn.h"
+
+#define AI static inline __attribute__((always_inline))
+#define MR_MAX 12
+#define NP_MAX 2
+#define MC 96 /* rows per chunk */
+
+AI int32_t ld32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* tile[r][q*16 + j] (fp32 or int32 bits) over kp/step k steps */
+AI void ukr(const int BF, const int NP, const int MR, const unsigned char *a, long lda_b,
+            const unsigned char *b, long bp_b, int steps, float *tile)
+{
+    __m512 acc[MR_MAX][NP_MAX];
+    __m512i iacc[MR_MAX][NP_MAX];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+#pragma GCC unroll 2
+        for (int q = 0; q < NP; q++) {
+            acc[r][q] = _mm512_setzero_ps();
+            iacc[r][q] = _mm512_setzero_si512();
+        }
+    }
+    for (int s = 0; s < steps; s++) {
+        __m512i bv[NP_MAX];
+#pragma GCC unroll 2
+        for (int q = 0; q < NP; q++)
+            bv[q] = _mm512_loadu_si512((const void *)(b + q * bp_b + (long)s * 64));
+#pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            __m512i av = _mm512_set1_epi32(ld32(a + r * lda_b + (long)s * 4));
+#pragma GCC unroll 2
+            for (int q = 0; q < NP; q++) {
+                if (BF)
+                    acc[r][q] = _mm512_dpbf16_ps(acc[r][q], (__m512bh)av, (__m512bh)bv[q]);
+                else
+                    iacc[r][q] = _mm512_dpbusd_epi32(iacc[r][q], av, bv[q]);
+            }
+        }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+#pragma GCC unroll 2
+        for (int q = 0; q < NP; q++) {
+            if (BF)
+                _mm512_storeu_ps(tile + (r * NP + q) * 16, acc[r][q]);
+            else
+                _mm512_storeu_si512((void *)(tile + (r * NP + q) * 16), iacc[r][q]);
+        }
+    }
+}
+
+typedef void (*ukr_fn)(const unsigned char *a, long lda_b, const unsigned char *b, long bp_b,
+                       int steps, float *tile);
+
+#define UKR(BF, NP, MR)                                                                    \
+    static void ukr_##BF##_##NP##_##MR(const unsigned char *a, long lda_b,                \
+                                       const unsigned char *b, long bp_b, int steps,       \
+                                       float *tile)                                        \
+    {                                                                                      \
+        ukr(BF, NP, MR, a, lda_b, b, bp_b, steps, tile);                                   \
+    }
+#define UKR_ROWS(BF, NP)                                                                   \
+    UKR(BF, NP, 1) UKR(BF, NP, 2) UKR(BF, NP, 3) UKR(BF, NP, 4) UKR(BF, NP, 5)            \
+    UKR(BF, NP, 6) UKR(BF, NP, 7) UKR(BF, NP, 8) UKR(BF, NP, 9) UKR(BF, NP, 10)           \
+    UKR(BF, NP, 11) UKR(BF, NP, 12)
+UKR_ROWS(1, 1)
+UKR_ROWS(1, 2)
+UKR_ROWS(0, 1)
+UKR_ROWS(0, 2)
+#define UKR_TAB(BF, NP)                                                                    \
+    {NULL,                 ukr_##BF##_##NP##_1,  ukr_##BF##_##NP##_2,  ukr_##BF##_##NP##_3, \
+     ukr_##BF##_##NP##_4,  ukr_##BF##_##NP##_5,  ukr_##BF##_##NP##_6,  ukr_##BF##_##NP##_7, \
+     ukr_##BF##_##NP##_8,  ukr_##BF##_##NP##_9,  ukr_##BF##_##NP##_10, ukr_##BF##_##NP##_11, \
+     ukr_##BF##_##NP##_12}
+static const ukr_fn ukr_bf16[NP_MAX + 1][MR_MAX + 1] = {{NULL}, UKR_TAB(1, 1), UKR_TAB(1, 2)};
+static const ukr_fn ukr_int8[NP_MAX + 1][MR_MAX + 1] = {{NULL}, UKR_TAB(0, 1), UKR_TAB(0, 2)};
+
+static void epilogue(const qr_lp_args *g, int bf, int i0, int mr, int p, int np,
+                     const float *tile)
+{
+    const qr_linear *w = g->w;
+    for (int r = 0; r < mr; r++) {
+        int i = i0 + r;
+        for (int q = 0; q < np; q++) {
+            int j0 = (p + q) * QR_PANEL;
+            int nj = QR_MIN_INT(QR_PANEL, w->n - j0);
+            const float *t = tile + (r * np + q) * 16;
+            __m512 v;
+            if (bf) {
+                v = _mm512_loadu_ps(t);
+            } else {
+                __m512i acc = _mm512_loadu_si512((const void *)t);
+                __m512i off = _mm512_slli_epi32(_mm512_loadu_si512((const void *)(w->wsum + j0)), 7);
+                __m512 s = _mm512_mul_ps(_mm512_set1_ps(g->ascale[i]),
+                                         _mm512_loadu_ps(w->wscale + j0));
+                v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, off)), s);
+            }
+            float out[16];
+            _mm512_storeu_ps(out, v);
+            qr_lp_epilogue(g, i, j0, nj, out);
+        }
+    }
+}
+
+static void gemm_lp(const qr_lp_args *g, int bf)
+{
+    const qr_linear *w = g->w;
+    long esz = bf ? 2 : 1;
+    long lda_b = g->lda * esz;
+    long bp_b = (long)w->kp * QR_PANEL * esz; /* bytes per panel */
+    int steps = bf ? w->kp / 2 : w->kp / 4;
+    const unsigned char *A = g->a;
+    const unsigned char *B = w->lp;
+    float tile[MR_MAX * NP_MAX * 16];
+    for (int i0 = 0; i0 < g->m; i0 += MC) {
+        int mc = QR_MIN_INT(MC, g->m - i0);
+        for (int p = g->p0; p < g->p1; p += NP_MAX) {
+            int np = QR_MIN_INT(NP_MAX, g->p1 - p);
+            for (int i = i0; i < i0 + mc; i += MR_MAX) {
+                int mr = QR_MIN_INT(MR_MAX, i0 + mc - i);
+                ukr_fn f = bf ? ukr_bf16[np][mr] : ukr_int8[np][mr];
+                f(A + (long)i * lda_b, lda_b, B + (long)p * bp_b, bp_b, steps, tile);
+                epilogue(g, bf, i, mr, p, np, tile);
+            }
+        }
+    }
+}
+
+static void gemm_bf16(const qr_lp_args *g) { gemm_lp(g, 1); }
+static void gemm_int8(const qr_lp_args *g) { gemm_lp(g, 0); }
+
+const qr_lp_kernel qr_lp_avx512_bf16 = {"avx512-bf16", QR_PREC_BF16, gemm_bf16};
+const qr_lp_kernel qr_lp_avx512_vnni = {"avx512-vnni", QR_PREC_INT8, gemm_int8};
