@@ -8,7 +8,8 @@
  *    replacement of the shortest such key; other clusters go character by character.
  *  - WhitespaceSplit and Strip use Unicode White_Space; Metaspace replaces U+0020 only,
  *    prepends the replacement unless the piece already starts with it (scheme always,
- *    or first for the piece at the start of the text) and splits before every
+ *    or first for the piece at original offset 0: the text's first segment, when no
+ *    leading character was removed or skipped) and splits before every
  *    replacement character (MergedWithNext).
  *  - Viterbi in double precision over every vocabulary entry (added tokens included),
  *    candidates of increasing length, a later candidate replaces only if strictly
@@ -82,6 +83,7 @@ typedef struct work {
     sbuf words;   /* bytes of all words */
     sbuf units;   /* unit[] */
     sbuf a, b;    /* the normalizer's result and scratch */
+    int lead;     /* see normalize */
     sbuf lat;     /* Viterbi lattice */
     sbuf path;    /* back-tracked nodes */
 } work;
@@ -130,7 +132,9 @@ static size_t prev_start(const unsigned char *s, size_t end)
 
 /* ---- normalizers --------------------------------------------------------------------- */
 
-static void precompiled(const qr_charsmap *cm, const sbuf *in, sbuf *out)
+/* *lead is cleared when the output no longer starts with what input byte 0 became (the
+ * first cluster was deleted): Metaspace's prepend scheme "first" needs that. */
+static void precompiled(const qr_charsmap *cm, const sbuf *in, sbuf *out, int *lead)
 {
     const unsigned char *s = (const unsigned char *)in->p;
     size_t n = in->n, pos = 0;
@@ -153,20 +157,22 @@ static void precompiled(const qr_charsmap *cm, const sbuf *in, sbuf *out)
         const char *r;
         if (pos - start < 6 && (r = qr_charsmap_first(cm, s + start, pos - start, &rl))) {
             sb_add(out, r, rl);
-            continue;
+        } else {
+            for (size_t c = start; c < pos;) {
+                size_t cl = u8len(s[c]);
+                if ((r = qr_charsmap_first(cm, s + c, cl, &rl)))
+                    sb_add(out, r, rl);
+                else
+                    sb_add(out, s + c, cl);
+                c += cl;
+            }
         }
-        for (size_t c = start; c < pos;) {
-            size_t cl = u8len(s[c]);
-            if ((r = qr_charsmap_first(cm, s + c, cl, &rl)))
-                sb_add(out, r, rl);
-            else
-                sb_add(out, s + c, cl);
-            c += cl;
-        }
+        if (start == 0 && out->n == 0)
+            *lead = 0;
     }
 }
 
-static void replace(const qr_uni_norm *nm, const sbuf *in, sbuf *out)
+static void replace(const qr_uni_norm *nm, const sbuf *in, sbuf *out, int *lead)
 {
     const char *s = in->p;
     size_t n = in->n, i = 0;
@@ -174,6 +180,8 @@ static void replace(const qr_uni_norm *nm, const sbuf *in, sbuf *out)
     while (i < n) {
         if (nm->min_run == 0) {
             if (n - i >= nm->pat_len && memcmp(s + i, nm->pat, nm->pat_len) == 0) {
+                if (i == 0 && nm->content_len == 0)
+                    *lead = 0;
                 sb_add(out, nm->content, nm->content_len);
                 i += nm->pat_len;
                 continue;
@@ -186,6 +194,8 @@ static void replace(const qr_uni_norm *nm, const sbuf *in, sbuf *out)
                 run++;
             }
             if (run >= nm->min_run) {
+                if (i == 0 && nm->content_len == 0)
+                    *lead = 0;
                 sb_add(out, nm->content, nm->content_len);
                 i = j;
                 continue;
@@ -202,7 +212,7 @@ static void replace(const qr_uni_norm *nm, const sbuf *in, sbuf *out)
     }
 }
 
-static void strip(const qr_uni_norm *nm, const sbuf *in, sbuf *out)
+static void strip(const qr_uni_norm *nm, const sbuf *in, sbuf *out, int *lead)
 {
     out->n = 0;
     if (in->n == 0)
@@ -221,22 +231,27 @@ static void strip(const qr_uni_norm *nm, const sbuf *in, sbuf *out)
             break;
         b = ps;
     }
+    if (a > 0)
+        *lead = 0;
     sb_add(out, s + a, b - a);
 }
 
-/* Normalize seg[0..n) into w->a (the result). */
+/* Normalize seg[0..n) into w->a (the result); w->lead: the result still starts where
+ * the segment did (no leading character removed), i.e. at original offset 0 for the
+ * text's first segment. */
 static void normalize(work *w, const char *seg, size_t n)
 {
+    w->lead = 1;
     w->a.n = 0;
     sb_add(&w->a, seg, n);
     for (int k = 0; k < w->u->n_norm; k++) {
         const qr_uni_norm *nm = &w->u->norm[k];
         if (nm->type == QR_UNI_PRECOMPILED)
-            precompiled(&nm->cm, &w->a, &w->b);
+            precompiled(&nm->cm, &w->a, &w->b, &w->lead);
         else if (nm->type == QR_UNI_REPLACE)
-            replace(nm, &w->a, &w->b);
+            replace(nm, &w->a, &w->b, &w->lead);
         else
-            strip(nm, &w->a, &w->b);
+            strip(nm, &w->a, &w->b, &w->lead);
         sbuf t = w->a;
         w->a = w->b;
         w->b = t;
@@ -264,13 +279,12 @@ static void ws_split(const char *s, const piece *in, sbuf *out_str, sbuf *out_id
         return;
     const unsigned char *t = (const unsigned char *)s + in->off;
     size_t n = in->len, pos = 0, start = 0;
-    int k = 0;
     while (pos < n) {
         size_t at = pos;
         uint32_t cp = u8dec(t, n, &at);
         if (is_ws(cp)) {
             if (pos > start) {
-                add_piece(out_idx, out_str->n, pos - start, in->first && k++ == 0);
+                add_piece(out_idx, out_str->n, pos - start, in->first && start == 0);
                 sb_add(out_str, t + start, pos - start);
             }
             start = at;
@@ -278,7 +292,7 @@ static void ws_split(const char *s, const piece *in, sbuf *out_str, sbuf *out_id
         pos = at;
     }
     if (pos > start) {
-        add_piece(out_idx, out_str->n, pos - start, in->first && k == 0);
+        add_piece(out_idx, out_str->n, pos - start, in->first && start == 0);
         sb_add(out_str, t + start, pos - start);
     }
 }
@@ -431,6 +445,7 @@ static void raw_part(work *w, const char *s, size_t n, int first)
     normalize(w, s, n); /* into w->a, which the steps below leave alone */
     if (w->a.oom)
         return;
+    first = first && w->lead;
     if (w->u->has_normalized_added)
         split_added(w, w->a.p, w->a.n, 1, first, normalized_part);
     else

@@ -158,6 +158,75 @@ static void test_small_fixture(void)
     }
 }
 
+/* Metaspace prepend_scheme "first" prepends only to the piece at original offset 0:
+ * with WhitespaceSplit, words are encoded one by one, so each expectation is built from
+ * the same fixture with schemes "always" (that word gets the replacement) and "never". */
+static qr_tok *small_scheme(const char *scheme)
+{
+    char src[1024], dst[1024];
+    snprintf(src, sizeof src, "%s/tok/unigram/small.tokenizer-A.json", t_testdata());
+    snprintf(dst, sizeof dst, "%s/small-%s.json", t_tmpdir(), scheme);
+    json_t *root = json_load_file(src, 0, NULL);
+    T_CHECK(root != NULL);
+    if (!root)
+        return NULL;
+    json_t *ms = json_array_get(
+        json_object_get(json_object_get(root, "pre_tokenizer"), "pretokenizers"), 1);
+    json_object_del(ms, "add_prefix_space");
+    json_object_set_new(ms, "prepend_scheme", json_string(scheme));
+    T_EQ_INT(json_dump_file(root, dst, JSON_COMPACT), 0);
+    json_decref(root);
+    return load_json(dst);
+}
+
+static size_t pieces(const qr_tok *tok, const char *s, int32_t *ids)
+{
+    size_t n = 0;
+    T_EQ_INT(qr_tok_encode(tok, s, strlen(s), 0, 0, ids, 64, &n, NULL), QUIRE_OK);
+    return n;
+}
+
+static void test_prepend_first(void)
+{
+    qr_tok *first = small_scheme("first"), *always = small_scheme("always"),
+           *never = small_scheme("never");
+    if (!first || !always || !never)
+        goto done;
+    static const struct {
+        const char *text;
+        const char *with, *without; /* the words encoded with / without the prefix */
+    } cases[] = {
+        {"hello world", "hello", "world"},
+        {"  hello", "", "hello"},      /* skipped whitespace: not at offset 0 */
+        {"hello", "", "hello"},    /* a deleted leading control: not at offset 0 */
+        {"<s>hello", "", "<s>hello"},  /* after an added token */
+        {"fine", "fine", ""},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        int32_t got[64], want[128], tmp[64];
+        size_t ng = pieces(first, cases[c].text, got), nw = 0;
+        if (*cases[c].with) {
+            size_t k = pieces(always, cases[c].with, tmp);
+            memcpy(want, tmp, k * sizeof(int32_t));
+            nw += k;
+        }
+        if (*cases[c].without) {
+            size_t k = pieces(never, cases[c].without, tmp);
+            memcpy(want + nw, tmp, k * sizeof(int32_t));
+            nw += k;
+        }
+        T_CHECKF(ng == nw && memcmp(got, want, ng * sizeof(int32_t)) == 0,
+                 "prepend first: '%s': %zu ids, want %zu", cases[c].text, ng, nw);
+    }
+    /* and never differs from always where it should */
+    int32_t a[64], b[64];
+    T_CHECK(pieces(never, "hello", a) != pieces(always, "hello", b) || a[0] != b[0]);
+done:
+    qr_tok_free(first);
+    qr_tok_free(always);
+    qr_tok_free(never);
+}
+
 /* The model folders: tokenizer_config.json's BERT flags must not disturb a Unigram
  * tokenizer; goldens are cut to 512 ids. */
 static void test_golden_models(void)
@@ -411,6 +480,7 @@ int main(void)
     T_RUN(test_golden_shapes);
     T_RUN(test_golden_models);
     T_RUN(test_small_fixture);
+    T_RUN(test_prepend_first);
     T_RUN(test_limits);
     T_RUN(test_invalid_utf8);
     T_RUN(test_refused);
