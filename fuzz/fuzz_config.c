@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (qr_model_read_configs(&m, dir, &p, &err) == QUIRE_OK) {
         /* what the forward pass relies on */
         if (m.hidden % m.n_heads != 0 || m.max_tokens < 1 || m.max_tokens > m.max_pos ||
-            (m.pooling != QUIRE_POOLING_MEAN && m.pooling != QUIRE_POOLING_CLS))
+            m.pooling < QUIRE_POOLING_MEAN || m.pooling > QUIRE_POOLING_WEIGHTEDMEAN)
             abort();
     }
     qr_tok *tok = NULL;
