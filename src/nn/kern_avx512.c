@@ -286,6 +286,20 @@ static void layernorm_avx512(float *x, long ldx, int m, int n, const float *gamm
     }
 }
 
+/* exp(x - mx) in place over n values; returns the sum. */
+static float exp_sum_avx512(float *x, long n, float mx)
+{
+    const __m512 vmx = _mm512_set1_ps(mx);
+    __m512 sum = _mm512_setzero_ps();
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 mk = tail_mask(n - i);
+        __m512 e = v_exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + i), vmx));
+        _mm512_mask_storeu_ps(x + i, mk, e);
+        sum = _mm512_mask_add_ps(sum, mk, sum, e);
+    }
+    return hsum(sum);
+}
+
 static void softmax_avx512(float *x, long n)
 {
     if (n <= 0)
@@ -579,6 +593,7 @@ const qr_kernels qr_kernels_avx512 = {
     .axpy = axpy_avx512,
     .dot_rows = dot_rows_avx512,
     .dot_i8 = dot_i8_avx512,
+    .exp_sum = exp_sum_avx512,
 };
 
 /* QUIRE_CPU=amx: the same fp32 kernels; the level lets bf16/int8 use the AMX tiles. */
@@ -593,4 +608,5 @@ const qr_kernels qr_kernels_avx512_amx = {
     .axpy = axpy_avx512,
     .dot_rows = dot_rows_avx512,
     .dot_i8 = dot_i8_avx512,
+    .exp_sum = exp_sum_avx512,
 };
