@@ -385,6 +385,13 @@ typedef struct quire_convert_result {
      * "completion_tokens", "cost", "temperature", "streamed", "accepted", "reason"}],
      * "reason" (fallback)}. A fallback page's method says what replaced the VLM. */
     char **page_vlm;
+    /* The document's own metadata (PDF Info dictionary, else its XMP packet) as a JSON
+     * object text with the keys that are set: "pdf.title", "pdf.author", "pdf.subject",
+     * "pdf.keywords", "pdf.creator", "pdf.producer", "pdf.created", "pdf.modified" (dates
+     * as ISO 8601, "2022-11-05T23:27:23Z" when the zone is known), "pdf.language"
+     * (/Lang, or XMP dc:language). NULL: none (images, or a PDF without any). Ingest
+     * stores these keys with the document's metadata (README "Metadata"). */
+    char *metadata;
 } quire_convert_result;
 
 /* Convert one file. Returns QUIRE_OK when every page converted; a document that cannot
@@ -519,6 +526,40 @@ QUIRE_API quire_status quire_store_drop_collection(quire_store *st, const char *
 /* Free memory returned by quire_store_collections. */
 QUIRE_API void quire_free(void *p);
 
+/* Export and import (docs/export.md): a JSONL stream of collections with their documents,
+ * metadata, chunks and vectors (base64 of the stored float32 bytes), led by a header line
+ * (export format version, store schema, each collection's model fingerprint and options)
+ * and closed by an end line with the counts (so a truncated stream is detected). */
+typedef struct quire_export_result {
+    int collections;
+    long documents, chunks, vectors;
+} quire_export_result;
+
+/* Write one collection (NULL = every collection) to path ("-" = stdout), as one read
+ * snapshot. res (may be NULL): what was written. */
+QUIRE_API quire_status quire_store_export(quire_store *st, const char *collection,
+                                          const char *path, quire_export_result *res,
+                                          quire_error *err);
+
+typedef struct quire_import_params {
+    const char *collection;  /* import only this collection of the stream; NULL = all */
+    const char *rename;      /* store it under this name (the stream, or collection, must
+                                select exactly one); NULL = the exported name */
+    const char *fingerprint; /* the model the caller will search with: a collection whose
+                                vectors are from another model is refused (QUIRE_MISMATCH);
+                                NULL = no check */
+} quire_import_params;
+
+QUIRE_API quire_import_params quire_import_default_params(void);
+
+/* Read an export from path ("-" = stdin), streaming, into collections that are new or
+ * empty (one with documents is refused; an empty one must have the same model). All in
+ * one transaction: on any error (a bad line names its line number) nothing is written.
+ * Chunk ids are kept when the store has no chunks yet, so hits are identical. */
+QUIRE_API quire_status quire_store_import(quire_store *st, const char *path,
+                                          const quire_import_params *params,
+                                          quire_export_result *res, quire_error *err);
+
 typedef struct quire_ingest_params {
     const char *collection;        /* NULL = "default"; created on first use */
     const quire_collection_params *create; /* settings when the collection is created;
@@ -586,6 +627,11 @@ typedef struct quire_search_params {
     const char *where;        /* metadata filter, Chroma-style JSON ({"year": {"$gte": 2020}},
                                  $eq $ne $gt $gte $lt $lte $in $nin $and $or; field "path" is
                                  the document key), applied before ranking; NULL = none */
+    const float *vector;      /* query by vector: vector_dims floats (normalised by the
+                                 search); no embedder is needed. Vector mode ranks by it
+                                 alone (query may be ""); hybrid fuses it with BM25 over the
+                                 query text. NULL = embed the query text */
+    int vector_dims;          /* must equal the collection's dims (else QUIRE_INVALID_ARG) */
 } quire_search_params;
 
 enum quire_text_rank {

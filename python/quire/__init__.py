@@ -128,6 +128,7 @@ class _SearchParams(ctypes.Structure):
                 ("embedder", ctypes.c_void_p), ("exact", ctypes.c_int),
                 ("text_rank", ctypes.c_int), ("highlight_open", ctypes.c_char_p),
                 ("highlight_close", ctypes.c_char_p), ("where", ctypes.c_char_p),
+                ("vector", ctypes.POINTER(ctypes.c_float)), ("vector_dims", ctypes.c_int),
                 ("_pad", ctypes.c_char * 512)]
 
 
@@ -492,17 +493,23 @@ class Store:
         return out
 
     def search(self, query, collection="default", k=10, mode=None, model=None, path_glob=None,
-               exact=False):
+               exact=False, vector=None):
         """Search -> list of hit dicts, best first: rank, document, page_start, page_end,
         heading, text, snippet, score, text_rank, vector_rank, cosine (None where a value
-        does not apply). mode: hybrid|vector|text (default hybrid with a model, else text)."""
+        does not apply). mode: hybrid|vector|text (default hybrid with a model, else text;
+        vector with `vector`). vector: a query vector (sequence of floats, the
+        collection's dims) instead of embedding the query; no model is needed."""
         if mode is None:
-            mode = "hybrid" if model is not None else "text"
+            mode = "vector" if vector is not None else "hybrid" if model is not None else "text"
         if mode not in _MODES:
             raise ValueError("mode must be one of hybrid, vector, text")
         emb = model._acquire(True) if model is not None else None
         sp = _SearchParams(collection=_b(collection), k=k, mode=_MODES[mode],
                            path_glob=_b(path_glob), exact=1 if exact else 0, embedder=emb)
+        if vector is not None:
+            qv = (ctypes.c_float * len(vector))(*[float(x) for x in vector])
+            sp.vector = ctypes.cast(qv, ctypes.POINTER(ctypes.c_float))
+            sp.vector_dims = len(vector)
         hits = ctypes.POINTER(_Hits)()
         err = _Error()
         try:

@@ -523,6 +523,12 @@ quire_status quire_convert_file(quire_converter *conv, const char *path,
         qr_free(list);
         return st;
     }
+    char *meta = NULL;
+    if (qr_pdf_metadata(pdf, &meta, err) != QUIRE_OK) {
+        qr_pdf_close(pdf);
+        qr_free(list);
+        return QUIRE_NOMEM;
+    }
     qr_cv_doc *doc = doc_new(conv, path, list, n_list);
     qr_free(list);
     quire_convert_result *res = qr_calloc(1, sizeof(*res));
@@ -530,8 +536,10 @@ quire_status quire_convert_file(quire_converter *conv, const char *path,
         qr_pdf_close(pdf);
         doc_free(doc, conv->n_workers);
         qr_free(res);
+        qr_free(meta);
         return qr_err(err, QUIRE_NOMEM, "%s: out of memory", path);
     }
+    res->metadata = meta;
     doc->spare = pdf;
     doc->ocr_mode = p.ocr;
     doc->dpi = p.dpi;
@@ -539,7 +547,7 @@ quire_status quire_convert_file(quire_converter *conv, const char *path,
                             conv->vlm_log_user, err);
     if (st != QUIRE_OK) {
         doc_free(doc, conv->n_workers);
-        qr_free(res);
+        quire_convert_result_free(res);
         return st;
     }
     res->n_pages = n_pages;
@@ -567,5 +575,6 @@ void quire_convert_result_free(quire_convert_result *res)
         qr_free(res->page_vlm[i]);
     qr_free(res->page_vlm);
     qr_free(res->reports);
+    qr_free(res->metadata);
     qr_free(res);
 }

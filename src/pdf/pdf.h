@@ -44,6 +44,10 @@ quire_status qr_pdf_open(const char *path, qr_pdf **out, quire_error *err);
 void qr_pdf_close(qr_pdf *pdf);
 int qr_pdf_page_count(const qr_pdf *pdf);
 int qr_pdf_is_image(const qr_pdf *pdf); /* 1 for PNG/JPEG/TIFF input */
+/* The document's own metadata (Info dictionary, /Lang, XMP) as a JSON object text with
+ * the keys of quire_convert_result.metadata (pdf_meta.c). *out NULL when there is none
+ * (images too); damaged metadata is skipped, never an error. OUT: *out (qr_free). */
+quire_status qr_pdf_metadata(qr_pdf *pdf, char **out, quire_error *err);
 
 /* The text layer of page `number` (1-based) into *page, allocated from arena (borrowed:
  * valid until the arena is reset). Fills words/lines/blocks (image blocks too, without

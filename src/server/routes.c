@@ -608,19 +608,32 @@ typedef struct search_req {
     const char *query, *collection, *glob;
     int k, mode, mode_set, ef, exact, rank;
     char *where; /* JSON text of "where" (free()) */
+    float *vector; /* "vector" (qr_free), vector_dims values */
+    int vector_dims;
 } search_req;
 
 static int parse_search(json_t *root, search_req *q, reply *r)
 {
     memset(q, 0, sizeof *q);
     q->k = 10;
-    json_t *v = json_object_get(root, "query");
-    if (!json_is_string(v) || json_string_length(v) == 0) {
-        qr_srv_error(r, 400, v ? "invalid_type" : "missing_query",
-                     "'query' must be a non-empty string");
-        return -1;
+    json_t *v = json_object_get(root, "vector");
+    if (v && !json_is_null(v)) {
+        quire_error e = {0, ""};
+        if (qr_qvec_from_json(v, &q->vector, &q->vector_dims, &e) != QUIRE_OK) {
+            qr_srv_error(r, 400, "invalid_vector", "'vector': %s", e.msg);
+            return -1;
+        }
     }
-    q->query = json_string_value(v);
+    v = json_object_get(root, "query");
+    if (q->vector && (!v || json_is_null(v))) {
+        q->query = "";
+    } else if (!json_is_string(v) || (json_string_length(v) == 0 && !q->vector)) {
+        qr_srv_error(r, 400, v ? "invalid_type" : "missing_query",
+                     "'query' must be a non-empty string (or give \"vector\")");
+        return -1;
+    } else {
+        q->query = json_string_value(v);
+    }
     v = json_object_get(root, "collection");
     if (v && !json_is_null(v)) {
         if (!json_is_string(v)) {
@@ -728,7 +741,9 @@ static quire_status do_search(quire_server *s, const search_req *q, int mode,
     sp.exact = q->exact;
     sp.text_rank = q->rank;
     sp.where = q->where;
-    if (mode == QUIRE_SEARCH_TEXT)
+    sp.vector = q->vector;
+    sp.vector_dims = q->vector_dims;
+    if (mode == QUIRE_SEARCH_TEXT || q->vector)
         return quire_search(s->store, q->query, &sp, hits, e);
     pthread_mutex_lock(&s->search_mu);
     quire_status st = QUIRE_OK;
@@ -777,16 +792,18 @@ void qr_route_search(quire_server *s, const char *body, size_t len, reply *r)
     int same_model = s->model && ci.dims && strcmp(ci.fingerprint,
                                                    quire_model_fingerprint(s->model)) == 0;
     int mode = q.mode_set ? q.mode : same_model ? QUIRE_SEARCH_HYBRID : QUIRE_SEARCH_TEXT;
+    if (q.vector && !q.mode_set) /* the client's vector: no model needed */
+        mode = q.query[0] ? QUIRE_SEARCH_HYBRID : QUIRE_SEARCH_VECTOR;
     /* never silently: a collection with vectors searched by text is said in the reply */
     char why[400];
     const char *fallback = NULL;
-    if (!q.mode_set && ci.dims && !same_model) {
+    if (!q.mode_set && ci.dims && !same_model && !q.vector) {
         snprintf(why, sizeof why, "text search: the collection's vectors are from model '%s' "
                  "and the server has %s; pass \"mode\" to choose", ci.model,
                  s->model ? "another model loaded" : "no model (--model)");
         fallback = why;
     }
-    if (mode != QUIRE_SEARCH_TEXT && !s->model) {
+    if (mode != QUIRE_SEARCH_TEXT && !s->model && !q.vector) {
         qr_srv_error(r, 400, "model_not_loaded",
                      "mode '%s' needs the collection's model: start quire serve with --model",
                      mode_name(mode));
@@ -800,6 +817,7 @@ void qr_route_search(quire_server *s, const char *body, size_t len, reply *r)
     set_json(r, hits_json(hits, coll, &q, fallback));
 out:
     qr_free(q.where);
+    qr_free(q.vector);
     quire_hits_free(hits);
     json_decref(root);
 }

@@ -50,6 +50,7 @@ int main(void)
     F(quire_search_params, embedder); F(quire_search_params, exact);
     F(quire_search_params, text_rank); F(quire_search_params, highlight_open);
     F(quire_search_params, highlight_close); F(quire_search_params, where);
+    F(quire_search_params, vector); F(quire_search_params, vector_dims);
     S(quire_search_params);
     F(quire_hit, chunk_id); F(quire_hit, document); F(quire_hit, page_start);
     F(quire_hit, page_end); F(quire_hit, heading); F(quire_hit, text); F(quire_hit, snippet);
