@@ -80,6 +80,10 @@ typedef struct qr_page {
     float text_coverage; /* fraction of the page area covered by text line boxes */
     float image_coverage;/* fraction of the page area covered by images */
     float mean_conf;     /* OCR: mean word confidence; -1 for the text layer */
+    /* OCR: what was done to the page image before recognition (tess_orient.c) */
+    float osd_conf;      /* Tesseract's orientation confidence; -1 when OSD did not run */
+    float skew;          /* degrees the image was turned by to deskew it (counter-
+                            clockwise positive, as Leptonica measures); 0 = not deskewed */
 } qr_page;
 
 #endif /* QR_PAGE_H */
