@@ -137,9 +137,11 @@ size_t qr_linear_scratch_bytes(int prec, int max_m, int max_k)
     return (data + 63) / 64 * 64 + rows * sizeof(float) + 64;
 }
 
-static void convert_rows_bf16(const float *a, long lda, int k, int kp, uint16_t *dst, long r0,
-                              long r1)
+static void convert_rows_bf16(const float *a, long lda, int k, int kp, void *out, float *scale,
+                              long r0, long r1)
 {
+    uint16_t *dst = out;
+    (void)scale;
     for (long i = r0; i < r1; i++) {
         const float *s = a + (size_t)i * lda;
         uint16_t *d = dst + (size_t)i * kp;
@@ -150,9 +152,10 @@ static void convert_rows_bf16(const float *a, long lda, int k, int kp, uint16_t 
     }
 }
 
-static void convert_rows_int8(const float *a, long lda, int k, int kp, uint8_t *dst,
+static void convert_rows_int8(const float *a, long lda, int k, int kp, void *out,
                               float *scale, long r0, long r1)
 {
+    uint8_t *dst = out;
     for (long i = r0; i < r1; i++) {
         const float *s = a + (size_t)i * lda;
         uint8_t *d = dst + (size_t)i * kp;
@@ -163,15 +166,23 @@ static void convert_rows_int8(const float *a, long lda, int k, int kp, uint8_t *
         }
         float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
         scale[i] = amax > 0.0f ? amax / 127.0f : 0.0f;
-        /* round half away from zero, branch-free so the loop vectorises (= round_i) */
+        /* round half away from zero, branch-free (= round_i); the clamp is written as
+         * fmaxf(x, -127) then fminf(x, 127) would be (NaN -> -127) without the libm calls
+         * GCC makes for fminf/fmaxf */
         for (int kk = 0; kk < k; kk++) {
             float x = s[kk] * inv;
-            x = fminf(fmaxf(x, -127.0f), 127.0f);
+            x = x > -127.0f ? x : -127.0f;
+            x = x < 127.0f ? x : 127.0f;
             d[kk] = (uint8_t)((int)(x + copysignf(0.5f, x)) + 128);
         }
         for (int kk = k; kk < kp; kk++)
             d[kk] = 128;
     }
+}
+
+qr_lp_convert_fn qr_lp_convert_portable(int prec)
+{
+    return prec == QR_PREC_BF16 ? convert_rows_bf16 : convert_rows_int8;
 }
 
 /* ---- scalar references ------------------------------------------------------------- */
@@ -233,8 +244,8 @@ static void gemm_int8_scalar(const qr_lp_args *g)
     }
 }
 
-const qr_lp_kernel qr_lp_scalar_bf16 = {"scalar-bf16", QR_PREC_BF16, gemm_bf16_scalar};
-const qr_lp_kernel qr_lp_scalar_int8 = {"scalar-int8", QR_PREC_INT8, gemm_int8_scalar};
+const qr_lp_kernel qr_lp_scalar_bf16 = {"scalar-bf16", QR_PREC_BF16, gemm_bf16_scalar, NULL};
+const qr_lp_kernel qr_lp_scalar_int8 = {"scalar-int8", QR_PREC_INT8, gemm_int8_scalar, NULL};
 
 /* ---- the run --------------------------------------------------------------------- */
 
@@ -268,10 +279,8 @@ static void op_convert(void *ctx, int ith, int nth)
     qr_split(io->m, ith, nth, &lo, &hi);
     if (lo >= hi)
         return;
-    if (r->L->prec == QR_PREC_BF16)
-        convert_rows_bf16(io->a, io->lda, r->L->k, r->L->kp, r->adata, lo, hi);
-    else
-        convert_rows_int8(io->a, io->lda, r->L->k, r->L->kp, r->adata, r->ascale, lo, hi);
+    qr_lp_convert_fn cv = r->lk->convert ? r->lk->convert : qr_lp_convert_portable(r->L->prec);
+    cv(io->a, io->lda, r->L->k, r->L->kp, r->adata, r->ascale, lo, hi);
 }
 
 static void op_lowp(void *ctx, int ith, int nth)

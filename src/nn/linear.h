@@ -101,11 +101,20 @@ typedef struct qr_lp_args {
     void (*gelu)(float *x, long n); /* the fp32 table's, for QR_ACT_GELU */
 } qr_lp_args;
 
+/* Activation conversion of rows [r0, r1) of a (k floats, lda apart) into dst (rows of kp
+ * bf16 / u8 = q + 128, padded: bf16 0, u8 128) and, for int8, scale[i] (linear.c's
+ * portable code is the definition; a kernel's own version must give the same bytes). */
+typedef void (*qr_lp_convert_fn)(const float *a, long lda, int k, int kp, void *dst,
+                                 float *scale, long r0, long r1);
+
 struct qr_lp_kernel {
     const char *name;
     int prec;
     void (*gemm)(const qr_lp_args *g);
+    qr_lp_convert_fn convert; /* NULL: the portable conversion */
 };
+/* The portable activation conversion of prec (linear.c). */
+qr_lp_convert_fn qr_lp_convert_portable(int prec);
 
 extern const qr_lp_kernel qr_lp_scalar_bf16, qr_lp_scalar_int8;
 #if defined(__x86_64__)
