@@ -37,7 +37,8 @@ int qr_prec_parse(const char *s)
 
 static size_t kpad(int k) { return ((size_t)k + QR_LP_KALIGN - 1) / QR_LP_KALIGN * QR_LP_KALIGN; }
 
-quire_status qr_linear_init(qr_linear *L, int prec, int n, int k, quire_error *err)
+/* The fields of a layer, and its bf16/int8 block (lp, then wscale, wsum) at `block`. */
+static void linear_setup(qr_linear *L, int prec, int n, int k, void *block)
 {
     memset(L, 0, sizeof(*L));
     L->prec = prec;
@@ -45,21 +46,34 @@ quire_status qr_linear_init(qr_linear *L, int prec, int n, int k, quire_error *e
     L->k = k;
     L->n_panels = (n + QR_PANEL - 1) / QR_PANEL;
     L->kp = prec == QR_PREC_FP32 ? k : (int)kpad(k);
-    if (prec == QR_PREC_FP32)
-        return QUIRE_OK;
+    if (prec == QR_PREC_FP32 || !block)
+        return;
     size_t cols = (size_t)L->n_panels * QR_PANEL;
     size_t wbytes = cols * (size_t)L->kp * (prec == QR_PREC_BF16 ? 2 : 1);
-    size_t total = wbytes + (prec == QR_PREC_INT8 ? cols * 8 : 0);
-    L->owned = qr_malloc_aligned(total);
-    if (!L->owned)
-        return qr_err(err, QUIRE_NOMEM, "out of memory for %s weights [%d][%d]",
-                      qr_prec_name(prec), n, k);
-    L->lp = L->owned;
+    L->lp = block;
     if (prec == QR_PREC_INT8) {
-        L->wscale = (float *)(void *)((char *)L->owned + wbytes);
+        L->wscale = (float *)(void *)((char *)block + wbytes);
         L->wsum = (int32_t *)(void *)(L->wscale + cols);
     }
+}
+
+quire_status qr_linear_init(qr_linear *L, int prec, int n, int k, quire_error *err)
+{
+    linear_setup(L, prec, n, k, NULL);
+    if (prec == QR_PREC_FP32)
+        return QUIRE_OK;
+    void *block = qr_malloc_aligned(qr_linear_bytes(L));
+    if (!block)
+        return qr_err(err, QUIRE_NOMEM, "out of memory for %s weights [%d][%d]",
+                      qr_prec_name(prec), n, k);
+    linear_setup(L, prec, n, k, block);
+    L->owned = block;
     return QUIRE_OK;
+}
+
+void qr_linear_view(qr_linear *L, int prec, int n, int k, void *block)
+{
+    linear_setup(L, prec, n, k, block);
 }
 
 void qr_linear_free(qr_linear *L)

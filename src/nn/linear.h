@@ -51,11 +51,15 @@ int qr_prec_parse(const char *s);
 /* Allocate a bf16/int8 layer of n outputs, k inputs (fp32: only sets n/k/n_panels; the
  * caller points f32 at its panels). */
 quire_status qr_linear_init(qr_linear *L, int prec, int n, int k, quire_error *err);
+/* A bf16/int8 layer whose converted block (qr_linear_bytes bytes: the weights, then for
+ * int8 the scales and column sums, as qr_linear_init lays them out) lives at `block`,
+ * which the caller owns (the packed-weight cache maps it from a file). */
+void qr_linear_view(qr_linear *L, int prec, int n, int k, void *block);
 /* Convert panel p from 16 fp32 source rows of k floats (row j = output column
  * p*16 + j; NULL = past n). Panels may be filled in any order, from several threads. */
 void qr_linear_fill_panel(qr_linear *L, int p, const float *const src[QR_PANEL]);
 void qr_linear_free(qr_linear *L);
-/* Bytes of weights the layer holds (for messages / benchmarks). */
+/* Bytes of weights the layer holds (bf16/int8: the whole block: weights, scales, sums). */
 size_t qr_linear_bytes(const qr_linear *L);
 
 /* One call: C[i][j] = act(sum_k A[i][k] W[j][k] + bias[j]) + res[i][j], i < m, j < n. */

@@ -543,6 +543,9 @@ static void test_fingerprint_and_args(void)
 
 int main(void)
 {
+    char cache[600]; /* the packed-weight cache of the bf16/int8 opens: not ~/.cache */
+    snprintf(cache, sizeof cache, "%s/pack-cache", t_tmpdir());
+    setenv("QUIRE_CACHE_DIR", cache, 0);
     quire_init(QUIRE_VERSION_NUMBER, NULL);
     T_RUN(test_bf16_rounding);
     T_RUN(test_reference_arithmetic);
