@@ -80,6 +80,10 @@ typedef struct qr_page {
     float text_coverage; /* fraction of the page area covered by text line boxes */
     float image_coverage;/* fraction of the page area covered by images */
     float mean_conf;     /* OCR: mean word confidence; -1 for the text layer */
+    qr_bbox *drawings;   /* groups of painted vector paths (not rules, not glyphs): the
+                            boxes of drawings that may be figures (src/layout/figures.c);
+                            may be empty */
+    int n_drawings;
 } qr_page;
 
 #endif /* QR_PAGE_H */
