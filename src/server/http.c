@@ -212,7 +212,8 @@ static void dispatch(quire_server *s, struct MHD_Connection *c, const char *url,
     case ROUTE_CONVERT:
         qr_route_convert(s, body, len,
                          MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"),
-                         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"), r);
+                         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
+                         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "images"), r);
         break;
     case ROUTE_HEALTH: route_health(s, r); break;
     case ROUTE_TEI_EMBED: qr_route_tei_embed(s, body, len, r); break;

@@ -869,7 +869,7 @@ static int parse_format(const char *format, reply *r)
 }
 
 void qr_route_convert(quire_server *s, const char *body, size_t len, const char *format,
-                      const char *content_type, reply *r)
+                      const char *content_type, const char *images, reply *r)
 {
     if (!s->conv) {
         qr_srv_error(r, 501, "not_supported",
@@ -879,6 +879,13 @@ void qr_route_convert(quire_server *s, const char *body, size_t len, const char 
     int fmt = parse_format(format, r);
     if (fmt < 0)
         return;
+    /* figures: no PNG files on the server's disk; embedded into the answer on request */
+    int embed = images && strcmp(images, "embed") == 0;
+    if (images && !embed && strcmp(images, "none") != 0) {
+        qr_srv_error(r, 400, "invalid_images",
+                     "images must be none or embed (the server writes no files)");
+        return;
+    }
     char path[PATH_MAX];
     int is_tmp = 0;
     if (content_type && strncmp(content_type, "application/json", 16) == 0) {
@@ -895,6 +902,7 @@ void qr_route_convert(quire_server *s, const char *body, size_t len, const char 
     }
     quire_convert_params cp = quire_convert_default_params();
     cp.format = fmt;
+    cp.images = embed ? QUIRE_IMAGES_EMBED : QUIRE_IMAGES_NONE;
     quire_convert_result *res = NULL;
     quire_error e = {0, ""};
     quire_status st = quire_convert_file(s->conv, path, &cp, &res, &e);

@@ -160,7 +160,8 @@ void qr_route_ollama_embed(quire_server *s, const char *body, size_t len, reply 
 void qr_route_embeddings(quire_server *s, const char *body, size_t len, reply *r);
 void qr_route_models(quire_server *s, const char *id, reply *r);
 void qr_route_search(quire_server *s, const char *body, size_t len, reply *r);
+/* images: the ?images= query value (NULL/"none" or "embed"; the server writes no files) */
 void qr_route_convert(quire_server *s, const char *body, size_t len, const char *format,
-                      const char *content_type, reply *r);
+                      const char *content_type, const char *images, reply *r);
 
 #endif
