@@ -784,6 +784,27 @@ static void emit_grid(qr_lctx *c, const tgrid *g, qr_lrow *const *rows, int n)
     b->text = "";
 }
 
+static int is_vrule(const qr_bbox *b);
+
+/* Does the region have vertical rules along both its left and right edges (a box)? */
+static int framed(const qr_page *pg, const struct qr_ruled *rg)
+{
+    int left = 0, right = 0;
+    float h = rg->box.y1 - rg->box.y0;
+    for (int i = 0; pg && i < pg->n_rules; i++) {
+        const qr_bbox *v = &pg->rules[i];
+        if (!is_vrule(v))
+            continue;
+        float x = 0.5f * (v->x0 + v->x1);
+        float ov = QR_MIN(v->y1, rg->box.y1) - QR_MAX(v->y0, rg->box.y0);
+        if (ov < 0.3f * h)
+            continue;
+        left |= fabsf(x - rg->box.x0) <= 3.0f;
+        right |= fabsf(x - rg->box.x1) <= 3.0f;
+    }
+    return left && right;
+}
+
 /* Lines -> columns -> rows; emit when it looks like a table. Returns 1 when emitted. */
 static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled *rg,
                        const float *vx, int n_vx)
@@ -883,7 +904,11 @@ static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled 
     widen_header_spans(&g, &tb, tx0, tx1);
     if (rg)
         row_spans(&g, &tb);
-    if (grid_plausible(&g, ln, n_ln, &tb, rg != NULL)) {
+    /* two rows in a frame (side rules, no interior vertical one): framed examples (code
+     * beside its typeset result, a display formula in a box), not a table; a two-row
+     * booktabs table has no side rules and stays */
+    int framed_pair = rg && n_vx == 0 && g.n_rows <= 2 && framed(c->pages[rg->page], rg);
+    if (!framed_pair && grid_plausible(&g, ln, n_ln, &tb, rg != NULL)) {
         emit_grid(c, &g, rows, n);
         ok = 1;
     }

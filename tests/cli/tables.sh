@@ -86,6 +86,8 @@ notable() { # FILE PAGE
 }
 check "no table in the TOC of long-gnuplot p. 5 (dot leaders)" notable long-gnuplot 5
 check "no table in the ruled macro box of long-memman p. 103" notable long-memman 103
+check "no table in the framed examples of nonen-pl-lshort p. 64 (code beside its typeset result)" notable nonen-pl-lshort 64
+check "no table in the boxed formula pair of nonen-pl-lshort p. 71 (equation numbers)" notable nonen-pl-lshort 71
 
 # Row spans: eu-021 p. 3, "Allergy problems" beside its Count and Percentage rows (the
 # rule between them stops short of the stub column): row_span 2 in JSON, rowspan in HTML.
