@@ -524,6 +524,8 @@ static json_t *page_json(const quire_page_report *r, const char *vlm)
     json_object_set_new(o, "error", r->error[0] ? json_string(r->error) : json_null());
     json_object_set_new(o, "empty", json_boolean(page_is_empty(r)));
     json_object_set_new(o, "text_rotation", json_integer(r->text_rotation));
+    json_object_set_new(o, "osd_conf", r->osd_conf >= 0 ? json_real(r->osd_conf) : json_null());
+    json_object_set_new(o, "skew", json_real(r->skew));
     return o;
 }
 

@@ -388,7 +388,12 @@ typedef struct quire_page_report {
     float conf;        /* mean OCR word confidence (0..100), -1 for text layer */
     char error[160];   /* empty, or why the page failed */
     int text_rotation; /* degrees clockwise in which the page showed its text (0, 90,
-                          180, 270); the output reads it upright */
+                          180, 270); the output reads it upright. OCR pages: the
+                          orientation Tesseract's OSD found (0 when unsure) */
+    float osd_conf;    /* OCR pages: Tesseract's orientation confidence (turned only at
+                          >= 5); -1 when OSD did not run (text layer, no tesseract-ocr-osd) */
+    float skew;        /* OCR pages: degrees the image was rotated by to deskew it
+                          (clockwise positive); 0 when it was not deskewed */
 } quire_page_report;
 
 typedef struct quire_convert_result {

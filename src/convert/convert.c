@@ -252,6 +252,7 @@ static qr_cv_doc *doc_new(quire_converter *conv, const char *path, const int *li
         doc->tasks[i].idx = i;
         doc->reports[i].page = list[i];
         doc->reports[i].conf = -1.0f;
+        doc->reports[i].osd_conf = -1.0f;
     }
     doc->lang = conv->lang;
     return doc;
@@ -333,6 +334,7 @@ static void snapshot_locked(qr_cv_doc *doc, quire_convert_result *res, qr_cv_pac
             r->page = doc->reports[i].page;
             r->method = QUIRE_METHOD_FAILED;
             r->conf = -1.0f;
+            r->osd_conf = -1.0f;
             snprintf(r->error, sizeof(r->error), "%s",
                      doc->stop_reason == 2 ? "cancelled" : "timed out");
         }

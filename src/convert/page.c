@@ -168,6 +168,8 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
     rep->chars = count_chars(kept);
     rep->conf = kept == &ocr ? kept->mean_conf : -1.0f;
     rep->text_rotation = kept->text_rotation;
+    rep->osd_conf = kept == &ocr ? kept->osd_conf : -1.0f;
+    rep->skew = kept == &ocr ? kept->skew : 0.0f;
 done:
     if (doc->vlm && rep->method != QUIRE_METHOD_VLM)
         qr_cv_vlm_fell_back(doc, idx);

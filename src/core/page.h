@@ -84,6 +84,10 @@ typedef struct qr_page {
                             boxes of drawings that may be figures (src/layout/figures.c);
                             may be empty */
     int n_drawings;
+    /* OCR: what was done to the page image before recognition (tess_orient.c) */
+    float osd_conf;      /* Tesseract's orientation confidence; -1 when OSD did not run */
+    float skew;          /* degrees the image was turned by to deskew it (clockwise
+                            positive, as Leptonica rotates); 0 = not deskewed */
 } qr_page;
 
 #endif /* QR_PAGE_H */
