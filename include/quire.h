@@ -392,8 +392,9 @@ typedef struct quire_page_report {
                           orientation Tesseract's OSD found (0 when unsure) */
     float osd_conf;    /* OCR pages: Tesseract's orientation confidence (turned only at
                           >= 5); -1 when OSD did not run (text layer, no tesseract-ocr-osd) */
-    float skew;        /* OCR pages: degrees the image was rotated by to deskew it
-                          (clockwise positive); 0 when it was not deskewed */
+    float skew;        /* OCR pages: the skew found, degrees by which the image is to be
+                          rotated to straighten it (clockwise positive); the image was
+                          straightened before OCR when |skew| >= 1. 0 when not measured */
 } quire_page_report;
 
 typedef struct quire_convert_result {
