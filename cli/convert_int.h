@@ -19,7 +19,8 @@ typedef struct conv_args {
     const char *report;
     int format, format_set, ocr, force, quiet, page_markers, allow_empty;
     int tables; /* enum quire_tables */
-    long dpi, max_pages, jobs;
+    int images; /* enum quire_images; -1 = default (refs for file outputs, none for stdout) */
+    long dpi, max_pages, jobs, image_dpi;
     double timeout_s;
     /* VLM backends (hybrid OCR) */
     int vlm, log_json;          /* enum quire_vlm_mode; --log-format json */
@@ -79,6 +80,8 @@ char *conv_sidecar_text(const conv_batch *b, const char *input_sha, const char *
 int conv_sha256_file(const char *path, char out[65]);
 /* Atomic write (temp, fsync, rename, fsync dir); err gets a line on failure. */
 int conv_write_atomic(const char *path, const char *data, size_t len, char *err, size_t cap);
+/* The --images mode that applies to an output (out NULL = stdout). */
+int conv_images_mode(const conv_args *a, const char *out);
 extern volatile int conv_stop; /* SIGINT/SIGTERM */
 
 #endif

@@ -466,12 +466,25 @@ static void options_string(const conv_args *a, char *out, size_t cap)
         snprintf(out + len, cap - len, " tables=%s", a->tables == QUIRE_TABLES_GFM ? "gfm" : "html");
         /* (auto is the CLI's default) */
     }
+    int images = conv_images_mode(a, "file");
+    if (images != QUIRE_IMAGES_NONE && a->format != QUIRE_FORMAT_TXT) {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, " images=%s image-dpi=%ld",
+                 images == QUIRE_IMAGES_REFS ? "refs" : "embed", a->image_dpi ? a->image_dpi : 150);
+    }
     if (a->vlm) { /* the backends' answers change the output */
         static const char *const vm[] = {"never", "auto", "always", "tables", "formulas"};
         size_t n = strlen(out);
         const char *src = a->cfg ? quire_config_source(a->cfg) : NULL;
         snprintf(out + n, cap - n, " vlm=%s config=%s", vm[a->vlm % 5], src ? src : "-");
     }
+}
+
+int conv_images_mode(const conv_args *a, const char *out)
+{
+    if (a->images >= 0)
+        return a->images;
+    return out ? QUIRE_IMAGES_REFS : QUIRE_IMAGES_NONE;
 }
 
 char *conv_sidecar_text(const conv_batch *b, const char *input_sha, const char *output,

@@ -221,7 +221,8 @@ static void dispatch(quire_server *s, struct MHD_Connection *c, const char *url,
             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"),
             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "vlm"),
             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "report"),
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")};
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
+            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "images")};
         qr_route_convert(s, body, len, &cq, r);
         break;
     }

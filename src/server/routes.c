@@ -928,7 +928,7 @@ static json_t *convert_report(const quire_convert_result *res)
 void qr_route_convert(quire_server *s, const char *body, size_t len, const qr_convert_query *q,
                       reply *r)
 {
-    const char *format = q->format, *content_type = q->content_type;
+    const char *format = q->format, *content_type = q->content_type, *images = q->images;
     if (!s->conv) {
         qr_srv_error(r, 501, "not_supported",
                      "this server has no converter (quire was built without conversion)");
@@ -937,6 +937,13 @@ void qr_route_convert(quire_server *s, const char *body, size_t len, const qr_co
     int fmt = parse_format(format, r);
     if (fmt < 0)
         return;
+    /* figures: no PNG files on the server's disk; embedded into the answer on request */
+    int embed = images && strcmp(images, "embed") == 0;
+    if (images && !embed && strcmp(images, "none") != 0) {
+        qr_srv_error(r, 400, "invalid_images",
+                     "images must be none or embed (the server writes no files)");
+        return;
+    }
     char path[PATH_MAX], body_vlm[32] = "";
     int is_tmp = 0;
     int report = q->report && (strcmp(q->report, "1") == 0 || strcmp(q->report, "true") == 0);
@@ -966,6 +973,7 @@ void qr_route_convert(quire_server *s, const char *body, size_t len, const qr_co
             unlink(path);
         return;
     }
+    cp.images = embed ? QUIRE_IMAGES_EMBED : QUIRE_IMAGES_NONE;
     quire_convert_result *res = NULL;
     quire_error e = {0, ""};
     quire_status st = quire_convert_file(s->conv, path, &cp, &res, &e);

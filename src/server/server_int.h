@@ -165,6 +165,7 @@ void qr_route_search(quire_server *s, const char *body, size_t len, reply *r);
 /* /v1/convert's query (and Content-Type); NULL = absent. */
 typedef struct qr_convert_query {
     const char *format, *vlm, *report, *content_type;
+    const char *images; /* ?images= (NULL/"none" or "embed"; the server writes no files) */
 } qr_convert_query;
 void qr_route_convert(quire_server *s, const char *body, size_t len, const qr_convert_query *q,
                       reply *r);
