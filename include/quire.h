@@ -392,8 +392,9 @@ typedef struct quire_page_report {
                           orientation Tesseract's OSD found (0 when unsure) */
     float osd_conf;    /* OCR pages: Tesseract's orientation confidence (turned only at
                           >= 5); -1 when OSD did not run (text layer, no tesseract-ocr-osd) */
-    float skew;        /* OCR pages: degrees the image was rotated by to deskew it
-                          (clockwise positive); 0 when it was not deskewed */
+    float skew;        /* OCR pages: the skew found, degrees by which the image is to be
+                          rotated to straighten it (clockwise positive); the image was
+                          straightened before OCR when |skew| >= 1. 0 when not measured */
 } quire_page_report;
 
 typedef struct quire_convert_result {
@@ -726,6 +727,10 @@ typedef struct quire_server_params {
                                    model's own first/last special ids ([CLS] ... [SEP]),
                                    else 400 (they are likely tiktoken ids from an OpenAI
                                    client); 1 = taken as the model's ids as they are */
+    int vlm;                    /* /v1/convert's enum quire_vlm_mode when a request names
+                                   none (its "vlm" query field or JSON member); anything
+                                   but QUIRE_VLM_NEVER needs a converter made with a
+                                   quire_config that has backends */
 } quire_server_params;
 
 QUIRE_API quire_server_params quire_server_default_params(void);

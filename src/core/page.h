@@ -86,8 +86,9 @@ typedef struct qr_page {
     int n_drawings;
     /* OCR: what was done to the page image before recognition (tess_orient.c) */
     float osd_conf;      /* Tesseract's orientation confidence; -1 when OSD did not run */
-    float skew;          /* degrees the image was turned by to deskew it (clockwise
-                            positive, as Leptonica rotates); 0 = not deskewed */
+    float skew;          /* skew found: degrees by which the image is to be rotated to
+                            straighten it (clockwise positive, as Leptonica rotates); the
+                            image was straightened when |skew| >= 1; 0 = not measured */
 } qr_page;
 
 #endif /* QR_PAGE_H */

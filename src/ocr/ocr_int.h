@@ -27,11 +27,15 @@ typedef struct qr_ocr_orient {
     int rotation;   /* degrees clockwise in which the text ran in the image: 0, 90, 180,
                        270; the image was turned back by it */
     float osd_conf; /* Tesseract's orientation confidence; -1 when OSD did not run */
-    float skew;     /* degrees the image was rotated by to deskew it (0 = not) */
+    float skew;     /* skew found: degrees by which the image is to be rotated to
+                       straighten it (clockwise positive, as Leptonica rotates); 0 when
+                       not measured with confidence */
+    int deskewed;   /* 1 when the image was rotated by skew (|skew| >= 1 degree) */
 } qr_ocr_orient;
 
 /* Before recognition: detect the page's orientation with Tesseract's OSD and turn the
- * image upright when OSD is confident, then deskew small angles with Leptonica. *img is
+ * image upright when OSD is confident, then measure the skew with Leptonica
+ * and straighten the image when it is 1 degree or more. *img is
  * replaced by the new image when one is made (its old pixels are freed only when
  * owned: *owned is set to 1 once img->pixels is ours to free). Never fails: whatever
  * cannot be done is left undone (and reported as 0 / -1 in *out). */

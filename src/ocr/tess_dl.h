@@ -42,10 +42,10 @@ extern qr_tess_api qr_tess;
 
 /* Leptonica (a dependency of libtesseract, so loaded with it) for deskewing, looked up
  * through the same handle. Optional: when a symbol is missing, qr_lept.ok is 0 and pages
- * are not deskewed (Tesseract copes with small skew itself, only less well). */
+ * are not deskewed (Tesseract copes with small skew itself, less well with more). */
 #define QR_LEPT_FUNCS(X)                                                                      \
     X(pixCreate) X(pixDestroy) X(pixGetData) X(pixGetWpl) X(pixGetWidth) X(pixGetHeight)      \
-    X(pixGetDepth) X(pixFindSkewAndDeskew) X(setMsgSeverity)
+    X(pixGetDepth) X(pixConvertTo1) X(pixFindSkew) X(pixRotate) X(setMsgSeverity)
 
 typedef struct qr_lept_api {
     int ok;
