@@ -349,7 +349,7 @@ static void write_output(conv_batch *b, conv_job *j, const char *input_sha)
     char e[256];
     char *side = conv_sidecar_path(j->out);
     int complete = j->state == JOB_OK && (!j->n_empty || b->a->allow_empty) && input_sha[0];
-    char *text = complete ? conv_sidecar_text(b, input_sha, r->output, r->output_len) : NULL;
+    char *text = complete ? conv_sidecar_text(b, input_sha, r->output, r->output_len, r) : NULL;
     int rc = -1;
     if (!side || (complete && !text))
         snprintf(e, sizeof(e), "%s: out of memory", j->out);

@@ -69,13 +69,14 @@ int conv_collect(conv_batch *b, const char **pos, int n_pos);
  * two inputs that would write one file. Returns 0, EXIT_FAIL or EXIT_USAGE. */
 int conv_plan(conv_batch *b, int n_pos);
 /* Is j's output up to date: its sidecar records this input's sha256, these options,
- * this quire version, a complete conversion and the output's own sha256? */
+ * this quire version, a complete conversion and the output's own sha256, and every figure
+ * PNG it lists ("images") is still next to the output? */
 int conv_up_to_date(const conv_batch *b, const conv_job *j, char input_sha[65]);
 /* The sidecar path of an output: DIR/.NAME.quire (caller frees). */
 char *conv_sidecar_path(const char *out);
 /* The sidecar text for a complete conversion (caller frees), or NULL. */
 char *conv_sidecar_text(const conv_batch *b, const char *input_sha, const char *output,
-                        size_t output_len);
+                        size_t output_len, const quire_convert_result *res);
 /* sha256 of a file's bytes; 0 or -1. */
 int conv_sha256_file(const char *path, char out[65]);
 /* Atomic write (temp, fsync, rename, fsync dir); err gets a line on failure. */

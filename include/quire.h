@@ -727,6 +727,10 @@ typedef struct quire_server_params {
                                    model's own first/last special ids ([CLS] ... [SEP]),
                                    else 400 (they are likely tiktoken ids from an OpenAI
                                    client); 1 = taken as the model's ids as they are */
+    int vlm;                    /* /v1/convert's enum quire_vlm_mode when a request names
+                                   none (its "vlm" query field or JSON member); anything
+                                   but QUIRE_VLM_NEVER needs a converter made with a
+                                   quire_config that has backends */
 } quire_server_params;
 
 QUIRE_API quire_server_params quire_server_default_params(void);

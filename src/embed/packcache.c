@@ -180,6 +180,14 @@ static size_t lin_bytes(const quire_model *m, uint32_t idx)
 
 /* ---- open ------------------------------------------------------------------------- */
 
+#if defined(__APPLE__)
+#define ST_MTIME_NS(st) ((st)->st_mtimespec.tv_nsec)
+#define ST_MTIME_S(st) ((st)->st_mtimespec.tv_sec)
+#else
+#define ST_MTIME_NS(st) ((st)->st_mtim.tv_nsec)
+#define ST_MTIME_S(st) ((st)->st_mtim.tv_sec)
+#endif
+
 static void make_key(const quire_model *m, const struct stat *st, unsigned char key[32])
 {
     qr_sha256 s;
@@ -189,7 +197,7 @@ static void make_key(const quire_model *m, const struct stat *st, unsigned char 
                      "quire packed v%u prec=%d panel=%d kalign=%d size=%lld mtime=%lld.%09ld "
                      "ino=%llu dev=%llu arch=%d h=%d i=%d l=%d",
                      PC_VERSION, m->precision, QR_PANEL, QR_LP_KALIGN, (long long)st->st_size,
-                     (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,
+                     (long long)ST_MTIME_S(st), (long)ST_MTIME_NS(st),
                      (unsigned long long)st->st_ino, (unsigned long long)st->st_dev, m->arch,
                      m->hidden, m->inter, m->n_layers);
     qr_sha256_update(&s, buf, (size_t)n);

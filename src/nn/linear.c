@@ -353,7 +353,7 @@ void qr_linear_run_with(qr_pool *pool, const qr_linear *L, const qr_linear_io *i
 const char *const qr_lp_names[] = {
     "scalar-bf16", "scalar-int8",
 #if defined(__x86_64__)
-    "avx512-bf16", "avx512-vnni", "amx-bf16", "amx-int8",
+    "avx512-bf16", "avx512-vnni", "amx-bf16", "amx-int8", "avx-vnni", "avx2-int8",
 #endif
     NULL};
 
@@ -380,6 +380,14 @@ const char *qr_lp_missing(const char *name)
         return (f & (avx512 | QR_CPU_AVX512VNNI)) == (avx512 | QR_CPU_AVX512VNNI)
                    ? ""
                    : "needs avx512f/bw/vl/dq + avx512vnni";
+    if (strcmp(name, "avx-vnni") == 0)
+        return (f & (QR_CPU_AVX2 | QR_CPU_FMA | QR_CPU_AVXVNNI)) ==
+                       (QR_CPU_AVX2 | QR_CPU_FMA | QR_CPU_AVXVNNI)
+                   ? ""
+                   : "needs avx2 + fma + avx-vnni";
+    if (strcmp(name, "avx2-int8") == 0)
+        return (f & (QR_CPU_AVX2 | QR_CPU_FMA)) == (QR_CPU_AVX2 | QR_CPU_FMA) ? ""
+                                                                             : "needs avx2 + fma";
     if (strcmp(name, "amx-bf16") == 0 || strcmp(name, "amx-int8") == 0) {
         unsigned need = avx512 | QR_CPU_AMXTILE |
                         (name[4] == 'b' ? QR_CPU_AMXBF16 : QR_CPU_AMXINT8);
@@ -411,6 +419,10 @@ const qr_lp_kernel *qr_lp_get(const char *name)
         return &qr_lp_amx_bf16;
     if (strcmp(name, "amx-int8") == 0)
         return &qr_lp_amx_int8;
+    if (strcmp(name, "avx-vnni") == 0)
+        return &qr_lp_avxvnni_int8;
+    if (strcmp(name, "avx2-int8") == 0)
+        return &qr_lp_avx2_int8;
 #endif
     return NULL;
 }
@@ -419,10 +431,12 @@ static _Atomic(const qr_lp_kernel *) active_lp[3];
 
 static const qr_lp_kernel *choose(int prec)
 {
-    /* the QUIRE_CPU level bounds the choice: amx > avx512 > everything else (scalar) */
+    /* the QUIRE_CPU level bounds the choice: amx > avx512 > avx2 (int8 only) > the
+     * scalar references (scalar, neon*) */
     const char *lvl = qr_nn_level();
     int amx = strcmp(lvl, "amx") == 0 || strcmp(lvl, "auto") == 0;
     int avx512 = amx || strcmp(lvl, "avx512") == 0;
+    int avx2 = avx512 || strcmp(lvl, "avx2") == 0;
     const qr_lp_kernel *k = NULL;
     if (prec == QR_PREC_BF16) {
 #if defined(__x86_64__)
@@ -433,6 +447,7 @@ static const qr_lp_kernel *choose(int prec)
 #endif
         (void)amx;
         (void)avx512;
+        (void)avx2;
         return k ? k : &qr_lp_scalar_bf16;
     }
 #if defined(__x86_64__)
@@ -440,6 +455,10 @@ static const qr_lp_kernel *choose(int prec)
         k = qr_lp_get("amx-int8");
     if (!k && avx512)
         k = qr_lp_get("avx512-vnni");
+    if (!k && avx2)
+        k = qr_lp_get("avx-vnni");
+    if (!k && avx2)
+        k = qr_lp_get("avx2-int8");
 #endif
     return k ? k : &qr_lp_scalar_int8;
 }

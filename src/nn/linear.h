@@ -124,13 +124,15 @@ extern const qr_lp_kernel qr_lp_scalar_bf16, qr_lp_scalar_int8;
 #if defined(__x86_64__)
 extern const qr_lp_kernel qr_lp_avx512_bf16, qr_lp_avx512_vnni;
 extern const qr_lp_kernel qr_lp_amx_bf16, qr_lp_amx_int8;
+extern const qr_lp_kernel qr_lp_avxvnni_int8, qr_lp_avx2_int8;
 #endif
 /* Names of all low-precision kernels of this build (NULL-terminated). */
 extern const char *const qr_lp_names[];
 /* A kernel by name if this build has it and this CPU (and OS) can run it, else NULL. */
 const qr_lp_kernel *qr_lp_get(const char *name);
 /* The kernel in use for prec (bf16/int8): the best this CPU has, limited by QUIRE_CPU
- * (scalar / avx2 / neon*: the scalar reference; avx512: no AMX tiles). */
+ * (avx512: no AMX tiles; avx2: int8 on avx-vnni or avx2-int8, bf16 on the scalar reference;
+ * scalar / neon*: the scalar references). */
 const qr_lp_kernel *qr_lp_active(int prec);
 /* Why a kernel is not available (for test / info lines): "" when it is. */
 const char *qr_lp_missing(const char *name);

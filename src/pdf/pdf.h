@@ -79,6 +79,10 @@ void qr_image_free(qr_image *img);
  * time, like every call on it). OUT: *out (qr_malloc'd; free with qr_free), *out_len. */
 quire_status qr_pdf_encode_png(qr_pdf *pdf, const qr_image *img, unsigned char **out,
                                size_t *out_len, quire_error *err);
+/* img as a baseline JPEG (grey) of quality 1-100 (libjpeg; no MuPDF context needed).
+ * OUT: *out (qr_free), *out_len. */
+quire_status qr_pdf_encode_jpeg(const qr_image *img, int quality, unsigned char **out,
+                                size_t *out_len, quire_error *err);
 
 /* Region `box` of page `number` (in qr_page coordinates: points, top-left origin, the page
  * turned back by text_rotation as qr_pdf_page_text gave it) rendered in colour (RGB, white

@@ -161,3 +161,10 @@ check "--format txt: no PNG, text unchanged by figures" sh -c "[ -z \"\$(ls '$T/
 check "rerun with the same --images: up to date" grep -q "1 file: 0 converted, 1 up to date" "$T/again"
 "$Q" convert --images embed "$B/small-sageep.pdf" -o "$T/o/small-sageep.md" 2> "$T/again2"
 check "rerun with another --images: converted again" sh -c "grep -q '1 file: 1 converted, 0 up to date' '$T/again2' && grep -q 'base64' '$T/o/small-sageep.md'"
+# a figure PNG removed: the output is no longer up to date (the sidecar lists its PNGs)
+"$Q" convert --images refs "$B/paper2col-acm-sigconf.pdf" -o "$T/o/paper2col-acm-sigconf.md" 2> "$T/again3"
+check "rerun, PNGs in place: up to date" grep -q "1 file: 0 converted, 1 up to date" "$T/again3"
+rm -f "$T/o/paper2col-acm-sigconf-p4-fig1.png"
+"$Q" convert --images refs "$B/paper2col-acm-sigconf.pdf" -o "$T/o/paper2col-acm-sigconf.md" 2> "$T/again4"
+check "rerun after a PNG was deleted: converted again, the PNG is back" sh -c "
+    grep -q '1 file: 1 converted, 0 up to date' '$T/again4' && [ -s '$T/o/paper2col-acm-sigconf-p4-fig1.png' ]"

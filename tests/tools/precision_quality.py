@@ -54,7 +54,7 @@ def norm(s):
 # ---- chunks --------------------------------------------------------------------------------
 con = sqlite3.connect(f"file:{a.db}?mode=ro", uri=True)
 rows = con.execute("SELECT c.id, d.path, c.page_start, c.page_end, c.text FROM chunks c "
-                   "JOIN documents d ON d.id = c.document_id ORDER BY c.id").fetchall()
+                   "JOIN documents d ON d.id = c.document_id ORDER BY d.path, c.seq").fetchall()
 if a.max_chunks and len(rows) > a.max_chunks:  # evenly spread: every document has some
     step = len(rows) / a.max_chunks
     rows = [rows[int(i * step)] for i in range(a.max_chunks)]

@@ -416,6 +416,68 @@ static void test_ruled_table(void)
            "| a | 1 | first one |\n| b |  | x\\|y |\n\nText after the table.\n");
 }
 
+/* A full grid whose middle column has a cell over two rows (\\multirow with \\cline{1-1}
+ * and \\cline{3-3} under its first row: the rule between the two rows has a gap over
+ * column 1): row_span 2 in table_cells, rowspan="2" in HTML; the stub column and the
+ * rows with full rules have no span. */
+static void test_row_span_inner_column(void)
+{
+    static const char *cells[4][3] = {{"Item", "Group", "Value"},
+                                      {"alpha", "shared", "1"},
+                                      {"beta", "", "2"},
+                                      {"gamma", "own", "3"}};
+    qr_page *pg = new_page(1, QR_SRC_TEXT);
+    new_block(pg);
+    line(pg, 72, 80, 10, 0, "Text before the table.");
+    for (int r = 0; r <= 4; r++) {
+        float y = 100 + 20.0f * (float)r;
+        if (r == 2) { /* the rule between alpha and beta skips the Group column */
+            rule(pg, 72, y, 172, y + 0.5f);
+            rule(pg, 272, y, 372, y + 0.5f);
+        } else {
+            rule(pg, 72, y, 372, y + 0.5f);
+        }
+    }
+    for (int k = 0; k <= 3; k++)
+        rule(pg, 72 + 100.0f * (float)k, 100, 72.5f + 100.0f * (float)k, 180);
+    new_block(pg);
+    for (int r = 0; r < 4; r++)
+        for (int k = 0; k < 3; k++)
+            if (cells[r][k][0])
+                line(pg, 76 + 100.0f * (float)k, 105 + 20.0f * (float)r, 10, 0, cells[r][k]);
+    new_block(pg);
+    line(pg, 72, 200, 10, 0, "Text after the table.");
+    run1(pg);
+    const qr_block *t = NULL;
+    for (int k = 0; k < g_lay.n_blocks; k++)
+        if (g_lay.blocks[k].type == QR_BLK_TABLE)
+            t = &g_lay.blocks[k];
+    T_CHECKF(t != NULL, "no table:\n%s", g_md);
+    if (!t)
+        return;
+    T_EQ_INT(t->n_rows, 4);
+    T_EQ_INT(t->n_cols, 3);
+    int found = 0;
+    for (int i = 0; i < t->n_tcells; i++) {
+        const qr_tcell *c = &t->tcells[i];
+        if (strcmp(c->text, "shared") == 0) {
+            found = 1;
+            T_CHECKF(c->row == 1 && c->col == 1 && c->row_span == 2 && c->col_span == 1,
+                     "shared at %d,%d span %dx%d", c->row, c->col, c->row_span, c->col_span);
+        } else {
+            T_CHECKF(c->row_span == 1, "'%s' spans %d rows", c->text, c->row_span);
+        }
+    }
+    T_CHECK(found);
+    qr_buf b;
+    qr_buf_init(&b, 0);
+    qr_layout l1 = {(qr_block *)t, 1, 0};
+    qr_export_markdown_opts(&l1, &b, 0, QUIRE_TABLES_AUTO);
+    T_CHECKF(b.data && strstr(b.data, "<tr><td>alpha</td><td rowspan=\"2\">shared</td><td>1</td></tr>\n"
+                                      "<tr><td>beta</td><td>2</td></tr>"), "%s", b.data);
+    qr_buf_free(&b);
+}
+
 static void test_booktabs_table(void)
 {
     qr_page *pg = new_page(1, QR_SRC_TEXT);
@@ -918,6 +980,7 @@ int main(void)
     T_RUN(test_baseline_rows);
     T_RUN(test_aligned_table);
     T_RUN(test_ruled_table);
+    T_RUN(test_row_span_inner_column);
     T_RUN(test_booktabs_table);
     T_RUN(test_spanning_header);
     T_RUN(test_no_false_table);

@@ -491,6 +491,10 @@ static void test_quality_minilm(void)
     if (strcmp(qr_lp_active(QR_PREC_INT8)->name, "scalar-int8") != 0)
         for (int prec = QR_PREC_BF16; prec <= QR_PREC_INT8; prec++)
             check_quality(dir, &s, prec, "scalar");
+    /* the 256-bit int8 kernel QUIRE_CPU=avx2 chooses (avx-vnni or avx2-int8), when it is
+     * not the one already checked above */
+    if (qr_nn_get("avx2") && strcmp(qr_nn()->name, "avx2") != 0)
+        check_quality(dir, &g, QR_PREC_INT8, "avx2");
     golden_free(&s);
     golden_free(&g);
 }
@@ -537,6 +541,14 @@ static void test_fingerprint_and_args(void)
     if (qr_nn_get("avx512")) {
         T_CHECK(qr_nn_select("avx512", NULL) == QUIRE_OK);
         T_CHECK(strncmp(quire_precision_kernel(QUIRE_PRECISION_INT8), "amx", 3) != 0);
+    }
+    if (qr_nn_get("avx2")) { /* int8 on the 256-bit kernels, bf16 on the reference */
+        T_CHECK(qr_nn_select("avx2", NULL) == QUIRE_OK);
+        const char *want = qr_lp_get("avx-vnni") ? "avx-vnni" : "avx2-int8";
+        T_CHECKF(strcmp(quire_precision_kernel(QUIRE_PRECISION_INT8), want) == 0,
+                 "QUIRE_CPU=avx2: int8 kernel %s, expected %s",
+                 quire_precision_kernel(QUIRE_PRECISION_INT8), want);
+        T_CHECK(strcmp(quire_precision_kernel(QUIRE_PRECISION_BF16), "scalar-bf16") == 0);
     }
     qr_nn_select(NULL, NULL);
 }
