@@ -89,7 +89,8 @@ class _PageReport(ctypes.Structure):
     _fields_ = [("page", ctypes.c_int), ("method", ctypes.c_int),
                 ("reason", ctypes.c_char * 96), ("ms", ctypes.c_double),
                 ("chars", ctypes.c_long), ("conf", ctypes.c_float),
-                ("error", ctypes.c_char * 160), ("text_rotation", ctypes.c_int)]
+                ("error", ctypes.c_char * 160), ("text_rotation", ctypes.c_int),
+                ("osd_conf", ctypes.c_float), ("skew", ctypes.c_float)]
 
 
 class _ConvertResult(ctypes.Structure):
@@ -419,7 +420,7 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
             report=False):
     """Convert a PDF or page image. Returns the document as a str (format md|json|txt), or
     (text, pages) with report=True, pages being one dict per page (page, method, reason,
-    ms, chars, conf, error, text_rotation). A document that cannot be opened raises QuireError; when
+    ms, chars, conf, error, text_rotation, osd_conf, skew). A document that cannot be opened raises QuireError; when
     some pages fail, the error carries the other pages in .partial (and .pages)."""
     conv = _converter(threads, lang)
     p = _params_convert(format, ocr, pages, dpi)
@@ -437,7 +438,9 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
                         "reason": x.reason.decode(), "ms": x.ms, "chars": x.chars,
                         "conf": None if x.conf < 0 else x.conf,
                         "error": x.error.decode() or None,
-                        "text_rotation": x.text_rotation})
+                        "text_rotation": x.text_rotation,
+                        "osd_conf": None if x.osd_conf < 0 else x.osd_conf,
+                        "skew": x.skew})
         _convert_result_free(res)
     if st != 0:
         e = QuireError(st, err.msg.decode("utf-8", "replace"))
