@@ -83,15 +83,15 @@ static int iso_date(const char *in, char out[40])
         return 0;
     if (n < 10) { /* a date alone */
         if (n == 4)
-            snprintf(out, 40, "%04d", Y);
+            { if (snprintf(out, 40, "%04d", Y) >= 40) return 0; }
         else if (n == 6)
-            snprintf(out, 40, "%04d-%02d", Y, M);
+            { if (snprintf(out, 40, "%04d-%02d", Y, M) >= 40) return 0; }
         else
-            snprintf(out, 40, "%04d-%02d-%02d", Y, M, D);
+            { if (snprintf(out, 40, "%04d-%02d-%02d", Y, M, D) >= 40) return 0; }
         return 1;
     }
     if (!zone || !*zone) {
-        snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d", Y, M, D, h, m, s);
+        if (snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d", Y, M, D, h, m, s) >= 40) return 0;
         return 1;
     }
     int off = 0;
