@@ -453,21 +453,6 @@ int qr_srv_prompt(const quire_server *s, json_t *root, emb_req *q, reply *r)
     return 0;
 }
 
-static void put_base64(qr_buf *b, const unsigned char *d, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)d[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)d[i + 1] << 8;
-        if (i + 2 < n)
-            v |= d[i + 2];
-        char out[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63],
-                       i + 1 < n ? tab[(v >> 6) & 63] : '=', i + 2 < n ? tab[v & 63] : '='};
-        qr_buf_append(b, out, 4);
-    }
-}
-
 /* Matryoshka: keep the first `dims` values by the model's rule (as `quire embed --dims`). */
 void qr_srv_shorten(const quire_server *s, float *v, int dims, int explicit_dims)
 {
@@ -489,7 +474,7 @@ static void write_embeddings(const quire_server *s, const emb_req *q, float *vec
         if (o->base64) {
             /* little-endian float32 bytes (the host order on x86_64 and arm64) */
             qr_buf_putc(b, '"');
-            put_base64(b, (const unsigned char *)v, (size_t)o->dims * sizeof(float));
+            qr_base64_encode(b, v, (size_t)o->dims * sizeof(float));
             qr_buf_putc(b, '"');
         } else {
             qr_buf_putc(b, '[');
