@@ -107,4 +107,10 @@ quire_status qr_where_compile(const char *json, qr_where *w, quire_error *err);
 void qr_where_bind(const qr_where *w, sqlite3_stmt *s, int first);
 void qr_where_free(qr_where *w);
 
+/* A client's query vector (qvec.c): a JSON array of numbers, a base64 string of float32
+ * LE bytes, or an object with "embedding"/"vector" holding one. OUT: *out (qr_free), *n. */
+quire_status qr_qvec_from_json(const struct json_t *v, float **out, int *n, quire_error *err);
+/* The same from text (a file's contents): '[' or '{' starts JSON, else base64. */
+quire_status qr_qvec_parse(const char *text, size_t len, float **out, int *n, quire_error *err);
+
 #endif /* QR_STORE_INT_H */
