@@ -29,6 +29,9 @@ int cmd_docs(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
+int cmd_enqueue(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* Option table entry: long name, short letter (0 = none), takes a value? has_arg: 0 a
  * flag, 1 a single value (given twice is a usage error), 2 a repeatable value. */

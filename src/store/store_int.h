@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 #include "store/hnsw.h"
+#include "text/text.h"
 
 #define QR_STORE_SCHEMA 2 /* 2: documents.meta (JSON object) */
 #define QR_STORE_APP_ID 0x71756972 /* "quir" in PRAGMA application_id */
@@ -106,5 +107,28 @@ typedef struct qr_where {
 quire_status qr_where_compile(const char *json, qr_where *w, quire_error *err);
 void qr_where_bind(const qr_where *w, sqlite3_stmt *s, int first);
 void qr_where_free(qr_where *w);
+
+/* ---- ingest.c pieces shared with the PostgreSQL workers (src/store/pg) ---------- */
+/* Everything prepared outside the lock for one document. */
+typedef struct qr_prepared {
+    char sha[65];
+    long long size;
+    int pages, failed_pages;
+    char *report;        /* JSON */
+    qr_chunk_list chunks;
+    float *vecs;         /* [n][dims] or NULL */
+    int dims;
+} qr_prepared;
+void qr_prepared_free(qr_prepared *p);
+/* A new collection's settings from params (NULL = defaults) into c. */
+void qr_ingest_coll_params(const quire_collection_params *in, qr_coll *c);
+/* sha256 (hex) and size of a file's bytes. */
+quire_status qr_ingest_hash(const char *path, char hex[65], long long *size, quire_error *err);
+/* The key a file is recorded under (p->store_path, or its path relative to p->root, or
+ * its realpath). */
+quire_status qr_ingest_doc_key(const char *path, const quire_ingest_params *p, char *out,
+                               size_t cap, quire_error *err);
+quire_status qr_ingest_prepare(const char *path, const quire_ingest_params *p, const qr_coll *c,
+                               qr_prepared *pp, quire_ingest_result *res, quire_error *err);
 
 #endif /* QR_STORE_INT_H */
