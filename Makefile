@@ -96,7 +96,8 @@ BUILD_OPTS := -DQR_WITH_CONVERT=$(if $(filter 1,$(WITH_CONVERT)),1,0) \
               -DQR_WITH_SERVER=$(if $(filter 1,$(WITH_SERVER)),1,0) \
               -DQR_WITH_PG=$(if $(filter 1,$(WITH_PG)),1,0)
 ISA_FLAGS_src/buildinfo.c := $(BUILD_OPTS)
-ISA_X86 := src/nn/kern_avx2.c src/nn/kern_avx512.c src/nn/kern_lp_avx512.c src/nn/kern_amx.c
+ISA_X86 := src/nn/kern_avx2.c src/nn/kern_avx512.c src/nn/kern_lp_avx512.c src/nn/kern_amx.c \
+           src/nn/kern_lp_avx2.c src/nn/kern_lp_avxvnni.c
 ISA_ARM := src/nn/kern_neon.c
 ifneq ($(ARCH),x86_64)
   LIB_SRC := $(filter-out $(ISA_X86),$(LIB_SRC))
@@ -123,6 +124,8 @@ ISA_FLAGS_src/nn/kern_avx2.c   := -mavx2 -mfma
 ISA_FLAGS_src/nn/kern_avx512.c := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mavx2
 ISA_FLAGS_src/nn/kern_lp_avx512.c := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mavx2 \
                                      -mavx512bf16 -mavx512vnni
+ISA_FLAGS_src/nn/kern_lp_avx2.c := -mavx2 -mfma
+ISA_FLAGS_src/nn/kern_lp_avxvnni.c := -mavx2 -mfma -mavxvnni
 ISA_FLAGS_src/nn/kern_amx.c := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mavx2 \
                                -mamx-tile -mamx-bf16 -mamx-int8
 

@@ -32,6 +32,8 @@ int cmd_mcp(int argc, char **argv);
 int cmd_enqueue(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* Option table entry: long name, short letter (0 = none), takes a value? has_arg: 0 a
  * flag, 1 a single value (given twice is a usage error), 2 a repeatable value. */

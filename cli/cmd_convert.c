@@ -40,6 +40,10 @@ static const cli_opt opts[] = {
     {"page-markers", 0, 0, NULL, "Markdown: write <!-- page N --> before each page's blocks"},
     {"tables", 0, 1, "auto|gfm|html", "Markdown tables: pipe tables, HTML <table> when a cell "
                                       "spans (auto, default), or always one kind"},
+    {"images", 0, 1, "none|refs|embed", "figures: PNG files next to the output, referenced "
+                                        "from it (refs, default with -o), none (default for "
+                                        "stdout), or embedded as data: URIs"},
+    {"image-dpi", 0, 1, "N", "figure PNG resolution (default 150)"},
     {"force", 0, 0, NULL, "convert even when the output is up to date"},
     {"allow-empty", 0, 0, NULL, "pages that end with no text are not an error (exit 0)"},
     {"quiet", 'q', 0, NULL, "no progress on stderr (errors are still printed)"},
@@ -133,6 +137,11 @@ static int on_opt(int idx, const char *val, void *user)
             return EXIT_USAGE;
         }
     }
+    else if (strcmp(name, "images") == 0) {
+        static const char *const im[] = {"none", "refs", "embed", NULL};
+        return pick(name, val, im, &a->images);
+    } else if (strcmp(name, "image-dpi") == 0)
+        return cli_int("convert", name, val, 36, 600, &a->image_dpi) ? EXIT_USAGE : 0;
     else if (strcmp(name, "force") == 0)
         a->force = 1;
     else if (strcmp(name, "allow-empty") == 0)
@@ -298,6 +307,28 @@ static void name_stdin(conv_batch *b, conv_job *j)
     }
 }
 
+/* DIR/NAME for a figure next to the output DIR/OUT (caller frees). */
+static char *figure_path(const char *out, const char *name)
+{
+    const char *slash = strrchr(out, '/');
+    size_t dir = slash ? (size_t)(slash - out) + 1 : 0;
+    size_t n = dir + strlen(name) + 1;
+    char *s = qr_malloc(n);
+    if (s)
+        snprintf(s, n, "%.*s%s", (int)dir, out, name);
+    return s;
+}
+
+/* The output's file name without directory and extension: figure names start with it. */
+static void output_stem(const char *out, char *stem, size_t cap)
+{
+    const char *slash = strrchr(out, '/');
+    const char *base = slash ? slash + 1 : out;
+    const char *dot = strrchr(base, '.');
+    size_t n = dot && dot > base ? (size_t)(dot - base) : strlen(base);
+    snprintf(stem, cap, "%.*s", (int)n, base);
+}
+
 /* A complete output gets its fingerprint sidecar, written first: a crash between the
  * two leaves a sidecar whose output_sha256 does not match, so the file is redone. A
  * partial output has its sidecar removed first, so it is never up to date. */
@@ -318,7 +349,7 @@ static void write_output(conv_batch *b, conv_job *j, const char *input_sha)
     char e[256];
     char *side = conv_sidecar_path(j->out);
     int complete = j->state == JOB_OK && (!j->n_empty || b->a->allow_empty) && input_sha[0];
-    char *text = complete ? conv_sidecar_text(b, input_sha, r->output, r->output_len) : NULL;
+    char *text = complete ? conv_sidecar_text(b, input_sha, r->output, r->output_len, r) : NULL;
     int rc = -1;
     if (!side || (complete && !text))
         snprintf(e, sizeof(e), "%s: out of memory", j->out);
@@ -330,6 +361,18 @@ static void write_output(conv_batch *b, conv_job *j, const char *input_sha)
         snprintf(e, sizeof(e), "%s: %s", side, strerror(errno));
     qr_free(side);
     qr_free(text); /* jansson allocates through qr_malloc */
+    /* the figures first: an output never refers to a PNG that is not there yet */
+    for (int i = 0; rc == 0 && i < r->n_images; i++) {
+        char *png = figure_path(j->out, r->images[i].name);
+        if (!png) {
+            snprintf(e, sizeof(e), "%s: out of memory", j->out);
+            rc = -1;
+            break;
+        }
+        rc = conv_write_atomic(png, (const char *)r->images[i].png, r->images[i].png_len, e,
+                               sizeof(e));
+        qr_free(png);
+    }
     if (rc == 0)
         rc = conv_write_atomic(j->out, r->output, r->output_len, e, sizeof(e));
     if (rc != 0) {
@@ -380,6 +423,13 @@ static void run_job(conv_batch *b, conv_job *j)
     p.max_pages = (int)a->max_pages;
     p.timeout_s = a->timeout_s;
     p.vlm = a->vlm;
+    p.images = conv_images_mode(a, j->out);
+    p.image_dpi = (int)a->image_dpi;
+    char stem[256];
+    if (j->out) {
+        output_stem(j->out, stem, sizeof(stem));
+        p.image_prefix = stem;
+    }
     p.abort_flag = (volatile int *)&conv_stop;
     progress_ctx pc = {b, j};
     p.progress = on_progress;
@@ -474,6 +524,8 @@ static json_t *page_json(const quire_page_report *r, const char *vlm)
     json_object_set_new(o, "error", r->error[0] ? json_string(r->error) : json_null());
     json_object_set_new(o, "empty", json_boolean(page_is_empty(r)));
     json_object_set_new(o, "text_rotation", json_integer(r->text_rotation));
+    json_object_set_new(o, "osd_conf", r->osd_conf >= 0 ? json_real(r->osd_conf) : json_null());
+    json_object_set_new(o, "skew", json_real(r->skew));
     return o;
 }
 
@@ -633,6 +685,13 @@ static int start(conv_batch *b, const char **pos, int n_pos)
     rc = conv_plan(b, n_pos);
     if (rc)
         return rc;
+    for (int i = 0; i < b->n_jobs; i++) {
+        if (!b->jobs[i].out && b->a->images == QUIRE_IMAGES_REFS && b->a->format != QUIRE_FORMAT_TXT) {
+            fprintf(stderr, "quire convert: --images refs writes PNG files next to the output: "
+                            "give -o DIR or -o FILE (stdout: --images embed or none)\n");
+            return EXIT_USAGE;
+        }
+    }
     quire_error err = {0};
     quire_converter_params cp = quire_converter_default_params();
     cp.n_threads = (int)b->a->jobs;
@@ -665,6 +724,7 @@ int cmd_convert(int argc, char **argv)
 {
     conv_args a = {0};
     a.tables = QUIRE_TABLES_AUTO;
+    a.images = -1;
     a.jobs = 1;
     a.max_fallback_share = -1;
     const char **pos = qr_calloc((size_t)(argc > 1 ? argc : 1), sizeof(char *));

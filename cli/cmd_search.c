@@ -9,9 +9,10 @@
 
 #include "cli.h"
 #include "core/core.h"
+#include "store/store_int.h"
 
 typedef struct search_args {
-    const char *db, *collection, *model, *filter, *hl_open, *hl_close, *where;
+    const char *db, *collection, *model, *filter, *hl_open, *hl_close, *where, *vector;
     long k, ef;
     int mode, mode_set, json, exact, full, rank;
     char hl[64];
@@ -30,6 +31,10 @@ static const cli_opt opts[] = {
     {"model", 'm', 1, "DIR", "the collection's model folder (default: where it was at ingest)"},
     {"precision", 0, 1, "fp32|bf16|int8", "arithmetic of the linear layers (default: the collection's; docs/precision.md)"},
 
+    {"vector", 0, 1, "FILE|-", "query by this vector instead of embedding QUERY: a JSON array "
+                               "of floats, base64 of float32 LE bytes, or a `quire embed` line; "
+                               "no model needed. Mode vector without QUERY, hybrid (BM25 on "
+                               "QUERY) with one"},
     {"ef", 0, 1, "N", "HNSW candidate list (default: the collection's ef-search)"},
     {"exact", 0, 0, NULL, "exact vector search (no HNSW)"},
     {"rank", 0, 1, "phrase|bm25", "text ranking: BM25 re-ranked by phrase and proximity "
@@ -44,13 +49,15 @@ static const cli_opt opts[] = {
 static void help(FILE *out)
 {
     fprintf(out, "usage: quire search --db PATH [--collection NAME] [-k N] [--mode M] [--json] "
-                 "QUERY...\n\n"
+                 "QUERY...\n"
+                 "       quire search --db PATH [--collection NAME] --vector FILE|- [QUERY...]\n\n"
                  "Search a collection. Hybrid fuses BM25 and vector ranks (reciprocal rank\n"
                  "fusion); each hit cites its document, pages and heading path, with a snippet\n"
                  "where the query's words are marked \xc2\xablike this\xc2\xbb (bold on a "
                  "terminal).\n\noptions:\n");
     cli_print_opts(out, opts);
-    fprintf(out, "\nexample:\n  quire search --db papers.db -k 5 \"attention is all you need\"\n");
+    fprintf(out, "\nexamples:\n  quire search --db papers.db -k 5 \"attention is all you need\"\n"
+                 "  echo '[0.12, -0.03, ...]' | quire search --db papers.db --vector - --json\n");
 }
 
 static int on_opt(int idx, const char *val, void *user)
@@ -93,6 +100,8 @@ static int on_opt(int idx, const char *val, void *user)
         a->exact = 1;
     else if (strcmp(n, "where") == 0)
         a->where = val;
+    else if (strcmp(n, "vector") == 0)
+        a->vector = val;
     else if (strcmp(n, "rank") == 0) {
         if (strcmp(val, "phrase") && strcmp(val, "bm25")) {
             fprintf(stderr, "quire search: --rank: '%s' is not phrase or bm25\n", val);
@@ -139,9 +148,9 @@ int cmd_search(int argc, char **argv)
         qr_free(pos);
         return rc < 0 ? EXIT_OK : rc;
     }
-    if (!a.db || n_pos == 0) {
+    if (!a.db || (n_pos == 0 && !a.vector)) {
         fprintf(stderr, "quire search: %s (see --help)\n",
-                !a.db ? "--db PATH is required" : "no QUERY given");
+                !a.db ? "--db PATH is required" : "no QUERY given (or --vector FILE)");
         qr_free(pos);
         return EXIT_USAGE;
     }
@@ -157,6 +166,10 @@ int cmd_search(int argc, char **argv)
     quire_embedder *emb = NULL;
     quire_hits *hits = NULL;
     int exit_code = EXIT_OK;
+    float *qvec = NULL;
+    int qdims = 0;
+    if (n_pos == 0)
+        qr_buf_append(&q, "", 1);
     if (q.failed || !q.data) {
         fprintf(stderr, "quire search: query too long\n");
         exit_code = EXIT_USAGE;
@@ -173,8 +186,46 @@ int cmd_search(int argc, char **argv)
         exit_code = cli_fail("search", &err);
         goto out;
     }
-    int mode = a.mode_set ? a.mode : (ci.dims ? QUIRE_SEARCH_HYBRID : QUIRE_SEARCH_TEXT);
-    if (mode != QUIRE_SEARCH_TEXT && ci.dims) {
+    if (a.vector) {
+        char *text = NULL;
+        size_t len = 0;
+        if (strcmp(a.vector, "-") == 0) {
+            qr_buf in;
+            qr_buf_init(&in, (size_t)64 << 20);
+            char chunk[65536];
+            size_t got;
+            while ((got = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+                qr_buf_append(&in, chunk, got);
+            qr_buf_putc(&in, 0);
+            if (in.failed || ferror(stdin)) {
+                qr_buf_free(&in);
+                fprintf(stderr, "quire search: --vector -: cannot read stdin (at most 64 MiB)\n");
+                exit_code = EXIT_USAGE;
+                goto out;
+            }
+            text = in.data;
+            len = in.len - 1;
+        } else if (qr_file_read(a.vector, (size_t)64 << 20, &text, &len, &err) != QUIRE_OK) {
+            exit_code = cli_fail("search", &err);
+            goto out;
+        }
+        quire_status vs = qr_qvec_parse(text, len, &qvec, &qdims, &err);
+        qr_free(text);
+        if (vs != QUIRE_OK) {
+            fprintf(stderr, "quire search: --vector %s: %s\n", a.vector, err.msg);
+            exit_code = EXIT_USAGE;
+            goto out;
+        }
+        if (a.mode_set && a.mode == QUIRE_SEARCH_TEXT) {
+            fprintf(stderr, "quire search: --vector needs --mode vector or hybrid\n");
+            exit_code = EXIT_USAGE;
+            goto out;
+        }
+    }
+    int mode = a.mode_set ? a.mode
+               : a.vector ? (n_pos ? QUIRE_SEARCH_HYBRID : QUIRE_SEARCH_VECTOR)
+               : (ci.dims ? QUIRE_SEARCH_HYBRID : QUIRE_SEARCH_TEXT);
+    if (!a.vector && mode != QUIRE_SEARCH_TEXT && ci.dims) {
         const char *dir = a.model ? a.model : ci.model_dir;
         quire_model_params mp = quire_model_default_params();
         mp.precision = a.precision;
@@ -210,6 +261,8 @@ int cmd_search(int argc, char **argv)
     sp.where = a.where;
     sp.highlight_open = a.hl_open;
     sp.highlight_close = a.hl_close;
+    sp.vector = qvec;
+    sp.vector_dims = qdims;
     if (!a.hl_open && !a.json && isatty(1)) {
         sp.highlight_open = "\033[1m";
         sp.highlight_close = "\033[0m";
@@ -246,6 +299,7 @@ int cmd_search(int argc, char **argv)
         exit_code = EXIT_FAIL;
     }
 out:
+    qr_free(qvec);
     quire_hits_free(hits);
     quire_embedder_free(emb);
     quire_model_close(model);

@@ -18,6 +18,9 @@ typedef struct serve_args {
     int wait_set, truncate, no_batching, quiet, accept_any, token_ids_native;
     char model_names[1024];
     int precision;
+    const char *config, *vlm_cache;
+    int vlm;
+    quire_config *cfg;
 } serve_args;
 
 static const cli_opt opts[] = {
@@ -46,6 +49,11 @@ static const cli_opt opts[] = {
     {"batch-wait-ms", 0, 1, "X", "longest wait for more inputs to batch (default 2; 0 = none)"},
     {"no-batching", 0, 0, NULL, "one request per forward pass (for comparison)"},
     {"allow-paths", 0, 1, "DIR", "let /v1/convert open files under DIR by {\"path\": ...}"},
+    {"config", 0, 1, "FILE", "quire.toml whose [backends] /v1/convert uses for vlm modes "
+                             "(default $QUIRE_CONFIG, ./quire.toml when --vlm is given)"},
+    {"vlm", 0, 1, "never|auto|always|tables|formulas",
+     "/v1/convert's VLM mode when a request names none (default never)"},
+    {"vlm-cache", 0, 1, "DIR", "cache VLM answers in DIR (shared by every request)"},
     {"quiet", 'q', 0, NULL, "no messages on stderr but errors and the listening line"},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -105,6 +113,21 @@ static int on_opt(int idx, const char *val, void *user)
         a->key_file = val;
     else if (strcmp(n, "allow-paths") == 0)
         a->allow = val;
+    else if (strcmp(n, "config") == 0)
+        a->config = val;
+    else if (strcmp(n, "vlm-cache") == 0)
+        a->vlm_cache = val;
+    else if (strcmp(n, "vlm") == 0) {
+        static const char *const vm[] = {"never", "auto", "always", "tables", "formulas"};
+        for (int i = 0; i < 5; i++)
+            if (strcmp(val, vm[i]) == 0) {
+                a->vlm = i;
+                return 0;
+            }
+        fprintf(stderr, "quire serve: --vlm: '%s' is not never, auto, always, tables or "
+                        "formulas\n", val);
+        return EXIT_USAGE;
+    }
     else if (strcmp(n, "port") == 0)
         return num(n, val, 0, 65535, &a->port);
     else if (strcmp(n, "threads") == 0)
@@ -216,6 +239,38 @@ static void fill_params(const serve_args *a, quire_server_params *sp, const char
         sp->batch_wait_us = a->batch_wait_ms > 0 ? (int)(a->batch_wait_ms * 1000 + 0.5) : -1;
     sp->no_batching = a->no_batching;
     sp->allow_paths = a->allow;
+    sp->vlm = a->vlm;
+}
+
+/* The converter, with the config's VLM backends when --config or --vlm asks for them (each
+ * backend is asked GET /v1/models now: the server does not start when none answers). */
+static int open_converter(serve_args *a, quire_converter **conv)
+{
+    quire_error err = {0, ""};
+    quire_converter_params cvp = quire_converter_default_params();
+    cvp.n_threads = 2;
+    if (a->config || a->vlm) {
+        if (quire_config_load(a->config, &a->cfg, &err) != QUIRE_OK) {
+            fprintf(stderr, "quire serve: %s\n", err.msg);
+            return EXIT_USAGE;
+        }
+        if (quire_config_n_backends(a->cfg) == 0) {
+            const char *src = quire_config_source(a->cfg);
+            fprintf(stderr, "quire serve: no VLM backend is configured in %s (add a "
+                            "[backends.NAME] table; see README \"VLM backends\")\n",
+                    src ? src : "the config (no quire.toml found)");
+            return EXIT_USAGE;
+        }
+        cvp.config = a->cfg;
+        cvp.vlm_cache_dir = a->vlm_cache;
+    }
+    if (quire_converter_new(&cvp, conv, &err) != QUIRE_OK) {
+        *conv = NULL;
+        if (cvp.config) /* the backends were asked for: not answering is an error */
+            return cli_fail("serve", &err);
+        /* a build without conversion: /v1/convert answers 501 */
+    }
+    return 0;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -227,8 +282,9 @@ int cmd_serve(int argc, char **argv)
     int rc = cli_parse(argc, argv, opts, on_opt, &a, NULL, 0, &n_pos, help);
     if (rc != 0)
         return rc < 0 ? EXIT_OK : rc;
-    if (!a.db && !a.model) {
-        fprintf(stderr, "quire serve: give --model DIR and/or --db PATH (see --help)\n");
+    if (!a.db && !a.model && !a.config && !a.vlm) {
+        fprintf(stderr, "quire serve: give --model DIR, --db PATH and/or --config FILE (see "
+                        "--help)\n");
         return EXIT_USAGE;
     }
     quire_error err = {0, ""};
@@ -248,10 +304,8 @@ int cmd_serve(int argc, char **argv)
         exit_code = cli_fail("serve", &err);
         goto out;
     }
-    quire_converter_params cvp = quire_converter_default_params();
-    cvp.n_threads = 2;
-    if (quire_converter_new(&cvp, &conv, &err) != QUIRE_OK)
-        conv = NULL; /* a build without conversion: /v1/convert answers 501 */
+    if ((exit_code = open_converter(&a, &conv)) != 0)
+        goto out;
     quire_server_params sp = quire_server_default_params();
     fill_params(&a, &sp, key);
     install_signals();
@@ -270,6 +324,7 @@ int cmd_serve(int argc, char **argv)
 out:
     quire_server_free(srv);
     quire_converter_free(conv);
+    quire_config_free(a.cfg);
     quire_store_close(st);
     quire_model_close(model);
     qr_free(key);

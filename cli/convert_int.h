@@ -19,7 +19,8 @@ typedef struct conv_args {
     const char *report;
     int format, format_set, ocr, force, quiet, page_markers, allow_empty;
     int tables; /* enum quire_tables */
-    long dpi, max_pages, jobs;
+    int images; /* enum quire_images; -1 = default (refs for file outputs, none for stdout) */
+    long dpi, max_pages, jobs, image_dpi;
     double timeout_s;
     /* VLM backends (hybrid OCR) */
     int vlm, log_json;          /* enum quire_vlm_mode; --log-format json */
@@ -68,17 +69,20 @@ int conv_collect(conv_batch *b, const char **pos, int n_pos);
  * two inputs that would write one file. Returns 0, EXIT_FAIL or EXIT_USAGE. */
 int conv_plan(conv_batch *b, int n_pos);
 /* Is j's output up to date: its sidecar records this input's sha256, these options,
- * this quire version, a complete conversion and the output's own sha256? */
+ * this quire version, a complete conversion and the output's own sha256, and every figure
+ * PNG it lists ("images") is still next to the output? */
 int conv_up_to_date(const conv_batch *b, const conv_job *j, char input_sha[65]);
 /* The sidecar path of an output: DIR/.NAME.quire (caller frees). */
 char *conv_sidecar_path(const char *out);
 /* The sidecar text for a complete conversion (caller frees), or NULL. */
 char *conv_sidecar_text(const conv_batch *b, const char *input_sha, const char *output,
-                        size_t output_len);
+                        size_t output_len, const quire_convert_result *res);
 /* sha256 of a file's bytes; 0 or -1. */
 int conv_sha256_file(const char *path, char out[65]);
 /* Atomic write (temp, fsync, rename, fsync dir); err gets a line on failure. */
 int conv_write_atomic(const char *path, const char *data, size_t len, char *err, size_t cap);
+/* The --images mode that applies to an output (out NULL = stdout). */
+int conv_images_mode(const conv_args *a, const char *out);
 extern volatile int conv_stop; /* SIGINT/SIGTERM */
 
 #endif

@@ -466,6 +466,12 @@ static void options_string(const conv_args *a, char *out, size_t cap)
         snprintf(out + len, cap - len, " tables=%s", a->tables == QUIRE_TABLES_GFM ? "gfm" : "html");
         /* (auto is the CLI's default) */
     }
+    int images = conv_images_mode(a, "file");
+    if (images != QUIRE_IMAGES_NONE && a->format != QUIRE_FORMAT_TXT) {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, " images=%s image-dpi=%ld",
+                 images == QUIRE_IMAGES_REFS ? "refs" : "embed", a->image_dpi ? a->image_dpi : 150);
+    }
     if (a->vlm) { /* the backends' answers change the output */
         static const char *const vm[] = {"never", "auto", "always", "tables", "formulas"};
         size_t n = strlen(out);
@@ -474,8 +480,15 @@ static void options_string(const conv_args *a, char *out, size_t cap)
     }
 }
 
+int conv_images_mode(const conv_args *a, const char *out)
+{
+    if (a->images >= 0)
+        return a->images;
+    return out ? QUIRE_IMAGES_REFS : QUIRE_IMAGES_NONE;
+}
+
 char *conv_sidecar_text(const conv_batch *b, const char *input_sha, const char *output,
-                        size_t output_len)
+                        size_t output_len, const quire_convert_result *res)
 {
     char opts[1024], out_sha[65];
     options_string(b->a, opts, sizeof(opts));
@@ -483,9 +496,33 @@ char *conv_sidecar_text(const conv_batch *b, const char *input_sha, const char *
     json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:s,s:b}", "sidecar_version", 1, "quire",
                           QUIRE_VERSION_STRING, "input_sha256", input_sha, "options", opts,
                           "output_sha256", out_sha, "complete", 1);
+    if (o && res && res->n_images > 0) { /* the figure PNGs the output refers to */
+        json_t *im = json_array();
+        for (int i = 0; i < res->n_images; i++)
+            json_array_append_new(im, json_string(res->images[i].name));
+        json_object_set_new(o, "images", im);
+    }
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;
+}
+
+/* Every figure PNG the sidecar lists still exists next to the output. */
+static int images_present(json_t *side, const char *out)
+{
+    json_t *im = json_object_get(side, "images");
+    const char *slash = strrchr(out, '/');
+    size_t dir = slash ? (size_t)(slash - out) + 1 : 0;
+    for (size_t i = 0; i < json_array_size(im); i++) {
+        const char *name = json_string_value(json_array_get(im, i));
+        char path[4096];
+        struct stat st;
+        if (!name || strchr(name, '/') ||
+            snprintf(path, sizeof(path), "%.*s%s", (int)dir, out, name) >= (int)sizeof(path) ||
+            stat(path, &st) != 0)
+            return 0;
+    }
+    return 1;
 }
 
 int conv_up_to_date(const conv_batch *b, const conv_job *j, char input_sha[65])
@@ -509,6 +546,7 @@ int conv_up_to_date(const conv_batch *b, const conv_job *j, char input_sha[65])
              strcmp(v_opts, opts) == 0;
     /* the output itself must still be the one that conversion wrote */
     ok = ok && conv_sha256_file(j->out, out_sha) == 0 && strcmp(out_sha, v_out) == 0;
+    ok = ok && images_present(o, j->out);
     json_decref(o);
     return ok;
 }

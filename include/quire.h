@@ -326,6 +326,24 @@ enum quire_format { QUIRE_FORMAT_MD = 0, QUIRE_FORMAT_JSON = 1, QUIRE_FORMAT_TXT
  * auto (the CLI's default) = a pipe table, or an HTML <table> with colspan/rowspan when
  * a cell spans (what a pipe table cannot say); html = always HTML. */
 enum quire_tables { QUIRE_TABLES_GFM = 0, QUIRE_TABLES_AUTO = 1, QUIRE_TABLES_HTML = 2 };
+/* Figures (embedded images above the size threshold, vector drawings with a "Figure N"
+ * caption; README "Figures"): none (0, the library default) = no PNG is made, Markdown
+ * has no image reference (JSON figure blocks still say where they are, "file": null);
+ * refs = each figure is rendered to a PNG returned in quire_convert_result.images (the
+ * library writes no file: the caller does, under image.name) and referenced by that name
+ * in Markdown (`![caption](name)`) and JSON ("file"); embed = the same PNGs written into
+ * the output as data:image/png;base64 URIs, nothing in .images. */
+enum quire_images { QUIRE_IMAGES_NONE = 0, QUIRE_IMAGES_REFS = 1, QUIRE_IMAGES_EMBED = 2 };
+
+/* One exported figure (quire_convert_params.images = QUIRE_IMAGES_REFS). */
+typedef struct quire_image {
+    char *name;          /* file name the output refers to: PREFIX-pN-figK.png */
+    int page;            /* 1-based */
+    float bbox[4];       /* x0, y0, x1, y1 in PDF points, top-left origin (as the JSON) */
+    unsigned char *png;  /* the PNG file's bytes */
+    size_t png_len;
+    int width, height;   /* pixels */
+} quire_image;
 
 typedef struct quire_convert_params {
     int ocr;            /* enum quire_ocr_mode */
@@ -345,6 +363,10 @@ typedef struct quire_convert_params {
                            first block of each page (used by ingestion for citations) */
     int tables;         /* Markdown only: enum quire_tables (0 = gfm pipe tables) */
     int vlm;            /* enum quire_vlm_mode (needs a converter with backends) */
+    int images;         /* enum quire_images (0 = none); Markdown and JSON only */
+    const char *image_prefix; /* figure file names start with this (NULL = the input's
+                                 file name without directory and extension) */
+    int image_dpi;      /* figure rendering resolution; 0 = 150 */
 } quire_convert_params;
 
 QUIRE_API quire_convert_params quire_convert_default_params(void);
@@ -366,7 +388,13 @@ typedef struct quire_page_report {
     float conf;        /* mean OCR word confidence (0..100), -1 for text layer */
     char error[160];   /* empty, or why the page failed */
     int text_rotation; /* degrees clockwise in which the page showed its text (0, 90,
-                          180, 270); the output reads it upright */
+                          180, 270); the output reads it upright. OCR pages: the
+                          orientation Tesseract's OSD found (0 when unsure) */
+    float osd_conf;    /* OCR pages: Tesseract's orientation confidence (turned only at
+                          >= 5); -1 when OSD did not run (text layer, no tesseract-ocr-osd) */
+    float skew;        /* OCR pages: the skew found, degrees by which the image is to be
+                          rotated to straighten it (clockwise positive); the image was
+                          straightened before OCR when |skew| >= 1. 0 when not measured */
 } quire_page_report;
 
 typedef struct quire_convert_result {
@@ -385,6 +413,15 @@ typedef struct quire_convert_result {
      * "completion_tokens", "cost", "temperature", "streamed", "accepted", "reason"}],
      * "reason" (fallback)}. A fallback page's method says what replaced the VLM. */
     char **page_vlm;
+    int n_images;        /* figures exported (params.images = refs), in output order */
+    quire_image *images; /* [n_images] or NULL; freed with the result */
+    /* The document's own metadata (PDF Info dictionary, else its XMP packet) as a JSON
+     * object text with the keys that are set: "pdf.title", "pdf.author", "pdf.subject",
+     * "pdf.keywords", "pdf.creator", "pdf.producer", "pdf.created", "pdf.modified" (dates
+     * as ISO 8601, "2022-11-05T23:27:23Z" when the zone is known), "pdf.language"
+     * (/Lang, or XMP dc:language). NULL: none (images, or a PDF without any). Ingest
+     * stores these keys with the document's metadata (README "Metadata"). */
+    char *metadata;
 } quire_convert_result;
 
 /* Convert one file. Returns QUIRE_OK when every page converted; a document that cannot
@@ -519,6 +556,40 @@ QUIRE_API quire_status quire_store_drop_collection(quire_store *st, const char *
 /* Free memory returned by quire_store_collections. */
 QUIRE_API void quire_free(void *p);
 
+/* Export and import (docs/export.md): a JSONL stream of collections with their documents,
+ * metadata, chunks and vectors (base64 of the stored float32 bytes), led by a header line
+ * (export format version, store schema, each collection's model fingerprint and options)
+ * and closed by an end line with the counts (so a truncated stream is detected). */
+typedef struct quire_export_result {
+    int collections;
+    long documents, chunks, vectors;
+} quire_export_result;
+
+/* Write one collection (NULL = every collection) to path ("-" = stdout), as one read
+ * snapshot. res (may be NULL): what was written. */
+QUIRE_API quire_status quire_store_export(quire_store *st, const char *collection,
+                                          const char *path, quire_export_result *res,
+                                          quire_error *err);
+
+typedef struct quire_import_params {
+    const char *collection;  /* import only this collection of the stream; NULL = all */
+    const char *rename;      /* store it under this name (the stream, or collection, must
+                                select exactly one); NULL = the exported name */
+    const char *fingerprint; /* the model the caller will search with: a collection whose
+                                vectors are from another model is refused (QUIRE_MISMATCH);
+                                NULL = no check */
+} quire_import_params;
+
+QUIRE_API quire_import_params quire_import_default_params(void);
+
+/* Read an export from path ("-" = stdin), streaming, into collections that are new or
+ * empty (one with documents is refused; an empty one must have the same model). All in
+ * one transaction: on any error (a bad line names its line number) nothing is written.
+ * Chunk ids are kept when the store has no chunks yet, so hits are identical. */
+QUIRE_API quire_status quire_store_import(quire_store *st, const char *path,
+                                          const quire_import_params *params,
+                                          quire_export_result *res, quire_error *err);
+
 typedef struct quire_ingest_params {
     const char *collection;        /* NULL = "default"; created on first use */
     const quire_collection_params *create; /* settings when the collection is created;
@@ -586,6 +657,11 @@ typedef struct quire_search_params {
     const char *where;        /* metadata filter, Chroma-style JSON ({"year": {"$gte": 2020}},
                                  $eq $ne $gt $gte $lt $lte $in $nin $and $or; field "path" is
                                  the document key), applied before ranking; NULL = none */
+    const float *vector;      /* query by vector: vector_dims floats (normalised by the
+                                 search); no embedder is needed. Vector mode ranks by it
+                                 alone (query may be ""); hybrid fuses it with BM25 over the
+                                 query text. NULL = embed the query text */
+    int vector_dims;          /* must equal the collection's dims (else QUIRE_INVALID_ARG) */
 } quire_search_params;
 
 enum quire_text_rank {
@@ -697,6 +773,10 @@ typedef struct quire_server_params {
                                    model's own first/last special ids ([CLS] ... [SEP]),
                                    else 400 (they are likely tiktoken ids from an OpenAI
                                    client); 1 = taken as the model's ids as they are */
+    int vlm;                    /* /v1/convert's enum quire_vlm_mode when a request names
+                                   none (its "vlm" query field or JSON member); anything
+                                   but QUIRE_VLM_NEVER needs a converter made with a
+                                   quire_config that has backends */
 } quire_server_params;
 
 QUIRE_API quire_server_params quire_server_default_params(void);

@@ -6,6 +6,8 @@ SHARED=${QUIRE_SHARED:-../shared}
 C=$SHARED/corpus
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
+# bf16/int8 models write their packed-weight cache here, not in the user's ~/.cache
+export QUIRE_CACHE_DIR="${QUIRE_CACHE_DIR:-$T/pack-cache}"
 ok() { echo "PASS $1"; }
 bad() { echo "FAIL $1${2:+: $2}"; }
 check() { name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }

@@ -7,6 +7,7 @@
  *   build/bench/bench_embed [--mode bench|cold|cold-cli|cold-child] [--threads N]
  *                           [--model build/models/minilm] [--runs 5] [--quick]
  *                           [--cli build/quire] [--precision fp32|bf16|int8]
+ *                           [--cases b1_t8,b1_t32,b1_t128,b1_t512,b32_t128,text_b1]
  *
  * Modes
  *   bench       (default) batch-1 latency at 8/32/128/512 tokens (quire_embed_ids),
@@ -52,7 +53,24 @@ struct args {
     int runs;
     int quick;
     const char *precision;
+    const char *cases; /* comma-separated case names to run (NULL: all) */
 };
+
+/* Is case `name` selected by --cases? */
+static int want_case(const struct args *a, const char *name)
+{
+    if (!a->cases)
+        return 1;
+    size_t n = strlen(name);
+    for (const char *p = a->cases; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return 1;
+        p += len + (e ? 1 : 0);
+    }
+    return 0;
+}
 
 static int g_precision; /* enum quire_precision for every model opened here */
 
@@ -73,7 +91,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: bench_embed [--mode bench|cold|cold-cli|cold-child] [--threads N]\n"
                  "                   [--model DIR] [--runs N] [--quick] [--cli build/quire]\n"
-                 "                   [--precision fp32|bf16|int8]\n"
+                 "                   [--precision fp32|bf16|int8] [--cases NAME,...]\n"
                  "Prints JSON lines; see bench/embed/README.md.\n");
 }
 
@@ -349,6 +367,10 @@ static int mode_bench(const struct args *a)
         int iters = (int)(cases[c][1] * q + 0.5);
         if (iters < 5)
             iters = 5;
+        char name[32];
+        snprintf(name, sizeof name, "b1_t%d", tokens);
+        if (!want_case(a, name))
+            continue;
         struct input in;
         input_make(&in, 1, tokens, e.dims);
         for (int i = 0; i < warm; i++)
@@ -360,13 +382,11 @@ static int mode_bench(const struct args *a)
             lat[i] = now_ms() - t0;
         }
         double other = other_cores(m0, cpu_mark());
-        char name[32];
-        snprintf(name, sizeof name, "b1_t%d", tokens);
         emit_latency(name, a->threads, 1, tokens, iters, lat, other);
         input_free(&in);
     }
 
-    {
+    if (want_case(a, "b32_t128")) {
         int iters = a->quick ? 2 : 10, warm = 2;
         struct input in;
         double total = 0;
@@ -380,18 +400,21 @@ static int mode_bench(const struct args *a)
             lat[i] = now_ms() - t0;
             total += lat[i];
         }
-        double other = other_cores(m0, cpu_mark());
+        struct cpu_mark m1 = cpu_mark();
+        double other = other_cores(m0, m1);
         qsort(lat, (size_t)iters, sizeof *lat, cmp_double);
+        /* cpu_ms: this process's CPU time per batch (all threads): on a busy machine, at
+         * 1 thread, a steadier figure of the work than the wall time */
         printf("{\"engine\":\"quire\",\"case\":\"b32_t128\",\"threads\":%d,\"batch\":%d,"
                "\"tokens\":%d,\"iters\":%d,\"sent_per_s\":%.3f,\"p50_ms\":%.3f,"
-               "\"mean_ms\":%.3f,\"other_cores\":%.2f}\n",
+               "\"mean_ms\":%.3f,\"cpu_ms\":%.3f,\"other_cores\":%.2f}\n",
                a->threads, TP_BATCH, TP_TOKENS, iters, TP_BATCH * iters / (total / 1000.0),
-               pct(lat, iters, 50), total / iters, other);
+               pct(lat, iters, 50), total / iters, (m1.own - m0.own) * 1000.0 / iters, other);
         fflush(stdout);
         input_free(&in);
     }
 
-    {
+    if (want_case(a, "text_b1")) {
         /* text -> vector, tokenizer included (quire only; ORT has no tokenizer here) */
         int n_tok = 0, warm = 10, iters = (int)(200 * q + 0.5);
         if (iters < 5)
@@ -650,7 +673,7 @@ static int mode_cold_cli(const struct args *a)
 int main(int argc, char **argv)
 {
     double t_main = now_ms();
-    struct args a = {"bench", "build/models/minilm", "build/quire", 1, 5, 0, "fp32"};
+    struct args a = {"bench", "build/models/minilm", "build/quire", 1, 5, 0, "fp32", NULL};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         int has = i + 1 < argc;
@@ -668,6 +691,8 @@ int main(int argc, char **argv)
             a.quick = 1;
         else if (strcmp(s, "--precision") == 0 && has)
             a.precision = argv[++i];
+        else if (strcmp(s, "--cases") == 0 && has)
+            a.cases = argv[++i];
         else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
             usage(stdout);
             return 0;

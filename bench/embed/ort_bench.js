@@ -8,6 +8,7 @@
 //
 //   node bench/embed/ort_bench.js [--mode bench|cold|cold-child|golden] [--threads N]
 //        [--model build/models/minilm.onnx] [--runs 5] [--quick] [--api js|native]
+//        [--cases b1_t8,b1_t32,b1_t128,b1_t512,b32_t128]
 //
 // Modes
 //   bench       (default) batch-1 latency at 8/32/128/512 tokens, sentences/s at 32x128,
@@ -57,6 +58,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === '--n-golden') args.n_golden = parseInt(val(), 10);
   else if (a === '--api') args.api = val();
   else if (a === '--quick') args.quick = true;
+  else if (a === '--cases') args.cases = val().split(',');
   else if (a === '-h' || a === '--help') {
     process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 30)
       .map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
@@ -202,7 +204,9 @@ async function modeBench() {
 
   const q = args.quick ? 0.1 : 1;
   const cases = [[8, 200, 10], [32, 200, 10], [128, 200, 10], [512, 50, 3]];
+  const want = (name) => !args.cases || args.cases.includes(name);
   for (const [tokens, iters0, warm] of cases) {
+    if (!want(`b1_t${tokens}`)) continue;
     const iters = Math.max(5, Math.round(iters0 * q));
     const feeds = runner.feeds(1, tokens, makeIds(1, tokens));
     for (let i = 0; i < warm; i++) await runner.run(feeds);
@@ -222,7 +226,7 @@ async function modeBench() {
       mean_ms: r3(mean), min_ms: r3(lat[0]), other_cores: other });
   }
 
-  {
+  if (want('b32_t128')) {
     const batch = 32, tokens = 128, warm = 2;
     const iters = args.quick ? 2 : 10;
     const feeds = runner.feeds(batch, tokens, makeIds(batch, tokens));
@@ -237,11 +241,13 @@ async function modeBench() {
       lat[i] = Number(b - a) / 1e6;
       total += lat[i];
     }
-    const other = otherCores(m0, cpuMark());
+    const m1 = cpuMark();
+    const other = otherCores(m0, m1);
     lat.sort();
+    // cpu_ms: this process's CPU time per batch (all threads), as bench_embed's
     emit({ case: 'b32_t128', threads: args.threads, batch, tokens, iters,
       sent_per_s: r3((batch * iters) / (total / 1000)), p50_ms: r3(pct(lat, 50)),
-      mean_ms: r3(total / iters), other_cores: other });
+      mean_ms: r3(total / iters), cpu_ms: r3((m1.own - m0.own) * 1000 / iters), other_cores: other });
   }
   emit({ case: 'peak_rss', threads: args.threads, peak_rss_kb: vmHWMkB() });
 }

@@ -7,7 +7,9 @@
 # Environment: QUIRE_SHARED (default ../shared), THREADS (default "1 2"), COLD_RUNS (default
 # 5), QUICK, SKIP_SETUP=1 (do not run setup.sh), NO_QUIRE=1 (ORT only), BENCH_BIN=PATH (use
 # this bench_embed binary instead of running `make bench`), IDLE_WAIT (see below),
-# TABLE_ONLY=1 (measure nothing; print the table of the results already in the folder).
+# TABLE_ONLY=1 (measure nothing; print the table of the results already in the folder),
+# PRECISIONS (default "bf16 int8"), NO_PRECISIONS=1 (only the fp32 table), NO_TORCH=1 (no
+# PyTorch int8 peer).
 # Raw JSON lines are kept in build/bench/embed-results/; the table goes to stdout (Markdown)
 # and to build/bench/embed-results/table.md.
 set -u
@@ -22,6 +24,8 @@ QUICK=${QUICK:-}
 out=build/bench/embed-results
 MODEL=build/models/minilm
 ONNX=build/models/minilm.onnx
+ONNX8=build/models/minilm-int8.onnx
+PRECISIONS=${PRECISIONS:-"bf16 int8"}
 QBIN=${BENCH_BIN:-build/bench/bench_embed}
 ORTJS=bench/embed/ort_bench.js
 q=""
@@ -92,6 +96,15 @@ run_ort() { # name args...
         say "ort $name failed: $(tail -n 1 "$out/ort-$name.err")"
 }
 
+run_torch() { # name args...
+    name=$1; shift
+    wait_idle
+    say "torch $*"
+    /usr/bin/python3 bench/embed/torch_bench.py --model "$MODEL" "$@" \
+        >"$out/torch-$name.jsonl" 2>"$out/torch-$name.err" ||
+        say "torch $name failed: $(tail -n 1 "$out/torch-$name.err")"
+}
+
 run_ort golden --mode golden
 for t in $THREADS; do
     run_quire "${t}t" --mode bench --threads "$t" $q
@@ -101,12 +114,31 @@ run_quire cold --mode cold --threads 1 --runs "$COLD_RUNS"
 run_quire cold-cli --mode cold-cli --cli build/quire --runs "$COLD_RUNS"
 run_ort cold --mode cold --threads 1 --runs "$COLD_RUNS"
 
+# ---- precisions and int8 peers (second table) --------------------------------------------
+# quire bf16/int8, ORT with the int8 graph of quantize_onnx.py, PyTorch dynamic int8: the
+# cases the targets of issue 14 name (batch 1 x 32 and 128 tokens, 32x128), per thread count,
+# interleaved per thread count so that all engines of one row see the same machine.
+if [ -z "${NO_PRECISIONS:-}" ]; then
+    for t in $THREADS; do
+        for p in $PRECISIONS; do
+            run_quire "${t}t-$p" --mode bench --threads "$t" --precision "$p" \
+                --cases b1_t32,b1_t128,b32_t128 $q
+        done
+        run_ort "${t}t-int8" --mode bench --threads "$t" --model "$ONNX8" \
+            --cases b1_t32,b1_t128,b32_t128 $q
+        [ -n "${NO_TORCH:-}" ] || run_torch "${t}t-int8" --variant int8 --threads "$t" $q
+    done
+    for p in $PRECISIONS; do
+        run_quire "cold-$p" --mode cold --threads 1 --runs "$COLD_RUNS" --precision "$p"
+    done
+fi
+
 fi # TABLE_ONLY
 
 # ---- the table --------------------------------------------------------------------------------
 LOAD_END=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
 THREADS="$THREADS" OUT="$out" MODEL="$MODEL" ONNX="$ONNX" LOAD="$LOAD_START → $LOAD_END" \
-    QUICK="$QUICK" node - <<'EOF' | tee "$out/table.md"
+    QUICK="$QUICK" PRECISIONS="$PRECISIONS" node - <<'EOF' | tee "$out/table.md"
 const fs = require('fs');
 const os = require('os');
 const out = process.env.OUT;
@@ -243,6 +275,75 @@ for (const t of threads) {
     if (e) lines.push(`quire ${t}t: not measured — ${e}`);
   }
   if (!R[`ort${t}`].b1_t8) lines.push(`ORT ${t}t: not measured — ${errOf(`ort-${t}t`)}`);
+}
+
+// ---- table 2: precisions and int8 peers -------------------------------------------------
+const precs = (process.env.PRECISIONS || '').trim().split(/\s+/).filter((x) => x);
+const P = {};
+for (const t of threads) {
+  P[`fp32_${t}`] = R[`quire${t}`];
+  for (const p of precs) P[`${p}_${t}`] = load(`quire-${t}t-${p}`);
+  P[`ort_${t}`] = R[`ort${t}`];
+  P[`ort8_${t}`] = load(`ort-${t}t-int8`);
+  P[`torch8_${t}`] = load(`torch-${t}t-int8`);
+}
+const anyP = threads.some((t) => precs.some((p) => Object.keys(P[`${p}_${t}`]).length) ||
+  Object.keys(P[`ort8_${t}`]).length);
+if (anyP) {
+  const cols = [['fp32', 'quire fp32'], ...precs.map((p) => [p, `quire ${p}`]),
+    ['ort', 'ORT fp32'], ['ort8', 'ORT int8'], ['torch8', 'PyTorch int8']];
+  const kern = (p) => ((P[`${p}_${threads[0]}`] || {}).info || {}).kernels;
+  lines.push('');
+  lines.push('Precisions and int8 peers, same run, same model and token ids. ' +
+    cols.filter(([c]) => c !== 'ort' && c !== 'ort8' && c !== 'torch8').map(([c, n]) => `${n}: ${kern(c) || '?'}`).join('; ') +
+    '. ORT int8 = build/models/minilm-int8.onnx (bench/embed/quantize_onnx.py: per-column int8 ' +
+    'weights, per-tensor dynamic activations, MatMulIntegerToFloat); PyTorch int8 = ' +
+    'quantize_dynamic on every nn.Linear (bench/embed/torch_bench.py, fbgemm). ' +
+    'Ratios: how many times faster quire is (> 1: quire wins); "int8 peer" = the faster of ORT int8 and PyTorch int8.');
+  lines.push('');
+  let h = '| metric |', sp = '|---|';
+  for (const [, n] of cols) { h += ` ${n} |`; sp += '---:|'; }
+  const rcols = [];
+  if (precs.includes('bf16')) rcols.push(['bf16', 'ort', 'bf16 ÷ ORT fp32']);
+  if (precs.includes('int8')) rcols.push(['int8', 'ort', 'int8 ÷ ORT fp32'], ['int8', 'peer8', 'int8 ÷ int8 peer']);
+  for (const [, , n] of rcols) { h += ` ${n} |`; sp += '---:|'; }
+  lines.push(h, sp);
+  const val = (c, t, cs, k) => {
+    if (c === 'peer8') {
+      const a = val('ort8', t, cs, k), b = val('torch8', t, cs, k);
+      if (a === undefined) return b;
+      if (b === undefined) return a;
+      return k === 'sent_per_s' ? Math.max(a, b) : Math.min(a, b);
+    }
+    return ((P[`${c}_${t}`] || {})[cs] || {})[k];
+  };
+  const prow = [];
+  for (const t of threads) {
+    prow.push({ l: `batch 32×128, sentences/s, ${t}t`, t, c: 'b32_t128', k: 'sent_per_s', hib: true, d: 1 });
+    prow.push({ l: `… CPU time per batch (ms), ${t}t`, t, c: 'b32_t128', k: 'cpu_ms', d: 0 });
+    for (const tok of [32, 128]) {
+      for (const pp of ['p50', 'p95']) prow.push({ l: `batch 1, ${tok} tokens, ${pp.toUpperCase()} (ms), ${t}t`, t, c: `b1_t${tok}`, k: `${pp}_ms` });
+    }
+  }
+  for (const r of prow) {
+    let s = `| ${r.l} |`;
+    for (const [c] of cols) {
+      const o = (P[`${c}_${r.t}`] || {})[r.c] || {};
+      s += ` ${fmt(o[r.k], r.d ?? 2)}${(o.other_cores || 0) > BUSY ? '*' : ''} |`;
+    }
+    for (const [a, b] of rcols) s += ` ${speed(val(a, r.t, r.c, r.k), val(b, r.t, r.c, r.k), !!r.hib)} |`;
+    lines.push(s);
+  }
+  let cs = '| cold start to the first vector, median (ms), 1t |';
+  for (const [c] of cols) {
+    const o = c === 'fp32' ? qc : (c === 'ort' ? oc : (precs.includes(c) ? load(`quire-cold-${c}`) : {}));
+    cs += ` ${fmt(o.cold_start && o.cold_start.median_ms, 1)} |`;
+  }
+  for (let i = 0; i < rcols.length; i++) cs += ' |';
+  lines.push(cs);
+  lines.push('');
+  lines.push('`*`: other processes used more than ' + BUSY + ' cores during that measurement. CPU time per batch ' +
+    'is each process\'s own CPU time (all its threads): on a busy machine, at 1 thread, it is the steadier figure.');
 }
 console.log(lines.join('\n'));
 EOF

@@ -13,6 +13,7 @@
 # Produces (all under build/, which git ignores):
 #   build/models/minilm/        the all-MiniLM-L6-v2-shaped random model (HF folder)
 #   build/models/minilm.onnx    the same model exported with torch.onnx (opset 17)
+#   build/models/minilm-int8.onnx  its MatMuls quantized as ORT's quantize_dynamic does
 #   build/ort/node_modules/onnxruntime-node   ORT 1.30.0 (libonnxruntime.so.1 + node binding)
 set -eu
 
@@ -79,6 +80,14 @@ if [ ! -s "$ONNX" ]; then
     mv "$ONNX.tmp" "$ONNX"
 fi
 
+# ---- the int8 ONNX peer (ORT's dynamic quantization pattern, bench/embed/quantize_onnx.py) --
+ONNX8=build/models/minilm-int8.onnx
+if [ ! -s "$ONNX8" ] || [ "$ONNX" -nt "$ONNX8" ]; then
+    log "quantizing $ONNX8"
+    "$PY" "$here/quantize_onnx.py" "$ONNX" "$ONNX8.tmp" >&2
+    mv "$ONNX8.tmp" "$ONNX8"
+fi
+
 # ---- ONNX Runtime from npm ----------------------------------------------------------------
 ORT_PKG=$ORT_DIR/node_modules/onnxruntime-node
 ORT_LIB=$ORT_PKG/bin/napi-v6/linux/x64/libonnxruntime.so.1
@@ -94,4 +103,4 @@ if [ "$have" != "$ORT_VERSION" ] || [ ! -f "$ORT_LIB" ]; then
 fi
 [ -f "$ORT_LIB" ] || { log "$ORT_LIB missing after npm install"; exit 1; }
 
-log "ok: $MODEL_DIR (sha256 $SHA), $ONNX, onnxruntime-node $ORT_VERSION"
+log "ok: $MODEL_DIR (sha256 $SHA), $ONNX, $ONNX8, onnxruntime-node $ORT_VERSION"

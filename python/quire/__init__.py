@@ -89,7 +89,8 @@ class _PageReport(ctypes.Structure):
     _fields_ = [("page", ctypes.c_int), ("method", ctypes.c_int),
                 ("reason", ctypes.c_char * 96), ("ms", ctypes.c_double),
                 ("chars", ctypes.c_long), ("conf", ctypes.c_float),
-                ("error", ctypes.c_char * 160), ("text_rotation", ctypes.c_int)]
+                ("error", ctypes.c_char * 160), ("text_rotation", ctypes.c_int),
+                ("osd_conf", ctypes.c_float), ("skew", ctypes.c_float)]
 
 
 class _ConvertResult(ctypes.Structure):
@@ -128,6 +129,7 @@ class _SearchParams(ctypes.Structure):
                 ("embedder", ctypes.c_void_p), ("exact", ctypes.c_int),
                 ("text_rank", ctypes.c_int), ("highlight_open", ctypes.c_char_p),
                 ("highlight_close", ctypes.c_char_p), ("where", ctypes.c_char_p),
+                ("vector", ctypes.POINTER(ctypes.c_float)), ("vector_dims", ctypes.c_int),
                 ("_pad", ctypes.c_char * 512)]
 
 
@@ -418,7 +420,7 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
             report=False):
     """Convert a PDF or page image. Returns the document as a str (format md|json|txt), or
     (text, pages) with report=True, pages being one dict per page (page, method, reason,
-    ms, chars, conf, error, text_rotation). A document that cannot be opened raises QuireError; when
+    ms, chars, conf, error, text_rotation, osd_conf, skew). A document that cannot be opened raises QuireError; when
     some pages fail, the error carries the other pages in .partial (and .pages)."""
     conv = _converter(threads, lang)
     p = _params_convert(format, ocr, pages, dpi)
@@ -436,7 +438,9 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
                         "reason": x.reason.decode(), "ms": x.ms, "chars": x.chars,
                         "conf": None if x.conf < 0 else x.conf,
                         "error": x.error.decode() or None,
-                        "text_rotation": x.text_rotation})
+                        "text_rotation": x.text_rotation,
+                        "osd_conf": None if x.osd_conf < 0 else x.osd_conf,
+                        "skew": x.skew})
         _convert_result_free(res)
     if st != 0:
         e = QuireError(st, err.msg.decode("utf-8", "replace"))
@@ -492,17 +496,23 @@ class Store:
         return out
 
     def search(self, query, collection="default", k=10, mode=None, model=None, path_glob=None,
-               exact=False):
+               exact=False, vector=None):
         """Search -> list of hit dicts, best first: rank, document, page_start, page_end,
         heading, text, snippet, score, text_rank, vector_rank, cosine (None where a value
-        does not apply). mode: hybrid|vector|text (default hybrid with a model, else text)."""
+        does not apply). mode: hybrid|vector|text (default hybrid with a model, else text;
+        vector with `vector`). vector: a query vector (sequence of floats, the
+        collection's dims) instead of embedding the query; no model is needed."""
         if mode is None:
-            mode = "hybrid" if model is not None else "text"
+            mode = "vector" if vector is not None else "hybrid" if model is not None else "text"
         if mode not in _MODES:
             raise ValueError("mode must be one of hybrid, vector, text")
         emb = model._acquire(True) if model is not None else None
         sp = _SearchParams(collection=_b(collection), k=k, mode=_MODES[mode],
                            path_glob=_b(path_glob), exact=1 if exact else 0, embedder=emb)
+        if vector is not None:
+            qv = (ctypes.c_float * len(vector))(*[float(x) for x in vector])
+            sp.vector = ctypes.cast(qv, ctypes.POINTER(ctypes.c_float))
+            sp.vector_dims = len(vector)
         hits = ctypes.POINTER(_Hits)()
         err = _Error()
         try:

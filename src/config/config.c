@@ -52,6 +52,7 @@ static const field backend_fields[] = {
     BF(max_image_px, F_INT, 64, 16384, "longest image side in pixels"),
     BF(max_image_b64, F_LONG, 0, 1e9, "base64 characters at most (0 = no limit)"),
     BS(image_format, "png | jpeg"),
+    BF(jpeg_quality, F_INT, 1, 100, "JPEG quality (image_format = jpeg)"),
     BF(retry_attempts, F_INT, 0, 20, "retries of one request"),
     BS(prompt, "page prompt (default: the protocol's)"),
 };
@@ -192,6 +193,7 @@ static void backend_defaults(qr_backend_cfg *b, const char *name)
     b->max_image_b64 = -1;
     b->retry_attempts = -1;
     snprintf(b->image_format, sizeof b->image_format, "png");
+    b->jpeg_quality = 85;
 }
 
 static int valid_name(const char *s)

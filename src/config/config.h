@@ -19,7 +19,8 @@
  *     rpm = 0 (no limit)       api_key_env = "OPENROUTER_API_KEY" (the variable's name)
  *     extra_body = { top_k = 1 }    allow_remote = false
  *     connect_timeout_s, read_timeout_s, idle_timeout_s, max_image_px, max_image_b64,
- *     image_format ("png" | "jpeg"), retry_attempts, prompt
+ *     image_format ("png" | "jpeg"; the chain sends JPEG only when every backend says jpeg),
+ *     jpeg_quality (85), retry_attempts, prompt
  *
  * Environment overrides (applied after the file): QUIRE_RESOURCES_<KEY>,
  * QUIRE_BACKENDS_DEFAULT, QUIRE_BACKENDS_FALLBACK_CHAIN (comma-separated) and
@@ -68,6 +69,7 @@ typedef struct qr_backend_cfg {
     char image_format[8];     /* "png" or "jpeg" */
     int retry_attempts;       /* per request; default [resources] http_retry_attempts */
     char prompt[512];         /* page prompt; "" = the protocol's default */
+    int jpeg_quality;         /* 1-100 when image_format = "jpeg"; default 85 */
 } qr_backend_cfg;
 
 struct quire_config {

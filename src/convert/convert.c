@@ -252,6 +252,7 @@ static qr_cv_doc *doc_new(quire_converter *conv, const char *path, const int *li
         doc->tasks[i].idx = i;
         doc->reports[i].page = list[i];
         doc->reports[i].conf = -1.0f;
+        doc->reports[i].osd_conf = -1.0f;
     }
     doc->lang = conv->lang;
     return doc;
@@ -333,6 +334,7 @@ static void snapshot_locked(qr_cv_doc *doc, quire_convert_result *res, qr_cv_pac
             r->page = doc->reports[i].page;
             r->method = QUIRE_METHOD_FAILED;
             r->conf = -1.0f;
+            r->osd_conf = -1.0f;
             snprintf(r->error, sizeof(r->error), "%s",
                      doc->stop_reason == 2 ? "cancelled" : "timed out");
         }
@@ -341,13 +343,149 @@ static void snapshot_locked(qr_cv_doc *doc, quire_convert_result *res, qr_cv_pac
     }
 }
 
+/* ---- figures ---------------------------------------------------------------------- */
+
+/* Figure names start with the prefix: params.image_prefix or the input's file name
+ * without directory and extension; anything but letters, digits, '.', '_' and '-' becomes
+ * '_' so the name needs no quoting in Markdown or a shell. */
+static void figure_prefix(const char *path, const char *given, char *out, size_t cap)
+{
+    const char *s = given;
+    size_t n;
+    if (s && s[0]) {
+        n = strlen(s);
+    } else {
+        const char *slash = strrchr(path, '/');
+        s = slash ? slash + 1 : path;
+        const char *dot = strrchr(s, '.');
+        n = dot && dot > s ? (size_t)(dot - s) : strlen(s);
+    }
+    if (n >= cap)
+        n = cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '.' || ch == '_' || ch == '-';
+        out[i] = ok ? ch : '_';
+    }
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, cap, "figure");
+}
+
+static const qr_page *page_numbered(const qr_page *const *pages, int n, int number)
+{
+    for (int i = 0; i < n; i++)
+        if (pages[i] && pages[i]->number == number)
+            return pages[i];
+    return NULL;
+}
+
+static void note_warning(quire_convert_result *res, const char *msg)
+{
+    if (!res->warning[0])
+        snprintf(res->warning, sizeof(res->warning), "%s", msg);
+}
+
+/* Render every figure block of lay (params.images refs/embed): refs keeps the PNGs in
+ * res->images and points the block at the name, embed points it at a data: URI in the
+ * arena. A figure that fails to render stays a figure without an image (a warning). */
+static quire_status export_figures(const char *path, qr_layout *lay, const qr_page *const *pages,
+                                   int n, const quire_convert_params *p, qr_arena *arena,
+                                   quire_convert_result *res, quire_error *err)
+{
+    int n_fig = 0;
+    for (int k = 0; k < lay->n_blocks; k++)
+        n_fig += lay->blocks[k].type == QR_BLK_FIGURE;
+    if (n_fig == 0)
+        return QUIRE_OK;
+    qr_pdf *pdf = NULL;
+    quire_error e = {0};
+    if (qr_pdf_open(path, &pdf, &e) != QUIRE_OK) {
+        note_warning(res, "figures not exported: the document cannot be reopened");
+        return QUIRE_OK;
+    }
+    if (p->images == QUIRE_IMAGES_REFS) {
+        res->images = qr_calloc((size_t)n_fig, sizeof(quire_image));
+        if (!res->images) {
+            qr_pdf_close(pdf);
+            return qr_err(err, QUIRE_NOMEM, "%s: out of memory for figures", path);
+        }
+    }
+    char prefix[128];
+    figure_prefix(path, p->image_prefix, prefix, sizeof(prefix));
+    int page = -1, k_on_page = 0;
+    quire_status st = QUIRE_OK;
+    for (int k = 0; k < lay->n_blocks && st == QUIRE_OK; k++) {
+        qr_block *b = &lay->blocks[k];
+        if (b->type != QR_BLK_FIGURE)
+            continue;
+        k_on_page = b->page == page ? k_on_page + 1 : 1;
+        page = b->page;
+        const qr_page *pg = page_numbered(pages, n, b->page);
+        unsigned char *png = NULL;
+        size_t len = 0;
+        int w = 0, h = 0;
+        if (qr_pdf_render_region_png(pdf, b->page, b->bbox, pg ? pg->text_rotation : 0,
+                                     p->image_dpi, &png, &len, &w, &h, p->abort_flag,
+                                     &e) != QUIRE_OK) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "figure on page %d not exported: %.100s", b->page, e.msg);
+            note_warning(res, msg);
+            continue;
+        }
+        char name[192];
+        snprintf(name, sizeof(name), "%.128s-p%d-fig%d.png", prefix, b->page, k_on_page);
+        if (p->images == QUIRE_IMAGES_REFS) {
+            quire_image *im = &res->images[res->n_images];
+            im->name = qr_strdup(name);
+            b->image = qr_arena_alloc(arena, strlen(name) + 1);
+            if (!im->name || !b->image) {
+                qr_free(im->name);
+                qr_free(png);
+                st = qr_err(err, QUIRE_NOMEM, "%s: out of memory for figures", path);
+                break;
+            }
+            memcpy((char *)b->image, name, strlen(name) + 1);
+            im->page = b->page;
+            im->bbox[0] = b->bbox.x0;
+            im->bbox[1] = b->bbox.y0;
+            im->bbox[2] = b->bbox.x1;
+            im->bbox[3] = b->bbox.y1;
+            im->png = png;
+            im->png_len = len;
+            im->width = w;
+            im->height = h;
+            res->n_images++;
+        } else {
+            size_t b64n = 0;
+            char *b64 = qr_base64(png, len, &b64n);
+            char *uri = b64 ? qr_arena_alloc(arena, b64n + 23) : NULL;
+            if (uri) {
+                memcpy(uri, "data:image/png;base64,", 22);
+                memcpy(uri + 22, b64, b64n);
+                uri[22 + b64n] = '\0';
+                b->image = uri;
+            }
+            qr_free(b64);
+            qr_free(png);
+            if (!uri)
+                st = qr_err(err, QUIRE_NOMEM, "%s: out of memory for figures", path);
+        }
+    }
+    qr_pdf_close(pdf);
+    return st;
+}
+
 /* Layout + export of the kept pages into res->output. The layout arena is sized from
  * the pages' own size; a document that needs more gets a bigger one. */
 static quire_status render_output(const char *path, const qr_page *const *pages, int n,
-                                  int format, int page_markers, int tables,
-                                  qr_vlm_page *const *vkept, quire_convert_result *res,
-                                  quire_error *err)
+                                  const quire_convert_params *p, qr_vlm_page *const *vkept,
+                                  quire_convert_result *res, quire_error *err)
 {
+    int format = p->format, page_markers = p->page_markers, tables = p->tables;
+    /* figures only in Markdown and JSON; plain text reads like the page */
+    int figures = format != QUIRE_FORMAT_TXT;
     size_t cap = (size_t)1 << 22;
     quire_status st = QUIRE_NOMEM;
     qr_layout lay;
@@ -359,7 +497,7 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
         /* Plain text reads like the page: lines, hyphens, running heads and page numbers
          * kept (as pdftotext and the tesseract CLI do); Markdown and JSON are for
          * reading and RAG: paragraphs re-joined, furniture removed. */
-        qr_layout_opts lo = {format == QUIRE_FORMAT_TXT, format == QUIRE_FORMAT_TXT};
+        qr_layout_opts lo = {format == QUIRE_FORMAT_TXT, format == QUIRE_FORMAT_TXT, figures};
         st = qr_layout_doc_ex(pages, n, &lo, &arena, &lay, err);
         if (st != QUIRE_NOMEM)
             break;
@@ -367,6 +505,8 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
     }
     if (st == QUIRE_OK && vkept && qr_cv_vlm_splice(&lay, vkept, n, &arena) != QUIRE_OK)
         st = qr_err(err, QUIRE_NOMEM, "%s: out of memory for layout", path);
+    if (st == QUIRE_OK && figures && p->images != QUIRE_IMAGES_NONE)
+        st = export_figures(path, &lay, pages, n, p, &arena, res, err);
     if (st != QUIRE_OK) {
         qr_arena_free(&arena);
         return st;
@@ -490,8 +630,7 @@ static quire_status run_doc(quire_converter *conv, qr_cv_doc *doc, const quire_c
     quire_status st = unpack_pages(kept, pages, doc->n_tasks, doc->path, err);
     qr_free(kept);
     if (st == QUIRE_OK)
-        st = render_output(doc->path, pages, doc->n_tasks, p->format, p->page_markers,
-                           p->tables, vkept, res, err);
+        st = render_output(doc->path, pages, doc->n_tasks, p, vkept, res, err);
     free_pages(pages, doc->n_tasks);
     for (int i = 0; vkept && i < doc->n_tasks; i++)
         qr_vlm_page_free(vkept[i]);
@@ -523,6 +662,12 @@ quire_status quire_convert_file(quire_converter *conv, const char *path,
         qr_free(list);
         return st;
     }
+    char *meta = NULL;
+    if (qr_pdf_metadata(pdf, &meta, err) != QUIRE_OK) {
+        qr_pdf_close(pdf);
+        qr_free(list);
+        return QUIRE_NOMEM;
+    }
     qr_cv_doc *doc = doc_new(conv, path, list, n_list);
     qr_free(list);
     quire_convert_result *res = qr_calloc(1, sizeof(*res));
@@ -530,8 +675,10 @@ quire_status quire_convert_file(quire_converter *conv, const char *path,
         qr_pdf_close(pdf);
         doc_free(doc, conv->n_workers);
         qr_free(res);
+        qr_free(meta);
         return qr_err(err, QUIRE_NOMEM, "%s: out of memory", path);
     }
+    res->metadata = meta;
     doc->spare = pdf;
     doc->ocr_mode = p.ocr;
     doc->dpi = p.dpi;
@@ -539,7 +686,7 @@ quire_status quire_convert_file(quire_converter *conv, const char *path,
                             conv->vlm_log_user, err);
     if (st != QUIRE_OK) {
         doc_free(doc, conv->n_workers);
-        qr_free(res);
+        quire_convert_result_free(res);
         return st;
     }
     res->n_pages = n_pages;
@@ -566,6 +713,12 @@ void quire_convert_result_free(quire_convert_result *res)
     for (int i = 0; res->page_vlm && i < res->n_reports; i++)
         qr_free(res->page_vlm[i]);
     qr_free(res->page_vlm);
+    for (int i = 0; i < res->n_images; i++) {
+        qr_free(res->images[i].name);
+        qr_free(res->images[i].png);
+    }
+    qr_free(res->images);
     qr_free(res->reports);
+    qr_free(res->metadata);
     qr_free(res);
 }

@@ -43,7 +43,7 @@ typedef struct pk_block {
 #define PK_MAX_FONTS 65535
 
 struct qr_cv_packed {
-    qr_page meta; /* blocks/rules pointers NULL: everything else as the page had it */
+    qr_page meta; /* blocks/rules/drawings pointers NULL: everything else as the page had it */
     size_t n_lines, n_words, text_len;
     int n_fonts;
     pk_block *blocks;
@@ -160,7 +160,7 @@ static size_t carve(char *base, const qr_page *src, size_t n_lines, size_t n_wor
     at += align16((size_t)n_fonts * sizeof(uint32_t));
     if (pk)
         pk->rules = (qr_bbox *)(base + at);
-    at += align16((size_t)src->n_rules * sizeof(qr_bbox));
+    at += align16((size_t)(src->n_rules + src->n_drawings) * sizeof(qr_bbox));
     if (pk)
         pk->text = base + at;
     return at + text;
@@ -190,12 +190,16 @@ qr_cv_packed *qr_cv_page_pack(const qr_page *src)
         pk->meta = *src;
         pk->meta.blocks = NULL;
         pk->meta.rules = NULL;
+        pk->meta.drawings = NULL;
         pk->n_lines = n_lines;
         pk->n_words = n_words;
         pk->n_fonts = fl.n;
         pk->text_len = text + fl.bytes;
         if (src->n_rules)
             memcpy(pk->rules, src->rules, (size_t)src->n_rules * sizeof(qr_bbox));
+        if (src->n_drawings) /* after the rules, in the same array */
+            memcpy(pk->rules + src->n_rules, src->drawings,
+                   (size_t)src->n_drawings * sizeof(qr_bbox));
         pack_body(pk, &fl, src);
     }
     qr_free(fl.names);
@@ -260,14 +264,16 @@ static void unpack_into(ubump *b, const qr_cv_packed *pk, qr_page *dst)
         if (blocks)
             blocks[bi] = (qr_tblock){sb->kind, sb->bbox, lines, sb->n_lines};
     }
-    qr_bbox *rules = ub_alloc(b, (size_t)pk->meta.n_rules * sizeof(qr_bbox), 16);
+    size_t n_boxes = (size_t)(pk->meta.n_rules + pk->meta.n_drawings);
+    qr_bbox *rules = ub_alloc(b, n_boxes * sizeof(qr_bbox), 16);
     if (!dst)
         return;
-    if (pk->meta.n_rules)
-        memcpy(rules, pk->rules, (size_t)pk->meta.n_rules * sizeof(qr_bbox));
+    if (n_boxes)
+        memcpy(rules, pk->rules, n_boxes * sizeof(qr_bbox));
     *dst = pk->meta;
     dst->blocks = blocks;
     dst->rules = rules;
+    dst->drawings = rules + pk->meta.n_rules;
 }
 
 qr_page *qr_cv_page_unpack(const qr_cv_packed *pk)

@@ -83,19 +83,43 @@ static quire_status worker_pdf(qr_cv_worker *w, qr_cv_doc *doc, qr_pdf **out, qu
     return QUIRE_OK;
 }
 
-static quire_status ocr_page(qr_cv_worker *w, qr_cv_doc *doc, qr_pdf *pdf, int number,
-                             const qr_page *text, qr_page *out, quire_error *err)
+/* A rendering with no ink: fewer dark pixels than a full stop has at 300 dpi (16), or
+ * one in 200,000 of a large page. Blank pages (the versos of a book, most of the pages
+ * of the corpus' born/ that have no text layer) give Tesseract nothing to read: OCR
+ * would cost 0.5-3 s each and return no word. */
+static int image_blank(const qr_image *img)
 {
-    if (!w->ocr) {
-        quire_status st = qr_ocr_new(doc->lang, &w->ocr, err);
-        if (st != QUIRE_OK)
-            return st;
-    }
+    size_t n = (size_t)img->width * (size_t)img->height;
+    size_t limit = n / 200000 > 16 ? n / 200000 : 16;
+    size_t dark = 0;
+    for (size_t i = 0; i < n; i++)
+        if (img->pixels[i] < 192 && ++dark >= limit)
+            return 0;
+    return 1;
+}
+
+/* OCR the rendered page into out; *blank = 1 (and out untouched) when the rendering has
+ * no ink at all, so there is nothing to OCR. */
+static quire_status ocr_page(qr_cv_worker *w, qr_cv_doc *doc, qr_pdf *pdf, int number,
+                             const qr_page *text, qr_page *out, int *blank, quire_error *err)
+{
     qr_image img;
     memset(&img, 0, sizeof(img));
     quire_status st = qr_pdf_render_gray(pdf, number, doc->dpi, 0, 1, &img, &doc->abort, err);
     if (st != QUIRE_OK)
         return st;
+    *blank = image_blank(&img);
+    if (*blank) {
+        qr_image_free(&img);
+        return QUIRE_OK;
+    }
+    if (!w->ocr) {
+        st = qr_ocr_new(doc->lang, &w->ocr, err);
+        if (st != QUIRE_OK) {
+            qr_image_free(&img);
+            return st;
+        }
+    }
     memset(out, 0, sizeof(*out));
     /* the render shows the page as displayed; a text page turned back to read its
      * sideways text has its width and height swapped */
@@ -152,11 +176,15 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
     if (doc->vlm && qr_cv_vlm_page(w, doc, idx, pdf, &text, want_ocr))
         goto done; /* read by a VLM backend (vlm_page.c); else its fallback goes on here */
     if (want_ocr) {
-        if (ocr_page(w, doc, pdf, number, &text, &ocr, &err) != QUIRE_OK) {
+        int blank = 0;
+        if (ocr_page(w, doc, pdf, number, &text, &ocr, &blank, &err) != QUIRE_OK) {
             fail_page(rep, doc, &err);
             goto done;
         }
-        kept = &ocr;
+        if (blank) /* nothing to read: the (empty) text layer stands */
+            snprintf(rep->reason, sizeof(rep->reason), "blank page (nothing to OCR)");
+        else
+            kept = &ocr;
     }
     doc->pages[idx] = qr_cv_page_pack(kept);
     if (!doc->pages[idx]) {
@@ -168,6 +196,8 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
     rep->chars = count_chars(kept);
     rep->conf = kept == &ocr ? kept->mean_conf : -1.0f;
     rep->text_rotation = kept->text_rotation;
+    rep->osd_conf = kept == &ocr ? kept->osd_conf : -1.0f;
+    rep->skew = kept == &ocr ? kept->skew : 0.0f;
 done:
     if (doc->vlm && rep->method != QUIRE_METHOD_VLM)
         qr_cv_vlm_fell_back(doc, idx);

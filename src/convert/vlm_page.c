@@ -80,8 +80,9 @@ quire_status qr_cv_vlm_doc_init(qr_cv_doc *doc, qr_vlm_client *vlm, int mode, in
     if (mode < 0 || mode > QUIRE_VLM_FORMULAS)
         return qr_err(err, QUIRE_INVALID_ARG, "bad VLM mode %d", mode);
     if (!vlm)
-        return qr_err(err, QUIRE_INVALID_ARG, "--vlm needs a VLM backend: none is configured "
-                      "(quire.toml [backends.NAME], --config FILE or QUIRE_CONFIG)");
+        return qr_err(err, QUIRE_INVALID_ARG, "a VLM mode (--vlm, or /v1/convert's vlm) needs a "
+                      "VLM backend: none is configured (quire.toml [backends.NAME], --config "
+                      "FILE or QUIRE_CONFIG)");
     doc->vlm_pages = qr_calloc((size_t)doc->n_tasks, sizeof(*doc->vlm_pages));
     doc->vlm_json = qr_calloc((size_t)doc->n_tasks, sizeof(*doc->vlm_json));
     if (!doc->vlm_pages || !doc->vlm_json) {
@@ -194,11 +195,15 @@ static long block_chars(const qr_vlm_page *vp)
     return n;
 }
 
-/* Render and encode within the chain's limits. OUT: *png (qr_free), *len, img dims. */
+/* Render and encode within the chain's limits, as JPEG when every backend takes it, else
+ * PNG. OUT: *png (qr_free), *len, *mime, img dims. */
 static quire_status page_png(qr_cv_doc *doc, qr_pdf *pdf, int number, const qr_page *text,
-                             unsigned char **png, size_t *len, int *iw, int *ih, int *idpi,
-                             double *ink, quire_error *err)
+                             unsigned char **png, size_t *len, const char **mime, int *iw,
+                             int *ih, int *idpi, double *ink, quire_error *err)
 {
+    int quality = 85;
+    int jpeg = qr_vlm_client_image_jpeg(doc->vlm, &quality);
+    *mime = jpeg ? "image/jpeg" : "image/png";
     int max_px;
     long max_b64;
     qr_vlm_client_image_limits(doc->vlm, &max_px, &max_b64);
@@ -214,7 +219,8 @@ static quire_status page_png(qr_cv_doc *doc, qr_pdf *pdf, int number, const qr_p
         quire_status st = qr_pdf_render_gray(pdf, number, d, 0, 1, &img, &doc->abort, err);
         if (st != QUIRE_OK)
             return st;
-        st = qr_pdf_encode_png(pdf, &img, png, len, err);
+        st = jpeg ? qr_pdf_encode_jpeg(&img, quality, png, len, err)
+                  : qr_pdf_encode_png(pdf, &img, png, len, err);
         /* ink: share of dark pixels (a page with ink must not come back empty) */
         size_t dark = 0, npx = (size_t)img.width * (size_t)img.height;
         for (size_t k = 0; k < npx; k += 7)
@@ -258,12 +264,14 @@ int qr_cv_vlm_page(qr_cv_worker *w, qr_cv_doc *doc, int idx, qr_pdf *pdf, const 
     }
     unsigned char *png = NULL;
     size_t png_len = 0;
+    const char *mime = "image/png";
     int iw = 0, ih = 0, idpi = 0;
     double ink = 0;
     quire_error err = {0};
     qr_vlm_result r;
     memset(&r, 0, sizeof(r));
-    quire_status st = page_png(doc, pdf, number, text, &png, &png_len, &iw, &ih, &idpi, &ink, &err);
+    quire_status st = page_png(doc, pdf, number, text, &png, &png_len, &mime, &iw, &ih, &idpi,
+                               &ink, &err);
     if (st == QUIRE_OK) {
         char lab[600];
         snprintf(lab, sizeof(lab), "%s page %d", base, number);
@@ -272,7 +280,7 @@ int qr_cv_vlm_page(qr_cv_worker *w, qr_cv_doc *doc, int idx, qr_pdf *pdf, const 
         long ref = text->n_chars;
         if (ref < 50 && ink > 0.003)
             ref = 50;
-        qr_vlm_run(doc->vlm, png, png_len, task, ref, lab, &doc->abort, &r);
+        qr_vlm_run_image(doc->vlm, png, png_len, mime, task, ref, lab, &doc->abort, &r);
     } else {
         qr_vlm_fmt(r.reason, sizeof(r.reason), "page image: %s", err.msg);
     }
@@ -294,9 +302,10 @@ int qr_cv_vlm_page(qr_cv_worker *w, qr_cv_doc *doc, int idx, qr_pdf *pdf, const 
     if (pj) {
         json_object_set_new(pj, "outcome", json_string(r.ok ? "ok" : "fallback"));
         json_object_set_new(pj, "task", json_string(task == QR_VLM_PAGE ? "page" : task == QR_VLM_TABLE ? "table" : "formula"));
-        json_object_set_new(pj, "image", json_pack("{s:s, s:i, s:i, s:i, s:I}", "sha256",
+        json_object_set_new(pj, "image", json_pack("{s:s, s:i, s:i, s:i, s:I, s:s}", "sha256",
                                                    r.image_sha256, "width", iw, "height", ih,
-                                                   "dpi", idpi, "bytes", (json_int_t)png_len));
+                                                   "dpi", idpi, "bytes", (json_int_t)png_len,
+                                                   "format", mime + 6));
         json_object_del(pj, "ok");
         if (!r.ok)
             json_object_set_new(pj, "reason", json_string(r.reason));

@@ -80,6 +80,13 @@ void qr_buf_printf(qr_buf *b, const char *fmt, ...) __attribute__((format(printf
 void qr_buf_putc(qr_buf *b, char c);
 static inline void qr_buf_clear(qr_buf *b) { b->len = 0; }
 
+/* ---- base64 (RFC 4648, padded) ------------------------------------------------- */
+/* Append the base64 of data[0..n) to b. */
+void qr_base64_encode(qr_buf *b, const void *data, size_t n);
+/* Decode in[0..n) (padding optional) into out (at most cap bytes); the byte count, or -1
+ * for a character outside the alphabet, a bad length or more than cap bytes. */
+long qr_base64_decode(const char *in, size_t n, unsigned char *out, size_t cap);
+
 /* ---- files -------------------------------------------------------------------- */
 /* Map a whole file read-only. OUT: *data, *len. Empty files give data == NULL, len 0. */
 quire_status qr_file_map(const char *path, const void **data, size_t *len, quire_error *err);

@@ -80,6 +80,15 @@ typedef struct qr_page {
     float text_coverage; /* fraction of the page area covered by text line boxes */
     float image_coverage;/* fraction of the page area covered by images */
     float mean_conf;     /* OCR: mean word confidence; -1 for the text layer */
+    qr_bbox *drawings;   /* groups of painted vector paths (not rules, not glyphs): the
+                            boxes of drawings that may be figures (src/layout/figures.c);
+                            may be empty */
+    int n_drawings;
+    /* OCR: what was done to the page image before recognition (tess_orient.c) */
+    float osd_conf;      /* Tesseract's orientation confidence; -1 when OSD did not run */
+    float skew;          /* skew found: degrees by which the image is to be rotated to
+                            straighten it (clockwise positive, as Leptonica rotates); the
+                            image was straightened when |skew| >= 1; 0 = not measured */
 } qr_page;
 
 #endif /* QR_PAGE_H */

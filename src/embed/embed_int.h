@@ -127,7 +127,22 @@ struct quire_model {
     qr_layer *layers;
     float *arena;       /* one aligned block holding all converted / packed weights */
     size_t arena_floats;
+    struct qr_pcache *pcache; /* bf16/int8: the packed-weight cache (packcache.c) */
 };
+
+/* packcache.c: the packed-weight cache of bf16/int8 models (see its head comment).
+ * open: after the safetensors file is open (finds and checks the file); view: layer
+ * `layer`'s linear `slot` (0 qkv, 1 out, 2 ffn_in, 3 ffn_out) from the file, 1 if it was
+ * there; store: after a load that converted (writes the file); state: "none" (fp32),
+ * "off", "hit", "miss", "written", "unwritten" (for tests and `quire info`). */
+enum { QR_PC_OFF, QR_PC_HIT, QR_PC_MISS, QR_PC_WRITTEN, QR_PC_UNWRITTEN };
+typedef struct qr_pcache qr_pcache;
+void qr_pcache_open(quire_model *m);
+int qr_pcache_view(quire_model *m, int layer, int slot, qr_linear *L, int n, int k);
+void qr_pcache_store(quire_model *m);
+void qr_pcache_close(quire_model *m);
+const char *qr_pcache_state(const quire_model *m);
+const char *qr_pcache_path(const quire_model *m);
 
 /* Read config.json / tokenizer_config / sentence_bert_config / modules.json /
  * 1_Pooling/config.json into m (fields above). */

@@ -65,7 +65,8 @@ quire_status qr_fwd_new(const quire_model *m, int max_tokens_total, int max_seq,
     if (m->arch == QR_ARCH_NOMIC)
         I *= 2; /* fc11 and fc12 outputs side by side */
     int d = m->hidden / m->n_heads;
-    f->attn_stride = (QR_ATTN_SCRATCH(max_seq, d) + 15) & ~(size_t)15;
+    /* attention scratch (O(max_seq * d)) + MPNet's bias row of every distance */
+    f->attn_stride = (QR_ATTN_SCRATCH(max_seq, d) + 2 * (size_t)max_seq + 15) & ~(size_t)15;
     f->x_bytes = T * H * sizeof(float);
     f->qkv_bytes = T * 3 * H * sizeof(float);
     f->ffn_bytes = QR_MIN(T, (size_t)FFN_CHUNK) * I * sizeof(float);
@@ -156,28 +157,12 @@ static void op_embed(void *ctx, int ith, int nth)
     }
 }
 
-/* MPNet: one head over one sequence with the relative position bias added to the
- * scaled scores, row by row on the kernel set's dot_rows / softmax / axpy. The scratch
- * (QR_ATTN_SCRATCH >= 3t) holds one row of scores and the bias of every distance. */
-static void attention_rel(const qr_fwd *f, const qr_attn_args *a, int h)
+/* MPNet: the relative position bias of head h for every distance of a t-token sequence,
+ * in qr_attn_args.bias order: out[j - i + t - 1] = rel_bias[bucket(i - j)][h]. */
+static void rel_bias_row(const quire_model *m, int t, int h, float *out)
 {
-    const quire_model *m = f->m;
-    const qr_kernels *k = f->k;
-    int t = a->t, nh = m->n_heads;
-    float *sc = a->scratch, *bias = a->scratch + t; /* bias[i - j + t - 1] */
-    for (int n = -(t - 1); n <= t - 1; n++)
-        bias[n + t - 1] = m->rel_bias[(size_t)qr_mpnet_bucket(n) * (size_t)nh + (size_t)h];
-    for (int i = 0; i < t; i++) {
-        k->dot_rows(a->q + (size_t)i * a->ldq, a->k, a->ldk, t, a->d, sc);
-        const float *bi = bias + i + t - 1; /* bi[-j] = bias of i - j */
-        for (int j = 0; j < t; j++)
-            sc[j] = sc[j] * a->scale + bi[-j];
-        k->softmax(sc, t);
-        float *o = a->out + (size_t)i * a->ldo;
-        memset(o, 0, (size_t)a->d * sizeof(float));
-        for (int j = 0; j < t; j++)
-            k->axpy(o, a->v + (size_t)j * a->ldv, sc[j], a->d);
-    }
+    for (int u = -(t - 1); u <= t - 1; u++)
+        out[u + t - 1] = m->rel_bias[(size_t)qr_mpnet_bucket(-u) * (size_t)m->n_heads + (size_t)h];
 }
 
 static void op_attention(void *ctx, int ith, int nth)
@@ -201,10 +186,13 @@ static void op_attention(void *ctx, int ith, int nth)
         a.v = a.q + 2 * H;
         a.out = f->ctx + base * H + (size_t)h * d;
         a.t = f->lens[s];
-        if (f->m->rel_bias)
-            attention_rel(f, &a, h);
-        else
-            f->k->attention(&a);
+        a.bias = NULL;
+        if (m->rel_bias) {
+            float *bias = a.scratch + QR_ATTN_SCRATCH(f->max_seq, d);
+            rel_bias_row(m, a.t, h, bias);
+            a.bias = bias;
+        }
+        qr_attention(f->k, &a);
     }
 }
 

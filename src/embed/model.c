@@ -60,6 +60,7 @@ typedef struct loader {
     float *next;  /* bump pointer into m->arena */
     float *tmp;   /* conversion buffer, large enough for the biggest matrix */
     quire_error *err;
+    int layer, slot; /* the next linear layer, for the packed-weight cache */
 } loader;
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
@@ -156,9 +157,11 @@ static quire_status load_packed(loader *ld, const char *const *names, int n_name
         if (rc != QUIRE_OK)
             return rc;
     }
+    int n = (int)(rows * n_names);
+    if (qr_pcache_view(ld->m, ld->layer, ld->slot++, lin, n, (int)k))
+        return QUIRE_OK; /* converted on an earlier open: mapped from the cache file */
     for (int i = 0; i < n_names; i++)
         populate_pages(t[i]);
-    int n = (int)(rows * n_names);
     quire_status rc = qr_linear_init(lin, ld->m->precision, n, (int)k, ld->err);
     if (rc != QUIRE_OK)
         return rc;
@@ -335,7 +338,7 @@ static void load_layers_task(void *ctx, int ith, int nth)
     quire_model *m = pl->m;
     float *base = m->arena + emb_floats(m);
     for (int i = ith; i < m->n_layers; i += nth) {
-        loader ld = {m, base + layer_floats(m) * (size_t)i, pl->tmp[ith], &pl->err[ith]};
+        loader ld = {m, base + layer_floats(m) * (size_t)i, pl->tmp[ith], &pl->err[ith], i, 0};
         pl->rc[ith] = m->arch == QR_ARCH_NOMIC ? load_layer_nomic(&ld, i, &m->layers[i])
                                                : load_layer(&ld, i, &m->layers[i]);
         if (pl->rc[ith] != QUIRE_OK)
@@ -375,6 +378,17 @@ static quire_status load_layers(quire_model *m, quire_error *err)
     return rc;
 }
 
+/* The layers, from the packed-weight cache where it has them (bf16/int8), and the cache
+ * written after a load that converted. */
+static quire_status load_layers_cached(quire_model *m, quire_error *err)
+{
+    qr_pcache_open(m);
+    quire_status rc = load_layers(m, err);
+    if (rc == QUIRE_OK)
+        qr_pcache_store(m);
+    return rc;
+}
+
 quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error *err)
 {
     char path[4096];
@@ -399,7 +413,7 @@ quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error 
         qr_free_aligned(tmp);
         return qr_err(err, QUIRE_NOMEM, "%s: out of memory for weights", path);
     }
-    loader ld = {m, m->arena, tmp, err};
+    loader ld = {m, m->arena, tmp, err, -1, 0};
     if (m->arch == QR_ARCH_NOMIC) {
         /* no position table: its arena slot ([max_pos][H] >= [max_pos][rot_dim]) holds the
          * rotary cos/sin rows at the configured base */
@@ -412,7 +426,7 @@ quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error 
         if (rc == QUIRE_OK)
             rc = load_plain(&ld, "emb_ln.bias", h, 0, &m->emb_ln_b);
         qr_free_aligned(tmp);
-        return rc != QUIRE_OK ? rc : load_layers(m, err);
+        return rc != QUIRE_OK ? rc : load_layers_cached(m, err);
     }
     if ((rc = load_plain(&ld, "embeddings.position_embeddings.weight", m->max_pos, h,
                          &m->pos_emb)) ||
@@ -428,10 +442,7 @@ quire_status qr_model_load_weights(quire_model *m, const char *dir, quire_error 
         return rc;
     }
     qr_free_aligned(tmp);
-    rc = load_layers(m, err);
-    if (rc != QUIRE_OK)
-        return rc;
-    return QUIRE_OK;
+    return load_layers_cached(m, err);
 }
 
 /* sha256 over everything that decides the vectors: config.json, the safetensors header
@@ -560,6 +571,7 @@ void quire_model_close(quire_model *m)
         qr_linear_free(&m->layers[i].ffn_in);
         qr_linear_free(&m->layers[i].ffn_out);
     }
+    qr_pcache_close(m); /* after the layers: views into its mapping are gone */
     qr_st_free(m);
     qr_free(m->layers);
     qr_free_huge(m->arena, m->arena_floats * sizeof(float));

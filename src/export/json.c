@@ -22,7 +22,7 @@
 #include "export/export.h"
 
 static const char *const type_names[] = {"paragraph", "heading", "list_item", "table",
-                                         "code",      "caption", "formula"};
+                                         "code",      "caption", "formula", "figure"};
 
 static void put_string(qr_buf *out, const char *s)
 {
@@ -150,6 +150,24 @@ static void put_block(qr_buf *out, const qr_block *b)
         put_number(out, b->conf);
     if (b->type == QR_BLK_TABLE)
         put_cells(out, b);
+    if (b->type == QR_BLK_FIGURE) {
+        /* "file": the PNG's name (--images refs); "data": its data: URI (embed) */
+        int uri = b->image && strncmp(b->image, "data:", 5) == 0;
+        qr_buf_append(out, ",\"caption\":", 11);
+        if (b->caption)
+            put_string(out, b->caption);
+        else
+            qr_buf_append(out, "null", 4);
+        qr_buf_append(out, ",\"file\":", 8);
+        if (b->image && !uri)
+            put_string(out, b->image);
+        else
+            qr_buf_append(out, "null", 4);
+        if (uri) {
+            qr_buf_append(out, ",\"data\":", 8);
+            put_string(out, b->image);
+        }
+    }
     qr_buf_putc(out, '}');
 }
 

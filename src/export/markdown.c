@@ -225,6 +225,39 @@ static int put_split_paragraph(qr_buf *out, const qr_block *b, int page)
     return page;
 }
 
+/* A figure: `![caption](file or data: URI)` when it was exported, and the labels drawn
+ * inside it as an HTML comment (invisible when rendered, found by search). */
+static void put_figure(qr_buf *out, const qr_block *b)
+{
+    if (b->image) {
+        qr_buf_append(out, "![", 2);
+        for (const char *s = b->caption ? b->caption : ""; *s; s++) {
+            if (*s == '[' || *s == ']' || *s == '\\')
+                qr_buf_putc(out, '\\');
+            qr_buf_putc(out, *s == '\n' || *s == '\r' ? ' ' : *s);
+        }
+        qr_buf_append(out, "](", 2);
+        qr_buf_append(out, b->image, strlen(b->image));
+        qr_buf_append(out, ")\n", 2);
+    }
+    if (b->text && b->text[0]) {
+        qr_buf_append(out, "<!-- figure text: ", 18);
+        for (const char *s = b->text; *s; s++) {
+            if (s[0] == '-' && s[1] == '-') /* "--" would end the comment */
+                qr_buf_append(out, "- ", 2);
+            else
+                qr_buf_putc(out, *s == '\n' ? ' ' : *s);
+        }
+        qr_buf_append(out, " -->\n", 5);
+    }
+}
+
+/* Does the figure write anything (an unexported figure without labels does not)? */
+static int figure_shown(const qr_block *b)
+{
+    return b->image || (b->text && b->text[0]);
+}
+
 void qr_export_markdown(const qr_layout *l, qr_buf *out)
 {
     qr_export_markdown_ex(l, out, 0);
@@ -243,6 +276,8 @@ void qr_export_markdown_opts(const qr_layout *l, qr_buf *out, int page_markers, 
     for (int k = 0; l && k < l->n_blocks; k++) {
         const qr_block *b = &l->blocks[k];
         const char *text = b->text ? b->text : "";
+        if (b->type == QR_BLK_FIGURE && !figure_shown(b))
+            continue;
         int marker = page_markers && b->page != page;
         /* a marker between two list items breaks the tight list: blank line before it */
         int tight = prev == QR_BLK_LIST_ITEM && b->type == QR_BLK_LIST_ITEM && !marker;
@@ -276,6 +311,9 @@ void qr_export_markdown_opts(const qr_layout *l, qr_buf *out, int page_markers, 
             break;
         case QR_BLK_CODE:
             put_code(out, text);
+            break;
+        case QR_BLK_FIGURE:
+            put_figure(out, b);
             break;
         default: /* paragraphs and captions */
             if (page_markers && b->n_parts > 1)

@@ -566,6 +566,8 @@ quire_status qr_layout_doc_ex(const qr_page *const *pages, int n_pages,
         qr_layout_heading_levels(&c);
         finish_conf(&c);
     }
+    if (!c.nomem && opts && opts->figures)
+        qr_layout_figures(&c);
     scratch_free_all(&c);
     if (c.nomem)
         return qr_err(err, QUIRE_NOMEM, "layout: out of memory (arena %zu bytes)", arena->cap);

@@ -18,7 +18,10 @@ enum qr_blk_type {
     QR_BLK_TABLE = 3,     /* cells */
     QR_BLK_CODE = 4,      /* text keeps its line breaks */
     QR_BLK_CAPTION = 5,
-    QR_BLK_FORMULA = 6    /* display formula, LaTeX kept with its delimiters (VLM pages) */
+    QR_BLK_FORMULA = 6,   /* display formula, LaTeX kept with its delimiters (VLM pages) */
+    QR_BLK_FIGURE = 7     /* an embedded image or a captioned vector drawing (figures.c):
+                             bbox = its region, text = the labels drawn inside it,
+                             caption = its "Figure N" caption, image = set by the caller */
 };
 
 /* A table cell with its extent in the grid (a spanning header has col_span > 1). */
@@ -54,6 +57,10 @@ typedef struct qr_block {
     int n_parts;        /* 0 when the block is in one piece */
     int source;         /* QR_SRC_TEXT / QR_SRC_OCR */
     float conf;         /* mean OCR confidence of its words, -1 for the text layer */
+    /* figures */
+    const char *caption; /* the caption block's text (the caption stays a block too), or NULL */
+    const char *image;   /* file name or data: URI the output refers to (set after layout
+                            by the converter when it exported the figure), or NULL */
 } qr_block;
 
 typedef struct qr_layout {
@@ -71,7 +78,17 @@ quire_status qr_layout_doc(const qr_page *const *pages, int n_pages, qr_arena *a
 typedef struct qr_layout_opts {
     int keep_lines;     /* 1 = a block's text keeps its line breaks and hyphens */
     int keep_furniture; /* 1 = keep running headers/footers and page numbers */
+    int figures;        /* 1 = figure blocks (QR_BLK_FIGURE) for images and captioned
+                           drawings, their inner labels moved into them (figures.c) */
 } qr_layout_opts;
+
+/* Figure thresholds (figures.c; README "Figures"): an embedded image becomes a figure
+ * when it is drawn at least QR_FIG_MIN_SIDE points wide and high and covers at least
+ * QR_FIG_MIN_AREA of the page (smaller: logos, icons, rules, TeX's 1x1 rule images),
+ * and less than QR_FIG_MAX_AREA (a page-sized background or scan). */
+#define QR_FIG_MIN_SIDE 32.0f
+#define QR_FIG_MIN_AREA 0.01f
+#define QR_FIG_MAX_AREA 0.90f
 
 /* qr_layout_doc with options (opts NULL = defaults, all 0). */
 quire_status qr_layout_doc_ex(const qr_page *const *pages, int n_pages,

@@ -114,6 +114,10 @@ int qr_layout_table_edge(const qr_lctx *c, const qr_lrow *a, const qr_lrow *b);
 /* Split a row into segments at gaps wider than `gap` points. OUT: seg x ranges. */
 int qr_layout_segments(const qr_lrow *r, float gap, float *sx0, float *sx1, int max);
 
+/* figures.c: figure blocks for images and captioned drawings, put into reading order
+ * (replaces c->blocks; run last, the parallel scratch arrays no longer apply). */
+void qr_layout_figures(qr_lctx *c);
+
 /* classify.c: walk the rows and emit blocks. */
 void qr_layout_classify(qr_lctx *c);
 /* Does row b continue the text of row a (same column, normal line spacing)? */

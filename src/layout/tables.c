@@ -75,6 +75,7 @@ typedef struct tline {
     float y0, y1, size;
     int sep;  /* a horizontal rule (full or partial) lies between it and the line above */
     float sep_x0; /* leftmost start of those rules */
+    unsigned cover; /* columns (bit k) whose middle those rules cross */
 } tline;
 
 typedef struct tpiece {
@@ -287,6 +288,7 @@ typedef struct tgrid {
     tcell_b *cell; /* [cap_rows * n_cols] */
     float last_y1; /* bottom of the last line added to the last row */
     float *row_sep; /* [cap_rows]: sep_x0 of the rule that started the row, -1 for none */
+    unsigned *row_cover; /* [cap_rows]: the columns that rule crosses (tline.cover) */
     int lower_cue; /* a stub line starting lower-case continues the label above */
 } tgrid;
 
@@ -297,7 +299,8 @@ static int grid_init(qr_lctx *c, tgrid *g, int cap_rows, int n_cols)
     g->n_cols = n_cols;
     g->cell = qr_lx_scratch(c, sizeof(tcell_b) * (size_t)(cap_rows * n_cols));
     g->row_sep = qr_lx_scratch(c, sizeof(float) * (size_t)cap_rows);
-    return g->cell != NULL && g->row_sep != NULL;
+    g->row_cover = qr_lx_scratch(c, sizeof(unsigned) * (size_t)cap_rows);
+    return g->cell != NULL && g->row_sep != NULL && g->row_cover != NULL;
 }
 
 static void grid_free(tgrid *g)
@@ -566,6 +569,7 @@ static void build_rows(tgrid *g, const tline *ln, int n, const tbounds *tb, int 
                 break;
             grid_new_row(g);
             g->row_sep[g->n_rows - 1] = ln[i].sep ? ln[i].sep_x0 : -1.0f;
+            g->row_cover[g->n_rows - 1] = ln[i].sep ? ln[i].cover : 0;
         }
         grid_add_line(g, &ln[i], p, np);
     }
@@ -625,21 +629,26 @@ static void widen_header_spans(tgrid *g, const tbounds *tb, float tx0, float tx1
 
 /* Ruled tables: a stub label whose rows below start at rules that stop short of the stub
  * column (and have no label of their own) spans those rows ("Allergy problems" beside
- * its Count and Percentage rows). */
+ * its Count and Percentage rows). The same in any other column: a cell whose rows below
+ * are empty in its column and start at rules with a gap over that column (drawn with
+ * \cline around a \multirow cell) spans them. */
 static void row_spans(tgrid *g, const tbounds *tb)
 {
     if (g->n_cols < 2)
         return;
-    for (int r = 0; r < g->n_rows; r++) {
-        tcell_b *cb = gcell(g, r, 0);
-        if (cb->owner != 0 || cb->span != 1 || cb->text.len == 0)
-            continue;
-        int n = 1;
-        while (r + n < g->n_rows && gcell(g, r + n, 0)->owner < 0 && g->row_sep[r + n] >= 0 &&
-               g->row_sep[r + n] >= tb->x[0] - 2.0f)
-            n++;
-        cb->rspan = n;
-        r += n - 1;
+    for (int k = 0; k < g->n_cols; k++) {
+        for (int r = 0; r < g->n_rows; r++) {
+            tcell_b *cb = gcell(g, r, k);
+            if (cb->owner != k || cb->span != 1 || cb->text.len == 0)
+                continue;
+            int n = 1;
+            while (r + n < g->n_rows && gcell(g, r + n, k)->owner < 0 && g->row_sep[r + n] >= 0 &&
+                   (k == 0 ? g->row_sep[r + n] >= tb->x[0] - 2.0f
+                           : !(g->row_cover[r + n] & (1u << k))))
+                n++;
+            cb->rspan = n;
+            r += n - 1;
+        }
     }
 }
 
@@ -775,6 +784,27 @@ static void emit_grid(qr_lctx *c, const tgrid *g, qr_lrow *const *rows, int n)
     b->text = "";
 }
 
+static int is_vrule(const qr_bbox *b);
+
+/* Does the region have vertical rules along both its left and right edges (a box)? */
+static int framed(const qr_page *pg, const struct qr_ruled *rg)
+{
+    int left = 0, right = 0;
+    float h = rg->box.y1 - rg->box.y0;
+    for (int i = 0; pg && i < pg->n_rules; i++) {
+        const qr_bbox *v = &pg->rules[i];
+        if (!is_vrule(v))
+            continue;
+        float x = 0.5f * (v->x0 + v->x1);
+        float ov = QR_MIN(v->y1, rg->box.y1) - QR_MAX(v->y0, rg->box.y0);
+        if (ov < 0.3f * h)
+            continue;
+        left |= fabsf(x - rg->box.x0) <= 3.0f;
+        right |= fabsf(x - rg->box.x1) <= 3.0f;
+    }
+    return left && right;
+}
+
 /* Lines -> columns -> rows; emit when it looks like a table. Returns 1 when emitted. */
 static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled *rg,
                        const float *vx, int n_vx)
@@ -838,6 +868,13 @@ static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled 
                     QR_MIN(h->x1, rg->box.x1) - QR_MAX(h->x0, rg->box.x0) >= 10.0f) {
                     ln[i].sep = 1;
                     ln[i].sep_x0 = QR_MIN(ln[i].sep_x0, h->x0);
+                    for (int j = 0; j < tb.n_cols && j < 32; j++) {
+                        float lo = j == 0 ? rg->box.x0 : bound[j - 1];
+                        float hi = j == tb.n_cols - 1 ? rg->box.x1 : bound[j];
+                        float mid = 0.5f * (lo + hi);
+                        if (h->x0 <= mid && h->x1 >= mid)
+                            ln[i].cover |= 1u << j;
+                    }
                 }
             }
             n_sep += ln[i].sep;
@@ -867,7 +904,11 @@ static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled 
     widen_header_spans(&g, &tb, tx0, tx1);
     if (rg)
         row_spans(&g, &tb);
-    if (grid_plausible(&g, ln, n_ln, &tb, rg != NULL)) {
+    /* two rows in a frame (side rules, no interior vertical one): framed examples (code
+     * beside its typeset result, a display formula in a box), not a table; a two-row
+     * booktabs table has no side rules and stays */
+    int framed_pair = rg && n_vx == 0 && g.n_rows <= 2 && framed(c->pages[rg->page], rg);
+    if (!framed_pair && grid_plausible(&g, ln, n_ln, &tb, rg != NULL)) {
         emit_grid(c, &g, rows, n);
         ok = 1;
     }

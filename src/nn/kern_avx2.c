@@ -594,4 +594,5 @@ const qr_kernels qr_kernels_avx2 = {
     .axpy = axpy_avx2,
     .dot_rows = dot_rows_avx2,
     .dot_i8 = dot_i8_avx2,
+    .exp_sum = exp_sum,
 };

@@ -19,8 +19,7 @@
 #include <string.h>
 
 #include "nn.h"
-
-#define AI static inline __attribute__((always_inline))
+#include "avx512_math.h"
 #define MR_MAX 12
 #define NP_MAX 2
 #define MC 96 /* rows per chunk */
@@ -101,29 +100,50 @@ UKR_ROWS(0, 2)
 static const ukr_fn ukr_bf16[NP_MAX + 1][MR_MAX + 1] = {{NULL}, UKR_TAB(1, 1), UKR_TAB(1, 2)};
 static const ukr_fn ukr_int8[NP_MAX + 1][MR_MAX + 1] = {{NULL}, UKR_TAB(0, 1), UKR_TAB(0, 2)};
 
-static void epilogue(const qr_lp_args *g, int bf, int i0, int mr, int p, int np,
-                     const float *tile)
+/* The epilogue of a micro-tile, in registers: dequantize (int8), bias, GELU (the fp32
+ * table's v_gelu, so the same values as the reference's call of gelu_avx512), residual,
+ * masked store of a partial last panel. The same operations in the same order as
+ * qr_lp_epilogue and the references' dequantization. */
+AI void epilogue(const qr_lp_args *g, const int bf, int i0, int mr, int p, int np,
+                 const float *tile)
 {
     const qr_linear *w = g->w;
-    for (int r = 0; r < mr; r++) {
-        int i = i0 + r;
-        for (int q = 0; q < np; q++) {
-            int j0 = (p + q) * QR_PANEL;
-            int nj = QR_MIN_INT(QR_PANEL, w->n - j0);
+    for (int q = 0; q < np; q++) {
+        int j0 = (p + q) * QR_PANEL;
+        __mmask16 mk = tail_mask(w->n - j0);
+        __m512 bias = g->bias ? _mm512_maskz_loadu_ps(mk, g->bias + j0) : _mm512_setzero_ps();
+        __m512i off = _mm512_setzero_si512();
+        __m512 ws = _mm512_setzero_ps();
+        if (!bf) {
+            off = _mm512_slli_epi32(_mm512_loadu_si512((const void *)(w->wsum + j0)), 7);
+            ws = _mm512_loadu_ps(w->wscale + j0);
+        }
+        for (int r = 0; r < mr; r++) {
+            int i = i0 + r;
             const float *t = tile + (r * np + q) * 16;
             __m512 v;
             if (bf) {
                 v = _mm512_loadu_ps(t);
             } else {
                 __m512i acc = _mm512_loadu_si512((const void *)t);
-                __m512i off = _mm512_slli_epi32(_mm512_loadu_si512((const void *)(w->wsum + j0)), 7);
-                __m512 s = _mm512_mul_ps(_mm512_set1_ps(g->ascale[i]),
-                                         _mm512_loadu_ps(w->wscale + j0));
+                __m512 s = _mm512_mul_ps(_mm512_set1_ps(g->ascale[i]), ws);
                 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, off)), s);
             }
-            float out[16];
-            _mm512_storeu_ps(out, v);
-            qr_lp_epilogue(g, i, j0, nj, out);
+            if (g->bias)
+                v = _mm512_add_ps(v, bias);
+            if (g->act == QR_ACT_GELU)
+                v = v_gelu(v);
+            float *c = g->c + (size_t)i * g->ldc + j0;
+            if (g->res) {
+                const float *res = g->res + (size_t)i * g->ldr + j0;
+                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, res));
+                /* the next panel group of this row comes after the chunk's other row
+                 * tiles: ask for its residual line now (rows are far apart, so the
+                 * hardware prefetchers do not follow them) */
+                _mm_prefetch((const char *)(res + np * QR_PANEL), _MM_HINT_T0);
+            }
+            _mm512_mask_storeu_ps(c, mk, v);
+            __builtin_prefetch(c + np * QR_PANEL, 1, 3);
         }
     }
 }
@@ -146,7 +166,10 @@ static void gemm_lp(const qr_lp_args *g, int bf)
                 int mr = QR_MIN_INT(MR_MAX, i0 + mc - i);
                 ukr_fn f = bf ? ukr_bf16[np][mr] : ukr_int8[np][mr];
                 f(A + (long)i * lda_b, lda_b, B + (long)p * bp_b, bp_b, steps, tile);
-                epilogue(g, bf, i, mr, p, np, tile);
+                if (bf)
+                    epilogue(g, 1, i, mr, p, np, tile);
+                else
+                    epilogue(g, 0, i, mr, p, np, tile);
             }
         }
     }
@@ -155,5 +178,75 @@ static void gemm_lp(const qr_lp_args *g, int bf)
 static void gemm_bf16(const qr_lp_args *g) { gemm_lp(g, 1); }
 static void gemm_int8(const qr_lp_args *g) { gemm_lp(g, 0); }
 
-const qr_lp_kernel qr_lp_avx512_bf16 = {"avx512-bf16", QR_PREC_BF16, gemm_bf16};
-const qr_lp_kernel qr_lp_avx512_vnni = {"avx512-vnni", QR_PREC_INT8, gemm_int8};
+/* ---- activation conversion: the portable code of linear.c, 16 floats at a time, with
+ * the same results bit for bit (tested against it in test_lowp) ------------------------ */
+
+/* bf16, round to nearest even in integer arithmetic (as qr_f32_to_bf16: NaN stays a
+ * quiet NaN, denormals are kept, unlike vcvtneps2bf16 which flushes them). */
+AI __m256i bf16_rne(__m512 x)
+{
+    __m512i u = _mm512_castps_si512(x);
+    __m512i r = _mm512_add_epi32(
+        u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                            _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                            _mm512_set1_epi32(0x7f800000));
+    r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x400000));
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
+}
+
+static void convert_bf16(const float *a, long lda, int k, int kp, void *dst, float *scale,
+                         long r0, long r1)
+{
+    (void)scale;
+    for (long i = r0; i < r1; i++) {
+        const float *s = a + (size_t)i * lda;
+        uint16_t *d = (uint16_t *)dst + (size_t)i * kp;
+        for (int kk = 0; kk < kp; kk += 16) {
+            __mmask16 mk = tail_mask(k - kk);
+            _mm256_storeu_si256((__m256i *)(void *)(d + kk),
+                                bf16_rne(_mm512_maskz_loadu_ps(mk, s + kk)));
+        }
+    }
+}
+
+/* int8 per row: amax (NaN skipped: max(v, m) keeps m when v is NaN, as `v > m ? v : m`),
+ * then q = trunc(clamp(x * 127/amax) + copysign(0.5)) + 128 (NaN -> -127, as fmaxf). */
+static void convert_int8(const float *a, long lda, int k, int kp, void *dst, float *scale,
+                         long r0, long r1)
+{
+    const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512i half = _mm512_castps_si512(_mm512_set1_ps(0.5f));
+    for (long i = r0; i < r1; i++) {
+        const float *s = a + (size_t)i * lda;
+        uint8_t *d = (uint8_t *)dst + (size_t)i * kp;
+        __m512 m0 = _mm512_setzero_ps(), m1 = m0;
+        int kk = 0;
+        for (; kk + 32 <= k; kk += 32) {
+            m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(s + kk)), m0);
+            m1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(s + kk + 16)), m1);
+        }
+        for (; kk < k; kk += 16)
+            m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(tail_mask(k - kk), s + kk)),
+                               m0);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+        float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        scale[i] = amax > 0.0f ? amax / 127.0f : 0.0f;
+        const __m512 vinv = _mm512_set1_ps(inv);
+        for (kk = 0; kk < kp; kk += 16) {
+            __mmask16 mk = tail_mask(k - kk);
+            __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, s + kk), vinv);
+            x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+            __m512 h = _mm512_castsi512_ps(
+                _mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(x), sign), half));
+            __m512i q = _mm512_add_epi32(_mm512_cvttps_epi32(_mm512_add_ps(x, h)),
+                                         _mm512_set1_epi32(128));
+            q = _mm512_mask_mov_epi32(_mm512_set1_epi32(128), mk, q); /* k padding */
+            _mm_storeu_si128((__m128i *)(void *)(d + kk), _mm512_cvtepi32_epi8(q));
+        }
+    }
+}
+
+const qr_lp_kernel qr_lp_avx512_bf16 = {"avx512-bf16", QR_PREC_BF16, gemm_bf16, convert_bf16};
+const qr_lp_kernel qr_lp_avx512_vnni = {"avx512-vnni", QR_PREC_INT8, gemm_int8, convert_int8};

@@ -622,6 +622,7 @@ const qr_kernels qr_kernels_neon = {
     .axpy = axpy_neon,
     .dot_rows = dot_rows_neon,
     .dot_i8 = dot_i8_neon,
+    .exp_sum = exp_sum,
 };
 
 const qr_kernels qr_kernels_neon_dotprod = {
@@ -635,4 +636,5 @@ const qr_kernels qr_kernels_neon_dotprod = {
     .axpy = axpy_neon,
     .dot_rows = dot_rows_neon,
     .dot_i8 = dot_i8_neon_dotprod,
+    .exp_sum = exp_sum,
 };

@@ -77,6 +77,16 @@ static void softmax_scalar(float *x, long n)
         x[i] *= inv;
 }
 
+static float exp_sum_scalar(float *x, long n, float mx)
+{
+    double sum = 0.0;
+    for (long i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    return (float)sum;
+}
+
 static float dot_scalar(const float *a, const float *b, long n)
 {
     double s = 0.0;
@@ -138,4 +148,5 @@ const qr_kernels qr_kernels_scalar = {
     .axpy = axpy_scalar,
     .dot_rows = dot_rows_scalar,
     .dot_i8 = dot_i8_scalar,
+    .exp_sum = exp_sum_scalar,
 };

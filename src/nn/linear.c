@@ -37,7 +37,8 @@ int qr_prec_parse(const char *s)
 
 static size_t kpad(int k) { return ((size_t)k + QR_LP_KALIGN - 1) / QR_LP_KALIGN * QR_LP_KALIGN; }
 
-quire_status qr_linear_init(qr_linear *L, int prec, int n, int k, quire_error *err)
+/* The fields of a layer, and its bf16/int8 block (lp, then wscale, wsum) at `block`. */
+static void linear_setup(qr_linear *L, int prec, int n, int k, void *block)
 {
     memset(L, 0, sizeof(*L));
     L->prec = prec;
@@ -45,21 +46,34 @@ quire_status qr_linear_init(qr_linear *L, int prec, int n, int k, quire_error *e
     L->k = k;
     L->n_panels = (n + QR_PANEL - 1) / QR_PANEL;
     L->kp = prec == QR_PREC_FP32 ? k : (int)kpad(k);
-    if (prec == QR_PREC_FP32)
-        return QUIRE_OK;
+    if (prec == QR_PREC_FP32 || !block)
+        return;
     size_t cols = (size_t)L->n_panels * QR_PANEL;
     size_t wbytes = cols * (size_t)L->kp * (prec == QR_PREC_BF16 ? 2 : 1);
-    size_t total = wbytes + (prec == QR_PREC_INT8 ? cols * 8 : 0);
-    L->owned = qr_malloc_aligned(total);
-    if (!L->owned)
-        return qr_err(err, QUIRE_NOMEM, "out of memory for %s weights [%d][%d]",
-                      qr_prec_name(prec), n, k);
-    L->lp = L->owned;
+    L->lp = block;
     if (prec == QR_PREC_INT8) {
-        L->wscale = (float *)(void *)((char *)L->owned + wbytes);
+        L->wscale = (float *)(void *)((char *)block + wbytes);
         L->wsum = (int32_t *)(void *)(L->wscale + cols);
     }
+}
+
+quire_status qr_linear_init(qr_linear *L, int prec, int n, int k, quire_error *err)
+{
+    linear_setup(L, prec, n, k, NULL);
+    if (prec == QR_PREC_FP32)
+        return QUIRE_OK;
+    void *block = qr_malloc_aligned(qr_linear_bytes(L));
+    if (!block)
+        return qr_err(err, QUIRE_NOMEM, "out of memory for %s weights [%d][%d]",
+                      qr_prec_name(prec), n, k);
+    linear_setup(L, prec, n, k, block);
+    L->owned = block;
     return QUIRE_OK;
+}
+
+void qr_linear_view(qr_linear *L, int prec, int n, int k, void *block)
+{
+    linear_setup(L, prec, n, k, block);
 }
 
 void qr_linear_free(qr_linear *L)
@@ -137,9 +151,11 @@ size_t qr_linear_scratch_bytes(int prec, int max_m, int max_k)
     return (data + 63) / 64 * 64 + rows * sizeof(float) + 64;
 }
 
-static void convert_rows_bf16(const float *a, long lda, int k, int kp, uint16_t *dst, long r0,
-                              long r1)
+static void convert_rows_bf16(const float *a, long lda, int k, int kp, void *out, float *scale,
+                              long r0, long r1)
 {
+    uint16_t *dst = out;
+    (void)scale;
     for (long i = r0; i < r1; i++) {
         const float *s = a + (size_t)i * lda;
         uint16_t *d = dst + (size_t)i * kp;
@@ -150,9 +166,10 @@ static void convert_rows_bf16(const float *a, long lda, int k, int kp, uint16_t 
     }
 }
 
-static void convert_rows_int8(const float *a, long lda, int k, int kp, uint8_t *dst,
+static void convert_rows_int8(const float *a, long lda, int k, int kp, void *out,
                               float *scale, long r0, long r1)
 {
+    uint8_t *dst = out;
     for (long i = r0; i < r1; i++) {
         const float *s = a + (size_t)i * lda;
         uint8_t *d = dst + (size_t)i * kp;
@@ -163,15 +180,23 @@ static void convert_rows_int8(const float *a, long lda, int k, int kp, uint8_t *
         }
         float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
         scale[i] = amax > 0.0f ? amax / 127.0f : 0.0f;
-        /* round half away from zero, branch-free so the loop vectorises (= round_i) */
+        /* round half away from zero, branch-free (= round_i); the clamp is written as
+         * fmaxf(x, -127) then fminf(x, 127) would be (NaN -> -127) without the libm calls
+         * GCC makes for fminf/fmaxf */
         for (int kk = 0; kk < k; kk++) {
             float x = s[kk] * inv;
-            x = fminf(fmaxf(x, -127.0f), 127.0f);
+            x = x > -127.0f ? x : -127.0f;
+            x = x < 127.0f ? x : 127.0f;
             d[kk] = (uint8_t)((int)(x + copysignf(0.5f, x)) + 128);
         }
         for (int kk = k; kk < kp; kk++)
             d[kk] = 128;
     }
+}
+
+qr_lp_convert_fn qr_lp_convert_portable(int prec)
+{
+    return prec == QR_PREC_BF16 ? convert_rows_bf16 : convert_rows_int8;
 }
 
 /* ---- scalar references ------------------------------------------------------------- */
@@ -233,8 +258,8 @@ static void gemm_int8_scalar(const qr_lp_args *g)
     }
 }
 
-const qr_lp_kernel qr_lp_scalar_bf16 = {"scalar-bf16", QR_PREC_BF16, gemm_bf16_scalar};
-const qr_lp_kernel qr_lp_scalar_int8 = {"scalar-int8", QR_PREC_INT8, gemm_int8_scalar};
+const qr_lp_kernel qr_lp_scalar_bf16 = {"scalar-bf16", QR_PREC_BF16, gemm_bf16_scalar, NULL};
+const qr_lp_kernel qr_lp_scalar_int8 = {"scalar-int8", QR_PREC_INT8, gemm_int8_scalar, NULL};
 
 /* ---- the run --------------------------------------------------------------------- */
 
@@ -268,10 +293,8 @@ static void op_convert(void *ctx, int ith, int nth)
     qr_split(io->m, ith, nth, &lo, &hi);
     if (lo >= hi)
         return;
-    if (r->L->prec == QR_PREC_BF16)
-        convert_rows_bf16(io->a, io->lda, r->L->k, r->L->kp, r->adata, lo, hi);
-    else
-        convert_rows_int8(io->a, io->lda, r->L->k, r->L->kp, r->adata, r->ascale, lo, hi);
+    qr_lp_convert_fn cv = r->lk->convert ? r->lk->convert : qr_lp_convert_portable(r->L->prec);
+    cv(io->a, io->lda, r->L->k, r->L->kp, r->adata, r->ascale, lo, hi);
 }
 
 static void op_lowp(void *ctx, int ith, int nth)
@@ -330,7 +353,7 @@ void qr_linear_run_with(qr_pool *pool, const qr_linear *L, const qr_linear_io *i
 const char *const qr_lp_names[] = {
     "scalar-bf16", "scalar-int8",
 #if defined(__x86_64__)
-    "avx512-bf16", "avx512-vnni", "amx-bf16", "amx-int8",
+    "avx512-bf16", "avx512-vnni", "amx-bf16", "amx-int8", "avx-vnni", "avx2-int8",
 #endif
     NULL};
 
@@ -357,6 +380,14 @@ const char *qr_lp_missing(const char *name)
         return (f & (avx512 | QR_CPU_AVX512VNNI)) == (avx512 | QR_CPU_AVX512VNNI)
                    ? ""
                    : "needs avx512f/bw/vl/dq + avx512vnni";
+    if (strcmp(name, "avx-vnni") == 0)
+        return (f & (QR_CPU_AVX2 | QR_CPU_FMA | QR_CPU_AVXVNNI)) ==
+                       (QR_CPU_AVX2 | QR_CPU_FMA | QR_CPU_AVXVNNI)
+                   ? ""
+                   : "needs avx2 + fma + avx-vnni";
+    if (strcmp(name, "avx2-int8") == 0)
+        return (f & (QR_CPU_AVX2 | QR_CPU_FMA)) == (QR_CPU_AVX2 | QR_CPU_FMA) ? ""
+                                                                             : "needs avx2 + fma";
     if (strcmp(name, "amx-bf16") == 0 || strcmp(name, "amx-int8") == 0) {
         unsigned need = avx512 | QR_CPU_AMXTILE |
                         (name[4] == 'b' ? QR_CPU_AMXBF16 : QR_CPU_AMXINT8);
@@ -388,6 +419,10 @@ const qr_lp_kernel *qr_lp_get(const char *name)
         return &qr_lp_amx_bf16;
     if (strcmp(name, "amx-int8") == 0)
         return &qr_lp_amx_int8;
+    if (strcmp(name, "avx-vnni") == 0)
+        return &qr_lp_avxvnni_int8;
+    if (strcmp(name, "avx2-int8") == 0)
+        return &qr_lp_avx2_int8;
 #endif
     return NULL;
 }
@@ -396,10 +431,12 @@ static _Atomic(const qr_lp_kernel *) active_lp[3];
 
 static const qr_lp_kernel *choose(int prec)
 {
-    /* the QUIRE_CPU level bounds the choice: amx > avx512 > everything else (scalar) */
+    /* the QUIRE_CPU level bounds the choice: amx > avx512 > avx2 (int8 only) > the
+     * scalar references (scalar, neon*) */
     const char *lvl = qr_nn_level();
     int amx = strcmp(lvl, "amx") == 0 || strcmp(lvl, "auto") == 0;
     int avx512 = amx || strcmp(lvl, "avx512") == 0;
+    int avx2 = avx512 || strcmp(lvl, "avx2") == 0;
     const qr_lp_kernel *k = NULL;
     if (prec == QR_PREC_BF16) {
 #if defined(__x86_64__)
@@ -410,6 +447,7 @@ static const qr_lp_kernel *choose(int prec)
 #endif
         (void)amx;
         (void)avx512;
+        (void)avx2;
         return k ? k : &qr_lp_scalar_bf16;
     }
 #if defined(__x86_64__)
@@ -417,6 +455,10 @@ static const qr_lp_kernel *choose(int prec)
         k = qr_lp_get("amx-int8");
     if (!k && avx512)
         k = qr_lp_get("avx512-vnni");
+    if (!k && avx2)
+        k = qr_lp_get("avx-vnni");
+    if (!k && avx2)
+        k = qr_lp_get("avx2-int8");
 #endif
     return k ? k : &qr_lp_scalar_int8;
 }

@@ -51,11 +51,15 @@ int qr_prec_parse(const char *s);
 /* Allocate a bf16/int8 layer of n outputs, k inputs (fp32: only sets n/k/n_panels; the
  * caller points f32 at its panels). */
 quire_status qr_linear_init(qr_linear *L, int prec, int n, int k, quire_error *err);
+/* A bf16/int8 layer whose converted block (qr_linear_bytes bytes: the weights, then for
+ * int8 the scales and column sums, as qr_linear_init lays them out) lives at `block`,
+ * which the caller owns (the packed-weight cache maps it from a file). */
+void qr_linear_view(qr_linear *L, int prec, int n, int k, void *block);
 /* Convert panel p from 16 fp32 source rows of k floats (row j = output column
  * p*16 + j; NULL = past n). Panels may be filled in any order, from several threads. */
 void qr_linear_fill_panel(qr_linear *L, int p, const float *const src[QR_PANEL]);
 void qr_linear_free(qr_linear *L);
-/* Bytes of weights the layer holds (for messages / benchmarks). */
+/* Bytes of weights the layer holds (bf16/int8: the whole block: weights, scales, sums). */
 size_t qr_linear_bytes(const qr_linear *L);
 
 /* One call: C[i][j] = act(sum_k A[i][k] W[j][k] + bias[j]) + res[i][j], i < m, j < n. */
@@ -101,23 +105,34 @@ typedef struct qr_lp_args {
     void (*gelu)(float *x, long n); /* the fp32 table's, for QR_ACT_GELU */
 } qr_lp_args;
 
+/* Activation conversion of rows [r0, r1) of a (k floats, lda apart) into dst (rows of kp
+ * bf16 / u8 = q + 128, padded: bf16 0, u8 128) and, for int8, scale[i] (linear.c's
+ * portable code is the definition; a kernel's own version must give the same bytes). */
+typedef void (*qr_lp_convert_fn)(const float *a, long lda, int k, int kp, void *dst,
+                                 float *scale, long r0, long r1);
+
 struct qr_lp_kernel {
     const char *name;
     int prec;
     void (*gemm)(const qr_lp_args *g);
+    qr_lp_convert_fn convert; /* NULL: the portable conversion */
 };
+/* The portable activation conversion of prec (linear.c). */
+qr_lp_convert_fn qr_lp_convert_portable(int prec);
 
 extern const qr_lp_kernel qr_lp_scalar_bf16, qr_lp_scalar_int8;
 #if defined(__x86_64__)
 extern const qr_lp_kernel qr_lp_avx512_bf16, qr_lp_avx512_vnni;
 extern const qr_lp_kernel qr_lp_amx_bf16, qr_lp_amx_int8;
+extern const qr_lp_kernel qr_lp_avxvnni_int8, qr_lp_avx2_int8;
 #endif
 /* Names of all low-precision kernels of this build (NULL-terminated). */
 extern const char *const qr_lp_names[];
 /* A kernel by name if this build has it and this CPU (and OS) can run it, else NULL. */
 const qr_lp_kernel *qr_lp_get(const char *name);
 /* The kernel in use for prec (bf16/int8): the best this CPU has, limited by QUIRE_CPU
- * (scalar / avx2 / neon*: the scalar reference; avx512: no AMX tiles). */
+ * (avx512: no AMX tiles; avx2: int8 on avx-vnni or avx2-int8, bf16 on the scalar reference;
+ * scalar / neon*: the scalar references). */
 const qr_lp_kernel *qr_lp_active(int prec);
 /* Why a kernel is not available (for test / info lines): "" when it is. */
 const char *qr_lp_missing(const char *name);

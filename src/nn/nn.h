@@ -69,8 +69,20 @@ typedef struct qr_attn_args {
     int d;     /* head dim */
     float scale;
     float *scratch; /* QR_ATTN_SCRATCH(t, d) floats, 64-byte aligned */
+    /* NULL, or 2t - 1 floats added to the scaled scores: score(i, j) += bias[j - i + t - 1]
+     * (MPNet's relative position bias). Only qr_attention_blocked reads it. */
+    const float *bias;
 } qr_attn_args;
-#define QR_ATTN_SCRATCH(t, d) ((size_t)(t) * (size_t)(t) + 64u * (size_t)(d) + 64u)
+/* Blocked attention: QR_ATTN_BQ query rows against QR_ATTN_BK keys at a time. */
+#define QR_ATTN_BQ 32
+#define QR_ATTN_BK 256
+#define QR_ATTN_D16(d) (((size_t)(d) + 15u) / 16u * 16u)
+/* Scratch of one attention call: keys and values in panel layout (t rounded up to 16, head
+ * rounded up to 16: O(t d)), one block of scores, row state. Enough for every kernel's
+ * attention and for qr_attention_blocked; never O(t^2). */
+#define QR_ATTN_SCRATCH(t, d)                                                                \
+    (((size_t)(t) + 15u) / 16u * 16u * 2u * QR_ATTN_D16(d) +                                 \
+     (size_t)QR_ATTN_BQ * QR_ATTN_BK + 64u * (size_t)(d) + 256u)
 
 typedef struct qr_kernels {
     const char *name;
@@ -95,7 +107,21 @@ typedef struct qr_kernels {
     /* sum a[i]*b[i] over int8 (exact int32; |sum| must fit, i.e. n < 2^17 at +-127):
      * the quantized HNSW distance */
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, long n);
+    /* x[i] = exp(x[i] - mx) in place over n values; returns their sum (blocked attention's
+     * online softmax) */
+    float (*exp_sum)(float *x, long n, float mx);
 } qr_kernels;
+
+/* Self-attention as qr_kernels.attention computes it, for any t and head size, in blocks of
+ * QR_ATTN_BQ queries x QR_ATTN_BK keys with an online softmax (running max and sum per
+ * row, the output rescaled when the max grows), on k's gemm and exp_sum: memory O(t d)
+ * (a->scratch, QR_ATTN_SCRATCH), never the t x t scores. Honours a->bias. */
+void qr_attention_blocked(const qr_kernels *k, const qr_attn_args *a);
+/* The attention one (sequence, head) takes: k->attention (the kernel's own, scores of
+ * a few rows against all keys) where it is fastest — no bias, d a multiple of 16 and
+ * t <= QR_ATTN_DIRECT_MAX — else qr_attention_blocked. */
+#define QR_ATTN_DIRECT_MAX 1024
+void qr_attention(const qr_kernels *k, const qr_attn_args *a);
 
 /* The scalar reference (always available). */
 extern const qr_kernels qr_kernels_scalar;

@@ -13,7 +13,33 @@ struct TessBaseAPI;
 struct qr_ocr {
     struct TessBaseAPI *api;
     char lang[128];
+    char dir[1024];          /* the tessdata folder */
+    struct TessBaseAPI *osd; /* orientation detection ("osd" model), made on first use */
+    int osd_state;           /* 0 = not tried yet, 1 = ready, -1 = unavailable */
 };
+
+/* The OSD engine of a handle, created on first use (NULL when osd.traineddata is not
+ * installed or fails to load; tried once per handle). */
+struct TessBaseAPI *qr_ocr_osd_api(qr_ocr *ocr);
+
+/* What qr_ocr_orient found and did (tess_orient.c). */
+typedef struct qr_ocr_orient {
+    int rotation;   /* degrees clockwise in which the text ran in the image: 0, 90, 180,
+                       270; the image was turned back by it */
+    float osd_conf; /* Tesseract's orientation confidence; -1 when OSD did not run */
+    float skew;     /* skew found: degrees by which the image is to be rotated to
+                       straighten it (clockwise positive, as Leptonica rotates); 0 when
+                       not measured with confidence */
+    int deskewed;   /* 1 when the image was rotated by skew (|skew| >= 1 degree) */
+} qr_ocr_orient;
+
+/* Before recognition: detect the page's orientation with Tesseract's OSD and turn the
+ * image upright when OSD is confident, then measure the skew with Leptonica
+ * and straighten the image when it is 1 degree or more. *img is
+ * replaced by the new image when one is made (its old pixels are freed only when
+ * owned: *owned is set to 1 once img->pixels is ours to free). Never fails: whatever
+ * cannot be done is left undone (and reported as 0 / -1 in *out). */
+void qr_ocr_orient_image(qr_ocr *ocr, qr_image *img, int *owned, qr_ocr_orient *out);
 
 /* Tesseract's coordinates are int16 in Debian's build (TDimension): larger images
  * are refused before they reach it. */

@@ -199,6 +199,7 @@ quire_status qr_ocr_new(const char *lang, qr_ocr **out, quire_error *err)
     if (!ocr)
         return qr_err(err, QUIRE_NOMEM, "out of memory creating the OCR handle");
     snprintf(ocr->lang, sizeof(ocr->lang), "%s", lang);
+    snprintf(ocr->dir, sizeof(ocr->dir), "%s", dir);
     rc = create_api(dir, lang, &ocr->api, err);
     if (rc != QUIRE_OK) {
         qr_free(ocr);
@@ -208,10 +209,37 @@ quire_status qr_ocr_new(const char *lang, qr_ocr **out, quire_error *err)
     return QUIRE_OK;
 }
 
+struct TessBaseAPI *qr_ocr_osd_api(qr_ocr *ocr)
+{
+    if (ocr->osd_state == 0) {
+        TessBaseAPI *api = NULL;
+        ocr->osd_state = -1;
+        if (has_traineddata(ocr->dir, "osd") && (api = TessBaseAPICreate()) != NULL) {
+            pthread_mutex_lock(&init_lock);
+            TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+            /* OSD is a legacy-engine model */
+            int rc = TessBaseAPIInit2(api, ocr->dir, "osd", OEM_TESSERACT_ONLY);
+            pthread_mutex_unlock(&init_lock);
+            if (rc == 0) {
+                TessBaseAPISetPageSegMode(api, PSM_OSD_ONLY);
+                ocr->osd = api;
+                ocr->osd_state = 1;
+            } else {
+                TessBaseAPIDelete(api);
+            }
+        }
+    }
+    return ocr->osd;
+}
+
 void qr_ocr_free(qr_ocr *ocr)
 {
     if (!ocr)
         return;
+    if (ocr->osd) {
+        TessBaseAPIEnd(ocr->osd);
+        TessBaseAPIDelete(ocr->osd);
+    }
     if (ocr->api) {
         TessBaseAPIEnd(ocr->api);
         TessBaseAPIDelete(ocr->api);

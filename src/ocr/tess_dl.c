@@ -10,6 +10,7 @@
 #include "tess_dl.h"
 
 qr_tess_api qr_tess;
+qr_lept_api qr_lept;
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static void *handle;
@@ -42,6 +43,23 @@ static void load(void)
     QR_TESS_FUNCS(QR_TESS_LOOKUP)
 #undef QR_TESS_LOOKUP
     qr_tess = api;
+
+    /* Leptonica: optional (deskew only) */
+    qr_lept_api lept;
+    memset(&lept, 0, sizeof(lept));
+    lept.ok = 1;
+#define QR_LEPT_LOOKUP(name)                                                                 \
+    {                                                                                        \
+        void *sym = dlsym(handle, #name);                                                    \
+        if (!sym)                                                                            \
+            lept.ok = 0;                                                                     \
+        memcpy(&lept.name, &sym, sizeof(sym));                                               \
+    }
+    QR_LEPT_FUNCS(QR_LEPT_LOOKUP)
+#undef QR_LEPT_LOOKUP
+    if (lept.ok)
+        lept.setMsgSeverity(L_SEVERITY_NONE); /* its warnings would go to our stderr */
+    qr_lept = lept;
 }
 
 quire_status qr_tess_load(quire_error *err)

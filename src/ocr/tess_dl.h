@@ -16,6 +16,8 @@
 #include <tesseract/capi.h>
 #pragma GCC diagnostic pop
 
+#include <leptonica/allheaders.h>
+
 #include "core/core.h"
 
 #define QR_TESS_FUNCS(X)                                                                      \
@@ -28,7 +30,7 @@
     X(TessPageIteratorIsAtBeginningOf) X(TessResultIteratorConfidence)                        \
     X(TessResultIteratorDelete) X(TessResultIteratorGetPageIterator)                          \
     X(TessResultIteratorGetUTF8Text) X(TessResultIteratorNext)                                \
-    X(TessResultIteratorWordFontAttributes)
+    X(TessResultIteratorWordFontAttributes) X(TessBaseAPIDetectOrientationScript)
 
 typedef struct qr_tess_api {
 #define QR_TESS_MEMBER(name) __typeof__(name) *name;
@@ -37,6 +39,22 @@ typedef struct qr_tess_api {
 } qr_tess_api;
 
 extern qr_tess_api qr_tess;
+
+/* Leptonica (a dependency of libtesseract, so loaded with it) for deskewing, looked up
+ * through the same handle. Optional: when a symbol is missing, qr_lept.ok is 0 and pages
+ * are not deskewed (Tesseract copes with small skew itself, less well with more). */
+#define QR_LEPT_FUNCS(X)                                                                      \
+    X(pixCreate) X(pixDestroy) X(pixGetData) X(pixGetWpl) X(pixGetWidth) X(pixGetHeight)      \
+    X(pixGetDepth) X(pixConvertTo1) X(pixFindSkew) X(pixRotate) X(setMsgSeverity)
+
+typedef struct qr_lept_api {
+    int ok;
+#define QR_LEPT_MEMBER(name) __typeof__(name) *name;
+    QR_LEPT_FUNCS(QR_LEPT_MEMBER)
+#undef QR_LEPT_MEMBER
+} qr_lept_api;
+
+extern qr_lept_api qr_lept;
 
 /* Load libtesseract once (thread-safe). Errors name the library and the Debian package. */
 quire_status qr_tess_load(quire_error *err);
@@ -70,6 +88,7 @@ void *qr_tess_handle(void);
 #define TessResultIteratorGetUTF8Text (qr_tess.TessResultIteratorGetUTF8Text)
 #define TessResultIteratorNext (qr_tess.TessResultIteratorNext)
 #define TessResultIteratorWordFontAttributes (qr_tess.TessResultIteratorWordFontAttributes)
+#define TessBaseAPIDetectOrientationScript (qr_tess.TessBaseAPIDetectOrientationScript)
 #endif
 
 #endif /* QR_TESS_DL_H */

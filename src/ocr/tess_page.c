@@ -368,11 +368,22 @@ quire_status qr_ocr_page(qr_ocr *ocr, const qr_image *img, float page_w, float p
     page_init(page, page_w, page_h);
     if (abort_flag && *abort_flag)
         return qr_err(err, QUIRE_CANCELLED, "OCR cancelled");
-    memset(&w, 0, sizeof(w));
-    w.sx = page_w / (float)img->width;
-    w.sy = page_h / (float)img->height;
     qr_ocr_limit_threads();
-    TessBaseAPISetImage(ocr->api, img->pixels, img->width, img->height, 1, img->width);
+    /* upright and straight first (tess_orient.c): a turned page swaps its sides */
+    qr_image view = *img;
+    int owned = 0;
+    qr_ocr_orient orient;
+    qr_ocr_orient_image(ocr, &view, &owned, &orient);
+    if (orient.rotation == 90 || orient.rotation == 270) {
+        float t = page_w;
+        page_w = page_h;
+        page_h = t;
+        page_init(page, page_w, page_h);
+    }
+    memset(&w, 0, sizeof(w));
+    w.sx = page_w / (float)view.width;
+    w.sy = page_h / (float)view.height;
+    TessBaseAPISetImage(ocr->api, view.pixels, view.width, view.height, 1, view.width);
     TessBaseAPISetSourceResolution(ocr->api, dpi);
     rc = recognize(ocr->api, abort_flag, err);
     if (rc == QUIRE_OK)
@@ -382,10 +393,15 @@ quire_status qr_ocr_page(qr_ocr *ocr, const qr_image *img, float page_w, float p
      * tesseract run would (page order cannot change the text) and memory stays flat */
     TessBaseAPIClear(ocr->api);
     TessBaseAPIClearAdaptiveClassifier(ocr->api);
+    if (owned)
+        qr_free(view.pixels);
     if (rc != QUIRE_OK) {
         page_init(page, page_w, page_h);
         return rc;
     }
     page_stats(page, &w);
+    page->text_rotation = orient.rotation;
+    page->osd_conf = orient.osd_conf;
+    page->skew = orient.skew;
     return QUIRE_OK;
 }

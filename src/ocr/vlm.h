@@ -180,6 +180,9 @@ const qr_backend_cfg *qr_vlm_client_backend(const qr_vlm_client *c, int i, int *
 /* The strictest image limits over the chain: longest side (px) and base64 characters
  * (0 = none). */
 void qr_vlm_client_image_limits(const qr_vlm_client *c, int *max_px, long *max_b64);
+/* The image format the chain accepts: 1 = JPEG (every backend says image_format = "jpeg";
+ * *quality = the lowest jpeg_quality among them), 0 = PNG. */
+int qr_vlm_client_image_jpeg(const qr_vlm_client *c, int *quality);
 
 /* One image through the chain. */
 typedef struct qr_vlm_result {
@@ -201,6 +204,10 @@ typedef struct qr_vlm_result {
 void qr_vlm_run(qr_vlm_client *c, const unsigned char *png, size_t png_len, int task,
                 long ref_chars, const char *label, volatile int *abort_flag,
                 qr_vlm_result *out);
+/* The same for an image of MIME type mime ("image/png", "image/jpeg"). */
+void qr_vlm_run_image(qr_vlm_client *c, const unsigned char *img, size_t img_len,
+                      const char *mime, int task, long ref_chars, const char *label,
+                      volatile int *abort_flag, qr_vlm_result *out);
 void qr_vlm_result_free(qr_vlm_result *r);
 /* The result's provenance as JSON (method, backend, model, prompt id, attempts). */
 json_t *qr_vlm_result_json(const qr_vlm_result *r);

@@ -186,6 +186,21 @@ void qr_vlm_client_image_limits(const qr_vlm_client *c, int *max_px, long *max_b
     *max_b64 = b64;
 }
 
+int qr_vlm_client_image_jpeg(const qr_vlm_client *c, int *quality)
+{
+    int q = 100;
+    for (int i = 0; i < c->n; i++) {
+        const qr_backend_cfg *b = c->be[i].cfg;
+        if (strcmp(b->image_format, "jpeg") != 0)
+            return 0;
+        if (b->jpeg_quality > 0 && b->jpeg_quality < q)
+            q = b->jpeg_quality;
+    }
+    if (quality)
+        *quality = q;
+    return c->n > 0;
+}
+
 static void disable(be_state *b, const char *why)
 {
     pthread_mutex_lock(&b->mu);
@@ -693,6 +708,13 @@ static void cache_put(qr_vlm_client *c, const char *key, const qr_vlm_result *r)
 void qr_vlm_run(qr_vlm_client *c, const unsigned char *png, size_t png_len, int task,
                 long ref_chars, const char *label, volatile int *abort_flag, qr_vlm_result *r)
 {
+    qr_vlm_run_image(c, png, png_len, "image/png", task, ref_chars, label, abort_flag, r);
+}
+
+void qr_vlm_run_image(qr_vlm_client *c, const unsigned char *png, size_t png_len,
+                      const char *mime, int task, long ref_chars, const char *label,
+                      volatile int *abort_flag, qr_vlm_result *r)
+{
     memset(r, 0, sizeof(*r));
     qr_sha256_hex(png, png_len, r->image_sha256);
     char key[65];
@@ -703,14 +725,16 @@ void qr_vlm_run(qr_vlm_client *c, const unsigned char *png, size_t png_len, int 
     }
     size_t b64n = 0;
     char *b64 = qr_base64(png, png_len, &b64n);
-    char *uri = b64 ? qr_malloc(b64n + 32) : NULL;
+    char head[64];
+    int hn = snprintf(head, sizeof(head), "data:%s;base64,", mime && *mime ? mime : "image/png");
+    char *uri = b64 && hn > 0 && hn < (int)sizeof(head) ? qr_malloc(b64n + (size_t)hn + 1) : NULL;
     if (!uri) {
         qr_free(b64);
         qr_vlm_fmt(r->reason, sizeof(r->reason), "out of memory encoding the image");
         return;
     }
-    memcpy(uri, "data:image/png;base64,", 22);
-    memcpy(uri + 22, b64, b64n + 1);
+    memcpy(uri, head, (size_t)hn);
+    memcpy(uri + hn, b64, b64n + 1);
     qr_free(b64);
     run_ctx x = {c, r, uri, task, ref_chars, label, abort_flag};
     char last[200] = "";

@@ -44,6 +44,10 @@ quire_status qr_pdf_open(const char *path, qr_pdf **out, quire_error *err);
 void qr_pdf_close(qr_pdf *pdf);
 int qr_pdf_page_count(const qr_pdf *pdf);
 int qr_pdf_is_image(const qr_pdf *pdf); /* 1 for PNG/JPEG/TIFF input */
+/* The document's own metadata (Info dictionary, /Lang, XMP) as a JSON object text with
+ * the keys of quire_convert_result.metadata (pdf_meta.c). *out NULL when there is none
+ * (images too); damaged metadata is skipped, never an error. OUT: *out (qr_free). */
+quire_status qr_pdf_metadata(qr_pdf *pdf, char **out, quire_error *err);
 
 /* The text layer of page `number` (1-based) into *page, allocated from arena (borrowed:
  * valid until the arena is reset). Fills words/lines/blocks (image blocks too, without
@@ -79,5 +83,18 @@ void qr_image_free(qr_image *img);
  * time, like every call on it). OUT: *out (qr_malloc'd; free with qr_free), *out_len. */
 quire_status qr_pdf_encode_png(qr_pdf *pdf, const qr_image *img, unsigned char **out,
                                size_t *out_len, quire_error *err);
+/* img as a baseline JPEG (grey) of quality 1-100 (libjpeg; no MuPDF context needed).
+ * OUT: *out (qr_free), *out_len. */
+quire_status qr_pdf_encode_jpeg(const qr_image *img, int quality, unsigned char **out,
+                                size_t *out_len, quire_error *err);
+
+/* Region `box` of page `number` (in qr_page coordinates: points, top-left origin, the page
+ * turned back by text_rotation as qr_pdf_page_text gave it) rendered in colour (RGB, white
+ * background, everything drawn there: images, vector paths, text) at dpi (0 = 150) and
+ * encoded as PNG: figure export. Refuses (QUIRE_LIMIT) more than 40 M pixels; an empty
+ * or off-page box is QUIRE_INVALID_ARG. OUT: *png (qr_malloc'd), *png_len, *w, *h pixels. */
+quire_status qr_pdf_render_region_png(qr_pdf *pdf, int number, qr_bbox box, int text_rotation,
+                                      int dpi, unsigned char **png, size_t *png_len, int *w,
+                                      int *h, volatile int *abort_flag, quire_error *err);
 
 #endif /* QR_PDF_H */

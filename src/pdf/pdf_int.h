@@ -37,11 +37,26 @@ typedef struct qr_rules {
     qr_bbox *v;
     int n, cap;
     int overflow; /* more than QR_PDF_MAX_RULES: later ones were dropped */
+    /* every painted path's and shading's box (rules included), for figure regions */
+    qr_bbox *dv;
+    int dn, dcap;
 } qr_rules;
 #define QR_PDF_MAX_RULES 20000
 
-/* A device that records stroked axis-aligned segments and thin filled rectangles. Throws
+/* A device that records stroked axis-aligned segments and thin filled rectangles (and the
+ * boxes of all painted paths and shadings into rules->dv, at most QR_PDF_MAX_RULES). Throws
  * (FZ_ERROR_MEMORY) only when qr_malloc fails. rules->v is freed by the caller. */
 fz_device *qr_pdf_new_rules_device(fz_context *ctx, qr_rules *rules);
+
+/* The matrix that turns a page (bounds) back by `orient` degrees (qr_page.text_rotation)
+ * so that its text reads upright, the turned page's top-left corner at (0, 0); *out is
+ * the turned box (pdf_text.c). */
+/* The painted boxes grouped into drawings (boxes closer than a few points merged), the
+ * groups at least min_side points wide and high kept, page-sized ones (frames,
+ * backgrounds) left out. OUT: *out (qr_malloc'd), *n_out. Returns 0, -1 on OOM. */
+int qr_pdf_group_drawings(const qr_rules *r, float page_w, float page_h, float min_side,
+                          qr_bbox **out, int *n_out);
+
+fz_matrix qr_pdf_turn_back(fz_rect bounds, int orient, fz_rect *out);
 
 #endif /* QR_PDF_INT_H */

@@ -51,6 +51,23 @@ static void add_rule(fz_context *ctx, qr_rules *r, fz_rect b)
     r->v[r->n++] = (qr_bbox){b.x0, b.y0, b.x1, b.y1};
 }
 
+/* The box of something painted: drawings (figure regions) are grouped from these. */
+static void add_painted(fz_context *ctx, qr_rules *r, fz_rect b)
+{
+    if (fz_is_empty_rect(b) || fz_is_infinite_rect(b) || !isfinite(b.x0) || !isfinite(b.y0) ||
+        !isfinite(b.x1) || !isfinite(b.y1) || r->dn >= QR_PDF_MAX_RULES)
+        return;
+    if (r->dn == r->dcap) {
+        int cap = r->dcap ? r->dcap * 2 : 64;
+        qr_bbox *v = qr_realloc(r->dv, (size_t)cap * sizeof(*v));
+        if (!v)
+            fz_throw(ctx, FZ_ERROR_MEMORY, "out of memory for drawings");
+        r->dv = v;
+        r->dcap = cap;
+    }
+    r->dv[r->dn++] = (qr_bbox){b.x0, b.y0, b.x1, b.y1};
+}
+
 /* A stroked segment counts when it is horizontal or vertical on the page. */
 static void stroke_segment(walk *w, fz_point a, fz_point b)
 {
@@ -152,6 +169,7 @@ static void rules_fill_path(fz_context *ctx, fz_device *dev, const fz_path *path
     walk w = {.ctx = ctx, .rules = ((rules_dev *)dev)->rules, .ctm = ctm, .half_width = -1};
     if (alpha <= 0)
         return;
+    add_painted(ctx, w.rules, fz_bound_path(ctx, path, NULL, ctm));
     fz_walk_path(ctx, path, &walker, &w);
     end_fill_subpath(&w);
 }
@@ -167,7 +185,91 @@ static void rules_stroke_path(fz_context *ctx, fz_device *dev, const fz_path *pa
         return;
     /* Zero-width lines are drawn one device pixel wide: count them as thin. */
     w.half_width = QR_MAX(lw * expansion, 0.1f) / 2;
+    add_painted(ctx, w.rules, fz_bound_path(ctx, path, st, ctm));
     fz_walk_path(ctx, path, &walker, &w);
+}
+
+static void rules_fill_shade(fz_context *ctx, fz_device *dev, fz_shade *shd, fz_matrix ctm,
+                             float alpha, fz_color_params cp)
+{
+    if (alpha > 0)
+        add_painted(ctx, ((rules_dev *)dev)->rules, fz_bound_shade(ctx, shd, ctm));
+}
+
+/* ---- grouping the painted boxes into drawings ------------------------------------- */
+
+#define GROUP_GAP 4.0f      /* boxes closer than this belong to one drawing */
+#define MAX_GROUPS 512      /* boxes that would start more groups are dropped */
+#define FRAME_SHARE 0.5f    /* a box over this share of the page is a frame/background */
+
+static int near_box(const qr_bbox *a, const qr_bbox *b)
+{
+    return a->x0 <= b->x1 + GROUP_GAP && b->x0 <= a->x1 + GROUP_GAP &&
+           a->y0 <= b->y1 + GROUP_GAP && b->y0 <= a->y1 + GROUP_GAP;
+}
+
+static void grow(qr_bbox *a, const qr_bbox *b)
+{
+    a->x0 = QR_MIN(a->x0, b->x0);
+    a->y0 = QR_MIN(a->y0, b->y0);
+    a->x1 = QR_MAX(a->x1, b->x1);
+    a->y1 = QR_MAX(a->y1, b->y1);
+}
+
+int qr_pdf_group_drawings(const qr_rules *r, float page_w, float page_h, float min_side,
+                          qr_bbox **out, int *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (r->dn == 0)
+        return 0;
+    qr_bbox *g = qr_malloc(MAX_GROUPS * sizeof(*g));
+    if (!g)
+        return -1;
+    int n = 0;
+    float page_area = page_w * page_h;
+    for (int i = 0; i < r->dn; i++) {
+        qr_bbox b = r->dv[i];
+        b.x0 = QR_MAX(b.x0, 0);
+        b.y0 = QR_MAX(b.y0, 0);
+        b.x1 = QR_MIN(b.x1, page_w);
+        b.y1 = QR_MIN(b.y1, page_h);
+        if (b.x1 <= b.x0 && b.y1 <= b.y0)
+            continue;
+        if ((b.x1 - b.x0) * (b.y1 - b.y0) > FRAME_SHARE * page_area)
+            continue;
+        int k = 0;
+        while (k < n && !near_box(&g[k], &b))
+            k++;
+        if (k < n)
+            grow(&g[k], &b);
+        else if (n < MAX_GROUPS)
+            g[n++] = b;
+    }
+    /* groups that grew into each other merge, until none does */
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int a = 0; a < n; a++) {
+            for (int b = a + 1; b < n; b++) {
+                if (!near_box(&g[a], &g[b]))
+                    continue;
+                grow(&g[a], &g[b]);
+                g[b--] = g[--n];
+                changed = 1;
+            }
+        }
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (g[i].x1 - g[i].x0 >= min_side && g[i].y1 - g[i].y0 >= min_side)
+            g[m++] = g[i];
+    if (m == 0) {
+        qr_free(g);
+        return 0;
+    }
+    *out = g;
+    *n_out = m;
+    return 0;
 }
 
 fz_device *qr_pdf_new_rules_device(fz_context *ctx, qr_rules *rules)
@@ -175,6 +277,7 @@ fz_device *qr_pdf_new_rules_device(fz_context *ctx, qr_rules *rules)
     rules_dev *dev = fz_new_derived_device(ctx, rules_dev);
     dev->super.fill_path = rules_fill_path;
     dev->super.stroke_path = rules_stroke_path;
+    dev->super.fill_shade = rules_fill_shade;
     dev->rules = rules;
     return &dev->super;
 }

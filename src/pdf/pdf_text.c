@@ -333,6 +333,25 @@ static void copy_rules(conv *c, const qr_rules *rules)
     c->page->n_rules = rules->n;
 }
 
+/* Painted paths grouped into drawings (figure regions for layout). */
+static void copy_drawings(conv *c, const qr_rules *rules)
+{
+    qr_bbox *g = NULL;
+    int n = 0;
+    if (qr_pdf_group_drawings(rules, c->page->width, c->page->height, 16.0f, &g, &n) != 0) {
+        c->full = 1; /* out of memory: the page fails like a full arena */
+        return;
+    }
+    if (n > 0) {
+        c->page->drawings = arena_get(c, (size_t)n * sizeof(qr_bbox));
+        if (c->page->drawings) {
+            memcpy(c->page->drawings, g, (size_t)n * sizeof(qr_bbox));
+            c->page->n_drawings = n;
+        }
+    }
+    qr_free(g);
+}
+
 static float fraction(double area, fz_rect page_box)
 {
     double page_area = (double)(page_box.x1 - page_box.x0) * (page_box.y1 - page_box.y0);
@@ -418,7 +437,7 @@ static int text_orientation(const fz_stext_page *st)
 
 /* The matrix that turns the page back by `orient` degrees so that its text reads
  * upright, with the turned page's top-left corner at (0, 0); *out is the turned box. */
-static fz_matrix turn_back(fz_rect bounds, int orient, fz_rect *out)
+fz_matrix qr_pdf_turn_back(fz_rect bounds, int orient, fz_rect *out)
 {
     fz_matrix m = fz_rotate((float)-orient);
     fz_rect r = fz_transform_rect(bounds, m);
@@ -459,7 +478,7 @@ static quire_status extract(qr_pdf *pdf, int number, qr_page *page, fz_stext_pag
             /* sideways or upside-down text: read the page again turned back, so that
              * everything downstream sees upright lines (a second replay is cheap) */
             fz_rect turned;
-            ctm = turn_back(bounds, page->text_rotation, &turned);
+            ctm = qr_pdf_turn_back(bounds, page->text_rotation, &turned);
             fz_drop_stext_page(ctx, st);
             st = NULL;
             st = fz_new_stext_page(ctx, turned);
@@ -496,6 +515,7 @@ static quire_status convert(qr_pdf *pdf, int number, fz_stext_page *st, const qr
     fz_rect page_box = {0, 0, page->width, page->height};
     convert_blocks(c, st, page_box);
     copy_rules(c, rules);
+    copy_drawings(c, rules);
     page->text_coverage = fraction(c->line_area, page_box);
     page->image_coverage = fraction(c->image_area, page_box);
     int full = c->full;
@@ -530,6 +550,7 @@ quire_status qr_pdf_page_text(qr_pdf *pdf, int number, qr_arena *arena, qr_page 
         rc = convert(pdf, number, st, &rules, arena, page, err);
     fz_drop_stext_page(pdf->ctx, st);
     qr_free(rules.v);
+    qr_free(rules.dv);
     pdf->watch = NULL;
     if (rc != QUIRE_OK) {
         arena->used = mark;

@@ -120,6 +120,13 @@ static enum MHD_Result send_reply(quire_server *s, struct MHD_Connection *c, con
         snprintf(n, sizeof n, "%d", r->failed_pages);
         MHD_add_response_header(resp, "X-Quire-Failed-Pages", n);
     }
+    if (r->vlm_pages > 0 || r->vlm_fallback_pages > 0) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", r->vlm_pages);
+        MHD_add_response_header(resp, "X-Quire-VLM-Pages", n);
+        snprintf(n, sizeof n, "%d", r->vlm_fallback_pages);
+        MHD_add_response_header(resp, "X-Quire-VLM-Fallback-Pages", n);
+    }
     if (atomic_load(&s->draining))
         MHD_add_response_header(resp, "Connection", "close");
     q->status = r->status;
@@ -209,11 +216,16 @@ static void dispatch(quire_server *s, struct MHD_Connection *c, const char *url,
     case ROUTE_EMBEDDINGS: qr_route_embeddings(s, body, len, r); break;
     case ROUTE_MODELS: qr_route_models(s, model_id, r); break;
     case ROUTE_SEARCH: qr_route_search(s, body, len, r); break;
-    case ROUTE_CONVERT:
-        qr_route_convert(s, body, len,
-                         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"),
-                         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"), r);
+    case ROUTE_CONVERT: {
+        qr_convert_query cq = {
+            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"),
+            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "vlm"),
+            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "report"),
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
+            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "images")};
+        qr_route_convert(s, body, len, &cq, r);
         break;
+    }
     case ROUTE_HEALTH: route_health(s, r); break;
     case ROUTE_TEI_EMBED: qr_route_tei_embed(s, body, len, r); break;
     case ROUTE_TEI_INFO: qr_route_tei_info(s, r); break;

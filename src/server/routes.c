@@ -453,21 +453,6 @@ int qr_srv_prompt(const quire_server *s, json_t *root, emb_req *q, reply *r)
     return 0;
 }
 
-static void put_base64(qr_buf *b, const unsigned char *d, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)d[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)d[i + 1] << 8;
-        if (i + 2 < n)
-            v |= d[i + 2];
-        char out[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63],
-                       i + 1 < n ? tab[(v >> 6) & 63] : '=', i + 2 < n ? tab[v & 63] : '='};
-        qr_buf_append(b, out, 4);
-    }
-}
-
 /* Matryoshka: keep the first `dims` values by the model's rule (as `quire embed --dims`). */
 void qr_srv_shorten(const quire_server *s, float *v, int dims, int explicit_dims)
 {
@@ -489,7 +474,7 @@ static void write_embeddings(const quire_server *s, const emb_req *q, float *vec
         if (o->base64) {
             /* little-endian float32 bytes (the host order on x86_64 and arm64) */
             qr_buf_putc(b, '"');
-            put_base64(b, (const unsigned char *)v, (size_t)o->dims * sizeof(float));
+            qr_base64_encode(b, v, (size_t)o->dims * sizeof(float));
             qr_buf_putc(b, '"');
         } else {
             qr_buf_putc(b, '[');
@@ -608,19 +593,32 @@ typedef struct search_req {
     const char *query, *collection, *glob;
     int k, mode, mode_set, ef, exact, rank;
     char *where; /* JSON text of "where" (free()) */
+    float *vector; /* "vector" (qr_free), vector_dims values */
+    int vector_dims;
 } search_req;
 
 static int parse_search(json_t *root, search_req *q, reply *r)
 {
     memset(q, 0, sizeof *q);
     q->k = 10;
-    json_t *v = json_object_get(root, "query");
-    if (!json_is_string(v) || json_string_length(v) == 0) {
-        qr_srv_error(r, 400, v ? "invalid_type" : "missing_query",
-                     "'query' must be a non-empty string");
-        return -1;
+    json_t *v = json_object_get(root, "vector");
+    if (v && !json_is_null(v)) {
+        quire_error e = {0, ""};
+        if (qr_qvec_from_json(v, &q->vector, &q->vector_dims, &e) != QUIRE_OK) {
+            qr_srv_error(r, 400, "invalid_vector", "'vector': %s", e.msg);
+            return -1;
+        }
     }
-    q->query = json_string_value(v);
+    v = json_object_get(root, "query");
+    if (q->vector && (!v || json_is_null(v))) {
+        q->query = "";
+    } else if (!json_is_string(v) || (json_string_length(v) == 0 && !q->vector)) {
+        qr_srv_error(r, 400, v ? "invalid_type" : "missing_query",
+                     "'query' must be a non-empty string (or give \"vector\")");
+        return -1;
+    } else {
+        q->query = json_string_value(v);
+    }
     v = json_object_get(root, "collection");
     if (v && !json_is_null(v)) {
         if (!json_is_string(v)) {
@@ -728,7 +726,9 @@ static quire_status do_search(quire_server *s, const search_req *q, int mode,
     sp.exact = q->exact;
     sp.text_rank = q->rank;
     sp.where = q->where;
-    if (mode == QUIRE_SEARCH_TEXT)
+    sp.vector = q->vector;
+    sp.vector_dims = q->vector_dims;
+    if (mode == QUIRE_SEARCH_TEXT || q->vector)
         return quire_search(s->store, q->query, &sp, hits, e);
     pthread_mutex_lock(&s->search_mu);
     quire_status st = QUIRE_OK;
@@ -777,16 +777,18 @@ void qr_route_search(quire_server *s, const char *body, size_t len, reply *r)
     int same_model = s->model && ci.dims && strcmp(ci.fingerprint,
                                                    quire_model_fingerprint(s->model)) == 0;
     int mode = q.mode_set ? q.mode : same_model ? QUIRE_SEARCH_HYBRID : QUIRE_SEARCH_TEXT;
+    if (q.vector && !q.mode_set) /* the client's vector: no model needed */
+        mode = q.query[0] ? QUIRE_SEARCH_HYBRID : QUIRE_SEARCH_VECTOR;
     /* never silently: a collection with vectors searched by text is said in the reply */
     char why[400];
     const char *fallback = NULL;
-    if (!q.mode_set && ci.dims && !same_model) {
+    if (!q.mode_set && ci.dims && !same_model && !q.vector) {
         snprintf(why, sizeof why, "text search: the collection's vectors are from model '%s' "
                  "and the server has %s; pass \"mode\" to choose", ci.model,
                  s->model ? "another model loaded" : "no model (--model)");
         fallback = why;
     }
-    if (mode != QUIRE_SEARCH_TEXT && !s->model) {
+    if (mode != QUIRE_SEARCH_TEXT && !s->model && !q.vector) {
         qr_srv_error(r, 400, "model_not_loaded",
                      "mode '%s' needs the collection's model: start quire serve with --model",
                      mode_name(mode));
@@ -800,24 +802,31 @@ void qr_route_search(quire_server *s, const char *body, size_t len, reply *r)
     set_json(r, hits_json(hits, coll, &q, fallback));
 out:
     qr_free(q.where);
+    qr_free(q.vector);
     quire_hits_free(hits);
     json_decref(root);
 }
 
 /* ---- /v1/convert ------------------------------------------------------------------------ */
 
-/* {"path": P}: only a file under --allow-paths, after resolving links and "..". */
+/* {"path": P[, "vlm": MODE]}: only a file under --allow-paths, after resolving links and
+ * "..". *vlm_out: the body's "vlm" string (copied into vlm, cap bytes) or "". */
 static int allowed_path(const quire_server *s, const char *body, size_t len, char *out,
-                        reply *r)
+                        char *vlm, size_t cap, reply *r)
 {
     json_error_t je;
     json_t *root = json_loadb(body, len, 0, &je);
     json_t *p = root ? json_object_get(root, "path") : NULL;
+    json_t *v = root ? json_object_get(root, "vlm") : NULL;
     int rc = -1;
+    vlm[0] = '\0';
     if (!json_is_string(p)) {
         qr_srv_error(r, 400, "invalid_request",
                      "a JSON body must be {\"path\": \"...\"}; send the document's bytes "
                      "otherwise");
+    } else if (v && !json_is_string(v)) {
+        qr_srv_error(r, 400, "invalid_vlm",
+                     "\"vlm\" must be one of never, auto, always, tables, formulas");
     } else if (!s->allow_dir) {
         qr_srv_error(r, 403, "path_not_allowed",
                      "this server opens no file named by a request (see --allow-paths)");
@@ -829,6 +838,8 @@ static int allowed_path(const quire_server *s, const char *body, size_t len, cha
                          "the path does not exist or is not under the allowed directory");
         else
             rc = 0;
+        if (v)
+            snprintf(vlm, cap, "%s", json_string_value(v));
     }
     json_decref(root);
     return rc;
@@ -868,9 +879,59 @@ static int parse_format(const char *format, reply *r)
     return -1;
 }
 
-void qr_route_convert(quire_server *s, const char *body, size_t len, const char *format,
-                      const char *content_type, reply *r)
+/* enum quire_vlm_mode of a request's "vlm" (query or JSON body); -1 (400 sent) if bad. */
+static int parse_vlm(const char *v, int dflt, reply *r)
 {
+    static const char *const names[] = {"never", "auto", "always", "tables", "formulas"};
+    if (!v || !*v)
+        return dflt;
+    for (int i = 0; i < 5; i++)
+        if (strcmp(v, names[i]) == 0)
+            return i;
+    qr_srv_error(r, 400, "invalid_vlm", "vlm must be never, auto, always, tables or formulas "
+                 "(got '%.40s')", v);
+    return -1;
+}
+
+/* report=1: {"output": the document, "n_pages", "n_failed", "pages": [{"page", "method",
+ * "status", "reason", "ms", "chars", "conf", "error", "vlm": provenance}]} (the pages of
+ * `quire convert --report`). */
+static json_t *convert_report(const quire_convert_result *res)
+{
+    static const char *const methods[] = {"text", "ocr", "failed", "vlm"};
+    json_t *o = json_object(), *pages = json_array();
+    json_object_set_new(o, "output", json_stringn(res->output, res->output_len));
+    json_object_set_new(o, "n_pages", json_integer(res->n_pages));
+    json_object_set_new(o, "n_failed", json_integer(res->n_failed));
+    for (int i = 0; i < res->n_reports; i++) {
+        const quire_page_report *p = &res->reports[i];
+        json_error_t je;
+        json_t *v = res->page_vlm && res->page_vlm[i] ? json_loads(res->page_vlm[i], 0, &je)
+                                                      : NULL;
+        const char *outcome = json_string_value(json_object_get(v, "outcome"));
+        int fell_back = outcome && strcmp(outcome, "fallback") == 0;
+        json_t *pj = json_object();
+        json_object_set_new(pj, "page", json_integer(p->page));
+        json_object_set_new(pj, "method", json_string(methods[p->method % 4]));
+        json_object_set_new(pj, "status", json_string(p->method == QUIRE_METHOD_FAILED ? "failed"
+                                                      : fell_back ? "fallback" : "ok"));
+        json_object_set_new(pj, "reason", json_string(p->reason));
+        json_object_set_new(pj, "ms", json_real(p->ms));
+        json_object_set_new(pj, "chars", json_integer(p->chars));
+        json_object_set_new(pj, "conf", p->conf >= 0 ? json_real(p->conf) : json_null());
+        json_object_set_new(pj, "error", p->error[0] ? json_string(p->error) : json_null());
+        if (v)
+            json_object_set_new(pj, "vlm", v);
+        json_array_append_new(pages, pj);
+    }
+    json_object_set_new(o, "pages", pages);
+    return o;
+}
+
+void qr_route_convert(quire_server *s, const char *body, size_t len, const qr_convert_query *q,
+                      reply *r)
+{
+    const char *format = q->format, *content_type = q->content_type, *images = q->images;
     if (!s->conv) {
         qr_srv_error(r, 501, "not_supported",
                      "this server has no converter (quire was built without conversion)");
@@ -879,10 +940,24 @@ void qr_route_convert(quire_server *s, const char *body, size_t len, const char 
     int fmt = parse_format(format, r);
     if (fmt < 0)
         return;
-    char path[PATH_MAX];
+    /* figures: no PNG files on the server's disk; embedded into the answer on request */
+    int embed = images && strcmp(images, "embed") == 0;
+    if (images && !embed && strcmp(images, "none") != 0) {
+        qr_srv_error(r, 400, "invalid_images",
+                     "images must be none or embed (the server writes no files)");
+        return;
+    }
+    char path[PATH_MAX], body_vlm[32] = "";
     int is_tmp = 0;
+    int report = q->report && (strcmp(q->report, "1") == 0 || strcmp(q->report, "true") == 0);
+    if (q->report && !report && strcmp(q->report, "0") != 0 && strcmp(q->report, "false") != 0) {
+        qr_srv_error(r, 400, "invalid_request", "report must be 0 or 1");
+        return;
+    }
+    if (parse_vlm(q->vlm, 0, r) < 0)
+        return;
     if (content_type && strncmp(content_type, "application/json", 16) == 0) {
-        if (allowed_path(s, body, len, path, r) != 0)
+        if (allowed_path(s, body, len, path, body_vlm, sizeof body_vlm, r) != 0)
             return;
     } else if (len == 0) {
         qr_srv_error(r, 400, "empty_body", "send the PDF or image bytes as the request body");
@@ -895,6 +970,13 @@ void qr_route_convert(quire_server *s, const char *body, size_t len, const char 
     }
     quire_convert_params cp = quire_convert_default_params();
     cp.format = fmt;
+    cp.vlm = parse_vlm(q->vlm && *q->vlm ? q->vlm : body_vlm, s->p.vlm, r);
+    if (cp.vlm < 0) {
+        if (is_tmp)
+            unlink(path);
+        return;
+    }
+    cp.images = embed ? QUIRE_IMAGES_EMBED : QUIRE_IMAGES_NONE;
     quire_convert_result *res = NULL;
     quire_error e = {0, ""};
     quire_status st = quire_convert_file(s->conv, path, &cp, &res, &e);
@@ -918,6 +1000,27 @@ void qr_route_convert(quire_server *s, const char *body, size_t len, const char 
                       : fmt == QUIRE_FORMAT_MD ? "text/markdown; charset=utf-8"
                                                : "text/plain; charset=utf-8";
     r->failed_pages = res->n_failed;
-    qr_buf_append(&r->body, res->output, res->output_len);
+    for (int i = 0; res->page_vlm && i < res->n_reports; i++) {
+        if (res->reports[i].method == QUIRE_METHOD_VLM)
+            r->vlm_pages++;
+        else if (res->page_vlm[i] && strstr(res->page_vlm[i], "\"outcome\":\"fallback\""))
+            r->vlm_fallback_pages++;
+    }
+    if (report) {
+        json_t *j = convert_report(res);
+        char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (!txt) {
+            quire_convert_result_free(res);
+            qr_buf_free(&r->body);
+            qr_srv_error(r, 500, "out_of_memory", "out of memory writing the report");
+            return;
+        }
+        r->content_type = "application/json";
+        qr_buf_append(&r->body, txt, strlen(txt));
+        free(txt); /* lint-allow: free (jansson) */
+    } else {
+        qr_buf_append(&r->body, res->output, res->output_len);
+    }
     quire_convert_result_free(res);
 }

@@ -18,6 +18,8 @@ typedef struct reply {
     qr_buf body;
     const char *allow;        /* Allow header for 405, else NULL */
     int failed_pages;         /* /v1/convert partial result: X-Quire-Failed-Pages */
+    int vlm_pages;            /* /v1/convert: pages read by a VLM (X-Quire-VLM-Pages) */
+    int vlm_fallback_pages;   /* ... and pages whose VLM failed (X-Quire-VLM-Fallback-Pages) */
 } reply;
 
 /* Fill r with {"error":{"message","type","code"}}; the type follows from status. */
@@ -160,7 +162,12 @@ void qr_route_ollama_embed(quire_server *s, const char *body, size_t len, reply 
 void qr_route_embeddings(quire_server *s, const char *body, size_t len, reply *r);
 void qr_route_models(quire_server *s, const char *id, reply *r);
 void qr_route_search(quire_server *s, const char *body, size_t len, reply *r);
-void qr_route_convert(quire_server *s, const char *body, size_t len, const char *format,
-                      const char *content_type, reply *r);
+/* /v1/convert's query (and Content-Type); NULL = absent. */
+typedef struct qr_convert_query {
+    const char *format, *vlm, *report, *content_type;
+    const char *images; /* ?images= (NULL/"none" or "embed"; the server writes no files) */
+} qr_convert_query;
+void qr_route_convert(quire_server *s, const char *body, size_t len, const qr_convert_query *q,
+                      reply *r);
 
 #endif

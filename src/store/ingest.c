@@ -92,6 +92,7 @@ typedef qr_prepared prepared;
 
 void qr_prepared_free(qr_prepared *p)
 {
+    qr_free(p->pdf_meta);
     qr_free(p->report);
     qr_chunk_list_free(&p->chunks);
     qr_free(p->vecs);
@@ -393,13 +394,70 @@ static char *doc_meta(quire_store *st, long long id)
     return m;
 }
 
-/* Replaces the metadata of the document keyed path (one statement). */
+/* The metadata to store: base (the caller's metadata when base_is_user, else what the
+ * document had, whose stale "pdf." keys are dropped) plus every "pdf." key of pdf that base
+ * does not set (the caller's own value wins). qr_malloc'd JSON; NULL when both are empty
+ * or out of memory (*oom set). */
+static char *merge_meta(const char *base, int base_is_user, const char *pdf, int *oom)
+{
+    *oom = 0;
+    json_t *b = base ? json_loads(base, 0, NULL) : NULL;
+    json_t *p = pdf ? json_loads(pdf, 0, NULL) : NULL;
+    if (!json_is_object(b)) {
+        json_decref(b);
+        b = json_object();
+    }
+    if (!b) {
+        json_decref(p);
+        *oom = 1;
+        return NULL;
+    }
+    const char *k;
+    json_t *v;
+    void *tmp;
+    if (!base_is_user)
+        json_object_foreach_safe(b, tmp, k, v) if (strncmp(k, "pdf.", 4) == 0)
+            json_object_del(b, k);
+    if (json_is_object(p))
+        json_object_foreach(p, k, v) if (strncmp(k, "pdf.", 4) == 0 && !json_object_get(b, k))
+            json_object_set(b, k, v);
+    char *out = NULL;
+    if (json_object_size(b) > 0 || (base && base_is_user)) {
+        char *d = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+        out = d ? qr_strdup(d) : NULL;
+        free(d); /* lint-allow: free (json_dumps) */
+        *oom = !out;
+    }
+    json_decref(b);
+    json_decref(p);
+    return out;
+}
+
+/* Replaces the metadata of the document keyed path (the caller's keys, plus the pdf.*
+ * keys it had from its last conversion). */
 static quire_status set_meta(quire_store *st, long long coll_id, const char *path,
-                             const char *meta, quire_error *err)
+                             const char *user_meta, quire_error *err)
 {
     pthread_mutex_lock(&st->lock);
     sqlite3_stmt *s = NULL;
     quire_status rc = QUIRE_OK;
+    char *old = NULL, *meta = NULL;
+    int oom = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT meta FROM documents WHERE collection_id = ? AND path = ?",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, coll_id);
+        sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+            old = qr_strdup((const char *)sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    meta = merge_meta(user_meta, 1, old, &oom);
+    qr_free(old);
+    if (oom) {
+        pthread_mutex_unlock(&st->lock);
+        return qr_err(err, QUIRE_NOMEM, "out of memory");
+    }
     if (sqlite3_prepare_v2(st->db,
                            "UPDATE documents SET meta = ? WHERE collection_id = ? AND path = ?"
                            " AND meta IS NOT ?",
@@ -414,6 +472,7 @@ static quire_status set_meta(quire_store *st, long long coll_id, const char *pat
             rc = qr_store_sqlerr(st, err, "updating metadata");
     }
     sqlite3_finalize(s);
+    qr_free(meta);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -513,9 +572,18 @@ static quire_status write_document(quire_store *st, const char *coll_name,
         rc = qr_store_sqlerr(st, err, "reading documents");
         goto fail;
     }
+    char *old_meta = NULL;
+    int user_meta = meta != NULL, oom = 0;
+    if (old > 0 && !meta)
+        meta = old_meta = doc_meta(st, old);
+    kept_meta = merge_meta(meta, user_meta, pp->pdf_meta, &oom);
+    qr_free(old_meta);
+    meta = kept_meta;
+    if (oom) {
+        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+        goto fail;
+    }
     if (old > 0) {
-        if (!meta)
-            meta = kept_meta = doc_meta(st, old);
         if ((rc = doc_chunk_ids(st, old, &old_ids, &n_old, err)) != QUIRE_OK)
             goto fail;
         if (sqlite3_prepare_v2(st->db, "DELETE FROM documents WHERE id = ?", -1, &s, NULL) !=
@@ -667,6 +735,10 @@ quire_status qr_ingest_prepare(const char *path, const quire_ingest_params *p, c
         pp->pages = cr->n_pages;
         pp->failed_pages = cr->n_failed;
         pp->report = make_report(cr, "converted");
+        if (cr->metadata && !(pp->pdf_meta = qr_strdup(cr->metadata))) {
+            quire_convert_result_free(cr);
+            return qr_err(err, QUIRE_NOMEM, "out of memory");
+        }
     }
     res->convert_ms = (qr_now() - tc) * 1e3;
     const char *text = md ? md : cr->output;

@@ -678,6 +678,41 @@ static quire_status fill_hit(quire_store *st, int64_t id, const terms *q,
     return rc;
 }
 
+/* A caller's query vector (params.vector): the collection has vectors of its size, the
+ * mode uses it, the values are finite and not all zero. */
+static quire_status check_query_vector(const quire_search_params *p, const qr_coll *c,
+                                       const char *cname, int mode, const terms *q,
+                                       quire_error *err)
+{
+    if (mode == QUIRE_SEARCH_TEXT)
+        return qr_err(err, QUIRE_INVALID_ARG,
+                      "a query vector needs vector or hybrid mode, not text");
+    if (!c->index_id)
+        return qr_err(err, QUIRE_INVALID_ARG,
+                      "collection '%s' is text-only (ingested without a model): it has no "
+                      "vectors to search by a query vector",
+                      cname);
+    if (p->vector_dims != c->dims)
+        return qr_err(err, QUIRE_INVALID_ARG,
+                      "the query vector has %d dimensions; collection '%s' holds %d-dim "
+                      "vectors (model '%s')",
+                      p->vector_dims, cname, c->dims, c->model);
+    if (mode == QUIRE_SEARCH_HYBRID && q->n == 0)
+        return qr_err(err, QUIRE_INVALID_ARG,
+                      "hybrid search by a query vector needs query text too (for BM25); "
+                      "use vector mode for the vector alone");
+    int nonzero = 0;
+    for (int i = 0; i < c->dims; i++) {
+        if (!isfinite(p->vector[i]))
+            return qr_err(err, QUIRE_INVALID_ARG,
+                          "the query vector's value %d is not a finite number", i);
+        nonzero |= p->vector[i] != 0.0f;
+    }
+    if (!nonzero)
+        return qr_err(err, QUIRE_INVALID_ARG, "the query vector is all zeros");
+    return QUIRE_OK;
+}
+
 quire_status quire_search(quire_store *st, const char *query, const quire_search_params *p,
                           quire_hits **out, quire_error *err)
 {
@@ -728,6 +763,8 @@ quire_status quire_search(quire_store *st, const char *query, const quire_search
     if (rc != QUIRE_OK)
         goto fail;
     int mode = p->mode;
+    if (p->vector && (rc = check_query_vector(p, &c, cname, mode, &q, err)) != QUIRE_OK)
+        goto fail;
     if (mode != QUIRE_SEARCH_TEXT && !c.index_id) {
         if (mode == QUIRE_SEARCH_VECTOR) {
             rc = qr_err(err, QUIRE_INVALID_ARG,
@@ -740,7 +777,14 @@ quire_status quire_search(quire_store *st, const char *query, const quire_search
         snprintf(h->note, sizeof h->note, "collection '%s' is text-only: text (BM25) search",
                  cname);
     }
-    if (mode != QUIRE_SEARCH_TEXT) {
+    if (p->vector) {
+        if (!(qv = qr_malloc((size_t)c.dims * sizeof(float)))) {
+            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+            goto fail;
+        }
+        memcpy(qv, p->vector, (size_t)c.dims * sizeof(float));
+        qr_store_l2_normalize(qv, c.dims);
+    } else if (mode != QUIRE_SEARCH_TEXT) {
         if (!p->embedder) {
             rc = qr_err(err, QUIRE_INVALID_ARG,
                         "%s search of collection '%s' needs its model '%s' (%s)",

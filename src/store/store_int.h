@@ -118,6 +118,7 @@ typedef struct qr_prepared {
     qr_chunk_list chunks;
     float *vecs;         /* [n][dims] or NULL */
     int dims;
+    char *pdf_meta;      /* the document's own metadata (pdf.* keys, JSON) or NULL */
 } qr_prepared;
 void qr_prepared_free(qr_prepared *p);
 /* A new collection's settings from params (NULL = defaults) into c. */
@@ -130,5 +131,10 @@ quire_status qr_ingest_doc_key(const char *path, const quire_ingest_params *p, c
                                size_t cap, quire_error *err);
 quire_status qr_ingest_prepare(const char *path, const quire_ingest_params *p, const qr_coll *c,
                                qr_prepared *pp, quire_ingest_result *res, quire_error *err);
+/* A client's query vector (qvec.c): a JSON array of numbers, a base64 string of float32
+ * LE bytes, or an object with "embedding"/"vector" holding one. OUT: *out (qr_free), *n. */
+quire_status qr_qvec_from_json(const struct json_t *v, float **out, int *n, quire_error *err);
+/* The same from text (a file's contents): '[' or '{' starts JSON, else base64. */
+quire_status qr_qvec_parse(const char *text, size_t len, float **out, int *n, quire_error *err);
 
 #endif /* QR_STORE_INT_H */

@@ -61,47 +61,6 @@ static quire_status opt_bool(const json_t *o, const char *key, int *out, const c
     return QUIRE_OK;
 }
 
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Standard base64 (padding optional); returns the decoded length or -1. out holds at
- * least 3 * (n / 4 + 1) bytes. */
-static long b64_decode(const char *in, size_t n, unsigned char *out)
-{
-    while (n > 0 && in[n - 1] == '=')
-        n--;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_val((unsigned char)in[i]);
-        if (v < 0)
-            return -1;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    if (bits >= 6)
-        return -1; /* a lone trailing character */
-    return (long)o;
-}
-
 /* ---- model ------------------------------------------------------------------------------ */
 
 static quire_status read_model(qr_tok *tok, qr_uni *u, const json_t *model, const char *path,
@@ -221,7 +180,7 @@ static quire_status read_one_norm(qr_uni *u, const json_t *n, const char *path,
         unsigned char *blob = qr_malloc(3 * (bl / 4 + 1));
         if (!blob)
             return ERRF(QUIRE_NOMEM, "%s: out of memory", path);
-        long dl = b64_decode(json_string_value(b), bl, blob);
+        long dl = qr_base64_decode(json_string_value(b), bl, blob, 3 * (bl / 4 + 1));
         quire_status rc;
         char w2[128];
         snprintf(w2, sizeof w2, "%s.precompiled_charsmap", where);

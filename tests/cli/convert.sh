@@ -115,7 +115,7 @@ check "--ocr never --allow-empty on a scan: exit 0, empty text" sh -c "[ $rc -eq
 # --- --timeout-per-doc: the long document is stopped and recorded, the batch goes on ----------
 mkdir -p "$T/to"
 cp "$SMALL" "$T/to/a-small.pdf"; cp "$LONG" "$T/to/b-long.pdf"; cp "$SMALL2" "$T/to/c-small.pdf"
-timeout 120 "$Q" convert --timeout-per-doc 1 --report "$T/to.json" -o "$T/toout" "$T/to" \
+timeout 120 "$Q" convert --timeout-per-doc 0.3 --report "$T/to.json" -o "$T/toout" "$T/to" \
     > /dev/null 2> "$T/e"; rc=$?
 check "--timeout-per-doc: batch exits 3" [ $rc -eq 3 ]
 check "--timeout-per-doc: long doc recorded as timed out, others ok" python3 -c "

@@ -86,6 +86,8 @@ notable() { # FILE PAGE
 }
 check "no table in the TOC of long-gnuplot p. 5 (dot leaders)" notable long-gnuplot 5
 check "no table in the ruled macro box of long-memman p. 103" notable long-memman 103
+check "no table in the framed examples of nonen-pl-lshort p. 64 (code beside its typeset result)" notable nonen-pl-lshort 64
+check "no table in the boxed formula pair of nonen-pl-lshort p. 71 (equation numbers)" notable nonen-pl-lshort 71
 
 # Row spans: eu-021 p. 3, "Allergy problems" beside its Count and Percentage rows (the
 # rule between them stops short of the stub column): row_span 2 in JSON, rowspan in HTML.
@@ -97,3 +99,17 @@ d = json.load(open('$T/rs.json'))
 c = [x for b in d['blocks'] if b['type'] == 'table' for x in b['table_cells'] if x['text'] == 'Allergy problems']
 sys.exit(0 if len(c) == 1 and c[0]['row_span'] == 2 and c[0]['col'] == 0 else 1)"
 check "row-spanning label: <td rowspan=\"2\">" grep -q '<tr><td rowspan="2">Allergy problems</td><td>Count</td><td>93</td>' "$T/rs.md"
+
+# Row spans beyond the stub column: tables-booktabs p. 2, the LaTeX manual's tableau, where
+# the rule between "gnu" and "emu" has a gap over the Description column, so "stuffed"
+# (column 1) covers both rows, as "gnats" (column 0) covers gram and each.
+"$Q" convert --force --format json -p 2 -o "$T/rs2.json" "$C/born/tables-booktabs.pdf" 2> /dev/null
+check "row span in an inner column: 'stuffed' row_span 2 at column 1, 'gnats' at column 0" python3 -c "
+import json, sys
+d = json.load(open('$T/rs2.json'))
+t = [b for b in d['blocks'] if b['type'] == 'table'][0]  # the tableau comes first
+c = {x['text']: x for x in t['table_cells']}
+s, g = c.get('stuffed'), c.get('gnats')
+ok = s and g and s['col'] == 1 and s['row_span'] == 2 and g['col'] == 0 and g['row_span'] == 2
+ok = ok and c['frozen']['row_span'] == 1 and c['emu']['row_span'] == 1
+sys.exit(0 if ok else 1)"

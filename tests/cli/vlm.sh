@@ -124,6 +124,16 @@ check "request carried skip_special_tokens:false and the n-gram guard" \
     sh -c "grep -q '\"skip_special_tokens\":false' '$T/a.log' && grep -q '\"ngram_size\":30' '$T/a.log'"
 stop_all
 
+# --- 2b. image_format = "jpeg": the page goes as a JPEG data URI ------------------------------
+serve a --flavor ollama; P1=$PORT
+config "$T/qj.toml" "$P1"
+printf 'image_format = "jpeg"\njpeg_quality = 80\n' >> "$T/qj.toml"
+"$Q" convert --vlm always --config "$T/qj.toml" --report "$T/rj.json" "$SCAN" > "$T/oj.md" 2> "$T/ej"
+check "jpeg: the request carried a data:image/jpeg URI" grep -q '"image_prefix":"data:image/jpeg;base64"' "$T/a.log"
+check "jpeg: the report says format jpeg, the page read by the VLM" \
+    $PY -c "import json,sys; p=json.load(open('$T/rj.json'))['documents'][0]['pages'][0]; sys.exit(not (p['vlm']['image']['format']=='jpeg' and p['method']=='vlm'))"
+stop_all
+
 # --- 3. a looping backend: rejected (retried once hotter), then Tesseract -----------------
 serve a --flavor vllm --script loop,length,loop,length; P1=$PORT
 config "$T/q.toml" "$P1"
@@ -222,4 +232,65 @@ config "$T/q.toml" "$P1" 9
 "$Q" info --config "$T/q.toml" > "$T/info" 2>&1; rc=$?
 check "info: exit 0, ds answers ($rc)" sh -c "[ $rc -eq 0 ] && grep -q '^vlm backend 1: ds protocol=deepseek .*: answers$' '$T/info'"
 check "info: the dead backend is named not usable with its URL" grep -q '^vlm backend 2: local .*not usable: GET http://127.0.0.1:9/v1/models' "$T/info"
+stop_all
+
+# --- 9. quire serve --config: /v1/convert uses the same backends --------------------------
+# qserve NAME ARGS...: start `quire serve`, its port in $SPORT (from the listening line)
+qserve() {
+    n=$1; shift
+    "$Q" serve --port 0 "$@" > /dev/null 2> "$T/$n.err" &
+    PIDS="$PIDS $!"
+    i=0
+    while ! grep -q 'listening on' "$T/$n.err" 2>/dev/null && kill -0 $! 2>/dev/null && [ $i -lt 500 ]; do
+        sleep 0.02; i=$((i + 1)); done
+    SPORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/$n.err")
+}
+serve a --flavor vllm --script ok,429,ok --retry-after 0; P1=$PORT
+config "$T/q.toml" "$P1"
+mkdir -p "$T/allow"; cp "$SCAN" "$T/allow/s.pdf"
+qserve s1 --config "$T/q.toml" --allow-paths "$T/allow" --vlm-cache "$T/scache"
+curl -s -D "$T/h9" "http://127.0.0.1:$SPORT/v1/convert?vlm=always" --data-binary @"$SCAN" > "$T/o9.md"
+check "serve: vlm=always answers the backend's page (Markdown from the replay)" grep -q '^# Replayed page ' "$T/o9.md"
+check "serve: X-Quire-VLM-Pages: 1, no fallback" sh -c "grep -qi '^X-Quire-VLM-Pages: 1' '$T/h9' && grep -qi '^X-Quire-VLM-Fallback-Pages: 0' '$T/h9'"
+# the path form with "vlm" in the body and a report
+curl -s "http://127.0.0.1:$SPORT/v1/convert?report=1" -H 'Content-Type: application/json' \
+    -d "{\"path\":\"$T/allow/s.pdf\",\"vlm\":\"always\"}" > "$T/o10.json"
+# the same page as before: the shared --vlm-cache answers it, nothing is requested
+$PY - "$T/o10.json" > "$T/c10" 2>&1 <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+p = r["pages"][0]
+assert r["output"].startswith("# Replayed page"), r["output"][:80]
+assert p["method"] == "vlm" and p["status"] == "ok" and p["vlm"]["backend"] == "ds", p
+assert p["vlm"]["cached"] is True and p["vlm"]["attempts"] == [], p["vlm"]
+print("ok")
+PYEOF
+check "serve: {\"path\",\"vlm\"} body + report=1: per-page provenance, answer from the --vlm-cache" grep -qx ok "$T/c10"
+grep -q Traceback "$T/c10" && cat "$T/c10"
+n_before=$(reqs a)
+curl -s "http://127.0.0.1:$SPORT/v1/convert" --data-binary @"$SCAN" > "$T/o11.md"
+check "serve: no vlm field = the server's default (never): Tesseract, nothing requested" \
+    sh -c "! grep -q 'Replayed page' '$T/o11.md' && [ -s '$T/o11.md' ] && [ $(reqs a) -eq $n_before ]"
+code=$(curl -s -o "$T/o12" -w '%{http_code}' "http://127.0.0.1:$SPORT/v1/convert?vlm=sometimes" --data-binary @"$SCAN")
+check "serve: vlm=sometimes -> 400 invalid_vlm ($code)" sh -c "[ $code = 400 ] && grep -q invalid_vlm '$T/o12'"
+stop_all
+# --vlm always as the server's default; the 429 is retried after Retry-After 0
+serve a --flavor vllm --script 429 --retry-after 0; P1=$PORT
+config "$T/q.toml" "$P1"
+qserve s2 --config "$T/q.toml" --vlm always
+curl -s "http://127.0.0.1:$SPORT/v1/convert?format=json&report=1" --data-binary @"$SCAN" > "$T/o13.json"
+$PY -c "
+import json; r=json.load(open('$T/o13.json')); a=r['pages'][0]['vlm']['attempts']
+assert [x['status'] for x in a]==[429,200] and a[1]['accepted'], a
+assert json.loads(r['output'])['blocks'][0]['source']=='vlm'
+print('ok')" > "$T/c13" 2>&1
+check "serve --vlm always: the default mode, 429 retried, JSON output from the VLM" grep -qx ok "$T/c13"
+stop_all
+# a server without backends refuses vlm modes with a 400 naming the config
+qserve s3 --config "$T/none.toml" 2>/dev/null
+check "serve --config without backends: exit 2 naming the file" grep -q 'no VLM backend is configured in .*none.toml' "$T/s3.err"
+config "$T/dead.toml" 9
+qserve s4 --config "$T/dead.toml"
+check "serve --config, nothing listening: does not start, names the URL" \
+    sh -c "! grep -q 'listening on' '$T/s4.err' && grep -q '127.0.0.1:9/v1/models' '$T/s4.err'"
 stop_all

@@ -25,6 +25,7 @@ int main(void)
     F(quire_page_report, page); F(quire_page_report, method); F(quire_page_report, reason);
     F(quire_page_report, ms); F(quire_page_report, chars); F(quire_page_report, conf);
     F(quire_page_report, error); F(quire_page_report, text_rotation);
+    F(quire_page_report, osd_conf); F(quire_page_report, skew);
     S(quire_page_report);
     F(quire_convert_result, output); F(quire_convert_result, output_len);
     F(quire_convert_result, n_pages); F(quire_convert_result, n_reports);
@@ -50,6 +51,7 @@ int main(void)
     F(quire_search_params, embedder); F(quire_search_params, exact);
     F(quire_search_params, text_rank); F(quire_search_params, highlight_open);
     F(quire_search_params, highlight_close); F(quire_search_params, where);
+    F(quire_search_params, vector); F(quire_search_params, vector_dims);
     S(quire_search_params);
     F(quire_hit, chunk_id); F(quire_hit, document); F(quire_hit, page_start);
     F(quire_hit, page_end); F(quire_hit, heading); F(quire_hit, text); F(quire_hit, snippet);

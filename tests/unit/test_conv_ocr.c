@@ -3,7 +3,8 @@
  * shared corpus: every page is rendered at 300 dpi, recognised by us and by the
  * `tesseract` command-line tool on the very same pixels, and both texts are scored with
  * shared/tools/score.py against the ground truth: our CER must be no worse than the
- * CLI's. Plus the error paths (missing language, cancel), a blank page, and reuse of one
+ * CLI's, and the text byte-identical to it unless we deskewed the page (skew >= 1 degree;
+ * orientation detection leaves these upright pages as they are). Plus the error paths (missing language, cancel), a blank page, and reuse of one
  * handle across pages.
  *
  * Env: QUIRE_OCR_PAGES = "all" or a comma-separated list of corpus ids (default: four
@@ -390,7 +391,14 @@ static void test_ocr_cer_vs_cli(void)
             dt_cli = run_cli(pgm, base);
             T_CHECKF(dt_cli >= 0, "tesseract CLI failed on %s", pgm);
             cer_cli = score_cer(ids[i], cli_txt);
-            T_CHECKF(same_as_cli(cli_txt, &text), "%s: text differs from the CLI's", ids[i]);
+            /* same pixels, same text; except where we straightened the image first
+             * (skew of 1 degree or more: the moderate300 pages), which must then read
+             * at least as well (checked below) */
+            if (page.skew > -1.0f && page.skew < 1.0f)
+                T_CHECKF(same_as_cli(cli_txt, &text), "%s: text differs from the CLI's",
+                         ids[i]);
+            else
+                printf("  %s: deskewed by %.2f degrees before OCR\n", ids[i], page.skew);
             T_CHECKF(cer <= cer_cli, "%s: our CER %.4f > CLI %.4f", ids[i], cer, cer_cli);
         }
         printf("  %-40s %8.4f %8.4f %7.2f %7.2f\n", ids[i], cer, cer_cli, dt, dt_cli);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ocr/vlm.h"
+#include "pdf/pdf.h"
 #include "testlib.h"
 
 static char replay_bin[1024];
@@ -714,6 +715,125 @@ static void test_cache(void)
     T_EQ_INT(log_count(&s, "\"kind\""), 2);
 }
 
+/* The page image encoders: a PNG and a JPEG of a synthetic page (text-like strokes and
+ * noise), read back by MuPDF (qr_pdf_open on the file): the PNG pixel for pixel, the JPEG
+ * within a small mean error; the PNG is no larger than the raw pixels. */
+static void test_image_encoders(void)
+{
+    qr_image img = {0};
+    img.width = 613;
+    img.height = 401;
+    img.dpi = 100;
+    img.pixels = qr_malloc((size_t)img.width * (size_t)img.height);
+    T_CHECK(img.pixels != NULL);
+    if (!img.pixels)
+        return;
+    unsigned seed = 12345;
+    for (int y = 0; y < img.height; y++)
+        for (int x = 0; x < img.width; x++) {
+            seed = seed * 1103515245u + 12345u;
+            int ink = (y % 40 < 12 && x % 9 < 5) || (x > 500 && y > 300);
+            img.pixels[(size_t)y * (size_t)img.width + (size_t)x] =
+                (unsigned char)(ink ? 20 + (seed >> 28) : 250 - (seed >> 29));
+        }
+    for (int fmt = 0; fmt < 2; fmt++) {
+        unsigned char *enc = NULL;
+        size_t n = 0;
+        quire_error err = {0, ""};
+        quire_status st = fmt == 0 ? qr_pdf_encode_png(NULL, &img, &enc, &n, &err)
+                                   : qr_pdf_encode_jpeg(&img, 90, &enc, &n, &err);
+        T_CHECKF(st == QUIRE_OK, "encode %d: %s", fmt, err.msg);
+        if (st != QUIRE_OK)
+            continue;
+        T_CHECK(n > 100 && n < (size_t)img.width * (size_t)img.height);
+        T_CHECK(fmt == 0 ? memcmp(enc, "\x89PNG\r\n\x1a\n", 8) == 0 : enc[0] == 0xFF && enc[1] == 0xD8);
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/enc.%s", t_tmpdir(), fmt == 0 ? "png" : "jpg");
+        FILE *f = fopen(path, "wb");
+        T_CHECK(f && fwrite(enc, 1, n, f) == n);
+        if (f)
+            fclose(f);
+        qr_free(enc);
+        qr_pdf *pdf = NULL;
+        qr_image back = {0};
+        st = qr_pdf_open(path, &pdf, &err);
+        T_CHECKF(st == QUIRE_OK, "open %s: %s", path, err.msg);
+        if (st == QUIRE_OK)
+            st = qr_pdf_render_gray(pdf, 1, 0, 0, 0, &back, NULL, &err);
+        T_CHECKF(st == QUIRE_OK, "render %s: %s", path, err.msg);
+        if (st == QUIRE_OK) {
+            T_EQ_INT(back.width, img.width);
+            T_EQ_INT(back.height, img.height);
+            double diff = 0;
+            long exact = 0, npx = (long)img.width * img.height;
+            for (long i = 0; back.width == img.width && back.height == img.height && i < npx; i++) {
+                int d = (int)back.pixels[i] - (int)img.pixels[i];
+                diff += d < 0 ? -d : d;
+                exact += d == 0;
+            }
+            if (fmt == 0)
+                T_CHECKF(exact == npx, "PNG: %ld of %ld pixels differ", npx - exact, npx);
+            else
+                T_CHECKF(diff / (double)npx < 6.0, "JPEG: mean |diff| %.2f", diff / (double)npx);
+        }
+        qr_image_free(&back);
+        qr_pdf_close(pdf);
+    }
+    qr_image_free(&img);
+}
+
+/* The public C API: a quire.toml file loaded with quire_config_load, given to the
+ * converter (quire_converter_params.config), pages read by its backend; without a config a
+ * VLM mode is refused with a message naming what to configure. */
+static void test_public_api_config(void)
+{
+    server s;
+    T_CHECK(start_server(&s, "vllm", NULL, NULL) == 0);
+    char toml[1024], scan[1024];
+    snprintf(toml, sizeof(toml), "%s/api.toml", t_tmpdir());
+    snprintf(scan, sizeof(scan), "%s/corpus/scanned/scan-long-r-intro-p24-mild150.pdf", t_shared());
+    FILE *f = fopen(toml, "w");
+    T_CHECK(f != NULL);
+    if (f) {
+        fputs(toml1("deepseek", s.port, 0, NULL), f);
+        fclose(f);
+    }
+    quire_error err = {0, ""};
+    quire_config *cfg = NULL;
+    T_CHECKF(quire_config_load(toml, &cfg, &err) == QUIRE_OK, "load: %s", err.msg);
+    T_EQ_INT(quire_config_n_backends(cfg), 1);
+    T_CHECK(cfg && strcmp(quire_config_source(cfg), toml) == 0);
+    quire_converter_params cp = quire_converter_default_params();
+    cp.config = cfg;
+    quire_converter *conv = NULL;
+    T_CHECKF(quire_converter_new(&cp, &conv, &err) == QUIRE_OK, "converter: %s", err.msg);
+    quire_convert_params p = quire_convert_default_params();
+    p.vlm = QUIRE_VLM_ALWAYS;
+    quire_convert_result *res = NULL;
+    quire_status st = conv ? quire_convert_file(conv, scan, &p, &res, &err) : QUIRE_ERROR;
+    T_CHECKF(st == QUIRE_OK, "convert: %s", err.msg);
+    if (res) {
+        T_CHECK(strstr(res->output, "# Replayed page") != NULL);
+        T_EQ_INT(res->n_reports, 1);
+        T_EQ_INT(res->reports[0].method, QUIRE_METHOD_VLM);
+        T_CHECK(res->page_vlm && res->page_vlm[0] && strstr(res->page_vlm[0], "\"outcome\":\"ok\""));
+    }
+    quire_convert_result_free(res);
+    quire_converter_free(conv);
+    stop_server(&s);
+    T_EQ_INT(log_count(&s, "\"kind\":\"ok\""), 1);
+    /* a converter without a config: the VLM mode is an argument error naming the config */
+    cp = quire_converter_default_params();
+    conv = NULL;
+    T_CHECK(quire_converter_new(&cp, &conv, &err) == QUIRE_OK);
+    res = NULL;
+    st = conv ? quire_convert_file(conv, scan, &p, &res, &err) : QUIRE_ERROR;
+    T_EQ_INT(st, QUIRE_INVALID_ARG);
+    T_CHECK(res == NULL && strstr(err.msg, "quire.toml") && strstr(err.msg, "backends"));
+    quire_converter_free(conv);
+    quire_config_free(cfg);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -735,5 +855,7 @@ int main(int argc, char **argv)
     T_RUN(test_probe_and_keys);
     T_RUN(test_timeouts);
     T_RUN(test_cache);
+    T_RUN(test_public_api_config);
+    T_RUN(test_image_encoders);
     return t_done();
 }

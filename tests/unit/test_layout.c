@@ -416,6 +416,68 @@ static void test_ruled_table(void)
            "| a | 1 | first one |\n| b |  | x\\|y |\n\nText after the table.\n");
 }
 
+/* A full grid whose middle column has a cell over two rows (\\multirow with \\cline{1-1}
+ * and \\cline{3-3} under its first row: the rule between the two rows has a gap over
+ * column 1): row_span 2 in table_cells, rowspan="2" in HTML; the stub column and the
+ * rows with full rules have no span. */
+static void test_row_span_inner_column(void)
+{
+    static const char *cells[4][3] = {{"Item", "Group", "Value"},
+                                      {"alpha", "shared", "1"},
+                                      {"beta", "", "2"},
+                                      {"gamma", "own", "3"}};
+    qr_page *pg = new_page(1, QR_SRC_TEXT);
+    new_block(pg);
+    line(pg, 72, 80, 10, 0, "Text before the table.");
+    for (int r = 0; r <= 4; r++) {
+        float y = 100 + 20.0f * (float)r;
+        if (r == 2) { /* the rule between alpha and beta skips the Group column */
+            rule(pg, 72, y, 172, y + 0.5f);
+            rule(pg, 272, y, 372, y + 0.5f);
+        } else {
+            rule(pg, 72, y, 372, y + 0.5f);
+        }
+    }
+    for (int k = 0; k <= 3; k++)
+        rule(pg, 72 + 100.0f * (float)k, 100, 72.5f + 100.0f * (float)k, 180);
+    new_block(pg);
+    for (int r = 0; r < 4; r++)
+        for (int k = 0; k < 3; k++)
+            if (cells[r][k][0])
+                line(pg, 76 + 100.0f * (float)k, 105 + 20.0f * (float)r, 10, 0, cells[r][k]);
+    new_block(pg);
+    line(pg, 72, 200, 10, 0, "Text after the table.");
+    run1(pg);
+    const qr_block *t = NULL;
+    for (int k = 0; k < g_lay.n_blocks; k++)
+        if (g_lay.blocks[k].type == QR_BLK_TABLE)
+            t = &g_lay.blocks[k];
+    T_CHECKF(t != NULL, "no table:\n%s", g_md);
+    if (!t)
+        return;
+    T_EQ_INT(t->n_rows, 4);
+    T_EQ_INT(t->n_cols, 3);
+    int found = 0;
+    for (int i = 0; i < t->n_tcells; i++) {
+        const qr_tcell *c = &t->tcells[i];
+        if (strcmp(c->text, "shared") == 0) {
+            found = 1;
+            T_CHECKF(c->row == 1 && c->col == 1 && c->row_span == 2 && c->col_span == 1,
+                     "shared at %d,%d span %dx%d", c->row, c->col, c->row_span, c->col_span);
+        } else {
+            T_CHECKF(c->row_span == 1, "'%s' spans %d rows", c->text, c->row_span);
+        }
+    }
+    T_CHECK(found);
+    qr_buf b;
+    qr_buf_init(&b, 0);
+    qr_layout l1 = {(qr_block *)t, 1, 0};
+    qr_export_markdown_opts(&l1, &b, 0, QUIRE_TABLES_AUTO);
+    T_CHECKF(b.data && strstr(b.data, "<tr><td>alpha</td><td rowspan=\"2\">shared</td><td>1</td></tr>\n"
+                                      "<tr><td>beta</td><td>2</td></tr>"), "%s", b.data);
+    qr_buf_free(&b);
+}
+
 static void test_booktabs_table(void)
 {
     qr_page *pg = new_page(1, QR_SRC_TEXT);
@@ -613,7 +675,7 @@ static void test_keep_lines_for_text(void)
     line(pages[0], 72, 612, 10, 0, "ple of kept lines.");
     qr_arena_reset(&g_out);
     quire_error err = {0};
-    qr_layout_opts lo = {1, 1};
+    qr_layout_opts lo = {1, 1, 0};
     quire_status st = qr_layout_doc_ex((const qr_page *const *)pages, 5, &lo, &g_out, &g_lay, &err);
     T_CHECKF(st == QUIRE_OK, "layout: %s", err.msg);
     T_EQ_INT(g_lay.n_removed_furniture, 0);
@@ -623,6 +685,89 @@ static void test_keep_lines_for_text(void)
     T_CHECKF(b.data && strstr(b.data, "This is an exam-\nple of kept lines."), "%s", b.data);
     T_CHECKF(b.data && strstr(b.data, "Proceedings of Testing 2024"), "%s", b.data);
     qr_buf_free(&b);
+}
+
+/* Figures: an image above its caption becomes a figure block just before the caption,
+ * carrying it; a label drawn inside the image moves into the figure; a captioned vector
+ * drawing is a figure, an uncaptioned one and a logo-sized image are not. */
+static void image_block(qr_page *pg, qr_bbox bb)
+{
+    qr_tblock *b = &pg->blocks[pg->n_blocks++];
+    memset(b, 0, sizeof(*b));
+    b->kind = QR_BLOCK_IMAGE;
+    b->bbox = bb;
+}
+
+static void test_figures(void)
+{
+    qr_page *pg = new_page(1, QR_SRC_TEXT);
+    float y = 72;
+    new_block(pg);
+    para(pg, &y, 3);
+    image_block(pg, (qr_bbox){72, 140, 400, 340});  /* a photo */
+    new_block(pg);
+    line(pg, 200, 300, 10, 0, "axis label");         /* drawn on it */
+    new_block(pg);
+    line(pg, 72, 350, 10, 0, "Figure 1: The photo.");
+    image_block(pg, (qr_bbox){500, 40, 530, 60});    /* a logo: too small */
+    qr_bbox drawings[2] = {{72, 420, 400, 560}, {72, 650, 400, 760}};
+    pg->drawings = drawings;
+    pg->n_drawings = 2;
+    new_block(pg);
+    line(pg, 72, 570, 10, 0, "Fig. 2. A plot.");     /* under the first drawing only */
+    y = 600;
+    new_block(pg);
+    para(pg, &y, 2);
+    qr_arena_reset(&g_out);
+    quire_error err = {0};
+    qr_layout_opts lo = {0, 0, 1};
+    quire_status st = qr_layout_doc_ex((const qr_page *const *)&pg, 1, &lo, &g_out, &g_lay, &err);
+    T_CHECKF(st == QUIRE_OK, "layout: %s", err.msg);
+    int nf = 0, first = -1;
+    for (int k = 0; k < g_lay.n_blocks; k++) {
+        const qr_block *b = &g_lay.blocks[k];
+        T_CHECKF(!(b->type == QR_BLK_PARAGRAPH && strcmp(b->text, "axis label") == 0),
+                 "the label stayed a paragraph");
+        if (b->type != QR_BLK_FIGURE)
+            continue;
+        if (first < 0)
+            first = k;
+        nf++;
+        T_CHECK(k + 1 < g_lay.n_blocks && g_lay.blocks[k + 1].type == QR_BLK_CAPTION);
+    }
+    T_EQ_INT(nf, 2);
+    if (first >= 0) {
+        const qr_block *f = &g_lay.blocks[first];
+        T_CHECKF(f->caption && strcmp(f->caption, "Figure 1: The photo.") == 0, "%s",
+                 f->caption ? f->caption : "(null)");
+        T_CHECKF(strcmp(f->text, "axis label") == 0, "figure text '%s'", f->text);
+        T_CHECK(f->bbox.x0 == 72 && f->bbox.y1 == 340 && f->page == 1);
+        T_CHECK(first > 0 && g_lay.blocks[first - 1].type == QR_BLK_PARAGRAPH);
+    }
+    if (nf == 2) {
+        const qr_block *f = &g_lay.blocks[first + 2];
+        T_CHECK(f->type == QR_BLK_FIGURE && f->caption && strncmp(f->caption, "Fig. 2.", 7) == 0);
+        T_CHECK(f->bbox.y0 == 420);
+    }
+    /* Markdown of an unexported figure: its labels as a comment, no image reference */
+    qr_buf b;
+    qr_buf_init(&b, 0);
+    qr_export_markdown(&g_lay, &b);
+    T_CHECKF(b.data && strstr(b.data, "<!-- figure text: axis label -->") && !strstr(b.data, "!["),
+             "%s", b.data);
+    qr_buf_free(&b);
+    /* exported: the caption as alt text, ']' escaped */
+    ((qr_block *)&g_lay.blocks[first])->image = "doc-p1-fig1.png";
+    ((qr_block *)&g_lay.blocks[first])->caption = "Figure 1: [x]";
+    qr_buf_init(&b, 0);
+    qr_export_markdown(&g_lay, &b);
+    T_CHECKF(b.data && strstr(b.data, "![Figure 1: \\[x\\]](doc-p1-fig1.png)\n"), "%s", b.data);
+    qr_buf_free(&b);
+    /* without the option (plain text, the library's old callers): no figure blocks */
+    lo.figures = 0;
+    st = qr_layout_doc_ex((const qr_page *const *)&pg, 1, &lo, &g_out, &g_lay, &err);
+    for (int k = 0; st == QUIRE_OK && k < g_lay.n_blocks; k++)
+        T_CHECK(g_lay.blocks[k].type != QR_BLK_FIGURE);
 }
 
 static qr_layout hand_layout(qr_block *b, int n)
@@ -835,12 +980,14 @@ int main(void)
     T_RUN(test_baseline_rows);
     T_RUN(test_aligned_table);
     T_RUN(test_ruled_table);
+    T_RUN(test_row_span_inner_column);
     T_RUN(test_booktabs_table);
     T_RUN(test_spanning_header);
     T_RUN(test_no_false_table);
     T_RUN(test_code);
     T_RUN(test_furniture);
     T_RUN(test_keep_lines_for_text);
+    T_RUN(test_figures);
     T_RUN(test_markdown_escaping);
     T_RUN(test_json);
     T_RUN(test_json_of_layout);

@@ -198,6 +198,68 @@ static void test_kernels_vs_reference(void)
     }
 }
 
+/* Every kernel's own activation conversion gives the portable conversion's bytes (and
+ * int8 scales), on rows with NaN, infinities, denormals, signed zeros, exact halves of
+ * the int8 step, all-zero rows and k not a multiple of the vector width. */
+static void test_convert_vs_portable(void)
+{
+    static const int ks[] = {1, 7, 16, 31, 64, 100, 384, 1537};
+    uint64_t rs = 3;
+    int tested = 0;
+    for (int ki = 0; qr_lp_names[ki]; ki++) {
+        const qr_lp_kernel *k = qr_lp_get(qr_lp_names[ki]);
+        if (!k) {
+            printf("SKIP %s conversion: not available on this CPU (%s)\n", qr_lp_names[ki],
+                   qr_lp_missing(qr_lp_names[ki]));
+            continue;
+        }
+        if (!k->convert)
+            continue;
+        tested++;
+        qr_lp_convert_fn ref = qr_lp_convert_portable(k->prec);
+        size_t esz = k->prec == QR_PREC_BF16 ? 2 : 1;
+        for (size_t ki2 = 0; ki2 < QR_ARRAY_LEN(ks); ki2++) {
+            int kk = ks[ki2], m = 9, kp = (kk + QR_LP_KALIGN - 1) / QR_LP_KALIGN * QR_LP_KALIGN;
+            long lda = kk + 3;
+            float *a = malloc((size_t)m * lda * 4);
+            fill(a, (size_t)m * lda, &rs, 2.0f);
+            for (int j = 0; j < kk; j++) {
+                a[1 * lda + j] = 0.0f; /* all-zero row */
+                a[2 * lda + j] = (float)(j % 255 - 127) / 127.0f * 3.0f; /* exact steps */
+                a[3 * lda + j] = ((float)j + 0.5f) * (j & 1 ? -1.0f : 1.0f); /* halves */
+                a[4 * lda + j] = j & 1 ? 1e-40f : -1e-39f; /* denormals */
+            }
+            a[0] = NAN;
+            a[5 * lda + kk / 2] = INFINITY;
+            a[6 * lda] = -0.0f;
+            a[7 * lda + kk - 1] = -NAN;
+            {
+                uint32_t snan = 0x7f800001u; /* signalling NaN: bf16 must make it quiet */
+                memcpy(&a[8 * lda + kk - 1], &snan, 4);
+            }
+            if (kk > 2)
+                a[8 * lda + 2] = 1e30f;
+            size_t bytes = (size_t)m * kp * esz;
+            unsigned char *d0 = malloc(bytes), *d1 = malloc(bytes);
+            float s0[9], s1[9];
+            memset(d0, 0xAB, bytes);
+            memset(d1, 0xCD, bytes);
+            for (int i = 0; i < m; i++)
+                s0[i] = s1[i] = -1.0f;
+            ref(a, lda, kk, kp, d0, s0, 0, m);
+            k->convert(a, lda, kk, kp, d1, s1, 2, m); /* two calls, as threads split rows */
+            k->convert(a, lda, kk, kp, d1, s1, 0, 2);
+            T_CHECKF(memcmp(d0, d1, bytes) == 0, "%s conversion k=%d differs", k->name, kk);
+            if (k->prec == QR_PREC_INT8)
+                T_CHECKF(memcmp(s0, s1, sizeof s0) == 0, "%s scales k=%d differ", k->name, kk);
+            free(a), free(d0), free(d1);
+        }
+        printf("  %s conversion = portable conversion (%zu widths, NaN/inf/denormal rows)\n",
+               k->name, QR_ARRAY_LEN(ks));
+    }
+    (void)tested;
+}
+
 /* The low-precision paths are close to fp32 on one layer, and the fp32 path through the
  * entry point is the fp32 table's gemm. */
 static void test_linear_vs_fp32(void)
@@ -429,6 +491,10 @@ static void test_quality_minilm(void)
     if (strcmp(qr_lp_active(QR_PREC_INT8)->name, "scalar-int8") != 0)
         for (int prec = QR_PREC_BF16; prec <= QR_PREC_INT8; prec++)
             check_quality(dir, &s, prec, "scalar");
+    /* the 256-bit int8 kernel QUIRE_CPU=avx2 chooses (avx-vnni or avx2-int8), when it is
+     * not the one already checked above */
+    if (qr_nn_get("avx2") && strcmp(qr_nn()->name, "avx2") != 0)
+        check_quality(dir, &g, QR_PREC_INT8, "avx2");
     golden_free(&s);
     golden_free(&g);
 }
@@ -476,15 +542,27 @@ static void test_fingerprint_and_args(void)
         T_CHECK(qr_nn_select("avx512", NULL) == QUIRE_OK);
         T_CHECK(strncmp(quire_precision_kernel(QUIRE_PRECISION_INT8), "amx", 3) != 0);
     }
+    if (qr_nn_get("avx2")) { /* int8 on the 256-bit kernels, bf16 on the reference */
+        T_CHECK(qr_nn_select("avx2", NULL) == QUIRE_OK);
+        const char *want = qr_lp_get("avx-vnni") ? "avx-vnni" : "avx2-int8";
+        T_CHECKF(strcmp(quire_precision_kernel(QUIRE_PRECISION_INT8), want) == 0,
+                 "QUIRE_CPU=avx2: int8 kernel %s, expected %s",
+                 quire_precision_kernel(QUIRE_PRECISION_INT8), want);
+        T_CHECK(strcmp(quire_precision_kernel(QUIRE_PRECISION_BF16), "scalar-bf16") == 0);
+    }
     qr_nn_select(NULL, NULL);
 }
 
 int main(void)
 {
+    char cache[600]; /* the packed-weight cache of the bf16/int8 opens: not ~/.cache */
+    snprintf(cache, sizeof cache, "%s/pack-cache", t_tmpdir());
+    setenv("QUIRE_CACHE_DIR", cache, 0);
     quire_init(QUIRE_VERSION_NUMBER, NULL);
     T_RUN(test_bf16_rounding);
     T_RUN(test_reference_arithmetic);
     T_RUN(test_kernels_vs_reference);
+    T_RUN(test_convert_vs_portable);
     T_RUN(test_linear_vs_fp32);
     T_RUN(test_fingerprint_and_args);
     T_RUN(test_quality_tiny);

@@ -35,7 +35,7 @@ static uint64_t rng = 0x5eed;
 static int complete(const qr_kernels *kt)
 {
     return kt && kt->gemm && kt->layernorm && kt->attention && kt->gelu && kt->softmax &&
-           kt->dot && kt->axpy;
+           kt->dot && kt->axpy && kt->exp_sum;
 }
 
 /* The ti-th table of this build (qr_nn_names) if this CPU runs it, it is complete
@@ -666,6 +666,115 @@ static void test_attention(void)
     }
 }
 
+/* ---- blocked attention (online softmax) ------------------------------------------------ */
+
+/* qr_attention_blocked on table kt against an oracle: the naive softmax(scale q k^T + bias) v
+ * in double (oracle NULL), or kt's own attention kernel (the direct path; no bias). Every
+ * table, the scalar one included (the blocked code runs on its gemm and exp_sum). */
+static double run_blocked_case(const qr_kernels *kt, int t, int d, int with_bias, int vs_direct)
+{
+    const long ld = 3L * d + 3, ldo = d + 5;
+    const size_t qkv_len = (size_t)(t - 1) * ld + 3 * (size_t)d;
+    const size_t o_len = (size_t)(t - 1) * ldo + d;
+    tbuf bq, bo, br, bs, bb;
+    float *qkv = tb_new(&bq, qkv_len);
+    fill_randn(qkv, qkv_len, 1.0f);
+    float *out = tb_new(&bo, o_len);
+    for (size_t i = 0; i < o_len; i++)
+        out[i] = 777.0f;
+    float *ref = dup_floats(&br, out, o_len);
+    float *scratch = tb_new_aligned(&bs, QR_ATTN_SCRATCH(t, d));
+    float *bias = NULL;
+    if (with_bias) { /* a bias that grows with distance, so far keys matter less */
+        bias = tb_new(&bb, 2 * (size_t)t - 1);
+        for (int u = -(t - 1); u <= t - 1; u++)
+            bias[u + t - 1] = -0.01f * (float)abs(u) + 0.5f * (float)((u * 7919) % 5) / 5.0f;
+    }
+    qr_attn_args at = {.q = qkv, .k = qkv + d, .v = qkv + 2 * d, .ldq = ld, .ldk = ld,
+                       .ldv = ld, .out = out, .ldo = ldo, .t = t, .d = d,
+                       .scale = 2.0f / sqrtf((float)d), .scratch = scratch, .bias = bias};
+    qr_attention_blocked(kt, &at);
+    if (vs_direct) {
+        at.out = ref;
+        at.bias = NULL;
+        kt->attention(&at);
+    } else {
+        double *sc = malloc((size_t)t * sizeof(double));
+        for (int i = 0; i < t; i++) {
+            const float *q = qkv + (size_t)i * ld;
+            double mx = -INFINITY, sum = 0;
+            for (int j = 0; j < t; j++) {
+                const float *kk = qkv + (size_t)j * ld + d;
+                double dot = 0;
+                for (int c = 0; c < d; c++)
+                    dot += (double)q[c] * kk[c];
+                sc[j] = dot * at.scale + (bias ? bias[j - i + t - 1] : 0.0);
+                mx = fmax(mx, sc[j]);
+            }
+            for (int j = 0; j < t; j++)
+                sum += (sc[j] = exp(sc[j] - mx));
+            for (int c = 0; c < d; c++) {
+                double o = 0;
+                for (int j = 0; j < t; j++)
+                    o += sc[j] * qkv[(size_t)j * ld + 2 * d + c];
+                ref[(size_t)i * ldo + c] = (float)(o / sum);
+            }
+        }
+        free(sc);
+    }
+    double vmax = 1e-30, worst = 0;
+    for (int j = 0; j < t; j++)
+        for (int c = 0; c < d; c++)
+            vmax = fmax(vmax, fabs(qkv[(size_t)j * ld + 2 * d + c]));
+    int gap = 0, bad = 0;
+    for (size_t i = 0; i < o_len; i++) {
+        if ((long)(i % (size_t)ldo) >= d) {
+            gap += out[i] != 777.0f;
+            continue;
+        }
+        double err = fabs((double)out[i] - ref[i]) / vmax;
+        if (!(err <= TOL_ATTN))
+            err = INFINITY;
+        worst = fmax(worst, err);
+        if (err > TOL_ATTN && bad++ < 3)
+            T_CHECKF(0, "%s blocked attention t=%d d=%d bias %d vs %s: out[%zu] %g, want %g",
+                     kt->name, t, d, with_bias, vs_direct ? "direct" : "naive", i, out[i], ref[i]);
+    }
+    T_CHECKF(gap == 0, "%s blocked attention t=%d d=%d wrote %d cells of the ldo gap", kt->name,
+             t, d, gap);
+    if (bias)
+        tb_free(&bb);
+    tb_free(&bs);
+    tb_free(&bq);
+    tb_free(&bo);
+    tb_free(&br);
+    return worst;
+}
+
+static void test_attention_blocked(void)
+{
+    /* around the block sizes (32 queries, 256 keys), head sizes of the tiny models (8),
+     * MPNet-tiny (8 of 24), odd ones and the real models' 64 */
+    static const int ts[] = {1, 2, 31, 33, 255, 256, 257, 600};
+    static const int ds[] = {8, 24, 64, 5};
+    for (int ti = 0; qr_nn_names[ti]; ti++) {
+        const qr_kernels *kt = qr_nn_get(qr_nn_names[ti]);
+        if (!complete(kt))
+            continue;
+        double worst = 0;
+        for (size_t a = 0; a < sizeof(ts) / sizeof(ts[0]); a++)
+            for (size_t b = 0; b < sizeof(ds) / sizeof(ds[0]); b++) {
+                tb_guard = (a + b) & 1;
+                worst = fmax(worst, run_blocked_case(kt, ts[a], ds[b], (int)((a + b) % 2), 0));
+            }
+        /* a long input: against this table's direct kernel (d = 64: its blocked-rows
+         * path), and with the bias against the naive reference */
+        worst = fmax(worst, run_blocked_case(kt, 3000, 64, 0, 1));
+        worst = fmax(worst, run_blocked_case(kt, 3000, 8, 1, 0));
+        report(kt->name, "blocked attention", worst, TOL_ATTN);
+    }
+}
+
 /* ---- tables ----------------------------------------------------------------------------- */
 
 static void test_tables(void)
@@ -697,5 +806,6 @@ int main(void)
     T_RUN(test_gemm);
     T_RUN(test_gemm_guard);
     T_RUN(test_attention);
+    T_RUN(test_attention_blocked);
     return t_done();
 }
