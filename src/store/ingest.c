@@ -398,7 +398,7 @@ static char *doc_meta(quire_store *st, long long id)
  * document had, whose stale "pdf." keys are dropped) plus every "pdf." key of pdf that base
  * does not set (the caller's own value wins). qr_malloc'd JSON; NULL when both are empty
  * or out of memory (*oom set). */
-static char *merge_meta(const char *base, int base_is_user, const char *pdf, int *oom)
+char *qr_ingest_merge_meta(const char *base, int base_is_user, const char *pdf, int *oom)
 {
     *oom = 0;
     json_t *b = base ? json_loads(base, 0, NULL) : NULL;
@@ -452,7 +452,7 @@ static quire_status set_meta(quire_store *st, long long coll_id, const char *pat
     }
     sqlite3_finalize(s);
     s = NULL;
-    meta = merge_meta(user_meta, 1, old, &oom);
+    meta = qr_ingest_merge_meta(user_meta, 1, old, &oom);
     qr_free(old);
     if (oom) {
         pthread_mutex_unlock(&st->lock);
@@ -576,7 +576,7 @@ static quire_status write_document(quire_store *st, const char *coll_name,
     int user_meta = meta != NULL, oom = 0;
     if (old > 0 && !meta)
         meta = old_meta = doc_meta(st, old);
-    kept_meta = merge_meta(meta, user_meta, pp->pdf_meta, &oom);
+    kept_meta = qr_ingest_merge_meta(meta, user_meta, pp->pdf_meta, &oom);
     qr_free(old_meta);
     meta = kept_meta;
     if (oom) {

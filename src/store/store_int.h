@@ -129,6 +129,9 @@ quire_status qr_ingest_hash(const char *path, char hex[65], long long *size, qui
  * its realpath). */
 quire_status qr_ingest_doc_key(const char *path, const quire_ingest_params *p, char *out,
                                size_t cap, quire_error *err);
+/* A document's metadata: base (the caller's, or the stored document's, whose stale pdf.*
+ * keys are dropped) plus the pdf.* keys of pdf it does not set. NULL when empty/OOM. */
+char *qr_ingest_merge_meta(const char *base, int base_is_user, const char *pdf, int *oom);
 quire_status qr_ingest_prepare(const char *path, const quire_ingest_params *p, const qr_coll *c,
                                qr_prepared *pp, quire_ingest_result *res, quire_error *err);
 /* A client's query vector (qvec.c): a JSON array of numbers, a base64 string of float32

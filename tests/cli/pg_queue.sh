@@ -69,12 +69,13 @@ check "each document stored once" \
 check "the work was shared (more than one worker committed)" \
     [ "$(pg_q "SELECT count(DISTINCT worker_id) FROM documents")" -ge 2 ]
 "$Q" ingest --db "$T/s.db" -c docs --model "$MODEL" -q "$T/in"
-pgdump() { $PSQL -F '|' -c "SELECT d.path, d.sha256, d.pages, c.seq, c.page_start, c.page_end, c.heading, c.text, c.n_tokens, upper(encode(v.vec, 'hex')) FROM documents d JOIN chunks c ON c.document_id = d.id LEFT JOIN vectors v ON v.chunk_id = c.id ORDER BY d.path, c.seq"; }
-sqdump() { sqlite3 -separator '|' "$T/s.db" "SELECT d.path, d.sha256, d.pages, c.seq, c.page_start, c.page_end, c.heading, c.text, c.n_tokens, hex(v.vec) FROM documents d JOIN chunks c ON c.document_id = d.id LEFT JOIN vectors v ON v.chunk_id = c.id ORDER BY d.path, c.seq"; }
+pgdump() { $PSQL -F '|' -c "SELECT d.path, d.sha256, d.pages, d.meta, c.seq, c.page_start, c.page_end, c.heading, c.text, c.n_tokens, upper(encode(v.vec, 'hex')) FROM documents d JOIN chunks c ON c.document_id = d.id LEFT JOIN vectors v ON v.chunk_id = c.id ORDER BY d.path, c.seq"; }
+sqdump() { sqlite3 -separator '|' "$T/s.db" "SELECT d.path, d.sha256, d.pages, d.meta, c.seq, c.page_start, c.page_end, c.heading, c.text, c.n_tokens, hex(v.vec) FROM documents d JOIN chunks c ON c.document_id = d.id LEFT JOIN vectors v ON v.chunk_id = c.id ORDER BY d.path, c.seq"; }
 pgdump > "$T/pg.txt"; sqdump > "$T/sq.txt"
+check "some documents carry pdf.* metadata" [ "$(pg_q "SELECT count(*) > 0 FROM documents WHERE meta LIKE '%\"pdf.%'")" = t ]
 check "PostgreSQL holds $(pg_q 'SELECT count(*) FROM chunks') chunks, each with its vector" \
     [ "$(pg_q "SELECT (SELECT count(*) FROM chunks) > 20 AND NOT EXISTS (SELECT 1 FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id))")" = t ]
-check "same documents, chunk texts, pages and byte-equal vectors as the SQLite ingest" \
+check "same documents, pdf.* metadata, chunk texts, pages and byte-equal vectors as the SQLite ingest" \
     cmp -s "$T/pg.txt" "$T/sq.txt"
 check "collection and index recorded with the model's fingerprint" \
     [ "$(pg_q "SELECT i.fingerprint FROM collections c JOIN indexes i ON i.id = c.active_index WHERE c.name = 'docs'")" = \

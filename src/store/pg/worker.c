@@ -394,7 +394,11 @@ static quire_status commit(wk_thread *t, const wk_job *j, const qr_prepared *pp,
         *outcome = "unchanged";
     } else {
         *outcome = old ? "updated" : "added";
-        if (old && !PQgetisnull(r, 0, 2) && !(meta = qr_strdup(PQgetvalue(r, 0, 2)))) {
+        /* the stored document's own keys stay; its pdf.* keys come from this conversion */
+        int oom = 0;
+        meta = qr_ingest_merge_meta(old && !PQgetisnull(r, 0, 2) ? PQgetvalue(r, 0, 2) : NULL,
+                                    0, pp->pdf_meta, &oom);
+        if (oom) {
             rc = qr_err(err, QUIRE_NOMEM, "out of memory");
             goto fail;
         }
