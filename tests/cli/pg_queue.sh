@@ -9,6 +9,10 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../tools/pg.sh"
 MODEL=examples/tiny-bert
+if "$Q" info 2>/dev/null | grep -q 'WITH_PG=0'; then
+    bad "this quire was built with WITH_PG=0: the PostgreSQL tests cannot run (not skipped: failed)"
+    exit 1
+fi
 if ! pg_start; then
     bad "a throwaway PostgreSQL server starts (postgresql-15 from .ci/setup)"
     exit 1
