@@ -53,6 +53,11 @@ typedef int (*cli_opt_cb)(int idx, const char *val, void *user);
 int cli_parse(int argc, char **argv, const cli_opt *opts, cli_opt_cb on_opt, void *user,
               const char **pos, int max_pos, int *n_pos, void (*print_help)(FILE *out));
 
+/* The environment variable that gives option o of subcommand cmd its default when the
+ * command line leaves it out (QUIRE_DB, QUIRE_MODEL), or NULL. cli_parse applies it
+ * after argv; cli_print_opts names it in the help. */
+const char *cli_env_default(const char *cmd, const cli_opt *o);
+
 /* Print an options table. */
 void cli_print_opts(FILE *out, const cli_opt *opts);
 

@@ -18,7 +18,7 @@ typedef struct serve_args {
     int wait_set, truncate, no_batching, quiet, accept_any, token_ids_native;
     char model_names[1024];
     int precision;
-    const char *config, *vlm_cache;
+    const char *config, *vlm_cache, *access_log;
     int vlm;
     quire_config *cfg;
 } serve_args;
@@ -54,6 +54,8 @@ static const cli_opt opts[] = {
     {"vlm", 0, 1, "never|auto|always|tables|formulas",
      "/v1/convert's VLM mode when a request names none (default never)"},
     {"vlm-cache", 0, 1, "DIR", "cache VLM answers in DIR (shared by every request)"},
+    {"access-log", 0, 1, "FILE", "append one JSON line per request to FILE (- = stderr): "
+                                 "time, remote, method, path, status, ms, bytes"},
     {"quiet", 'q', 0, NULL, "no messages on stderr but errors and the listening line"},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -117,6 +119,8 @@ static int on_opt(int idx, const char *val, void *user)
         a->config = val;
     else if (strcmp(n, "vlm-cache") == 0)
         a->vlm_cache = val;
+    else if (strcmp(n, "access-log") == 0)
+        a->access_log = val;
     else if (strcmp(n, "vlm") == 0) {
         static const char *const vm[] = {"never", "auto", "always", "tables", "formulas"};
         for (int i = 0; i < 5; i++)
@@ -240,6 +244,7 @@ static void fill_params(const serve_args *a, quire_server_params *sp, const char
     sp->no_batching = a->no_batching;
     sp->allow_paths = a->allow;
     sp->vlm = a->vlm;
+    sp->access_log = a->access_log;
 }
 
 /* The converter, with the config's VLM backends when --config or --vlm asks for them (each

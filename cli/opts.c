@@ -27,10 +27,13 @@ static int find_short(const cli_opt *opts, char c)
     return -1;
 }
 
+static const char *cur_cmd; /* the subcommand being parsed: its help names its env defaults */
+
 int cli_parse(int argc, char **argv, const cli_opt *opts, cli_opt_cb on_opt, void *user,
               const char **pos, int max_pos, int *n_pos, void (*print_help)(FILE *out))
 {
     const char *cmd = argv[0];
+    cur_cmd = cmd;
     int only_pos = 0;
     *n_pos = 0;
     const char *seen[128] = {0}; /* the value each single-value option was given */
@@ -95,7 +98,34 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, cli_opt_cb on_opt, voi
         if (rc != 0)
             return rc;
     }
+    /* Environment defaults for what the command line left out: QUIRE_DB for every
+     * --db, QUIRE_MODEL for --model where it names the model to run (not where it
+     * names a model to describe, to convert to or to check against). */
+    for (int idx = 0; opts[idx].name && idx < 128; idx++) {
+        const char *env = cli_env_default(cmd, &opts[idx]);
+        const char *v = env ? getenv(env) : NULL;
+        if (seen[idx] || !v || !*v)
+            continue;
+        int rc = on_opt(idx, v, user);
+        if (rc != 0)
+            return rc;
+    }
     return 0;
+}
+
+const char *cli_env_default(const char *cmd, const cli_opt *o)
+{
+    static const char *const model_cmds[] = {"embed", "ingest", "search", "serve", "mcp",
+                                             "tokenize", NULL};
+    if (o->has_arg != 1)
+        return NULL;
+    if (strcmp(o->name, "db") == 0)
+        return "QUIRE_DB";
+    if (strcmp(o->name, "model") == 0 && cmd)
+        for (int i = 0; model_cmds[i]; i++)
+            if (strcmp(cmd, model_cmds[i]) == 0)
+                return "QUIRE_MODEL";
+    return NULL;
 }
 
 void cli_print_opts(FILE *out, const cli_opt *opts)
@@ -108,7 +138,11 @@ void cli_print_opts(FILE *out, const cli_opt *opts)
         else
             snprintf(left, sizeof(left), "    --%s%s%s", opts[i].name, opts[i].has_arg ? " " : "",
                      opts[i].has_arg ? opts[i].arg_name : "");
-        fprintf(out, "  %-26s %s\n", left, opts[i].help);
+        const char *env = cli_env_default(cur_cmd, &opts[i]);
+        if (env && !strstr(opts[i].help, env))
+            fprintf(out, "  %-26s %s (default: $%s)\n", left, opts[i].help, env);
+        else
+            fprintf(out, "  %-26s %s\n", left, opts[i].help);
     }
     fprintf(out, "  %-26s %s\n", "-h, --help", "show this help");
 }

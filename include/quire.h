@@ -777,6 +777,10 @@ typedef struct quire_server_params {
                                    none (its "vlm" query field or JSON member); anything
                                    but QUIRE_VLM_NEVER needs a converter made with a
                                    quire_config that has backends */
+    const char *access_log;     /* NULL = none; else a file (appended to) that gets one JSON
+                                   line per finished request: time, remote, method, path,
+                                   status, ms, bytes_in, bytes_out, user_agent (never the
+                                   API key); "-" = stderr */
 } quire_server_params;
 
 QUIRE_API quire_server_params quire_server_default_params(void);

@@ -78,17 +78,6 @@ static int paragraph_break(const qr_lrow *a, const qr_lrow *b)
 
 /* ---- text joining -------------------------------------------------------------------- */
 
-/* Does the word ending at s[end] (exclusive) already contain a hyphen? */
-static int compound(const char *s, size_t end)
-{
-    while (end > 0 && s[end - 1] != ' ') {
-        if (s[end - 1] == '-')
-            return 1;
-        end--;
-    }
-    return 0;
-}
-
 static void join_append(const qr_lctx *c, qr_buf *sb, const qr_lrow *r)
 {
     if (c->keep_lines) { /* plain text keeps the page's lines and hyphens */
@@ -98,18 +87,9 @@ static void join_append(const qr_lctx *c, qr_buf *sb, const qr_lrow *r)
         return;
     }
     if (sb->len > 0) {
-        size_t n = sb->len;
-        int soft = n >= 2 && (unsigned char)sb->data[n - 2] == 0xC2 &&
-                   (unsigned char)sb->data[n - 1] == 0xAD;
-        int hyph = n >= 2 && sb->data[n - 1] == '-' && qr_lx_utf8_is_letter(sb->data + n - 2) &&
-                   qr_lx_utf8_is_lower(r->text);
-        if (soft)
-            sb->len -= 2;
-        else if (hyph && compound(sb->data, n - 1))
-            ; /* "state-of-the-" + "art": the hyphen is part of the word */
-        else if (hyph)
-            sb->len -= 1; /* "exam-" + "ple" */
-        else
+        int space;
+        sb->len = qr_lx_join_point(sb->data, sb->len, r->text, &space);
+        if (space)
             qr_buf_putc(sb, ' ');
     }
     qr_buf_append(sb, r->text, r->len);

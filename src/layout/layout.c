@@ -76,6 +76,126 @@ int qr_lx_utf8_is_letter(const char *s)
     return cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
 }
 
+/* ---- joining lines ---------------------------------------------------------------- */
+
+/* The code point that ends s[0, n), or -1. */
+static int last_cp(const char *s, size_t n)
+{
+    size_t i = n;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80 && n - i < 3)
+        i--;
+    if (i == 0)
+        return -1;
+    utf8proc_int32_t cp = -1;
+    if (utf8proc_iterate((const utf8proc_uint8_t *)s + i - 1, (utf8proc_ssize_t)(n - i + 1),
+                         &cp) <= 0)
+        return -1;
+    return cp;
+}
+
+/* Does the word ending at s[end] (exclusive) already contain a hyphen? */
+static int has_hyphen(const char *s, size_t end)
+{
+    while (end > 0 && s[end - 1] != ' ') {
+        if (s[end - 1] == '-')
+            return 1;
+        end--;
+    }
+    return 0;
+}
+
+static int is_alnum_ascii(int ch)
+{
+    return (ch >= '0' && ch <= '9') || ((ch | 32) >= 'a' && (ch | 32) <= 'z');
+}
+
+/* Is t[0, n) (a line's last word, opening brackets/quotes skipped) the start of a URL or
+ * an e-mail address? */
+static int url_start(const char *t, size_t n)
+{
+    const char *e = t + n;
+    while (t < e && strchr("(<[{\"'", *t))
+        t++;
+    while (e - t >= 3 && (unsigned char)t[0] == 0xE2 && (unsigned char)t[1] == 0x80 &&
+           ((unsigned char)t[2] == 0x9C || (unsigned char)t[2] == 0x98))
+        t += 3; /* “ ‘ */
+    n = (size_t)(e - t);
+    if (n >= 4 && (strncmp(t, "www.", 4) == 0 || strncmp(t, "WWW.", 4) == 0))
+        return 1;
+    size_t k = 0;
+    while (k < n && ((t[k] | 32) >= 'a' && (t[k] | 32) <= 'z'))
+        k++;
+    if (k >= 2 && n >= k + 3 && memcmp(t + k, "://", 3) == 0)
+        return 1;
+    if (k >= 4 && n > k && t[k] == ':' && strncmp(t, "mailto", 6) == 0)
+        return 1;
+    /* local@domain: only the characters of an address, one '@' with a name before it */
+    size_t at = 0;
+    int n_at = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ch = (unsigned char)t[i];
+        if (ch == '@') {
+            n_at++;
+            at = i;
+        } else if (!is_alnum_ascii(ch) && !strchr("._%+-", ch)) {
+            return 0;
+        }
+    }
+    return n_at == 1 && at > 0 && is_alnum_ascii((unsigned char)t[at - 1]);
+}
+
+/* Does the next line's first word w[0, n) go on with a URL that ended the previous line
+ * with character `last`? URLs break after punctuation (TeX's url package: / . - _ ...);
+ * what follows a complete URL is a word, a new sentence, a page number. */
+static int url_goes_on(int last, const char *w, size_t n)
+{
+    if (n == 0)
+        return 0;
+    size_t m = n; /* w without trailing sentence punctuation */
+    while (m > 0 && strchr(".,;:!?)]}>\"'", w[m - 1]))
+        m--;
+    int inner = 0; /* URL punctuation inside the word */
+    for (size_t i = 0; i + 1 < m; i++)
+        if (strchr("/.#?&=_~%@-", w[i]) && i > 0)
+            inner = 1;
+    int starts_punct = strchr("/#?&=_~%.", w[0]) != NULL;
+    if (strchr("-_~#?&=%@:+", last))
+        return 1; /* the URL cannot end there */
+    if (last == '/')
+        return inner || starts_punct || (m < n && m > 0 && is_alnum_ascii((unsigned char)w[m - 1]));
+    if (last == '.')
+        return inner || qr_lx_utf8_is_lower(w) || (w[0] >= '0' && w[0] <= '9' && inner);
+    if (is_alnum_ascii(last))
+        return starts_punct;
+    return 0;
+}
+
+size_t qr_lx_join_point(const char *a, size_t na, const char *b, int *space)
+{
+    *space = 0;
+    if (na == 0)
+        return 0;
+    if (na >= 2 && (unsigned char)a[na - 2] == 0xC2 && (unsigned char)a[na - 1] == 0xAD)
+        return na - 2; /* soft hyphen */
+    size_t t0 = na; /* the last word of a */
+    while (t0 > 0 && a[t0 - 1] != ' ')
+        t0--;
+    size_t nb = 0; /* the first word of b */
+    while (b[nb] && b[nb] != ' ')
+        nb++;
+    if (url_start(a + t0, na - t0) && url_goes_on((unsigned char)a[na - 1], b, nb))
+        return na;
+    if (a[na - 1] == '-' && na >= 2) {
+        int cp = last_cp(a, na - 1);
+        utf8proc_category_t cat = cp >= 0 ? utf8proc_category(cp) : UTF8PROC_CATEGORY_CN;
+        if (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO &&
+            qr_lx_utf8_is_lower(b))
+            return has_hyphen(a, na - 1) ? na : na - 1; /* "state-of-the-art" / "example" */
+    }
+    *space = 1;
+    return na;
+}
+
 /* ---- blocks -------------------------------------------------------------------- */
 
 qr_block *qr_lx_block(qr_lctx *c, int type, qr_lrow *first)
@@ -427,10 +547,10 @@ static int join_into(qr_lctx *c, qr_block *a, const qr_block *b)
         c->nomem = 1;
         return 0;
     }
-    int hyph = na >= 2 && a->text[na - 1] == '-' && qr_lx_utf8_is_letter(a->text + na - 2);
-    size_t keep = hyph ? na - 1 : na;
+    int space;
+    size_t keep = qr_lx_join_point(a->text, na, b->text, &space);
     memcpy(t, a->text, keep);
-    if (!hyph)
+    if (space)
         t[keep++] = ' ';
     memcpy(t + keep, b->text, nb + 1);
     if (a->n_parts)

@@ -97,6 +97,13 @@ qr_block *qr_lx_block(qr_lctx *c, int type, qr_lrow *first);
 void qr_lx_take(qr_lctx *c, qr_lrow *r);
 int qr_lx_utf8_is_lower(const char *s);
 int qr_lx_utf8_is_letter(const char *s);
+/* How a line's text b goes on after the text a[0, na) it continues: returns how many
+ * bytes of a to keep and sets *space when a space goes between. Drops a soft hyphen or a
+ * hyphen that broke a word ("exam-" + "ple"); keeps the hyphen of a compound
+ * ("state-of-the-" + "art") and joins a URL or e-mail address broken at the line end
+ * without a space and without removing a hyphen of its own ("https://www.acm." + "org/",
+ * "doc-" + "tools.html" inside a URL). */
+size_t qr_lx_join_point(const char *a, size_t na, const char *b, int *space);
 
 /* furniture.c: mark running headers/footers and page numbers; counts them. */
 void qr_layout_furniture(qr_lctx *c);

@@ -315,12 +315,13 @@ static void piece_text(qr_buf *b, const tline *L, const tpiece *p)
 {
     for (int i = p->w0; i < p->w1; i++) {
         const qr_word *w = L->w[i];
-        if (b->len > 0) {
-            if (b->data[b->len - 1] == '-' && i == p->w0 && b->len >= 2 &&
-                b->data[b->len - 2] != ' ' && qr_lx_utf8_is_lower(w->text))
-                b->len--; /* "compa-" + "nies" */
-            else
+        if (b->len > 0 && i == p->w0) { /* a new line of the cell: "compa-" + "nies" */
+            int space;
+            b->len = qr_lx_join_point(b->data, b->len, w->text, &space);
+            if (space)
                 qr_buf_putc(b, ' ');
+        } else if (b->len > 0) {
+            qr_buf_putc(b, ' ');
         }
         qr_buf_append(b, w->text, w->len);
     }

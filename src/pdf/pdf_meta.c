@@ -58,6 +58,16 @@ static int iso_date(const char *in, char out[40])
         p++;
     if (p[0] == 'D' && p[1] == ':')
         p += 2;
+    /* Y2K bug of old producers: the year written as "19" + (year - 1900), e.g.
+     * "D:191120820152031" for 2012-08-20 (poppler reads these the same way) */
+    char y2k[64];
+    size_t run = strspn(p, "0123456789");
+    if (run == 15 && p[0] == '1' && p[1] == '9' && p[2] == '1' && strlen(p) < sizeof y2k) {
+        int yy = 1900 + (p[2] - '0') * 100 + (p[3] - '0') * 10 + (p[4] - '0');
+        if (snprintf(y2k, sizeof y2k, "%04d%s", yy, p + 5) >= (int)sizeof y2k)
+            return 0;
+        p = y2k;
+    }
     /* keep digits of the date-time part; stop at the zone */
     const char *zone = NULL;
     for (; *p && n < 14; p++) {

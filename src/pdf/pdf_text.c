@@ -10,7 +10,10 @@
  * caller's arena; on failure the arena is rolled back to where it was.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <utf8proc.h>
 
 #include "pdf/pdf_int.h"
 
@@ -27,6 +30,15 @@ typedef struct font_info {
     int flags;
 } font_info;
 
+/* One line's characters in an array, with what each writes: v[i], side[i] (accent
+ * attachment, accent_side()) and rune[i] (the code point written). */
+typedef struct lchars {
+    fz_stext_char **v;
+    signed char *side;
+    int *rune;
+    int n, cap;
+} lchars;
+
 /* Conversion state of one page. */
 typedef struct conv {
     fz_context *ctx;
@@ -36,12 +48,14 @@ typedef struct conv {
     font_info fonts[MAX_FONTS];
     int n_fonts;
     double line_area, image_area;
+    lchars chars; /* the line being converted (qr_malloc'd, reused) */
 } conv;
 
-/* One word: chars [first, end) of a line, spaces excluded. */
+/* One word: characters [first, end) of a line's lchars, spaces excluded. */
 typedef struct span {
-    fz_stext_char *first, *end;
+    int first, end;
     size_t bytes;
+    int marks; /* accents attached to a base among them */
 } span;
 
 static void *arena_get(conv *c, size_t n)
@@ -163,9 +177,124 @@ static const font_info *font_lookup(conv *c, fz_font *font)
 
 static float dot(fz_point p, fz_point d) { return p.x * d.x + p.y * d.y; }
 
-/* Does a new word start at ch, after prev (both non-space) on a line of direction d? */
-static int word_break(const fz_stext_char *prev, const fz_stext_char *ch, fz_point d)
+/* ---- accents -------------------------------------------------------------------- */
+
+/* The combining mark a character stands for when it is drawn as an accent of its own
+ * glyph: TeX's OT1 fonts and \accent draw a spacing accent (U+00B4 ...) over the base
+ * letter, and producers with real ToUnicode maps may give a combining mark (U+0301)
+ * placed before or after its base. 0 = not an accent. ASCII ~ ^ ` are the tilde,
+ * circumflex and grave of OT1 fonts; like every other accent here they only count as
+ * one when their glyph sits over a letter (see attaches()), never in running text. */
+static int accent_mark(int ch)
 {
+    if ((ch >= 0x300 && ch <= 0x36f) || (ch >= 0x1ab0 && ch <= 0x1aff) ||
+        (ch >= 0x1dc0 && ch <= 0x1dff) || (ch >= 0x20d0 && ch <= 0x20ff) ||
+        (ch >= 0xfe20 && ch <= 0xfe2f))
+        return ch;
+    switch (ch) {
+    case 0x60: case 0x2cb: return 0x300;             /* grave */
+    case 0xb4: case 0x2ca: return 0x301;             /* acute */
+    case 0x5e: case 0x2c6: return 0x302;             /* circumflex */
+    case 0x7e: case 0x2dc: return 0x303;             /* tilde */
+    case 0xaf: case 0x2c9: return 0x304;             /* macron */
+    case 0x2d8: return 0x306;                        /* breve */
+    case 0x2d9: return 0x307;                        /* dot above */
+    case 0xa8: return 0x308;                         /* diaeresis */
+    case 0x2da: return 0x30a;                        /* ring above */
+    case 0x2dd: return 0x30b;                        /* double acute */
+    case 0x2c7: return 0x30c;                        /* caron */
+    case 0xb8: return 0x327;                         /* cedilla */
+    case 0x2db: return 0x328;                        /* ogonek */
+    default: return 0;
+    }
+}
+
+static int is_letter(int ch)
+{
+    utf8proc_category_t cat = utf8proc_category(ch);
+    return cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
+}
+
+/* Is the accent glyph acc placed over (or under) base on a line of direction d: the
+ * middle of the accent inside the base's extent along the line? A spacing accent needs
+ * a letter; a combining mark any visible character (U+0338 over '=' is U+2260). */
+static int attaches(const fz_stext_char *acc, const fz_stext_char *base, fz_point d)
+{
+    if (!base || is_space(base->c) || accent_mark(base->c) || is_bad(base->c))
+        return 0;
+    int combining = accent_mark(acc->c) == acc->c;
+    if (!combining && !is_letter(base->c))
+        return 0;
+    float a0 = dot(acc->quad.ll, d), a1 = dot(acc->quad.lr, d);
+    float b0 = dot(base->quad.ll, d), b1 = dot(base->quad.lr, d);
+    float mid = 0.5f * (a0 + a1);
+    if (b1 - b0 < 0.05f * QR_MAX(base->size, 1.0f))
+        return 0; /* a zero-width glyph says nothing about where it sits */
+    return mid > b0 && mid < b1;
+}
+
+/* Where accent v[i] attaches: +1 to the next character, -1 to the previous one, 0 none
+ * (then it stays the character it is). The base whose middle is nearer wins. */
+static int accent_side(fz_stext_char *const *v, int n, int i, fz_point d)
+{
+    const fz_stext_char *ch = v[i];
+    if (!accent_mark(ch->c))
+        return 0;
+    const fz_stext_char *prev = i > 0 ? v[i - 1] : NULL, *next = i + 1 < n ? v[i + 1] : NULL;
+    int p = prev && attaches(ch, prev, d), nx = next && attaches(ch, next, d);
+    if (p && nx) {
+        float mid = 0.5f * (dot(ch->quad.ll, d) + dot(ch->quad.lr, d));
+        float mp = 0.5f * (dot(prev->quad.ll, d) + dot(prev->quad.lr, d));
+        float mn = 0.5f * (dot(next->quad.ll, d) + dot(next->quad.lr, d));
+        return fabsf(mid - mn) <= fabsf(mid - mp) ? 1 : -1;
+    }
+    return nx ? 1 : p ? -1 : 0;
+}
+
+static int lchars_fill(lchars *L, const fz_stext_line *line)
+{
+    int n = 0;
+    for (fz_stext_char *ch = line->first_char; ch; ch = ch->next)
+        n++;
+    if (n > L->cap) {
+        int cap = QR_MAX(n, 2 * L->cap);
+        void *v = qr_realloc(L->v, (size_t)cap * sizeof(*L->v));
+        if (v)
+            L->v = v;
+        void *sd = v ? qr_realloc(L->side, (size_t)cap * sizeof(*L->side)) : NULL;
+        if (sd)
+            L->side = sd;
+        void *r = sd ? qr_realloc(L->rune, (size_t)cap * sizeof(*L->rune)) : NULL;
+        if (!r)
+            return -1;
+        L->rune = r;
+        L->cap = cap;
+    }
+    L->n = 0;
+    for (fz_stext_char *ch = line->first_char; ch; ch = ch->next)
+        L->v[L->n++] = ch;
+    fz_point d = line->dir;
+    for (int i = 0; i < n; i++) {
+        L->side[i] = (signed char)accent_side(L->v, n, i, d);
+        L->rune[i] = L->side[i] ? accent_mark(L->v[i]->c) : clean_rune(L->v[i]->c);
+    }
+    /* a dotless i/j that carries an accent is the plain letter (TeX's \'{\i}) */
+    for (int i = 0; i < n; i++) {
+        int c = L->v[i]->c;
+        if ((c == 0x131 || c == 0x237) &&
+            ((i + 1 < n && L->side[i + 1] == -1) || (i > 0 && L->side[i - 1] == 1)))
+            L->rune[i] = c == 0x131 ? 'i' : 'j';
+    }
+    return 0;
+}
+
+/* Does a new word start at v[i], after v[i - 1] (both non-space) on a line of direction
+ * d? Never between an accent and its base. */
+static int word_break(const lchars *L, int i, fz_point d)
+{
+    const fz_stext_char *prev = L->v[i - 1], *ch = L->v[i];
+    if (L->side[i - 1] == 1 || L->side[i] == -1)
+        return 0;
     if (ch->font != prev->font)
         return 1;
     if (fabsf(ch->size - prev->size) > 0.01f * QR_MAX(ch->size, prev->size))
@@ -175,22 +304,23 @@ static int word_break(const fz_stext_char *prev, const fz_stext_char *ch, fz_poi
     return gap > GAP_EM * em || gap < -BACK_EM * em;
 }
 
-/* The next word at or after ch; returns 0 at the end of the line. */
-static int next_word(fz_stext_char *ch, fz_point d, span *w)
+/* The next word at or after index i; returns 0 at the end of the line. */
+static int next_word(const lchars *L, int i, fz_point d, span *w)
 {
-    while (ch && is_space(ch->c))
-        ch = ch->next;
-    if (!ch)
+    while (i < L->n && is_space(L->v[i]->c))
+        i++;
+    if (i >= L->n)
         return 0;
-    w->first = ch;
+    w->first = i;
     w->bytes = 0;
-    fz_stext_char *prev = NULL;
-    while (ch && !is_space(ch->c) && !(prev && word_break(prev, ch, d))) {
-        w->bytes += utf8_len(clean_rune(ch->c));
-        prev = ch;
-        ch = ch->next;
+    w->marks = 0;
+    int start = i;
+    while (i < L->n && !is_space(L->v[i]->c) && !(i > start && word_break(L, i, d))) {
+        w->bytes += utf8_len(L->rune[i]);
+        w->marks += L->side[i] != 0;
+        i++;
     }
-    w->end = ch;
+    w->end = i;
     return 1;
 }
 
@@ -206,32 +336,72 @@ static void line_reference(const fz_stext_line *line, float *size, fz_point *ori
         }
 }
 
-/* Fill one word from its span; text is written at *text. */
-static void fill_word(conv *c, const span *s, const fz_stext_line *line, float ref_size,
-                      fz_point ref_origin, char *text, qr_word *w)
+/* Canonical composition of the n bytes at text (a word with accents moved after their
+ * bases): "e" U+0301 -> "é". Returns the new length, never more than n (when the
+ * composed form would be longer, the word stays decomposed). */
+static size_t compose(char *text, size_t n)
+{
+    utf8proc_uint8_t *out = NULL;
+    utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)n, &out,
+                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    if (m >= 0 && (size_t)m <= n) {
+        memcpy(text, out, (size_t)m);
+        n = (size_t)m;
+    }
+    free(out); /* utf8proc's own malloc */
+    text[n] = '\0';
+    return n;
+}
+
+/* Fill one word from its span; text is written at *text. Accents drawn before their
+ * base letter are written after it, then the word is composed (NFC). */
+static void fill_word(conv *c, const lchars *L, const span *s, const fz_stext_line *line,
+                      float ref_size, fz_point ref_origin, char *text, qr_word *w)
 {
     fz_rect box = fz_empty_rect;
     size_t n = 0;
-    for (fz_stext_char *ch = s->first; ch != s->end; ch = ch->next) {
-        int r = clean_rune(ch->c);
-        n += utf8_put(text + n, r);
+    int pending[8], n_pending = 0;
+    for (int i = s->first; i < s->end; i++) {
+        const fz_stext_char *ch = L->v[i];
+        int r = L->rune[i];
         box = fz_union_rect(box, fz_rect_from_quad(ch->quad));
         c->page->n_chars++;
-        c->page->n_bad_chars += is_bad(ch->c) || r != ch->c;
+        c->page->n_bad_chars += is_bad(ch->c) || clean_rune(ch->c) != ch->c;
+        if (L->side[i] == 1 && n_pending < (int)QR_ARRAY_LEN(pending)) {
+            pending[n_pending++] = r; /* written after its base */
+            continue;
+        }
+        n += utf8_put(text + n, r);
+        if (L->side[i] == 0) {
+            for (int k = 0; k < n_pending; k++)
+                n += utf8_put(text + n, pending[k]);
+            n_pending = 0;
+        }
     }
+    for (int k = 0; k < n_pending; k++) /* no base followed: keep them */
+        n += utf8_put(text + n, pending[k]);
     text[n] = '\0';
-    const font_info *fi = font_lookup(c, s->first->font);
+    if (s->marks)
+        n = compose(text, n);
+    const font_info *fi = font_lookup(c, L->v[s->first]->font);
+    const fz_stext_char *first = L->v[s->first];
+    for (int i = s->first; i < s->end; i++)
+        if (!L->side[i]) {
+            first = L->v[i]; /* the base, not an accent raised above it */
+            fi = font_lookup(c, first->font);
+            break;
+        }
     w->text = text;
     w->len = n;
     w->bbox = (qr_bbox){box.x0, box.y0, box.x1, box.y1};
-    w->size = s->first->size;
+    w->size = first->size;
     w->flags = fi->flags;
     w->font = fi->name;
     w->conf = -1;
     /* raised against the line's baseline, perpendicular to the writing direction */
     fz_point up = fz_make_point(line->dir.y, -line->dir.x);
-    fz_point rel = fz_make_point(s->first->origin.x - ref_origin.x,
-                                 s->first->origin.y - ref_origin.y);
+    fz_point rel = fz_make_point(first->origin.x - ref_origin.x,
+                                 first->origin.y - ref_origin.y);
     if (w->size < SUP_SIZE * ref_size && dot(rel, up) > SUP_RISE * ref_size)
         w->flags |= QR_FONT_SUPERSCRIPT;
 }
@@ -243,7 +413,12 @@ static void convert_line(conv *c, const fz_stext_line *line, qr_line *out)
     int n_words = 0;
     size_t bytes = 0;
     memset(out, 0, sizeof(*out));
-    for (fz_stext_char *ch = line->first_char; next_word(ch, line->dir, &s); ch = s.end) {
+    lchars *L = &c->chars;
+    if (lchars_fill(L, line) != 0) {
+        c->full = 1;
+        return;
+    }
+    for (int i = 0; next_word(L, i, line->dir, &s); i = s.end) {
         n_words++;
         bytes += s.bytes + 1;
     }
@@ -256,10 +431,9 @@ static void convert_line(conv *c, const fz_stext_line *line, qr_line *out)
     float ref_size;
     fz_point ref_origin;
     line_reference(line, &ref_size, &ref_origin);
-    int i = 0;
-    for (fz_stext_char *ch = line->first_char; i < n_words && next_word(ch, line->dir, &s);
-         ch = s.end) {
-        fill_word(c, &s, line, ref_size, ref_origin, text, &words[i++]);
+    int k = 0;
+    for (int i = 0; k < n_words && next_word(L, i, line->dir, &s); i = s.end) {
+        fill_word(c, L, &s, line, ref_size, ref_origin, text, &words[k++]);
         text += s.bytes + 1;
     }
     out->bbox = (qr_bbox){line->bbox.x0, line->bbox.y0, line->bbox.x1, line->bbox.y1};
@@ -519,6 +693,9 @@ static quire_status convert(qr_pdf *pdf, int number, fz_stext_page *st, const qr
     page->text_coverage = fraction(c->line_area, page_box);
     page->image_coverage = fraction(c->image_area, page_box);
     int full = c->full;
+    qr_free(c->chars.v);
+    qr_free(c->chars.side);
+    qr_free(c->chars.rune);
     qr_free(c);
     if (full)
         return qr_err(err, QUIRE_LIMIT, "%s: page %d: page text exceeds arena (%zu bytes)",

@@ -5,6 +5,8 @@
  * here knows JSON or embeddings beyond calling the route handlers in routes.c.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/server_int.h"
@@ -23,6 +26,9 @@ typedef struct conn_req {
     qr_buf body;
     double t0;
     int status;
+    char method[12];   /* for the access log */
+    char *path;        /* the URL as asked (qr_strdup, capped), or NULL */
+    size_t bytes_in, bytes_out;
 } conn_req;
 
 quire_server_params quire_server_default_params(void)
@@ -108,6 +114,7 @@ static enum MHD_Result send_reply(quire_server *s, struct MHD_Connection *c, con
     } else {
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     }
+    q->bytes_out = resp ? (size_t)r->body.len : 0;
     qr_buf_free(&r->body);
     if (!resp)
         return MHD_NO;
@@ -249,6 +256,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *unused;
         q->t0 = qr_now();
         q->route = route_of(url, &unused);
+        if (s->access_log) {
+            snprintf(q->method, sizeof q->method, "%s", method);
+            q->path = qr_strndup(url, strnlen(url, 1024));
+        }
         qr_buf_init(&q->body, s->p.max_body_bytes);
         *con_cls = q;
         atomic_fetch_add(&s->in_flight, 1);
@@ -262,6 +273,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_data_size) {
+        q->bytes_in += *upload_data_size;
         if (!q->early && !q->too_big) {
             qr_buf_append(&q->body, upload_data, *upload_data_size);
             if (q->body.failed) {
@@ -284,6 +296,57 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return send_reply(s, c, q, &r);
 }
 
+/* now as 2026-12-03T21:40:00.123Z */
+static void iso_time_now(char *out, size_t n)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + k, n - k, ".%03ldZ", (long)(ts.tv_nsec / 1000000) % 1000);
+}
+
+/* One JSON line per finished request (--access-log): written whole under log_mu and
+ * flushed, so a tail -f or a crash never sees half a line. */
+static void access_log_line(quire_server *s, struct MHD_Connection *c, const conn_req *q,
+                            int status, double secs)
+{
+    char remote[INET6_ADDRSTRLEN] = "";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                      remote, sizeof remote);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                      remote, sizeof remote);
+    }
+    const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+    char when[40];
+    iso_time_now(when, sizeof when);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "time", when, "remote",
+                          remote, "method", q->method, "path", q->path ? q->path : "",
+                          "status", status, "ms", (double)(long)(secs * 1e6) / 1e3, "bytes_in",
+                          (json_int_t)q->bytes_in, "bytes_out", (json_int_t)q->bytes_out);
+    if (!o)
+        return;
+    if (ua)
+        json_object_set_new(o, "user_agent", json_stringn(ua, strnlen(ua, 512)));
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!line)
+        return;
+    pthread_mutex_lock(&s->log_mu);
+    fputs(line, s->access_log);
+    fputc('\n', s->access_log);
+    fflush(s->access_log);
+    pthread_mutex_unlock(&s->log_mu);
+    free(line);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -293,8 +356,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     int status = q->status ? q->status
                            : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 499;
-    qr_metrics_request(s->metrics, q->route, status, qr_now() - q->t0);
+    double secs = qr_now() - q->t0;
+    qr_metrics_request(s->metrics, q->route, status, secs);
+    if (s->access_log)
+        access_log_line(s, c, q, status, secs);
     qr_buf_free(&q->body);
+    qr_free(q->path);
     qr_free(q);
     *con_cls = NULL;
     atomic_fetch_sub(&s->in_flight, 1);
@@ -419,6 +486,18 @@ static quire_status copy_strings(quire_server *s, quire_error *err)
         }
     }
     s->p.allow_paths = s->allow_dir;
+    if (s->p.access_log && *s->p.access_log) {
+        if (strcmp(s->p.access_log, "-") == 0) {
+            s->access_log = stderr;
+        } else {
+            s->access_log = fopen(s->p.access_log, "a");
+            if (!s->access_log)
+                return qr_err(err, QUIRE_IO, "access log: %s: cannot open for appending (%s)",
+                              s->p.access_log, strerror(errno));
+            s->access_log_owned = 1;
+        }
+    }
+    s->p.access_log = NULL; /* the caller's string may go; the FILE is what is kept */
     return QUIRE_OK;
 }
 
@@ -440,6 +519,7 @@ quire_status quire_server_new(const quire_model *model, quire_store *store,
     s->conv = converter;
     s->p = params ? *params : quire_server_default_params();
     pthread_mutex_init(&s->search_mu, NULL);
+    pthread_mutex_init(&s->log_mu, NULL);
     atomic_init(&s->in_flight, 0);
     atomic_init(&s->draining, 0);
     atomic_init(&s->last_activity_ms, 0);
@@ -510,6 +590,9 @@ void quire_server_free(quire_server *srv)
     quire_embedder_free(srv->search_emb);
     qr_metrics_free(srv->metrics);
     pthread_mutex_destroy(&srv->search_mu);
+    pthread_mutex_destroy(&srv->log_mu);
+    if (srv->access_log_owned)
+        fclose(srv->access_log);
     qr_free(srv->api_key);
     qr_free(srv->model_alias);
     qr_free(srv->allow_dir);

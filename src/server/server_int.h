@@ -124,6 +124,9 @@ struct quire_server {
     atomic_int in_flight;      /* requests between first callback and completion */
     atomic_int draining;
     atomic_long last_activity_ms;
+    FILE *access_log;          /* NULL, or where on_completed writes one JSON line each */
+    int access_log_owned;      /* 1 = fclose at free (not stderr) */
+    pthread_mutex_t log_mu;    /* one line at a time */
 };
 
 /* Inputs of one embedding request, tokenized (routes.c). */
