@@ -11,7 +11,7 @@
  * FOR UPDATE SKIP LOCKED (attempt + 1, a lease), heartbeats extend the leases of its
  * running jobs, and the document's rows commit in one transaction with the job's
  * completion, fenced by (worker id, attempt): a worker whose lease expired and whose
- * job was rescued by another cannot commit it (docs: README "Scale-out on PostgreSQL").
+ * job was rescued by another cannot commit it (docs: README "Scale out on PostgreSQL").
  */
 #ifndef QR_STORE_PG_H
 #define QR_STORE_PG_H

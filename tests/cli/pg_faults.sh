@@ -153,7 +153,8 @@ mv "$T/tr/d1.md" "$T/tr/d1.away"; mv "$T/tr/d2.md" "$T/tr/d2.away"
 "$Q" worker --db "$PGURL" --retry-base 0.2 --poll 0.05 --lease 5 2> "$T/tr.w" &
 W=$!; PIDS=$W
 # d2 comes back after its second failure and is then done; d1 never does
-wait_for "SELECT jsonb_array_length(errors) = 2 FROM jobs WHERE path LIKE '%/tr/d2.md'" 30
+# (2 or 3 errors and waiting for its next attempt: a slow poll may miss the second)
+wait_for "SELECT jsonb_array_length(errors) BETWEEN 2 AND 3 AND state = 'queued' FROM jobs WHERE path LIKE '%/tr/d2.md'" 30
 mv "$T/tr/d2.away" "$T/tr/d2.md"
 wait_for "SELECT state = 'failed' FROM jobs WHERE path LIKE '%/tr/d1.md'" 60
 wait_for "SELECT state = 'done' FROM jobs WHERE path LIKE '%/tr/d2.md'" 30
@@ -168,8 +169,8 @@ check "transient failure: actual gaps ($gaps s) >= planned ($planned s)" /usr/bi
 g=[float(x) for x in '$gaps'.split()]; p=[float(x) for x in '$planned'.split()]
 assert len(g) == 4 and len(p) == 4, (g, p)
 assert all(a >= b - 0.02 for a, b in zip(g, p)), (g, p)"
-check "transient failure, file back in time: done on attempt 3 after 2 recorded errors" \
-    [ "$(pg_q "SELECT state || '/' || attempt || '/' || jsonb_array_length(errors) FROM jobs WHERE path LIKE '%/tr/d2.md'")" = "done/3/2" ]
+check "transient failure, file back in time: done on the attempt after its 2nd or 3rd recorded error" \
+    [ "$(pg_q "SELECT state = 'done' AND attempt = jsonb_array_length(errors) + 1 AND jsonb_array_length(errors) BETWEEN 2 AND 3 FROM jobs WHERE path LIKE '%/tr/d2.md'")" = t ]
 
 # ---- permanent errors fail at once ----------------------------------------------------------
 mkdir -p "$T/bad"; cp "$C/hostile/hostile-random-bytes.pdf" "$T/bad/"; cp "$C/hostile/hostile-truncated.pdf" "$T/bad/"
