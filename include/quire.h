@@ -782,6 +782,9 @@ typedef struct quire_server_params {
                                    line per finished request: time, remote, method, path,
                                    status, ms, bytes_in, bytes_out, user_agent (never the
                                    API key); "-" = stderr */
+    int allow_writes;           /* 1 = the document routes (POST/DELETE /v1/collections/...)
+                                   change the store, which must be open for writing;
+                                   0 = they answer 403 read_only */
 } quire_server_params;
 
 QUIRE_API quire_server_params quire_server_default_params(void);
