@@ -20,11 +20,15 @@ typedef struct serve_args {
     int precision;
     const char *config, *vlm_cache, *access_log;
     int vlm;
+    int allow_writes;
     quire_config *cfg;
 } serve_args;
 
 static const cli_opt opts[] = {
-    {"db", 0, 1, "PATH", "store for /v1/search (opened read-only; optional)"},
+    {"db", 0, 1, "PATH", "store for /v1/search and /v1/collections (opened read-only "
+                         "unless --allow-writes; optional)"},
+    {"allow-writes", 0, 0, NULL, "let /v1/collections/... add, replace and delete documents "
+                                 "and collections (opens --db for writing; needs --api-key-file)"},
     {"model", 'm', 1, "DIR", "embedding model folder for /v1/embeddings (optional)"},
     {"model-name", 0, 2, "NAME", "another name clients may use for the model (repeatable; "
                                  "the first is the name answers carry)"},
@@ -115,6 +119,8 @@ static int on_opt(int idx, const char *val, void *user)
         a->key_file = val;
     else if (strcmp(n, "allow-paths") == 0)
         a->allow = val;
+    else if (strcmp(n, "allow-writes") == 0)
+        a->allow_writes = 1;
     else if (strcmp(n, "config") == 0)
         a->config = val;
     else if (strcmp(n, "vlm-cache") == 0)
@@ -243,6 +249,7 @@ static void fill_params(const serve_args *a, quire_server_params *sp, const char
         sp->batch_wait_us = a->batch_wait_ms > 0 ? (int)(a->batch_wait_ms * 1000 + 0.5) : -1;
     sp->no_batching = a->no_batching;
     sp->allow_paths = a->allow;
+    sp->allow_writes = a->allow_writes;
     sp->vlm = a->vlm;
     sp->access_log = a->access_log;
 }
@@ -299,13 +306,19 @@ int cmd_serve(int argc, char **argv)
     quire_converter *conv = NULL;
     quire_server *srv = NULL;
     int exit_code = EXIT_OK;
+    if (a.allow_writes && (!a.db || !a.key_file)) {
+        fprintf(stderr, "quire serve: --allow-writes needs --db PATH and --api-key-file F "
+                        "(changes to the store are never open to everyone)\n");
+        return EXIT_USAGE;
+    }
     if (a.key_file && read_key(a.key_file, &key) != 0) {
         exit_code = EXIT_USAGE;
         goto out;
     }
     if (quire_init(QUIRE_VERSION_NUMBER, &err) != QUIRE_OK ||
         (a.model && open_model(&a, &model, &err) != QUIRE_OK) ||
-        (a.db && quire_store_open(a.db, QUIRE_STORE_READONLY, &st, &err) != QUIRE_OK)) {
+        (a.db && quire_store_open(a.db, a.allow_writes ? 0 : QUIRE_STORE_READONLY, &st, &err) !=
+                     QUIRE_OK)) {
         exit_code = cli_fail("serve", &err);
         goto out;
     }

@@ -382,7 +382,8 @@ typedef struct quire_page_report {
     int page;          /* 1-based */
     int method;        /* enum quire_page_method */
     char reason[96];   /* why this method, e.g. "text layer ok", "no text layer",
-                          "62% unmapped glyphs", "forced by --ocr always" */
+                          "62% unusable characters (unmapped glyphs in words)",
+                          "forced by --ocr always" */
     double ms;         /* wall time spent on the page */
     long chars;        /* characters of text produced */
     float conf;        /* mean OCR word confidence (0..100), -1 for text layer */
@@ -781,6 +782,9 @@ typedef struct quire_server_params {
                                    line per finished request: time, remote, method, path,
                                    status, ms, bytes_in, bytes_out, user_agent (never the
                                    API key); "-" = stderr */
+    int allow_writes;           /* 1 = the document routes (POST/DELETE /v1/collections/...)
+                                   change the store, which must be open for writing;
+                                   0 = they answer 403 read_only */
 } quire_server_params;
 
 QUIRE_API quire_server_params quire_server_default_params(void);

@@ -65,6 +65,8 @@ static int route_of(const char *url, const char **model_id)
         return ROUTE_TEI_INFO;
     if (strcmp(url, "/api/embed") == 0)
         return ROUTE_OLLAMA_EMBED;
+    if (strncmp(url, "/v1/collections", 15) == 0 && (url[15] == 0 || url[15] == '/'))
+        return ROUTE_COLLECTIONS;
     return ROUTE_OTHER;
 }
 
@@ -159,7 +161,7 @@ static int early_reply(quire_server *s, struct MHD_Connection *c, const char *ur
         return 1;
     }
     const char *want = route_method(q->route);
-    if (strcmp(method, want) != 0 && !(strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0)) {
+    if (q->route != ROUTE_COLLECTIONS && strcmp(method, want) != 0 && !(strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0)) {
         qr_srv_error(r, 405, "method_not_allowed", "%s %s: use %s", method, url, want);
         r->allow = want;
         return 1;
@@ -237,6 +239,11 @@ static void dispatch(quire_server *s, struct MHD_Connection *c, const char *url,
     case ROUTE_TEI_EMBED: qr_route_tei_embed(s, body, len, r); break;
     case ROUTE_TEI_INFO: qr_route_tei_info(s, r); break;
     case ROUTE_OLLAMA_EMBED: qr_route_ollama_embed(s, body, len, r); break;
+    case ROUTE_COLLECTIONS:
+        qr_route_collections(s, q->method, url, body, len,
+                             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
+                             r);
+        break;
     default: route_metrics(s, r); break;
     }
 }
@@ -256,8 +263,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *unused;
         q->t0 = qr_now();
         q->route = route_of(url, &unused);
+        snprintf(q->method, sizeof q->method, "%s", method);
         if (s->access_log) {
-            snprintf(q->method, sizeof q->method, "%s", method);
             q->path = qr_strndup(url, strnlen(url, 1024));
         }
         qr_buf_init(&q->body, s->p.max_body_bytes);

@@ -96,6 +96,9 @@ int qr_srv_http_status(quire_status st)
     }
 }
 
+static const char *status_code_name(quire_status st);
+const char *qr_srv_status_code(quire_status st) { return status_code_name(st); }
+
 static const char *status_code_name(quire_status st)
 {
     switch (QUIRE_STATUS_PRIMARY(st)) {
@@ -827,17 +830,8 @@ static int allowed_path(const quire_server *s, const char *body, size_t len, cha
     } else if (v && !json_is_string(v)) {
         qr_srv_error(r, 400, "invalid_vlm",
                      "\"vlm\" must be one of never, auto, always, tables, formulas");
-    } else if (!s->allow_dir) {
-        qr_srv_error(r, 403, "path_not_allowed",
-                     "this server opens no file named by a request (see --allow-paths)");
     } else {
-        size_t n = strlen(s->allow_dir);
-        if (!realpath(json_string_value(p), out) || strncmp(out, s->allow_dir, n) != 0 ||
-            (out[n] != '/' && s->allow_dir[n - 1] != '/'))
-            qr_srv_error(r, 403, "path_not_allowed",
-                         "the path does not exist or is not under the allowed directory");
-        else
-            rc = 0;
+        rc = qr_srv_path_allowed(s, json_string_value(p), out, r);
         if (v)
             snprintf(vlm, cap, "%s", json_string_value(v));
     }
@@ -845,12 +839,33 @@ static int allowed_path(const quire_server *s, const char *body, size_t len, cha
     return rc;
 }
 
-/* Write the body to a private temporary file (mkstemp, mode 0600). */
-static int body_to_tmp(const char *body, size_t len, char *path, size_t cap)
+int qr_srv_path_allowed(const quire_server *s, const char *path, char *out, reply *r)
+{
+    if (!s->allow_dir) {
+        qr_srv_error(r, 403, "path_not_allowed",
+                     "this server opens no file named by a request (see --allow-paths)");
+        return -1;
+    }
+    size_t n = strlen(s->allow_dir);
+    if (!realpath(path, out) || strncmp(out, s->allow_dir, n) != 0 ||
+        (out[n] != '/' && s->allow_dir[n - 1] != '/')) {
+        qr_srv_error(r, 403, "path_not_allowed",
+                     "the path does not exist or is not under the allowed directory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Write the body to a private temporary file (mkstemps, mode 0600). */
+int qr_srv_body_to_tmp(const char *body, size_t len, const char *suffix, char *path, size_t cap)
 {
     const char *dir = getenv("TMPDIR");
-    snprintf(path, cap, "%s/quire-serve-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(path);
+    if (!suffix || strlen(suffix) > 16 || strchr(suffix, '/'))
+        suffix = "";
+    if (snprintf(path, cap, "%s/quire-serve-XXXXXX%s", dir && *dir ? dir : "/tmp", suffix) >=
+        (int)cap)
+        return -1;
+    int fd = mkstemps(path, (int)strlen(suffix));
     if (fd < 0)
         return -1;
     size_t off = 0;
@@ -962,7 +977,7 @@ void qr_route_convert(quire_server *s, const char *body, size_t len, const qr_co
     } else if (len == 0) {
         qr_srv_error(r, 400, "empty_body", "send the PDF or image bytes as the request body");
         return;
-    } else if (body_to_tmp(body, len, path, sizeof path) != 0) {
+    } else if (qr_srv_body_to_tmp(body, len, NULL, path, sizeof path) != 0) {
         qr_srv_error(r, 500, "io_error", "cannot write a temporary file");
         return;
     } else {

@@ -89,6 +89,7 @@ enum {
     ROUTE_TEI_EMBED,   /* POST /embed (text-embeddings-inference) */
     ROUTE_TEI_INFO,    /* GET /info */
     ROUTE_OLLAMA_EMBED, /* POST /api/embed */
+    ROUTE_COLLECTIONS, /* /v1/collections[/{name}[/documents[/{id}]]] (routes_docs.c) */
     ROUTE_OTHER,
     ROUTE_COUNT
 };
@@ -170,6 +171,16 @@ typedef struct qr_convert_query {
     const char *format, *vlm, *report, *content_type;
     const char *images; /* ?images= (NULL/"none" or "embed"; the server writes no files) */
 } qr_convert_query;
+/* The document routes: method and URL decide (405 / 404 answered here). */
+void qr_route_collections(quire_server *s, const char *method, const char *url,
+                          const char *body, size_t len, const char *content_type, reply *r);
+/* realpath of path into out[PATH_MAX] when it lies under --allow-paths; else -1 with a
+ * 403 path_not_allowed in r. */
+int qr_srv_path_allowed(const quire_server *s, const char *path, char *out, reply *r);
+/* The JSON error code naming a quire_status ("not_found", ...). */
+const char *qr_srv_status_code(quire_status st);
+/* Write len bytes to a private temporary file (mode 0600) named ...XXXXXX + suffix. */
+int qr_srv_body_to_tmp(const char *body, size_t len, const char *suffix, char *path, size_t cap);
 void qr_route_convert(quire_server *s, const char *body, size_t len, const qr_convert_query *q,
                       reply *r);
 
