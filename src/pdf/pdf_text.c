@@ -349,7 +349,7 @@ static size_t compose(char *text, size_t n)
         memcpy(text, out, (size_t)m);
         n = (size_t)m;
     }
-    free(out); /* utf8proc's own malloc */
+    free(out); /* lint-allow: free (utf8proc's own malloc) */
     text[n] = '\0';
     return n;
 }

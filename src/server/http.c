@@ -351,7 +351,7 @@ static void access_log_line(quire_server *s, struct MHD_Connection *c, const con
     fputc('\n', s->access_log);
     fflush(s->access_log);
     pthread_mutex_unlock(&s->log_mu);
-    free(line);
+    free(line); /* lint-allow: free (json_dumps) */
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
