@@ -382,7 +382,8 @@ typedef struct quire_page_report {
     int page;          /* 1-based */
     int method;        /* enum quire_page_method */
     char reason[96];   /* why this method, e.g. "text layer ok", "no text layer",
-                          "62% unmapped glyphs", "forced by --ocr always" */
+                          "62% unusable characters (unmapped glyphs in words)",
+                          "forced by --ocr always" */
     double ms;         /* wall time spent on the page */
     long chars;        /* characters of text produced */
     float conf;        /* mean OCR word confidence (0..100), -1 for text layer */

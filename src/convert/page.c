@@ -4,11 +4,16 @@
  *
  * Method choice in auto mode (thresholds and why):
  *  - no characters at all -> OCR ("no text layer"): image-only pages and scans.
- *  - more than 30 % unusable characters (U+FFFD, private use, control: what MuPDF
- *    gives for glyphs without a Unicode mapping) -> OCR. Healthy pages have a few
- *    percent at most (the corpus' TeX math pages: a handful of unmapped delimiters
- *    among thousands of characters); a font without ToUnicode gives close to 100 %.
- *    30 % is far from both, so neither side flips on noise.
+ *  - more than 30 % unusable characters -> OCR. Unusable are the unmapped glyphs
+ *    (U+FFFD, private use, control: what MuPDF gives for glyphs without a Unicode
+ *    mapping) that stand for text: each one inside a word with letters or digits, and
+ *    runs of 3 or more (qr_page.n_garbage_chars, pdf_text.c). A text font without
+ *    ToUnicode gives close to 100 %: its words are runs of unmapped glyphs. Lone glyphs
+ *    of a symbol font do not count: a music score's note heads and clefs (1-3 unmapped
+ *    glyphs apart from each other, 88 % of the characters of the corpus' Bach score,
+ *    whose title, tempo and instrument names are clean text that OCR turned into
+ *    noise), dingbats, the unmapped delimiters of TeX math pages. Healthy pages have a
+ *    few percent at most; 30 % is far from both sides, so neither flips on noise.
  *  - text boxes cover < 1 % of the page while images cover > 50 % -> OCR: a scan with
  *    only a stamp, page number or a few searchable words in its text layer. A normal
  *    text page covers 15-40 %; a figure page with a caption has a low text share
@@ -38,9 +43,10 @@ int qr_cv_choose_ocr(const qr_page *pg, int mode, char *reason, size_t cap)
         snprintf(reason, cap, "no text layer");
         return 1;
     }
-    double bad = (double)pg->n_bad_chars / (double)pg->n_chars;
+    double bad = (double)pg->n_garbage_chars / (double)pg->n_chars;
     if (bad > BAD_CHAR_SHARE) {
-        snprintf(reason, cap, "%.0f%% unusable characters (unmapped glyphs)", bad * 100);
+        snprintf(reason, cap, "%.0f%% unusable characters (unmapped glyphs in words)",
+                 bad * 100);
         return 1;
     }
     if (pg->text_coverage < MIN_TEXT_COVERAGE && pg->image_coverage > MIN_IMAGE_COVERAGE) {
@@ -48,7 +54,11 @@ int qr_cv_choose_ocr(const qr_page *pg, int mode, char *reason, size_t cap)
                  pg->text_coverage * 100, pg->image_coverage * 100);
         return 1;
     }
-    snprintf(reason, cap, "text layer ok");
+    double sym = (double)pg->n_bad_chars / (double)pg->n_chars;
+    if (sym > BAD_CHAR_SHARE)
+        snprintf(reason, cap, "text layer ok (%.0f%% unmapped symbol glyphs)", sym * 100);
+    else
+        snprintf(reason, cap, "text layer ok");
     return 0;
 }
 

@@ -89,6 +89,9 @@ typedef struct qr_page {
     float skew;          /* skew found: degrees by which the image is to be rotated to
                             straighten it (clockwise positive, as Leptonica rotates); the
                             image was straightened when |skew| >= 1; 0 = not measured */
+    long n_garbage_chars; /* text layer: the bad characters that stand for text — every
+                             one inside a word with letters or digits, and runs of 3 or
+                             more; not lone symbol-font glyphs (music, dingbats) */
 } qr_page;
 
 #endif /* QR_PAGE_H */

@@ -17,6 +17,7 @@
 
 #include "pdf/pdf_int.h"
 
+#define BAD_RUN 3        /* this many unmapped glyphs in a row are unusable text */
 #define GAP_EM 0.25f     /* a gap wider than this (in ems) splits a word */
 #define BACK_EM 1.0f     /* a jump back further than this too (overprinting, reordering) */
 #define MAX_FONTS 64     /* font names cached per page */
@@ -353,6 +354,36 @@ static size_t compose(char *text, size_t n)
     return n;
 }
 
+static int is_alnum(int ch)
+{
+    return is_letter(ch) || utf8proc_category(ch) == UTF8PROC_CATEGORY_ND;
+}
+
+/* The unusable characters of a word (qr_page.n_garbage_chars): every bad one when the
+ * word also has a letter or digit ("Th\ufffds", a text font without a Unicode map),
+ * else those in runs of BAD_RUN or more. A glyph or two of a symbol font standing alone
+ * (a note head, a clef, a dingbat, a math delimiter) is no sign of unusable text. */
+static long word_garbage(const lchars *L, const span *s)
+{
+    int alnum = 0, run = 0;
+    long n_bad = 0, in_runs = 0;
+    for (int i = s->first; i < s->end; i++) {
+        int ch = L->v[i]->c;
+        if (is_bad(ch) || clean_rune(ch) != ch) {
+            n_bad++;
+            run++;
+            continue;
+        }
+        if (run >= BAD_RUN)
+            in_runs += run;
+        run = 0;
+        alnum |= is_alnum(ch);
+    }
+    if (run >= BAD_RUN)
+        in_runs += run;
+    return alnum ? n_bad : in_runs;
+}
+
 /* Fill one word from its span; text is written at *text. Accents drawn before their
  * base letter are written after it, then the word is composed (NFC). */
 static void fill_word(conv *c, const lchars *L, const span *s, const fz_stext_line *line,
@@ -361,6 +392,7 @@ static void fill_word(conv *c, const lchars *L, const span *s, const fz_stext_li
     fz_rect box = fz_empty_rect;
     size_t n = 0;
     int pending[8], n_pending = 0;
+    c->page->n_garbage_chars += word_garbage(L, s);
     for (int i = s->first; i < s->end; i++) {
         const fz_stext_char *ch = L->v[i];
         int r = L->rune[i];

@@ -8,7 +8,8 @@
 #include "convert/convert_int.h"
 #include "testlib.h"
 
-static qr_page stats(long chars, long bad, float text_cov, float image_cov)
+/* bad: unmapped glyphs; garbage: those of them that stand for text (in words, runs) */
+static qr_page stats2(long chars, long bad, long garbage, float text_cov, float image_cov)
 {
     qr_page pg;
     memset(&pg, 0, sizeof(pg));
@@ -16,10 +17,16 @@ static qr_page stats(long chars, long bad, float text_cov, float image_cov)
     pg.height = 792;
     pg.n_chars = chars;
     pg.n_bad_chars = bad;
+    pg.n_garbage_chars = garbage;
     pg.text_coverage = text_cov;
     pg.image_coverage = image_cov;
     pg.mean_conf = -1;
     return pg;
+}
+
+static qr_page stats(long chars, long bad, float text_cov, float image_cov)
+{
+    return stats2(chars, bad, bad, text_cov, image_cov);
 }
 
 static void expect(const qr_page *pg, int mode, int want, const char *reason_part)
@@ -37,6 +44,12 @@ static void test_auto_rules(void)
     expect(&none, QUIRE_OCR_AUTO, 1, "no text layer");
     qr_page unmapped = stats(2000, 1500, 0.3f, 0);
     expect(&unmapped, QUIRE_OCR_AUTO, 1, "unusable");
+    /* a music score: 88 % unmapped glyphs, but lone note heads and clefs (runs of 1-3,
+     * none inside a word), beside a clean title and instrument names */
+    qr_page score = stats2(600, 528, 66, 0.2f, 0);
+    expect(&score, QUIRE_OCR_AUTO, 0, "text layer ok (88% unmapped symbol glyphs)");
+    qr_page unmapped_words = stats2(2000, 1900, 1700, 0.3f, 0); /* text font, no Unicode */
+    expect(&unmapped_words, QUIRE_OCR_AUTO, 1, "unmapped glyphs in words");
     qr_page some_bad = stats(2000, 100, 0.3f, 0); /* 5 %: math symbols, still text */
     expect(&some_bad, QUIRE_OCR_AUTO, 0, "text layer ok");
     qr_page thin = stats(40, 0, 0.004f, 0.95f); /* a scan with a stamp of text on it */
