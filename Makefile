@@ -38,13 +38,21 @@ WITH_SERVER ?= 1
 ifeq ($(WITH_SERVER),1)
   DEPLIBS += libmicrohttpd
 endif
+# PostgreSQL (`quire enqueue` / `worker` / `status` with --db postgresql://...) needs
+# libpq; WITH_PG=0 builds without it (those commands then return QUIRE_UNSUPPORTED), as the
+# static aarch64 build does.
+WITH_PG ?= 1
+ifeq ($(WITH_PG),1)
+  DEPLIBS += libpq
+endif
 # Conversion (PDF/images -> Markdown) needs MuPDF and Tesseract; the core never does.
 # WITH_CONVERT=0 builds without them (quire_convert_* then return QUIRE_UNSUPPORTED).
 WITH_CONVERT ?= 1
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPLIBS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPLIBS) 2>/dev/null)
 ifeq ($(PKG_LIBS),)
-  PKG_LIBS := -lutf8proc -ljansson -lsqlite3 $(if $(filter 1,$(WITH_SERVER)),-lmicrohttpd,)
+  PKG_LIBS := -lutf8proc -ljansson -lsqlite3 $(if $(filter 1,$(WITH_SERVER)),-lmicrohttpd,) \
+              $(if $(filter 1,$(WITH_PG)),-lpq,)
 endif
 ifeq ($(WITH_CONVERT),1)
   # Debian 12's MuPDF is static-only: link its --static closure plus harfbuzz.
@@ -77,10 +85,16 @@ endif
 ifneq ($(WITH_SERVER),1)
   LIB_SRC += src/server_none.c
 endif
+ifeq ($(WITH_PG),1)
+  LIB_SRC += $(wildcard src/store/pg/*.c)
+else
+  LIB_SRC += src/store_pg_none.c
+endif
 # quire_build_info: the build options and the versions of the libraries linked
 LIB_SRC += src/buildinfo.c
 BUILD_OPTS := -DQR_WITH_CONVERT=$(if $(filter 1,$(WITH_CONVERT)),1,0) \
-              -DQR_WITH_SERVER=$(if $(filter 1,$(WITH_SERVER)),1,0)
+              -DQR_WITH_SERVER=$(if $(filter 1,$(WITH_SERVER)),1,0) \
+              -DQR_WITH_PG=$(if $(filter 1,$(WITH_PG)),1,0)
 ISA_FLAGS_src/buildinfo.c := $(BUILD_OPTS)
 ISA_X86 := src/nn/kern_avx2.c src/nn/kern_avx512.c src/nn/kern_lp_avx512.c src/nn/kern_amx.c \
            src/nn/kern_lp_avx2.c src/nn/kern_lp_avxvnni.c
@@ -255,7 +269,7 @@ ARM64_GOLDEN_KERNELS ?= neon-dotprod
 check-arm64: models
 	@command -v $(ARM64_CC) >/dev/null && command -v $(ARM64_QEMU) >/dev/null || \
 	  { echo "check-arm64: need $(ARM64_CC) and $(ARM64_QEMU) (run .ci/setup)" >&2; exit 1; }
-	$(MAKE) BUILD=build/arm64 CC=$(ARM64_CC) AR=aarch64-linux-gnu-ar SANITIZE= WITH_CONVERT=0 WITH_SERVER=0 \
+	$(MAKE) BUILD=build/arm64 CC=$(ARM64_CC) AR=aarch64-linux-gnu-ar SANITIZE= WITH_CONVERT=0 WITH_SERVER=0 WITH_PG=0 \
 	  PKG_CONFIG="env -u PKG_CONFIG_PATH PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config --static" \
 	  STATIC=1 tests
 	$(ARM64_QEMU) build/arm64/quire info | tee build/arm64/info.txt

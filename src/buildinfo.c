@@ -1,7 +1,7 @@
 /*
  * buildinfo.c — quire_build_info: what this build of the library was made with. The
  * versions come from the modules that wrap each library (buildinfo.h); parts left out of
- * the build (WITH_CONVERT=0, WITH_SERVER=0) say so.
+ * the build (WITH_CONVERT=0, WITH_SERVER=0, WITH_PG=0) say so.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -15,8 +15,8 @@ size_t quire_build_info(char *buf, size_t cap)
 {
     qr_buf b;
     qr_buf_init(&b, 1 << 16);
-    qr_buf_printf(&b, "build options: WITH_CONVERT=%d WITH_SERVER=%d\n", QR_WITH_CONVERT,
-                  QR_WITH_SERVER);
+    qr_buf_printf(&b, "build options: WITH_CONVERT=%d WITH_SERVER=%d WITH_PG=%d\n",
+                  QR_WITH_CONVERT, QR_WITH_SERVER, QR_WITH_PG);
     qr_buf_printf(&b, "sqlite: %s\n", qr_store_sqlite_version());
     qr_buf_printf(&b, "jansson: %s\n", JANSSON_VERSION);
     qr_buf_printf(&b, "utf8proc: %s\n", utf8proc_version());
@@ -35,6 +35,11 @@ size_t quire_build_info(char *buf, size_t cap)
     qr_buf_printf(&b, "libmicrohttpd: %s\n", qr_srv_mhd_version());
 #else
     qr_buf_printf(&b, "libmicrohttpd: (not built: WITH_SERVER=0)\n");
+#endif
+#if QR_WITH_PG
+    qr_buf_printf(&b, "libpq: %s\n", qr_pg_libpq_version());
+#else
+    qr_buf_printf(&b, "libpq: (not built: WITH_PG=0)\n");
 #endif
     size_t need = b.failed ? 0 : b.len;
     if (cap > 0) {

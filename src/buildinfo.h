@@ -13,4 +13,5 @@ const char *qr_pdf_mupdf_version(void);      /* src/pdf/pdf_version.c */
  * tessdata folder was found. src/ocr/tess_langs.c */
 int qr_ocr_languages(char *dir, size_t dir_cap, char *langs, size_t langs_cap);
 const char *qr_srv_mhd_version(void);        /* src/server/server_version.c */
+const char *qr_pg_libpq_version(void);       /* src/store/pg/pg.c */
 #endif

@@ -373,7 +373,7 @@ static int cmp_word_x(const void *a, const void *b)
     return (wa->bbox.x0 > wb->bbox.x0) - (wa->bbox.x0 < wb->bbox.x0);
 }
 
-static int is_mono_font(const qr_word *w)
+int qr_layout_mono_word(const qr_word *w)
 {
     static const char *const names[] = {"mono", "courier", "consol", "menlo", "cmtt",
                                         "sftt", "lmtt", "typewriter", "inconsolata"};
@@ -409,7 +409,7 @@ static void row_stats(qr_lrow *r)
         }
         n += (long)w->len;
         n_bold += (w->flags & QR_FONT_BOLD) ? (long)w->len : 0;
-        n_mono += is_mono_font(w) ? (long)w->len : 0;
+        n_mono += qr_layout_mono_word(w) ? (long)w->len : 0;
     }
     r->size = best_size > 0 ? best_size : 10.0f;
     r->n_chars = (int)n;

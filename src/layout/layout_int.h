@@ -53,6 +53,9 @@ typedef struct qr_lrow {
     float cx0, cx1;      /* left/right text edge of its page/band/column (classify.c) */
 } qr_lrow;
 
+/* Is the word set in a monospace (typewriter) font? (layout.c) */
+int qr_layout_mono_word(const qr_word *w);
+
 /* Heading key of an emitted heading, used to assign levels at the end. */
 typedef struct qr_hkey {
     float size;

@@ -31,7 +31,7 @@ struct qr_ruled {
     int n_vx;
     int n_hy;             /* horizontal rules in the stack */
     float hy[MAX_VRULES];
-    int state;            /* 0 pending, 1 emitted, -1 rejected */
+    int state;            /* 0 pending, 1 emitted, -1 rejected, -2 a box, not a table */
     int closed;           /* prose follows its last rule: takes no more rules */
 };
 
@@ -704,14 +704,21 @@ static int grid_plausible(const tgrid *g, const tline *ln, int n, const tbounds 
                 in_row++;
                 used_cols[k] = 1;
                 filled++;
-                int alnum = 0, high = 0;
-                for (size_t j = 0; j < cb->text.len && !alnum; j++) {
-                    unsigned char ch = (unsigned char)cb->text.data[j];
-                    alnum = (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z');
-                    high |= ch >= 0x80;
+                int alnum = 0, high = 0, unmapped = 0;
+                for (size_t j = 0; j < cb->text.len; j++) {
+                    const unsigned char *u = (const unsigned char *)cb->text.data + j;
+                    alnum += (u[0] >= '0' && u[0] <= '9') ||
+                             ((u[0] | 0x20) >= 'a' && (u[0] | 0x20) <= 'z');
+                    high |= u[0] >= 0x80;
+                    /* control characters, U+FFFD: glyphs with no text (the line and
+                     * arrow pieces of a picture drawn with a font) */
+                    unmapped += u[0] < 0x20 || (u[0] == 0xEF && j + 2 < cb->text.len &&
+                                                u[1] == 0xBF && u[2] == 0xBD);
                 }
-                /* math symbols, unmapped glyphs: a formula ("-", "..": missing values) */
-                glyphs += !alnum && high;
+                /* math symbols, unmapped glyphs: a formula, or a drawing when they
+                 * outnumber the letters ("-", "..": missing values; a brace fill beside a
+                 * cell's text leaves it a cell) */
+                glyphs += (!alnum && high) || unmapped > alnum;
             }
         }
         multi_rows += in_row >= 2;
@@ -787,10 +794,10 @@ static void emit_grid(qr_lctx *c, const tgrid *g, qr_lrow *const *rows, int n)
 
 static int is_vrule(const qr_bbox *b);
 
-/* Does the region have vertical rules along both its left and right edges (a box)? */
-static int framed(const qr_page *pg, const struct qr_ruled *rg)
+/* Vertical rules along the region's left (*left) and right (*right) edges. */
+static void side_rules(const qr_page *pg, const struct qr_ruled *rg, int *left, int *right)
 {
-    int left = 0, right = 0;
+    *left = *right = 0;
     float h = rg->box.y1 - rg->box.y0;
     for (int i = 0; pg && i < pg->n_rules; i++) {
         const qr_bbox *v = &pg->rules[i];
@@ -800,13 +807,46 @@ static int framed(const qr_page *pg, const struct qr_ruled *rg)
         float ov = QR_MIN(v->y1, rg->box.y1) - QR_MAX(v->y0, rg->box.y0);
         if (ov < 0.3f * h)
             continue;
-        left |= fabsf(x - rg->box.x0) <= 3.0f;
-        right |= fabsf(x - rg->box.x1) <= 3.0f;
+        *left |= fabsf(x - rg->box.x0) <= 3.0f;
+        *right |= fabsf(x - rg->box.x1) <= 3.0f;
     }
+}
+
+/* Does the region have vertical rules along both its left and right edges (a box)? */
+static int framed(const qr_page *pg, const struct qr_ruled *rg)
+{
+    int left, right;
+    side_rules(pg, rg, &left, &right);
     return left && right;
 }
 
-/* Lines -> columns -> rows; emit when it looks like a table. Returns 1 when emitted. */
+/* Code beside its typeset result: lines of the region carry on across one of its side
+ * rules in a typewriter font (the LaTeX source set beside the framed box that shows
+ * what it gives). A table's text stays inside its outer frame; what is outside the
+ * frame on the same lines, in code type, makes the frame an example box, not a table's
+ * border (a chart's labels beside a framed table are not code and leave it a table). */
+static int code_beside_frame(const qr_page *pg, const struct qr_ruled *rg,
+                             qr_lrow *const *rows, int n)
+{
+    int left, right;
+    long out = 0, out_mono = 0;
+    side_rules(pg, rg, &left, &right);
+    for (int i = 0; i < n && (left || right); i++) {
+        for (int k = 0; k < rows[i]->n_words; k++) {
+            const qr_word *w = rows[i]->words[k];
+            if ((left && w->bbox.x1 < rg->box.x0 - 1.0f) ||
+                (right && w->bbox.x0 > rg->box.x1 + 1.0f)) {
+                out += (long)w->len;
+                out_mono += qr_layout_mono_word(w) ? (long)w->len : 0;
+            }
+        }
+    }
+    return out > 0 && 10 * out_mono >= 9 * out;
+}
+
+/* Lines -> columns -> rows; emit when it looks like a table. Returns 1 when emitted, -1
+ * when the region is a framed box that is not a table (its lines are then no table of
+ * aligned text either), 0 otherwise. */
 static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled *rg,
                        const float *vx, int n_vx)
 {
@@ -909,7 +949,10 @@ static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled 
      * beside its typeset result, a display formula in a box), not a table; a two-row
      * booktabs table has no side rules and stays */
     int framed_pair = rg && n_vx == 0 && g.n_rows <= 2 && framed(c->pages[rg->page], rg);
-    if (!framed_pair && grid_plausible(&g, ln, n_ln, &tb, rg != NULL)) {
+    framed_pair |= rg && code_beside_frame(c->pages[rg->page], rg, rows, n);
+    if (framed_pair)
+        ok = -1;
+    else if (grid_plausible(&g, ln, n_ln, &tb, rg != NULL)) {
         emit_grid(c, &g, rows, n);
         ok = 1;
     }
@@ -1185,6 +1228,22 @@ static int try_ruled(qr_lctx *c, struct qr_ruled *g)
             rows[n++] = &c->rows[i];
     if (n < 2)
         return 0;
+    /* a vertical rule that meets none of the region's lines (an arrow between two nodes
+     * of a diagram) does not separate columns */
+    int kept = 0;
+    for (int k = 0; k < g->n_vx; k++) {
+        int meets = 0;
+        for (int i = 0; i < n && !meets; i++)
+            meets = QR_MIN(g->vy1[k], rows[i]->bbox.y1) - QR_MAX(g->vy0[k], rows[i]->bbox.y0) >
+                    0.25f * (rows[i]->bbox.y1 - rows[i]->bbox.y0);
+        if (meets) {
+            g->vx[kept] = g->vx[k];
+            g->vy0[kept] = g->vy0[k];
+            g->vy1[kept] = g->vy1[k];
+            kept++;
+        }
+    }
+    g->n_vx = kept;
     return build_table(c, rows, n, g, g->vx, QR_MIN(g->n_vx, MAX_COLS - 1));
 }
 
@@ -1236,7 +1295,7 @@ static int try_aligned(qr_lctx *c, int i)
     }
     if (n < 3)
         return 0;
-    return build_table(c, rows, n, NULL, NULL, 0) ? n : 0;
+    return build_table(c, rows, n, NULL, NULL, 0) > 0 ? n : 0;
 }
 
 int qr_layout_table_edge(const qr_lctx *c, const qr_lrow *a, const qr_lrow *b)
@@ -1264,11 +1323,15 @@ int qr_layout_table(qr_lctx *c, int i)
         }
         if (!best || c->nomem)
             break;
-        if (try_ruled(c, best)) {
+        int got = try_ruled(c, best);
+        if (got > 0) {
             best->state = 1;
             return 1;
         }
-        best->state = -1;
+        best->state = got < 0 ? -2 : -1;
     }
+    for (int k = 0; k < c->n_ruled; k++)
+        if (c->ruled[k].state == -2 && inside(r, &c->ruled[k]))
+            return 0; /* a framed example box: its lines are not an aligned table */
     return c->nomem ? 0 : try_aligned(c, i);
 }

@@ -32,7 +32,7 @@ quire_ingest_params quire_ingest_default_params(void)
     return p;
 }
 
-static void resolve_coll_params(const quire_collection_params *in, qr_coll *c)
+void qr_ingest_coll_params(const quire_collection_params *in, qr_coll *c)
 {
     quire_collection_params d = quire_collection_default_params();
     if (!in)
@@ -50,7 +50,7 @@ static void resolve_coll_params(const quire_collection_params *in, qr_coll *c)
 }
 
 /* sha256 of a file's bytes, streamed. */
-static quire_status hash_file(const char *path, char hex[65], long long *size, quire_error *err)
+quire_status qr_ingest_hash(const char *path, char hex[65], long long *size, quire_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -88,19 +88,9 @@ static int count_model_tokens(const char *text, size_t len, void *ud)
     return n < 0 ? (int)(len / 4 + 1) : n;
 }
 
-/* Everything prepared outside the lock for one document. */
-typedef struct prepared {
-    char sha[65];
-    long long size;
-    int pages, failed_pages;
-    char *report;        /* JSON */
-    qr_chunk_list chunks;
-    float *vecs;         /* [n][dims] or NULL */
-    int dims;
-    char *pdf_meta;      /* the document's own metadata (pdf.* keys, JSON) or NULL */
-} prepared;
+typedef qr_prepared prepared;
 
-static void prepared_free(prepared *p)
+void qr_prepared_free(qr_prepared *p)
 {
     qr_free(p->pdf_meta);
     qr_free(p->report);
@@ -194,7 +184,7 @@ static quire_status create_collection(quire_store *st, const char *name,
     char now[32];
     qr_store_now_iso(now);
     memset(c, 0, sizeof(*c));
-    resolve_coll_params(cp, c);
+    qr_ingest_coll_params(cp, c);
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db,
                            "INSERT INTO collections(name, created_at, chunk_tokens, overlap)"
@@ -311,8 +301,8 @@ static quire_status doc_chunk_ids(quire_store *st, long long doc_id, int64_t **i
 /* The key a file is recorded under (documents.path): an explicit store_path as given;
  * else the file's canonical path (realpath: one document whatever the spelling), relative
  * to the canonical root when one is given (the store survives moving the tree). */
-static quire_status doc_key(const char *path, const quire_ingest_params *p, char *out,
-                            size_t cap, quire_error *err)
+quire_status qr_ingest_doc_key(const char *path, const quire_ingest_params *p, char *out,
+                               size_t cap, quire_error *err)
 {
     if (p->store_path) {
         if (!p->store_path[0])
@@ -408,7 +398,7 @@ static char *doc_meta(quire_store *st, long long id)
  * document had, whose stale "pdf." keys are dropped) plus every "pdf." key of pdf that base
  * does not set (the caller's own value wins). qr_malloc'd JSON; NULL when both are empty
  * or out of memory (*oom set). */
-static char *merge_meta(const char *base, int base_is_user, const char *pdf, int *oom)
+char *qr_ingest_merge_meta(const char *base, int base_is_user, const char *pdf, int *oom)
 {
     *oom = 0;
     json_t *b = base ? json_loads(base, 0, NULL) : NULL;
@@ -462,7 +452,7 @@ static quire_status set_meta(quire_store *st, long long coll_id, const char *pat
     }
     sqlite3_finalize(s);
     s = NULL;
-    meta = merge_meta(user_meta, 1, old, &oom);
+    meta = qr_ingest_merge_meta(user_meta, 1, old, &oom);
     qr_free(old);
     if (oom) {
         pthread_mutex_unlock(&st->lock);
@@ -586,7 +576,7 @@ static quire_status write_document(quire_store *st, const char *coll_name,
     int user_meta = meta != NULL, oom = 0;
     if (old > 0 && !meta)
         meta = old_meta = doc_meta(st, old);
-    kept_meta = merge_meta(meta, user_meta, pp->pdf_meta, &oom);
+    kept_meta = qr_ingest_merge_meta(meta, user_meta, pp->pdf_meta, &oom);
     qr_free(old_meta);
     meta = kept_meta;
     if (oom) {
@@ -706,6 +696,85 @@ fail:
     return rc;
 }
 
+/* Convert (PDF/image) or read (Markdown/text) path, chunk it with c's settings and embed
+ * the chunks with p->embedder (when given): everything of one document that needs no
+ * store, for quire_ingest_file and the PostgreSQL workers alike. pp->sha/size are the
+ * caller's; on error pp may hold partial results (qr_prepared_free frees them). */
+quire_status qr_ingest_prepare(const char *path, const quire_ingest_params *p, const qr_coll *c,
+                               qr_prepared *pp, quire_ingest_result *res, quire_error *err)
+{
+    const quire_model *m = p->embedder ? quire_embedder_model(p->embedder) : NULL;
+    quire_status rc = QUIRE_OK;
+    /* Convert. */
+    char *md = NULL;
+    size_t md_len = 0;
+    double tc = qr_now();
+    quire_convert_result *cr = NULL;
+    if (has_ext(path, ".md") || has_ext(path, ".markdown") || has_ext(path, ".txt")) {
+        rc = qr_file_read(path, (size_t)1 << 30, &md, &md_len, err);
+        if (rc != QUIRE_OK)
+            return rc;
+        pp->pages = 1;
+        pp->report = make_report(NULL, has_ext(path, ".txt") ? "text" : "markdown");
+    } else {
+        if (!p->converter)
+            return qr_err(err, QUIRE_UNSUPPORTED,
+                          "%s: not a Markdown or text file, and no converter was given", path);
+        quire_convert_params cp = p->convert ? *p->convert : quire_convert_default_params();
+        cp.format = QUIRE_FORMAT_MD;
+        cp.page_markers = 1;
+        rc = quire_convert_file(p->converter, path, &cp, &cr, err);
+        if (!cr)
+            return rc != QUIRE_OK ? rc : qr_err(err, QUIRE_ERROR, "%s: conversion failed", path);
+        if (cr->n_failed > 0 && cr->n_failed >= cr->n_reports) {
+            rc = qr_err(err, QUIRE_FORMAT, "%s: no page could be converted (%s)", path,
+                        cr->n_reports > 0 ? cr->reports[0].error : "no pages");
+            quire_convert_result_free(cr);
+            return rc;
+        }
+        pp->pages = cr->n_pages;
+        pp->failed_pages = cr->n_failed;
+        pp->report = make_report(cr, "converted");
+        if (cr->metadata && !(pp->pdf_meta = qr_strdup(cr->metadata))) {
+            quire_convert_result_free(cr);
+            return qr_err(err, QUIRE_NOMEM, "out of memory");
+        }
+    }
+    res->convert_ms = (qr_now() - tc) * 1e3;
+    const char *text = md ? md : cr->output;
+    size_t text_len = md ? md_len : cr->output_len;
+
+    /* Chunk and embed. */
+    qr_chunk_opts co;
+    memset(&co, 0, sizeof co);
+    co.chunk_tokens = c->chunk_tokens;
+    co.overlap = c->overlap > 0 ? c->overlap : -1;
+    if (m) {
+        co.count_tokens = count_model_tokens;
+        co.user_data = (void *)m;
+    }
+    rc = qr_chunk_markdown(text, text_len, &co, &pp->chunks, err);
+    quire_convert_result_free(cr);
+    qr_free(md);
+    if (rc != QUIRE_OK)
+        return rc;
+    if (!pp->report)
+        return qr_err(err, QUIRE_NOMEM, "out of memory");
+    double te = qr_now();
+    if (m && pp->chunks.n) {
+        pp->dims = quire_model_dims(m);
+        pp->vecs = qr_malloc(pp->chunks.n * (size_t)pp->dims * sizeof(float));
+        if (!pp->vecs)
+            return qr_err(err, QUIRE_NOMEM, "%s: out of memory for %zu vectors", path,
+                          pp->chunks.n);
+        rc = embed_chunks(p->embedder, &pp->chunks, c->doc_prefix, pp->vecs, &res->tokens, err);
+        if (rc != QUIRE_OK)
+            return rc;
+    }
+    res->embed_ms = (qr_now() - te) * 1e3;
+    return QUIRE_OK;
+}
+
 quire_status quire_ingest_file(quire_store *st, const char *path, const quire_ingest_params *p,
                                quire_ingest_result *res, quire_error *err)
 {
@@ -726,10 +795,10 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
     double t0 = qr_now();
     prepared pp;
     memset(&pp, 0, sizeof pp);
-    quire_status rc = hash_file(path, pp.sha, &pp.size, err);
+    quire_status rc = qr_ingest_hash(path, pp.sha, &pp.size, err);
     if (rc != QUIRE_OK)
         return rc;
-    if ((rc = doc_key(path, p, rec_path, sizeof rec_path, err)) != QUIRE_OK)
+    if ((rc = qr_ingest_doc_key(path, p, rec_path, sizeof rec_path, err)) != QUIRE_OK)
         return rc;
 
     /* What the collection expects (or the settings it will be created with). */
@@ -748,7 +817,7 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
             rc = qr_store_sqlerr(st, err, "reading documents");
     } else if (rc == QUIRE_NOT_FOUND) {
         memset(&c, 0, sizeof c);
-        resolve_coll_params(p->create, &c);
+        qr_ingest_coll_params(p->create, &c);
         rc = QUIRE_OK;
     }
     pthread_mutex_unlock(&st->lock);
@@ -778,85 +847,9 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
         return rc;
     }
 
-    /* Convert. */
-    char *md = NULL;
-    size_t md_len = 0;
-    double tc = qr_now();
-    quire_convert_result *cr = NULL;
-    if (has_ext(path, ".md") || has_ext(path, ".markdown") || has_ext(path, ".txt")) {
-        rc = qr_file_read(path, (size_t)1 << 30, &md, &md_len, err);
-        if (rc != QUIRE_OK) {
-            qr_free(meta);
-            return rc;
-        }
-        pp.pages = 1;
-        pp.report = make_report(NULL, has_ext(path, ".txt") ? "text" : "markdown");
-    } else {
-        if (!p->converter) {
-            qr_free(meta);
-            return qr_err(err, QUIRE_UNSUPPORTED,
-                          "%s: not a Markdown or text file, and no converter was given", path);
-        }
-        quire_convert_params cp = p->convert ? *p->convert : quire_convert_default_params();
-        cp.format = QUIRE_FORMAT_MD;
-        cp.page_markers = 1;
-        rc = quire_convert_file(p->converter, path, &cp, &cr, err);
-        if (!cr) {
-            qr_free(meta);
-            return rc != QUIRE_OK ? rc : qr_err(err, QUIRE_ERROR, "%s: conversion failed", path);
-        }
-        if (cr->n_failed > 0 && cr->n_failed >= cr->n_reports) {
-            rc = qr_err(err, QUIRE_FORMAT, "%s: no page could be converted (%s)", path,
-                        cr->n_reports > 0 ? cr->reports[0].error : "no pages");
-            quire_convert_result_free(cr);
-            qr_free(meta);
-            return rc;
-        }
-        pp.pages = cr->n_pages;
-        pp.failed_pages = cr->n_failed;
-        pp.report = make_report(cr, "converted");
-        if (cr->metadata && !(pp.pdf_meta = qr_strdup(cr->metadata))) {
-            quire_convert_result_free(cr);
-            prepared_free(&pp);
-            qr_free(meta);
-            return qr_err(err, QUIRE_NOMEM, "out of memory");
-        }
-    }
-    res->convert_ms = (qr_now() - tc) * 1e3;
-    const char *text = md ? md : cr->output;
-    size_t text_len = md ? md_len : cr->output_len;
-
-    /* Chunk and embed. */
-    qr_chunk_opts co;
-    memset(&co, 0, sizeof co);
-    co.chunk_tokens = c.chunk_tokens;
-    co.overlap = c.overlap > 0 ? c.overlap : -1;
-    if (m) {
-        co.count_tokens = count_model_tokens;
-        co.user_data = (void *)m;
-    }
-    rc = qr_chunk_markdown(text, text_len, &co, &pp.chunks, err);
-    quire_convert_result_free(cr);
-    qr_free(md);
+    rc = qr_ingest_prepare(path, p, &c, &pp, res, err);
     if (rc != QUIRE_OK)
         goto out;
-    if (!pp.report) {
-        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
-        goto out;
-    }
-    double te = qr_now();
-    if (m && pp.chunks.n) {
-        pp.dims = quire_model_dims(m);
-        pp.vecs = qr_malloc(pp.chunks.n * (size_t)pp.dims * sizeof(float));
-        if (!pp.vecs) {
-            rc = qr_err(err, QUIRE_NOMEM, "%s: out of memory for %zu vectors", path, pp.chunks.n);
-            goto out;
-        }
-        rc = embed_chunks(p->embedder, &pp.chunks, c.doc_prefix, pp.vecs, &res->tokens, err);
-        if (rc != QUIRE_OK)
-            goto out;
-    }
-    res->embed_ms = (qr_now() - te) * 1e3;
 
     /* One transaction. */
     double ts = qr_now();
@@ -868,7 +861,7 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
     res->failed_pages = pp.failed_pages;
     res->chunks = (int)pp.chunks.n;
 out:
-    prepared_free(&pp);
+    qr_prepared_free(&pp);
     qr_free(meta);
     res->ms = (qr_now() - t0) * 1e3;
     return rc;

@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 #include "store/hnsw.h"
+#include "text/text.h"
 
 #define QR_STORE_SCHEMA 2 /* 2: documents.meta (JSON object) */
 #define QR_STORE_APP_ID 0x71756972 /* "quir" in PRAGMA application_id */
@@ -107,6 +108,32 @@ quire_status qr_where_compile(const char *json, qr_where *w, quire_error *err);
 void qr_where_bind(const qr_where *w, sqlite3_stmt *s, int first);
 void qr_where_free(qr_where *w);
 
+/* ---- ingest.c pieces shared with the PostgreSQL workers (src/store/pg) ---------- */
+/* Everything prepared outside the lock for one document. */
+typedef struct qr_prepared {
+    char sha[65];
+    long long size;
+    int pages, failed_pages;
+    char *report;        /* JSON */
+    qr_chunk_list chunks;
+    float *vecs;         /* [n][dims] or NULL */
+    int dims;
+    char *pdf_meta;      /* the document's own metadata (pdf.* keys, JSON) or NULL */
+} qr_prepared;
+void qr_prepared_free(qr_prepared *p);
+/* A new collection's settings from params (NULL = defaults) into c. */
+void qr_ingest_coll_params(const quire_collection_params *in, qr_coll *c);
+/* sha256 (hex) and size of a file's bytes. */
+quire_status qr_ingest_hash(const char *path, char hex[65], long long *size, quire_error *err);
+/* The key a file is recorded under (p->store_path, or its path relative to p->root, or
+ * its realpath). */
+quire_status qr_ingest_doc_key(const char *path, const quire_ingest_params *p, char *out,
+                               size_t cap, quire_error *err);
+/* A document's metadata: base (the caller's, or the stored document's, whose stale pdf.*
+ * keys are dropped) plus the pdf.* keys of pdf it does not set. NULL when empty/OOM. */
+char *qr_ingest_merge_meta(const char *base, int base_is_user, const char *pdf, int *oom);
+quire_status qr_ingest_prepare(const char *path, const quire_ingest_params *p, const qr_coll *c,
+                               qr_prepared *pp, quire_ingest_result *res, quire_error *err);
 /* A client's query vector (qvec.c): a JSON array of numbers, a base64 string of float32
  * LE bytes, or an object with "embedding"/"vector" holding one. OUT: *out (qr_free), *n. */
 quire_status qr_qvec_from_json(const struct json_t *v, float **out, int *n, quire_error *err);

@@ -5,7 +5,7 @@
 "$Q" info > "$T/i" 2> "$T/e"
 check "quire info exits 0" [ $? -eq 0 ]
 v() { sed -n "s/^$1: //p" "$T/i"; }
-check "build options line" grep -q '^build options: WITH_CONVERT=[01] WITH_SERVER=[01]$' "$T/i"
+check "build options line" grep -q '^build options: WITH_CONVERT=[01] WITH_SERVER=[01] WITH_PG=[01]$' "$T/i"
 if command -v sqlite3 > /dev/null; then
     s=$(sqlite3 --version | cut -d' ' -f1)
     check "sqlite version = sqlite3 --version ($(v sqlite) vs $s)" [ "$(v sqlite)" = "$s" ]
@@ -27,4 +27,8 @@ fi
 if grep -q 'WITH_SERVER=1' "$T/i"; then
     h=$(pkg-config --modversion libmicrohttpd 2>/dev/null)
     check "libmicrohttpd version = pkg-config's ($(v libmicrohttpd) vs $h)" [ "$(v libmicrohttpd)" = "$h" ]
+fi
+if grep -q 'WITH_PG=1' "$T/i"; then
+    h=$(pkg-config --modversion libpq 2>/dev/null)
+    check "libpq version = pkg-config's ($(v libpq) vs $h)" [ "$(v libpq)" = "$h" ]
 fi

@@ -88,6 +88,26 @@ check "no table in the TOC of long-gnuplot p. 5 (dot leaders)" notable long-gnup
 check "no table in the ruled macro box of long-memman p. 103" notable long-memman 103
 check "no table in the framed examples of nonen-pl-lshort p. 64 (code beside its typeset result)" notable nonen-pl-lshort 64
 check "no table in the boxed formula pair of nonen-pl-lshort p. 71 (equation numbers)" notable nonen-pl-lshort 71
+# Framed example boxes and drawings (born corpus pages that newly got a false table):
+# LaTeX source beside the box with its typeset result (lshort p. 66: two formula rows the
+# aligned-text pass took once the ruled region was refused; p. 67: two stacked boxes),
+# a picture drawn with font glyphs (lshort p. 112, memman p. 465: unmapped glyphs), a
+# TikZ graph whose arrows are vertical rules meeting no text (lshort p. 123).
+check "no table in the code-beside-result boxes of nonen-pl-lshort p. 66" notable nonen-pl-lshort 66
+check "no table in the stacked example boxes of nonen-pl-lshort p. 67" notable nonen-pl-lshort 67
+check "no table in the picture of font-drawn arrows of nonen-pl-lshort p. 112" notable nonen-pl-lshort 112
+check "no table in the framed TikZ graph of nonen-pl-lshort p. 123 (arrows as rules)" notable nonen-pl-lshort 123
+check "no table in the framed picture (ovals) of long-memman p. 465" notable long-memman 465
+# ... and a true table with glyph-drawn pieces stays: memman p. 263, "Table 11.6: Example
+# table with fills" (brace fills drawn with unmapped glyphs inside its cells).
+hastable() { # FILE PAGE CELLTEXT
+    "$Q" convert --force --format json -p "$2" -o "$T/ht.json" "$C/born/$1.pdf" 2> /dev/null &&
+        python3 -c "
+import json, sys
+d = json.load(open('$T/ht.json'))
+sys.exit(0 if any('$3' in c for b in d['blocks'] if b['type'] == 'table' for r in b['cells'] for c in r) else 1)"
+}
+check "table kept: long-memman p. 263 (Table 11.6, fills drawn with glyphs)" hastable long-memman 263 qwerty
 
 # Row spans: eu-021 p. 3, "Allergy problems" beside its Count and Percentage rows (the
 # rule between them stops short of the stub column): row_span 2 in JSON, rowspan in HTML.

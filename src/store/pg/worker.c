@@ -1,0 +1,975 @@
+/*
+ * worker.c — `quire worker`: drain the PostgreSQL job queue into the shared store.
+ *
+ * Each of --jobs threads owns one connection: it claims one job at a time
+ * (FOR UPDATE SKIP LOCKED; attempt + 1; a lease), converts/chunks/embeds the file with
+ * the same code as `quire ingest` (qr_ingest_prepare), and commits the document's rows
+ * (COPY) together with the job's completion in one transaction. The completing UPDATE is
+ * fenced by (worker id, attempt): when the lease expired and another worker took the
+ * job over, 0 rows match and the transaction is rolled back ("lease lost"), so a paused
+ * or partitioned worker can never commit over the new owner.
+ *
+ * A heartbeat thread (its own connection) extends the leases of the jobs in hand every
+ * lease/3 and runs the reaper under pg_try_advisory_xact_lock: running jobs whose lease
+ * expired are requeued (or failed, after max_attempts) with the rescue in their errors.
+ * Errors of the document that cannot get better (corrupt/unsupported input, a model
+ * mismatch) fail the job at once; others are retried with jittered exponential backoff.
+ * Lost connections are re-established with backoff; a COMMIT whose outcome is unknown is
+ * resolved by reading the job row.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "embed/embed.h"
+#include "store/pg/pg_int.h"
+#include "store/store_int.h"
+
+#define QR_LOST QUIRE_CANCELLED /* internal: the fence matched no row */
+
+typedef struct wk_shared wk_shared;
+
+typedef struct wk_thread {
+    wk_shared *sh;
+    pthread_t tid;
+    PGconn *conn;
+    quire_embedder *emb;
+    long long job_id; /* the job in hand (0 = none), read by the heartbeat; under sh->mu */
+    unsigned rng;
+} wk_thread;
+
+struct wk_shared {
+    const qr_worker_params *p;
+    long long worker_id;
+    char wid[24], lease[24];
+    pthread_mutex_t mu; /* stats, reports, job ids */
+    qr_worker_stats st;
+    volatile int quit;  /* every job thread has returned: the heartbeat stops */
+    double hold_s;      /* QUIRE_WORKER_HOLD_MS: sleep before each commit (fault tests) */
+    wk_thread *t;
+    int n;
+};
+
+static int stopping(const wk_shared *sh)
+{
+    return sh->p->stop && *sh->p->stop;
+}
+
+static void report(wk_shared *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(wk_shared *sh, const char *fmt, ...)
+{
+    if (!sh->p->report)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&sh->mu);
+    sh->p->report(sh->p->ud, line);
+    pthread_mutex_unlock(&sh->mu);
+}
+
+static void sleep_s(double s)
+{
+    if (s <= 0)
+        return;
+    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* sleep up to s, in slices, returning early when the worker is told to stop */
+static void nap(const wk_shared *sh, double s)
+{
+    double end = qr_now() + s;
+    while (!stopping(sh)) {
+        double left = end - qr_now();
+        if (left <= 0)
+            break;
+        sleep_s(left < 0.1 ? left : 0.1);
+    }
+}
+
+static double jitter(unsigned *rng)
+{
+    *rng = *rng * 1103515245u + 12345u;
+    return 0.75 + 0.5 * (double)((*rng >> 8) & 0xffffff) / (double)0x1000000;
+}
+
+/* (Re)connect with backoff 0.1 s -> 5 s, for up to 120 s (or until stopped with no job in
+ * hand). 0 on success. */
+static int reconnect(wk_thread *t, const char *app, int in_job, int listen)
+{
+    wk_shared *sh = t->sh;
+    if (t->conn)
+        PQfinish(t->conn);
+    t->conn = NULL;
+    double wait = 0.1, t0 = qr_now();
+    for (;;) {
+        quire_error e = {0, ""};
+        if (qr_pg_connect(sh->p->url, app, 0, &t->conn, &e) == QUIRE_OK) {
+            if (!listen || qr_pg_exec(t->conn, "LISTEN quire_jobs", &e, "LISTEN") == QUIRE_OK)
+                return 0;
+            PQfinish(t->conn);
+            t->conn = NULL;
+        }
+        if ((!in_job && stopping(sh)) || qr_now() - t0 > 120) {
+            report(sh, "worker %s: giving up reconnecting: %s", sh->wid, e.msg);
+            return -1;
+        }
+        sleep_s(wait * jitter(&t->rng));
+        wait = wait * 2 > 5 ? 5 : wait * 2;
+    }
+}
+
+typedef struct wk_job {
+    long long id;
+    int attempt, max_attempts;
+    char sid[24], satt[16];
+    char collection[256], path[PATH_MAX], sha[65];
+} wk_job;
+
+/* 1: a job claimed, 0: none ready, -1: error (connection) */
+static int claim(wk_thread *t, wk_job *j)
+{
+    wk_shared *sh = t->sh;
+    const char *v[2] = {sh->wid, sh->lease};
+    quire_status rc;
+    quire_error e = {0, ""};
+    PGresult *r = qr_pg_query(
+        t->conn,
+        "WITH c AS (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= now()"
+        "  ORDER BY priority, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        " UPDATE jobs j SET state = 'running', worker_id = $1::bigint,"
+        "  attempt = j.attempt + 1, started_at = now(),"
+        "  lease_until = now() + $2::float8 * interval '1 second'"
+        " FROM c WHERE j.id = c.id"
+        " RETURNING j.id, j.attempt, j.max_attempts, j.collection, j.path, j.sha256",
+        2, v, &e, "claiming a job", &rc);
+    if (!r) {
+        report(sh, "worker %s: %s", sh->wid, e.msg);
+        return -1;
+    }
+    int got = PQntuples(r) > 0;
+    if (got) {
+        j->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        j->attempt = (int)strtol(PQgetvalue(r, 0, 1), NULL, 10);
+        j->max_attempts = (int)strtol(PQgetvalue(r, 0, 2), NULL, 10);
+        snprintf(j->collection, sizeof j->collection, "%s", PQgetvalue(r, 0, 3));
+        snprintf(j->path, sizeof j->path, "%s", PQgetvalue(r, 0, 4));
+        snprintf(j->sha, sizeof j->sha, "%s", PQgetvalue(r, 0, 5));
+        snprintf(j->sid, sizeof j->sid, "%lld", j->id);
+        snprintf(j->satt, sizeof j->satt, "%d", j->attempt);
+        pthread_mutex_lock(&sh->mu);
+        t->job_id = j->id;
+        pthread_mutex_unlock(&sh->mu);
+    }
+    PQclear(r);
+    return got;
+}
+
+/* The collection's settings (defaults when it does not exist yet: have = 0). */
+static quire_status coll_settings(PGconn *c, const quire_collection_params *create,
+                                  const char *name, const char *path, qr_coll *k, int *have,
+                                  char old_sha[65], quire_error *err)
+{
+    memset(k, 0, sizeof(*k));
+    qr_ingest_coll_params(create, k);
+    *have = 0;
+    old_sha[0] = 0;
+    quire_status rc;
+    const char *v[2] = {name, path};
+    PGresult *r = qr_pg_query(c,
+                              "SELECT c.id, c.chunk_tokens, c.overlap, coalesce(i.id, 0),"
+                              " coalesce(i.fingerprint, ''), coalesce(i.model, ''),"
+                              " coalesce(i.doc_prefix, ''), coalesce(i.dims, 0),"
+                              " coalesce((SELECT d.sha256 FROM documents d"
+                              "  WHERE d.collection_id = c.id AND d.path = $2), '')"
+                              " FROM collections c LEFT JOIN indexes i ON i.id = c.active_index"
+                              " WHERE c.name = $1",
+                              2, v, err, "reading the collection", &rc);
+    if (!r)
+        return rc;
+    if (PQntuples(r)) {
+        *have = 1;
+        k->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        k->chunk_tokens = (int)strtol(PQgetvalue(r, 0, 1), NULL, 10);
+        k->overlap = (int)strtol(PQgetvalue(r, 0, 2), NULL, 10);
+        k->index_id = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+        snprintf(k->fingerprint, sizeof k->fingerprint, "%s", PQgetvalue(r, 0, 4));
+        snprintf(k->model, sizeof k->model, "%s", PQgetvalue(r, 0, 5));
+        snprintf(k->doc_prefix, sizeof k->doc_prefix, "%s", PQgetvalue(r, 0, 6));
+        k->dims = (int)strtol(PQgetvalue(r, 0, 7), NULL, 10);
+        snprintf(old_sha, 65, "%s", PQgetvalue(r, 0, 8));
+    }
+    PQclear(r);
+    return QUIRE_OK;
+}
+
+static quire_status check_model(const char *coll, const qr_coll *k, int have,
+                                const quire_model *m, quire_error *err)
+{
+    if (!have)
+        return QUIRE_OK;
+    if (k->index_id && m && strcmp(k->fingerprint, quire_model_fingerprint(m)) != 0)
+        return qr_err(err, QUIRE_MISMATCH,
+                      "collection '%s' holds vectors from model '%s' (fingerprint %.12s), not "
+                      "from '%s' (%.12s): run the workers with that model",
+                      coll, k->model, k->fingerprint, quire_model_name(m),
+                      quire_model_fingerprint(m));
+    if (k->index_id && !m)
+        return qr_err(err, QUIRE_MISMATCH,
+                      "collection '%s' holds vectors from model '%s': run the workers with "
+                      "--model",
+                      coll, k->model);
+    return QUIRE_OK;
+}
+
+/* COPY text format: escape backslash, tab, newline, carriage return. */
+static void copy_text(qr_buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '\\')
+            qr_buf_append(b, "\\\\", 2);
+        else if (ch == '\t')
+            qr_buf_append(b, "\\t", 2);
+        else if (ch == '\n')
+            qr_buf_append(b, "\\n", 2);
+        else if (ch == '\r')
+            qr_buf_append(b, "\\r", 2);
+        else
+            qr_buf_putc(b, ch);
+    }
+}
+
+static quire_status copy_in(PGconn *c, const char *sql, const qr_buf *b, quire_error *err,
+                            const char *what)
+{
+    if (b->failed)
+        return qr_err(err, QUIRE_NOMEM, "%s: out of memory", what);
+    PGresult *r = PQexec(c, sql);
+    if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
+        quire_status rc = qr_pg_fail(c, r, err, what);
+        PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    int ok = PQputCopyData(c, b->data ? b->data : "", (int)b->len) == 1;
+    ok = PQputCopyEnd(c, ok ? NULL : "client error") == 1 && ok;
+    quire_status rc = QUIRE_OK;
+    while ((r = PQgetResult(c)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == QUIRE_OK)
+            rc = qr_pg_fail(c, r, err, what);
+        PQclear(r);
+    }
+    if (rc == QUIRE_OK && !ok)
+        rc = qr_pg_fail(c, NULL, err, what);
+    return rc;
+}
+
+/* One transaction: the collection (created on first use, with the index of the worker's
+ * model), the document replaced, its chunks and vectors COPYed in, and the fenced
+ * completion. *outcome: "added", "updated" or "unchanged". */
+static quire_status commit(wk_thread *t, const wk_job *j, const qr_prepared *pp, int exclusive,
+                           const char **outcome, quire_error *err)
+{
+    wk_shared *sh = t->sh;
+    PGconn *c = t->conn;
+    const quire_model *m = sh->p->model;
+    quire_status rc;
+    PGresult *r = NULL;
+    qr_buf b;
+    qr_buf_init(&b, 0);
+    char *meta = NULL;
+    qr_coll k;
+    memset(&k, 0, sizeof k);
+    qr_ingest_coll_params(sh->p->create, &k);
+    char ct[16], ov[16];
+    snprintf(ct, sizeof ct, "%d", k.chunk_tokens);
+    snprintf(ov, sizeof ov, "%d", k.overlap);
+    if ((rc = qr_pg_exec(c, "BEGIN", err, "starting the commit")) != QUIRE_OK)
+        goto out;
+    {
+        const char *v[3] = {j->collection, ct, ov};
+        r = qr_pg_query(c,
+                        "INSERT INTO collections(name, chunk_tokens, overlap)"
+                        " VALUES ($1, $2::int, $3::int) ON CONFLICT (name) DO NOTHING",
+                        3, v, err, "creating the collection", &rc);
+        if (!r)
+            goto fail;
+        PQclear(r);
+        r = qr_pg_query(c,
+                        exclusive ? "SELECT c.id, coalesce(c.active_index, 0),"
+                                    " coalesce(i.fingerprint, ''), coalesce(i.model, ''),"
+                                    " EXISTS (SELECT 1 FROM documents d"
+                                    "  WHERE d.collection_id = c.id)"
+                                    " FROM collections c LEFT JOIN indexes i"
+                                    " ON i.id = c.active_index WHERE c.name = $1"
+                                    " FOR UPDATE OF c"
+                                  : "SELECT c.id, coalesce(c.active_index, 0),"
+                                    " coalesce(i.fingerprint, ''), coalesce(i.model, ''),"
+                                    " true FROM collections c LEFT JOIN indexes i"
+                                    " ON i.id = c.active_index WHERE c.name = $1"
+                                    " FOR SHARE OF c",
+                        1, v, err, "locking the collection", &rc);
+        if (!r)
+            goto fail;
+    }
+    k.id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    k.index_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    snprintf(k.fingerprint, sizeof k.fingerprint, "%s", PQgetvalue(r, 0, 2));
+    snprintf(k.model, sizeof k.model, "%s", PQgetvalue(r, 0, 3));
+    int has_docs = PQgetvalue(r, 0, 4)[0] == 't';
+    PQclear(r);
+    r = NULL;
+    if ((rc = check_model(j->collection, &k, 1, m, err)) != QUIRE_OK)
+        goto fail;
+    if (m && !k.index_id) {
+        if (!exclusive) {
+            rc = qr_err(err, QUIRE_BUSY, "collection '%s' has no index yet", j->collection);
+            goto fail;
+        }
+        if (has_docs) {
+            rc = qr_err(err, QUIRE_MISMATCH,
+                        "collection '%s' is text-only (ingested without a model): run the "
+                        "workers without --model",
+                        j->collection);
+            goto fail;
+        }
+        char dims[16], hm[16], efc[16], efs[16], cid[24];
+        snprintf(dims, sizeof dims, "%d", quire_model_dims(m));
+        snprintf(hm, sizeof hm, "%d", k.hnsw_m);
+        snprintf(efc, sizeof efc, "%d", k.ef_construction);
+        snprintf(efs, sizeof efs, "%d", k.ef_search);
+        snprintf(cid, sizeof cid, "%lld", k.id);
+        const char *dir = qr_model_dir(m);
+        char absdir[PATH_MAX];
+        if (dir[0] != '/' && realpath(dir, absdir))
+            dir = absdir;
+        const char *v[11] = {cid,  quire_model_name(m), dir, quire_model_fingerprint(m),
+                             quire_model_describe(m), dims, hm, efc, efs, k.doc_prefix,
+                             k.query_prefix};
+        r = qr_pg_query(c,
+                        "WITH i AS (INSERT INTO indexes(collection_id, state, model, model_dir,"
+                        " fingerprint, describe, dims, hnsw_m, ef_construction, ef_search,"
+                        " doc_prefix, query_prefix)"
+                        " VALUES ($1::bigint, 'active', $2, $3, $4, $5, $6::int, $7::int,"
+                        " $8::int, $9::int, $10, $11) RETURNING id)"
+                        " UPDATE collections SET active_index = (SELECT id FROM i)"
+                        " WHERE id = $1::bigint RETURNING active_index",
+                        11, v, err, "creating the index", &rc);
+        if (!r)
+            goto fail;
+        k.index_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        r = NULL;
+    } else if (!m && k.index_id) {
+        rc = check_model(j->collection, &k, 1, NULL, err);
+        goto fail;
+    }
+    char cid[24], iid[24];
+    snprintf(cid, sizeof cid, "%lld", k.id);
+    snprintf(iid, sizeof iid, "%lld", k.index_id);
+    {
+        const char *v[2] = {cid, j->path};
+        r = qr_pg_query(c,
+                        "SELECT id, sha256, meta FROM documents"
+                        " WHERE collection_id = $1::bigint AND path = $2 FOR UPDATE",
+                        2, v, err, "reading the document", &rc);
+        if (!r)
+            goto fail;
+    }
+    int old = PQntuples(r) > 0;
+    if (old && strcmp(PQgetvalue(r, 0, 1), pp->sha) == 0) {
+        *outcome = "unchanged";
+    } else {
+        *outcome = old ? "updated" : "added";
+        /* the stored document's own keys stay; its pdf.* keys come from this conversion */
+        int oom = 0;
+        meta = qr_ingest_merge_meta(old && !PQgetisnull(r, 0, 2) ? PQgetvalue(r, 0, 2) : NULL,
+                                    0, pp->pdf_meta, &oom);
+        if (oom) {
+            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+            goto fail;
+        }
+        if (old) {
+            const char *v[1] = {PQgetvalue(r, 0, 0)};
+            PGresult *d = qr_pg_query(c, "DELETE FROM documents WHERE id = $1::bigint", 1, v,
+                                      err, "replacing the document", &rc);
+            if (!d)
+                goto fail;
+            PQclear(d);
+        }
+        PQclear(r);
+        char size[24], pages[16], fpages[16];
+        snprintf(size, sizeof size, "%lld", pp->size);
+        snprintf(pages, sizeof pages, "%d", pp->pages);
+        snprintf(fpages, sizeof fpages, "%d", pp->failed_pages);
+        const char *v[11] = {cid,   j->path, pp->sha,     size,    pages, fpages,
+                             pp->report ? pp->report : "{}", meta, j->sid, sh->wid, j->satt};
+        r = qr_pg_query(c,
+                        "INSERT INTO documents(collection_id, path, sha256, size, pages,"
+                        " failed_pages, report, meta, job_id, worker_id, attempt)"
+                        " VALUES ($1::bigint, $2, $3, $4::bigint, $5::int, $6::int, $7, $8,"
+                        " $9::bigint, $10::bigint, $11::int) RETURNING id",
+                        11, v, err, "adding the document", &rc);
+        if (!r)
+            goto fail;
+        char did[24];
+        snprintf(did, sizeof did, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+        r = NULL;
+        size_t n = pp->chunks.n;
+        if (n) {
+            char cnt[24];
+            snprintf(cnt, sizeof cnt, "%zu", n);
+            const char *vv[1] = {cnt};
+            r = qr_pg_query(c,
+                            "SELECT nextval(pg_get_serial_sequence('chunks', 'id'))"
+                            " FROM generate_series(1, $1::int)",
+                            1, vv, err, "numbering the chunks", &rc);
+            if (!r)
+                goto fail;
+            for (size_t i = 0; i < n; i++) {
+                const qr_chunk *ch = &pp->chunks.items[i];
+                const char *id = PQgetvalue(r, (int)i, 0);
+                qr_buf_printf(&b, "%s\t%s\t%zu\t%d\t%d\t", id, did, i, ch->page_start,
+                              ch->page_end);
+                const char *h = ch->heading ? ch->heading : "";
+                copy_text(&b, h, strlen(h));
+                qr_buf_putc(&b, '\t');
+                copy_text(&b, ch->text, ch->len);
+                qr_buf_printf(&b, "\t%d\n", ch->n_tokens);
+            }
+            rc = copy_in(c,
+                         "COPY chunks(id, document_id, seq, page_start, page_end, heading,"
+                         " text, n_tokens) FROM STDIN",
+                         &b, err, "adding chunks");
+            if (rc != QUIRE_OK)
+                goto fail;
+            if (k.index_id && pp->vecs) {
+                static const char hex[] = "0123456789abcdef";
+                qr_buf_free(&b);
+                qr_buf_init(&b, 0);
+                size_t nb = (size_t)pp->dims * sizeof(float);
+                for (size_t i = 0; i < n; i++) {
+                    /* little-endian float32, the bytes of the SQLite store's vectors */
+                    const unsigned char *bytes =
+                        (const unsigned char *)(pp->vecs + i * (size_t)pp->dims);
+                    qr_buf_printf(&b, "%s\t%s\t\\\\x", iid, PQgetvalue(r, (int)i, 0));
+                    for (size_t q = 0; q < nb; q++) {
+                        qr_buf_putc(&b, hex[bytes[q] >> 4]);
+                        qr_buf_putc(&b, hex[bytes[q] & 15]);
+                    }
+                    qr_buf_putc(&b, '\n');
+                }
+                rc = copy_in(c, "COPY vectors(index_id, chunk_id, vec) FROM STDIN", &b, err,
+                             "adding vectors");
+                if (rc != QUIRE_OK)
+                    goto fail;
+            }
+            PQclear(r);
+            r = NULL;
+        }
+    }
+    PQclear(r);
+    {
+        const char *v[4] = {j->sid, sh->wid, j->satt, *outcome};
+        r = qr_pg_query(c,
+                        "UPDATE jobs SET state = 'done', outcome = $4, finished_at = now(),"
+                        " lease_until = NULL WHERE id = $1::bigint AND state = 'running'"
+                        " AND worker_id = $2::bigint AND attempt = $3::int RETURNING id",
+                        4, v, err, "completing the job", &rc);
+        if (!r)
+            goto fail;
+        int fenced = PQntuples(r) == 1;
+        PQclear(r);
+        r = NULL;
+        if (!fenced) {
+            rc = qr_err(err, QR_LOST, "lease lost");
+            goto fail;
+        }
+    }
+    rc = qr_pg_exec(c, "COMMIT", err, "committing the document");
+    goto out;
+fail:
+    PQclear(r);
+    r = NULL;
+    if (!qr_pg_broken(c))
+        qr_pg_exec(c, "ROLLBACK", NULL, "");
+out:
+    PQclear(r);
+    qr_buf_free(&b);
+    qr_free(meta);
+    return rc;
+}
+
+/* The job row after a connection loss: 1 = done by us (the COMMIT went through),
+ * 0 = still ours and running, -1 = not ours any more (or unreadable). */
+static int job_is_ours(wk_thread *t, const wk_job *j)
+{
+    const char *v[1] = {j->sid};
+    quire_status rc;
+    quire_error e;
+    PGresult *r = qr_pg_query(t->conn, "SELECT state, worker_id, attempt FROM jobs WHERE id = $1::bigint",
+                              1, v, &e, "reading the job", &rc);
+    if (!r || PQntuples(r) != 1) {
+        PQclear(r);
+        return -1;
+    }
+    int mine = strcmp(PQgetvalue(r, 0, 1), t->sh->wid) == 0 &&
+               strcmp(PQgetvalue(r, 0, 2), j->satt) == 0;
+    const char *s = PQgetvalue(r, 0, 0);
+    int out = !mine ? -1 : strcmp(s, "done") == 0 ? 1 : strcmp(s, "running") == 0 ? 0 : -1;
+    PQclear(r);
+    return out;
+}
+
+static int permanent(quire_status rc)
+{
+    switch (QUIRE_STATUS_PRIMARY(rc)) {
+    case QUIRE_FORMAT:
+    case QUIRE_UNSUPPORTED:
+    case QUIRE_MISMATCH:
+    case QUIRE_INVALID_ARG:
+    case QUIRE_LIMIT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Record a failed attempt, fenced like a completion: requeue with backoff, or fail the
+ * job (permanent error, or the last attempt). QR_LOST when the job is not ours. */
+static quire_status record_failure(wk_thread *t, const wk_job *j, quire_status why,
+                                   const char *msg, quire_error *err)
+{
+    wk_shared *sh = t->sh;
+    int perm = permanent(why);
+    int final = perm || j->attempt >= j->max_attempts;
+    double base = sh->p->retry_base_s > 0 ? sh->p->retry_base_s : 30;
+    double delay = 0;
+    if (!final) {
+        delay = base * pow(2.0, j->attempt - 1);
+        if (delay > 3600)
+            delay = 3600;
+        delay *= jitter(&t->rng);
+    }
+    char sdelay[32];
+    snprintf(sdelay, sizeof sdelay, "%.3f", delay);
+    const char *v[7] = {j->sid, sh->wid, j->satt, final ? "t" : "f", sdelay, msg,
+                        perm ? "t" : "f"};
+    quire_status rc;
+    PGresult *r = qr_pg_query(
+        t->conn,
+        "UPDATE jobs SET state = CASE WHEN $4::bool THEN 'failed' ELSE 'queued' END,"
+        " run_at = now() + $5::float8 * interval '1 second', lease_until = NULL,"
+        " worker_id = CASE WHEN $4::bool THEN worker_id END,"
+        " finished_at = CASE WHEN $4::bool THEN now() END,"
+        " outcome = CASE WHEN $4::bool THEN 'failed' END,"
+        " errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt,"
+        "  'worker', worker_id, 'at', now(), 'error', $6::text, 'permanent', $7::bool,"
+        "  'retry_in_s', CASE WHEN $4::bool THEN NULL ELSE $5::float8 END))"
+        " WHERE id = $1::bigint AND state = 'running' AND worker_id = $2::bigint"
+        " AND attempt = $3::int RETURNING id",
+        7, v, err, "recording the failure", &rc);
+    if (!r)
+        return rc;
+    int fenced = PQntuples(r) == 1;
+    PQclear(r);
+    if (!fenced)
+        return qr_err(err, QR_LOST, "lease lost");
+    pthread_mutex_lock(&sh->mu);
+    if (final)
+        sh->st.failed++;
+    else
+        sh->st.retried++;
+    pthread_mutex_unlock(&sh->mu);
+    if (final)
+        report(sh, "worker %s: job %lld %s: failed (%s, attempt %d of %d): %s", sh->wid, j->id,
+               j->path, perm ? "permanent error" : "last attempt", j->attempt, j->max_attempts,
+               msg);
+    else
+        report(sh, "worker %s: job %lld %s: attempt %d of %d failed, retry in %.1f s: %s",
+               sh->wid, j->id, j->path, j->attempt, j->max_attempts, delay, msg);
+    return QUIRE_OK;
+}
+
+static void lost(wk_thread *t, const wk_job *j)
+{
+    wk_shared *sh = t->sh;
+    pthread_mutex_lock(&sh->mu);
+    sh->st.lost++;
+    pthread_mutex_unlock(&sh->mu);
+    report(sh, "worker %s: job %lld %s: lease lost (attempt %d was taken over by another "
+               "worker): not committed",
+           sh->wid, j->id, j->path, j->attempt);
+}
+
+static void process(wk_thread *t, wk_job *j)
+{
+    wk_shared *sh = t->sh;
+    const qr_worker_params *p = sh->p;
+    const quire_model *m = p->model;
+    qr_prepared pp;
+    memset(&pp, 0, sizeof pp);
+    quire_ingest_result res;
+    memset(&res, 0, sizeof res);
+    int prepared = 0, exclusive = 0;
+    quire_status fail_rc = QUIRE_OK; /* the document's error, still to be recorded */
+    char fail_msg[256] = "";
+    double t0 = qr_now();
+    for (int round = 0; round < 10; round++) {
+        if (qr_pg_broken(t->conn)) {
+            if (reconnect(t, "quire-worker", 1, 1) != 0)
+                break;
+            int s = job_is_ours(t, j);
+            if (s < 0) {
+                lost(t, j);
+                break;
+            }
+            if (s == 1) { /* the COMMIT went through before the connection broke */
+                pthread_mutex_lock(&sh->mu);
+                sh->st.done++;
+                pthread_mutex_unlock(&sh->mu);
+                report(sh, "worker %s: job %lld %s: committed (confirmed after reconnecting)",
+                       sh->wid, j->id, j->path);
+                break;
+            }
+        }
+        quire_error e = {0, ""};
+        quire_status rc = QUIRE_OK;
+        if (fail_rc == QUIRE_OK && !prepared) {
+            qr_coll k;
+            int have = 0;
+            char old_sha[65] = "";
+            rc = qr_ingest_hash(j->path, pp.sha, &pp.size, &e);
+            if (rc == QUIRE_OK)
+                rc = coll_settings(t->conn, p->create, j->collection, j->path, &k, &have, old_sha, &e);
+            if (rc == QUIRE_OK)
+                rc = check_model(j->collection, &k, have, m, &e);
+            if (rc == QUIRE_OK && strcmp(old_sha, pp.sha) == 0) {
+                prepared = 1; /* stored with this content already: commit() says unchanged */
+                continue;
+            }
+            if (rc == QUIRE_OK) {
+                exclusive = m && !k.index_id;
+                quire_ingest_params ip = quire_ingest_default_params();
+                ip.collection = j->collection;
+                ip.embedder = t->emb;
+                ip.converter = p->converter;
+                ip.convert = p->convert;
+                ip.store_path = j->path;
+                rc = qr_ingest_prepare(j->path, &ip, &k, &pp, &res, &e);
+            }
+            if (rc != QUIRE_OK) {
+                if (qr_pg_broken(t->conn))
+                    continue; /* the database's trouble, not the document's */
+                fail_rc = rc;
+                snprintf(fail_msg, sizeof fail_msg, "%s", e.msg);
+            } else {
+                prepared = 1;
+                if (sh->hold_s > 0)
+                    sleep_s(sh->hold_s);
+            }
+        }
+        if (fail_rc != QUIRE_OK) {
+            rc = record_failure(t, j, fail_rc, fail_msg, &e);
+            if (rc == QR_LOST)
+                lost(t, j);
+            else if (rc != QUIRE_OK && qr_pg_broken(t->conn))
+                continue;
+            else if (rc != QUIRE_OK)
+                report(sh, "worker %s: job %lld: %s", sh->wid, j->id, e.msg);
+            break;
+        }
+        const char *outcome = "added";
+        rc = commit(t, j, &pp, exclusive, &outcome, &e);
+        if (rc == QUIRE_OK) {
+            pthread_mutex_lock(&sh->mu);
+            if (strcmp(outcome, "unchanged") == 0)
+                sh->st.unchanged++;
+            else
+                sh->st.done++;
+            pthread_mutex_unlock(&sh->mu);
+            report(sh, "worker %s: job %lld %s: %s, %d pages, %zu chunks (attempt %d, %.0f ms)",
+                   sh->wid, j->id, j->path, outcome, pp.pages, pp.chunks.n, j->attempt,
+                   (qr_now() - t0) * 1e3);
+            break;
+        }
+        if (rc == QR_LOST) {
+            lost(t, j);
+            break;
+        }
+        if (qr_pg_broken(t->conn))
+            continue; /* reconnect, then read the job row: the COMMIT may have landed */
+        if (QUIRE_STATUS_PRIMARY(rc) == QUIRE_BUSY) {
+            exclusive = exclusive || (m && strstr(e.msg, "no index yet"));
+            sleep_s(0.01 * (round + 1) * jitter(&t->rng));
+            continue; /* deadlock, serialization, a concurrent insert: run it again */
+        }
+        fail_rc = rc; /* the data was refused (e.g. invalid text): record it */
+        snprintf(fail_msg, sizeof fail_msg, "%s", e.msg);
+    }
+    qr_prepared_free(&pp);
+    pthread_mutex_lock(&sh->mu);
+    t->job_id = 0;
+    pthread_mutex_unlock(&sh->mu);
+}
+
+/* Wait for a NOTIFY on quire_jobs, at most s seconds. */
+static void wait_for_work(wk_thread *t, double s)
+{
+    double end = qr_now() + s;
+    int sock = PQsocket(t->conn);
+    while (!stopping(t->sh) && sock >= 0) {
+        double left = end - qr_now();
+        if (left <= 0)
+            return;
+        struct pollfd pf = {sock, POLLIN, 0};
+        int ms = (int)(left * 1e3);
+        poll(&pf, 1, ms < 100 ? (ms < 1 ? 1 : ms) : 100);
+        if (!PQconsumeInput(t->conn))
+            return;
+        PGnotify *n;
+        int got = 0;
+        while ((n = PQnotifies(t->conn)) != NULL) {
+            PQfreemem(n);
+            got = 1;
+        }
+        if (got)
+            return;
+    }
+}
+
+static int queue_empty(wk_thread *t)
+{
+    quire_status rc;
+    quire_error e;
+    PGresult *r = qr_pg_query(t->conn,
+                              "SELECT NOT EXISTS (SELECT 1 FROM jobs"
+                              " WHERE state IN ('queued', 'running'))",
+                              0, NULL, &e, "reading the queue", &rc);
+    int empty = r && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return empty;
+}
+
+static void *job_thread(void *arg)
+{
+    wk_thread *t = arg;
+    wk_shared *sh = t->sh;
+    const qr_worker_params *p = sh->p;
+    if (reconnect(t, "quire-worker", 0, 1) != 0)
+        return NULL;
+    double poll_s = p->poll_s > 0 ? p->poll_s : 2;
+    while (!stopping(sh)) {
+        if (qr_pg_broken(t->conn) && reconnect(t, "quire-worker", 0, 1) != 0)
+            break;
+        wk_job j;
+        memset(&j, 0, sizeof j);
+        int got = claim(t, &j);
+        if (got < 0) {
+            nap(sh, 0.2 * jitter(&t->rng));
+            continue;
+        }
+        if (got == 0) {
+            if (p->drain && queue_empty(t))
+                break;
+            wait_for_work(t, p->drain ? (poll_s < 0.5 ? poll_s : 0.5) : poll_s);
+            continue;
+        }
+        process(t, &j);
+    }
+    if (t->conn)
+        PQfinish(t->conn);
+    t->conn = NULL;
+    return NULL;
+}
+
+/* Extend the leases of the jobs in hand; mark this worker alive; reap. */
+static void beat(wk_thread *hb)
+{
+    wk_shared *sh = hb->sh;
+    char ids[1024];
+    size_t o = 0;
+    ids[o++] = '{';
+    pthread_mutex_lock(&sh->mu);
+    for (int i = 0; i < sh->n && o < sizeof ids - 32; i++)
+        if (sh->t[i].job_id)
+            o += (size_t)snprintf(ids + o, sizeof ids - o, "%s%lld", o > 1 ? "," : "",
+                                  sh->t[i].job_id);
+    pthread_mutex_unlock(&sh->mu);
+    ids[o++] = '}';
+    ids[o] = 0;
+    quire_status rc;
+    quire_error e = {0, ""};
+    const char *v[3] = {sh->wid, sh->lease, ids};
+    PGresult *r = qr_pg_query(hb->conn,
+                              "WITH w AS (UPDATE workers SET last_seen = now(), state = 'alive'"
+                              " WHERE id = $1::bigint RETURNING id)"
+                              " UPDATE jobs SET lease_until = now() + $2::float8 * interval"
+                              " '1 second' WHERE id = ANY($3::bigint[]) AND state = 'running'"
+                              " AND worker_id = $1::bigint",
+                              3, v, &e, "heartbeat", &rc);
+    PQclear(r);
+    if (!r)
+        return;
+    /* the reaper: one worker at a time does it (the UPDATE is safe either way) */
+    char lock[128];
+    snprintf(lock, sizeof lock, "BEGIN; SELECT pg_try_advisory_xact_lock(%lld)",
+             QR_PG_LOCK_REAPER);
+    r = PQexec(hb->conn, lock);
+    int have = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (have) {
+        const char *vv[1] = {sh->lease};
+        r = qr_pg_query(
+            hb->conn,
+            "UPDATE jobs SET state = CASE WHEN attempt >= max_attempts THEN 'failed'"
+            " ELSE 'queued' END, run_at = now(), lease_until = NULL,"
+            " finished_at = CASE WHEN attempt >= max_attempts THEN now() END,"
+            " outcome = CASE WHEN attempt >= max_attempts THEN 'failed' END,"
+            " worker_id = CASE WHEN attempt >= max_attempts THEN worker_id END,"
+            " errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt,"
+            "  'worker', worker_id, 'at', now(), 'error', 'lease expired: worker ' ||"
+            "  worker_id || ' lost (no heartbeat for ' || $1 || ' s)', 'permanent', false))"
+            " WHERE state = 'running' AND lease_until < now()"
+            " RETURNING id, path, errors -> -1 ->> 'worker', state",
+            1, vv, &e, "reaping", &rc);
+        for (int i = 0; r && i < PQntuples(r); i++)
+            report(sh, "worker %s: rescued job %s %s of lost worker %s: %s", sh->wid,
+                   PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+                   strcmp(PQgetvalue(r, i, 3), "failed") == 0 ? "failed (no attempts left)"
+                                                              : "requeued");
+        PQclear(r);
+        r = qr_pg_query(hb->conn,
+                        "UPDATE workers SET state = 'dead' WHERE state = 'alive'"
+                        " AND last_seen < now() - 2 * $1::float8 * interval '1 second'",
+                        1, vv, &e, "reaping workers", &rc);
+        PQclear(r);
+    }
+    qr_pg_exec(hb->conn, have ? "COMMIT" : "ROLLBACK", NULL, "");
+}
+
+static void *heartbeat_thread(void *arg)
+{
+    wk_thread *hb = arg;
+    wk_shared *sh = hb->sh;
+    double every = (sh->p->lease_s > 0 ? sh->p->lease_s : 30) / 3;
+    double next = 0;
+    while (!sh->quit) {
+        if (qr_now() >= next) {
+            if (qr_pg_broken(hb->conn) && reconnect(hb, "quire-heartbeat", 1, 0) != 0) {
+                sleep_s(0.2);
+                continue;
+            }
+            beat(hb);
+            next = qr_now() + every;
+        }
+        sleep_s(0.05);
+    }
+    return NULL;
+}
+
+quire_status qr_pg_worker_run(const qr_worker_params *p, qr_worker_stats *st, quire_error *err)
+{
+    qr_worker_stats dummy;
+    if (!st)
+        st = &dummy;
+    memset(st, 0, sizeof(*st));
+    if (!p || !p->url)
+        return qr_err(err, QUIRE_INVALID_ARG, "qr_pg_worker_run: NULL argument");
+    wk_shared sh;
+    memset(&sh, 0, sizeof sh);
+    sh.p = p;
+    pthread_mutex_init(&sh.mu, NULL);
+    snprintf(sh.lease, sizeof sh.lease, "%.3f", p->lease_s > 0 ? p->lease_s : 30);
+    const char *hold = getenv("QUIRE_WORKER_HOLD_MS");
+    if (hold && hold[0])
+        sh.hold_s = strtod(hold, NULL) / 1e3;
+    PGconn *c = NULL;
+    quire_status rc = qr_pg_connect(p->url, "quire-worker", 1, &c, err);
+    if (rc != QUIRE_OK)
+        return rc;
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    char pid[24];
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    const char *v[3] = {host, pid, quire_version_str()};
+    PGresult *r = qr_pg_query(c,
+                              "INSERT INTO workers(host, pid, version) VALUES ($1, $2::int, $3)"
+                              " RETURNING id",
+                              3, v, err, "registering the worker", &rc);
+    if (!r) {
+        PQfinish(c);
+        return rc;
+    }
+    sh.worker_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    snprintf(sh.wid, sizeof sh.wid, "%lld", sh.worker_id);
+    PQclear(r);
+    st->worker_id = (long)sh.worker_id;
+    int n = p->jobs > 0 ? p->jobs : 1;
+    sh.t = qr_calloc((size_t)n, sizeof(wk_thread));
+    wk_thread hb;
+    memset(&hb, 0, sizeof hb);
+    hb.sh = &sh;
+    hb.conn = c; /* the heartbeat keeps the registering connection */
+    hb.rng = (unsigned)getpid() * 2654435761u;
+    if (!sh.t) {
+        PQfinish(c);
+        return qr_err(err, QUIRE_NOMEM, "out of memory");
+    }
+    sh.n = n;
+    pthread_t hbt;
+    int hb_started = pthread_create(&hbt, NULL, heartbeat_thread, &hb) == 0;
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        wk_thread *t = &sh.t[i];
+        t->sh = &sh;
+        t->rng = (unsigned)(getpid() * 31 + i) * 2654435761u ^ (unsigned)time(NULL);
+        if (p->model) {
+            quire_embedder_params ep = quire_embedder_default_params();
+            ep.n_threads = n > 1 ? 1 : 2;
+            if ((rc = quire_embedder_new(p->model, &ep, &t->emb, err)) != QUIRE_OK)
+                break;
+        }
+        if (pthread_create(&t->tid, NULL, job_thread, t) != 0) {
+            quire_embedder_free(t->emb);
+            t->emb = NULL;
+            rc = qr_err(err, QUIRE_ERROR, "cannot start a worker thread");
+            break;
+        }
+        started++;
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(sh.t[i].tid, NULL);
+        quire_embedder_free(sh.t[i].emb);
+    }
+    sh.quit = 1;
+    if (hb_started)
+        pthread_join(hbt, NULL);
+    if (!qr_pg_broken(hb.conn)) {
+        const char *vv[1] = {sh.wid};
+        quire_error e;
+        quire_status r2;
+        PQclear(qr_pg_query(hb.conn, "UPDATE workers SET state = 'stopped' WHERE id = $1::bigint",
+                            1, vv, &e, "stopping", &r2));
+    }
+    PQfinish(hb.conn);
+    *st = sh.st;
+    st->worker_id = (long)sh.worker_id;
+    qr_free(sh.t);
+    pthread_mutex_destroy(&sh.mu);
+    return rc;
+}

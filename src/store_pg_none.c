@@ -1,0 +1,44 @@
+/*
+ * store_pg_none.c — the PostgreSQL queue and workers in a build without libpq
+ * (WITH_PG=0, e.g. the static aarch64 cross build): every call says so.
+ */
+#include "core/core.h"
+#include "store/store_pg.h"
+
+static quire_status no_pg(quire_error *err)
+{
+    return qr_err(err, QUIRE_UNSUPPORTED,
+                  "this build of quire has no PostgreSQL support (built with WITH_PG=0)");
+}
+
+quire_status qr_pg_enqueue(const char *url, const qr_enqueue_params *p,
+                           const char *const *paths, int n, qr_enqueue_result *res,
+                           quire_error *err)
+{
+    (void)url;
+    (void)p;
+    (void)paths;
+    (void)n;
+    (void)res;
+    return no_pg(err);
+}
+
+quire_status qr_pg_worker_run(const qr_worker_params *p, qr_worker_stats *st, quire_error *err)
+{
+    (void)p;
+    (void)st;
+    return no_pg(err);
+}
+
+quire_status qr_pg_status(const char *url, char **json, quire_error *err)
+{
+    (void)url;
+    if (json)
+        *json = NULL;
+    return no_pg(err);
+}
+
+const char *qr_pg_libpq_version(void)
+{
+    return "(not built: WITH_PG=0)";
+}
