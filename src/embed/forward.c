@@ -8,7 +8,9 @@
  *
  * Per layer (post-LN, as BERT):
  *   qkv = x Wqkv^T + b                      (one GEMM, N = 3H)
- *   ctx = softmax(q k^T / sqrt(d)) v         per sequence and head
+ *   ctx = softmax(q k^T / sqrt(d)) v         per sequence and head (bf16 / int8 models:
+ *                                            with bf16 products where the CPU has a bf16
+ *                                            attention kernel, qr_lp_attention)
  *   x   = LN(ctx Wo^T + bo + x)              (residual fused in the GEMM epilogue)
  *   f   = GELU(x W1^T + b1)                  (GELU fused)
  *   x   = LN(f W2^T + b2 + x)
@@ -43,6 +45,7 @@ struct qr_fwd {
     int n_tok;
     /* current op */
     const qr_kernels *k;
+    int (*attn_lp)(const qr_attn_args *a); /* bf16 / int8 models: bf16 attention, or NULL */
     const qr_layer *layer;
     const float *ln_g, *ln_b;
     int ffn_rows;
@@ -192,7 +195,8 @@ static void op_attention(void *ctx, int ith, int nth)
             rel_bias_row(m, a.t, h, bias);
             a.bias = bias;
         }
-        qr_attention(f->k, &a);
+        if (!f->attn_lp || !f->attn_lp(&a))
+            qr_attention(f->k, &a);
     }
 }
 
@@ -323,6 +327,7 @@ void qr_fwd_run(qr_fwd *f, const int32_t *const *ids, const int *lens, int n_seq
                 int pooling, int normalize, float *out)
 {
     f->k = qr_nn();
+    f->attn_lp = f->m->precision == QR_PREC_FP32 ? NULL : qr_lp_attention();
     f->ids = ids;
     f->lens = lens;
     f->n_seq = n_seq;

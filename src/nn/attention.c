@@ -128,3 +128,55 @@ void qr_attention(const qr_kernels *k, const qr_attn_args *a)
     else
         qr_attention_blocked(k, a);
 }
+
+/* ---- bf16 attention: the scalar reference (linear.h) ------------------------------------ */
+
+static float bf16_round(float x) { return qr_bf16_to_f32(qr_f32_to_bf16(x)); }
+
+void qr_attention_bf16_ref(const qr_attn_args *a)
+{
+    const int t = a->t, d = a->d;
+    if (t <= 0 || d <= 0)
+        return;
+    float *s = a->scratch; /* t scores (p after rounding) */
+    float *qb = s + t;     /* d: the query row in bf16 */
+    float *vc = qb + d;    /* t: one column of V in bf16 */
+    for (int i = 0; i < t; i++) {
+        const float *q = a->q + (size_t)i * (size_t)a->ldq;
+        for (int c = 0; c < d; c++)
+            qb[c] = bf16_round(q[c]);
+        float m = -INFINITY;
+        for (int j = 0; j < t; j++) {
+            const float *kr = a->k + (size_t)j * (size_t)a->ldk;
+            float acc = 0.0f;
+            for (int c = 0; c < d; c += 2) {
+                if (c + 1 < d)
+                    acc += qb[c + 1] * bf16_round(kr[c + 1]);
+                acc += qb[c] * bf16_round(kr[c]);
+            }
+            float x = acc * a->scale;
+            if (a->bias)
+                x += a->bias[j - i + t - 1];
+            s[j] = x;
+            m = x > m ? x : m;
+        }
+        float l = 0.0f;
+        for (int j = 0; j < t; j++) {
+            s[j] = bf16_round(expf(s[j] - m));
+            l += s[j];
+        }
+        float inv = (float)(1.0 / (double)l);
+        float *o = a->out + (size_t)i * (size_t)a->ldo;
+        for (int c = 0; c < d; c++) {
+            for (int j = 0; j < t; j++)
+                vc[j] = bf16_round(a->v[(size_t)j * (size_t)a->ldv + (size_t)c]);
+            float acc = 0.0f;
+            for (int j = 0; j < t; j += 2) {
+                if (j + 1 < t)
+                    acc += s[j + 1] * vc[j + 1];
+                acc += s[j] * vc[j];
+            }
+            o[c] = acc * inv;
+        }
+    }
+}

@@ -74,4 +74,32 @@ AI __m512 v_gelu(__m512 x)
     return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), onep);
 }
 
+/* In-register transpose of a 16x16 block: r[i][j] -> r[j][i]. */
+AI void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    __m512 u[16];
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    /* u[4g + c] holds columns c, c+4, c+8, c+12 (one per 128-bit lane) of rows 4g..4g+3 */
+    for (int c = 0; c < 4; c++) {
+        __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);
+        __m512 v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+        __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+        __m512 v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+        r[c] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        r[c + 8] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+        r[c + 4] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        r[c + 12] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    }
+}
+
 #endif /* QR_AVX512_MATH_H */

@@ -170,5 +170,5 @@ static void gemm_amx(const qr_lp_args *g, int bf)
 static void gemm_bf16(const qr_lp_args *g) { gemm_amx(g, 1); }
 static void gemm_int8(const qr_lp_args *g) { gemm_amx(g, 0); }
 
-const qr_lp_kernel qr_lp_amx_bf16 = {"amx-bf16", QR_PREC_BF16, gemm_bf16, NULL};
-const qr_lp_kernel qr_lp_amx_int8 = {"amx-int8", QR_PREC_INT8, gemm_int8, NULL};
+const qr_lp_kernel qr_lp_amx_bf16 = {"amx-bf16", QR_PREC_BF16, gemm_bf16, NULL, qr_attention_bf16_avx512};
+const qr_lp_kernel qr_lp_amx_int8 = {"amx-int8", QR_PREC_INT8, gemm_int8, NULL, NULL};

@@ -7,4 +7,4 @@
 #define LP_VNNI 0
 #include "lp_avx2_body.h"
 
-const qr_lp_kernel qr_lp_avx2_int8 = {"avx2-int8", QR_PREC_INT8, gemm_int8, NULL};
+const qr_lp_kernel qr_lp_avx2_int8 = {"avx2-int8", QR_PREC_INT8, gemm_int8, NULL, NULL};

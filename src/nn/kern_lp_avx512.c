@@ -248,5 +248,142 @@ static void convert_int8(const float *a, long lda, int k, int kp, void *dst, flo
     }
 }
 
-const qr_lp_kernel qr_lp_avx512_bf16 = {"avx512-bf16", QR_PREC_BF16, gemm_bf16, convert_bf16};
-const qr_lp_kernel qr_lp_avx512_vnni = {"avx512-vnni", QR_PREC_INT8, gemm_int8, convert_int8};
+/* ---- bf16 attention (qr_attention_bf16_ref's arithmetic) ---------------------------------
+ *
+ * One (sequence, head): Q rows, K and V converted to bf16 once (K in the weight layout of
+ * linear.h, one panel per 16 keys: [t/16][d/2][16][2]; V with keys as the k of the product:
+ * [d/16][tp/2][16][2]); then per block of MR_MAX query rows: scores against all keys with
+ * the GEMM micro-kernel (fp32, scaled, row max), p = bf16(exp(s - max)) and their sum, and
+ * P V with the same micro-kernel, scaled by 1 / sum. The scores of a block (MR_MAX x t
+ * floats) and its P stay in L1/L2; nothing is t x t. */
+
+/* 16 floats to bf16 (round to nearest even) and back to fp32 in one register. */
+AI __m512 bf16_back(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+
+int qr_attention_bf16_avx512(const qr_attn_args *at)
+{
+    const int t = at->t, d = at->d;
+    if (t <= 0 || d <= 0)
+        return 1;
+    if (at->bias || d % 16 != 0 || t > QR_ATTN_DIRECT_MAX)
+        return 0;
+    const size_t tp = ((size_t)t + 15) / 16 * 16;
+    /* scratch in floats: Q, K, V in bf16 (tp * d / 2 each), scores, P */
+    const size_t qkv_len = tp * (size_t)d / 2, s_len = (size_t)MR_MAX * tp;
+    if (3 * qkv_len + s_len + s_len / 2 > QR_ATTN_SCRATCH(t, d))
+        return 0;
+    uint16_t *qb = (uint16_t *)(void *)at->scratch;
+    uint16_t *kp = qb + tp * (size_t)d;
+    uint16_t *vp = kp + tp * (size_t)d;
+    float *s = at->scratch + 3 * qkv_len;
+    uint16_t *pb = (uint16_t *)(void *)(s + s_len);
+    const int dp = d / 2; /* pairs of the head */
+    /* even / odd columns of a 32-column row held as 16 + 16 zero-extended bf16 */
+    const __m512i pair_lo = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i pair_hi = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    /* Q: rows of d bf16 */
+    for (int i = 0; i < t; i++) {
+        const float *q = at->q + (size_t)i * at->ldq;
+        for (int c = 0; c < d; c += 16)
+            _mm256_storeu_si256((__m256i *)(void *)(qb + (size_t)i * d + c),
+                                bf16_rne(_mm512_loadu_ps(q + c)));
+    }
+    /* K: kp[panel][cp][jj][e] = k[16 panel + jj][2 cp + e]: 16 keys x 16 pairs of head
+     * columns (one 32-bit word each) transposed in registers give 16 of those 64-byte rows */
+    for (size_t j0 = 0; j0 < tp; j0 += 16) {
+        const int rows = QR_MIN_INT(16, t - (int)j0);
+        for (int c = 0; c < d; c += 32) {
+            __m512 r[16];
+            for (int jj = 0; jj < 16; jj++) {
+                const float *kr = at->k + (j0 + (size_t)jj) * at->ldk + c;
+                __m512i lo = jj < rows ? _mm512_cvtepu16_epi32(bf16_rne(_mm512_loadu_ps(kr)))
+                                       : _mm512_setzero_si512();
+                __m512i hi = jj < rows && c + 16 < d
+                                 ? _mm512_cvtepu16_epi32(bf16_rne(_mm512_loadu_ps(kr + 16)))
+                                 : _mm512_setzero_si512();
+                /* words: (col c + 2w, col c + 2w + 1) for w < 16 */
+                __m512i ev = _mm512_permutex2var_epi32(lo, pair_lo, hi);
+                __m512i od = _mm512_permutex2var_epi32(lo, pair_hi, hi);
+                r[jj] = _mm512_castsi512_ps(_mm512_or_si512(ev, _mm512_slli_epi32(od, 16)));
+            }
+            transpose16(r);
+            const int npair = QR_MIN_INT(16, (d - c) / 2);
+            for (int w = 0; w < npair; w++)
+                _mm512_storeu_ps((float *)(void *)(kp + ((j0 / 16) * (size_t)dp + (size_t)(c / 2 + w)) * 32), r[w]);
+        }
+    }
+    /* V: vp[cpan][jp][cc][e] = v[2 jp + e][16 cpan + cc] */
+    const size_t tpp = tp / 2;
+    for (size_t jp = 0; jp < tpp; jp++) {
+        long j = 2 * (long)jp;
+        const float *v0 = at->v + (size_t)j * at->ldv, *v1 = v0 + at->ldv;
+        for (int c = 0; c < d; c += 16) {
+            __m512 a0 = j < t ? _mm512_loadu_ps(v0 + c) : _mm512_setzero_ps();
+            __m512 a1 = j + 1 < t ? _mm512_loadu_ps(v1 + c) : _mm512_setzero_ps();
+            __m512i lo = _mm512_cvtepu16_epi32(bf16_rne(a0));
+            __m512i hi = _mm512_slli_epi32(_mm512_cvtepu16_epi32(bf16_rne(a1)), 16);
+            _mm512_storeu_si512((void *)(vp + ((size_t)(c / 16) * tpp + jp) * 32),
+                                _mm512_or_si512(lo, hi));
+        }
+    }
+    const long q_b = (long)d * 2, kpan_b = (long)d * 16 * 2, vpan_b = (long)tpp * 64;
+    const __m512 scale = _mm512_set1_ps(at->scale);
+    float tile[MR_MAX * NP_MAX * 16];
+    for (int i0 = 0; i0 < t; i0 += MR_MAX) {
+        const int mr = QR_MIN_INT(MR_MAX, t - i0);
+        __m512 vmax[MR_MAX];
+        for (int r = 0; r < mr; r++)
+            vmax[r] = _mm512_set1_ps(-__builtin_inff());
+        for (int j0 = 0; j0 < t; j0 += NP_MAX * 16) {
+            int np = QR_MIN_INT(NP_MAX, (t - j0 + 15) / 16);
+            ukr_bf16[np][mr]((const unsigned char *)(qb + (size_t)i0 * d), q_b,
+                             (const unsigned char *)kp + (long)(j0 / 16) * kpan_b, kpan_b, dp,
+                             tile);
+            for (int r = 0; r < mr; r++) {
+                for (int q = 0; q < np; q++) {
+                    __mmask16 mk = tail_mask(t - j0 - q * 16);
+                    __m512 v = _mm512_mul_ps(_mm512_loadu_ps(tile + (r * np + q) * 16), scale);
+                    _mm512_storeu_ps(s + (size_t)r * tp + j0 + q * 16, v);
+                    vmax[r] = _mm512_mask_max_ps(vmax[r], mk, vmax[r], v);
+                }
+            }
+        }
+        float inv[MR_MAX];
+        for (int r = 0; r < mr; r++) {
+            const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax[r]));
+            const float *row = s + (size_t)r * tp;
+            uint16_t *prow = pb + (size_t)r * tp;
+            __m512 sum0 = _mm512_setzero_ps(), sum1 = sum0;
+            for (size_t j = 0; j < tp; j += 32) { /* tp % 16 == 0: one or two vectors */
+                __mmask16 m0 = tail_mask(t - (long)j), m1 = tail_mask(t - (long)j - 16);
+                __m256i h0 = bf16_rne(_mm512_maskz_mov_ps(m0, v_exp(_mm512_sub_ps(_mm512_loadu_ps(row + j), mx))));
+                _mm256_storeu_si256((__m256i *)(void *)(prow + j), h0);
+                sum0 = _mm512_add_ps(sum0, bf16_back(h0));
+                if (j + 16 < tp) {
+                    __m256i h1 = bf16_rne(_mm512_maskz_mov_ps(m1, v_exp(_mm512_sub_ps(_mm512_loadu_ps(row + j + 16), mx))));
+                    _mm256_storeu_si256((__m256i *)(void *)(prow + j + 16), h1);
+                    sum1 = _mm512_add_ps(sum1, bf16_back(h1));
+                }
+            }
+            inv[r] = (float)(1.0 / (double)_mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1)));
+        }
+        for (int c0 = 0; c0 < d; c0 += NP_MAX * 16) {
+            int np = QR_MIN_INT(NP_MAX, (d - c0) / 16);
+            ukr_bf16[np][mr]((const unsigned char *)pb, (long)tp * 2,
+                             (const unsigned char *)vp + (long)(c0 / 16) * vpan_b, vpan_b,
+                             (int)tpp, tile);
+            for (int r = 0; r < mr; r++) {
+                float *o = at->out + (size_t)(i0 + r) * at->ldo + c0;
+                const __m512 vinv = _mm512_set1_ps(inv[r]);
+                for (int q = 0; q < np; q++)
+                    _mm512_storeu_ps(o + q * 16,
+                                     _mm512_mul_ps(_mm512_loadu_ps(tile + (r * np + q) * 16), vinv));
+            }
+        }
+    }
+    return 1;
+}
+
+const qr_lp_kernel qr_lp_avx512_bf16 = {"avx512-bf16", QR_PREC_BF16, gemm_bf16, convert_bf16,
+                                       qr_attention_bf16_avx512};
+const qr_lp_kernel qr_lp_avx512_vnni = {"avx512-vnni", QR_PREC_INT8, gemm_int8, convert_int8, NULL};

@@ -7,4 +7,4 @@
 #define LP_VNNI 1
 #include "lp_avx2_body.h"
 
-const qr_lp_kernel qr_lp_avxvnni_int8 = {"avx-vnni", QR_PREC_INT8, gemm_int8, NULL};
+const qr_lp_kernel qr_lp_avxvnni_int8 = {"avx-vnni", QR_PREC_INT8, gemm_int8, NULL, NULL};

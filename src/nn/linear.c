@@ -258,8 +258,8 @@ static void gemm_int8_scalar(const qr_lp_args *g)
     }
 }
 
-const qr_lp_kernel qr_lp_scalar_bf16 = {"scalar-bf16", QR_PREC_BF16, gemm_bf16_scalar, NULL};
-const qr_lp_kernel qr_lp_scalar_int8 = {"scalar-int8", QR_PREC_INT8, gemm_int8_scalar, NULL};
+const qr_lp_kernel qr_lp_scalar_bf16 = {"scalar-bf16", QR_PREC_BF16, gemm_bf16_scalar, NULL, NULL};
+const qr_lp_kernel qr_lp_scalar_int8 = {"scalar-int8", QR_PREC_INT8, gemm_int8_scalar, NULL, NULL};
 
 /* ---- the run --------------------------------------------------------------------- */
 
@@ -479,4 +479,9 @@ void qr_lp_reset(void)
 {
     atomic_store(&active_lp[QR_PREC_BF16], NULL);
     atomic_store(&active_lp[QR_PREC_INT8], NULL);
+}
+
+int (*qr_lp_attention(void))(const qr_attn_args *a)
+{
+    return qr_lp_active(QR_PREC_BF16)->attention;
 }

@@ -116,7 +116,24 @@ struct qr_lp_kernel {
     int prec;
     void (*gemm)(const qr_lp_args *g);
     qr_lp_convert_fn convert; /* NULL: the portable conversion */
+    /* bf16 kernels: self-attention with bf16 products (qr_attention_bf16_ref's arithmetic);
+     * returns 0, computing nothing, for a shape it does not take (then the caller runs the
+     * fp32 attention). NULL: none (the bf16 / int8 precisions keep fp32 attention). */
+    int (*attention)(const qr_attn_args *a);
 };
+/* Self-attention of one (sequence, head) with bf16 products, fp32 everywhere else: the
+ * arithmetic the bf16 / int8 precisions use for attention where the CPU has a bf16 kernel
+ * (docs/precision.md). q, k, v are rounded to bf16; score(i, j) = scale * sum over pairs
+ * c = 0, 2, .. of (q[c+1] k[c+1] then q[c] k[c]) accumulated in fp32 (vdpbf16ps's order);
+ * p = bf16(exp(score - row max)); l = sum of those p; out = (sum over key pairs of
+ * p[j+1] v[j+1] then p[j] v[j], in fp32) * (1 / l). Any t, d; a->bias is honoured (added to
+ * the scaled scores). The scalar reference (attention.c), the test oracle; scratch: t * d +
+ * 2 t floats suffice. */
+void qr_attention_bf16_ref(const qr_attn_args *a);
+/* The bf16 attention for the bf16 / int8 precisions: the active bf16 kernel's (QUIRE_CPU
+ * honoured), NULL where it has none. */
+int (*qr_lp_attention(void))(const qr_attn_args *a);
+
 /* The portable activation conversion of prec (linear.c). */
 qr_lp_convert_fn qr_lp_convert_portable(int prec);
 
@@ -125,6 +142,9 @@ extern const qr_lp_kernel qr_lp_scalar_bf16, qr_lp_scalar_int8;
 extern const qr_lp_kernel qr_lp_avx512_bf16, qr_lp_avx512_vnni;
 extern const qr_lp_kernel qr_lp_amx_bf16, qr_lp_amx_int8;
 extern const qr_lp_kernel qr_lp_avxvnni_int8, qr_lp_avx2_int8;
+/* The AVX512-BF16 attention of avx512-bf16 and amx-bf16 (kern_lp_avx512.c): no bias,
+ * d % 16 == 0, t <= QR_ATTN_DIRECT_MAX, else returns 0. Scratch: QR_ATTN_SCRATCH(t, d). */
+int qr_attention_bf16_avx512(const qr_attn_args *a);
 #endif
 /* Names of all low-precision kernels of this build (NULL-terminated). */
 extern const char *const qr_lp_names[];

@@ -553,6 +553,222 @@ static void test_fingerprint_and_args(void)
     qr_nn_select(NULL, NULL);
 }
 
+/* ---- bf16 attention ---------------------------------------------------------------------- */
+
+/* One attention case: q, k, v side by side in a [t][3d + 5] buffer (as the fused QKV
+ * projection leaves them), out rows ldo = d + 7 apart with the gap set to 777. */
+typedef struct attn_case {
+    int t, d;
+    long ld, ldo;
+    float *qkv, *bias, *scratch;
+    size_t o_len;
+} attn_case;
+
+static void attn_case_new(attn_case *c, int t, int d, int with_bias, uint64_t *rs)
+{
+    c->t = t;
+    c->d = d;
+    c->ld = 3L * d + 5;
+    c->ldo = d + 7;
+    size_t qkv_len = (size_t)t * (size_t)c->ld;
+    c->qkv = malloc(qkv_len * sizeof(float));
+    fill(c->qkv, qkv_len, rs, 1.0f);
+    c->bias = NULL;
+    if (with_bias) {
+        c->bias = malloc((size_t)(2 * t) * sizeof(float));
+        fill(c->bias, (size_t)(2 * t), rs, 0.5f);
+    }
+    c->o_len = (size_t)t * (size_t)c->ldo;
+    size_t sc = QR_ATTN_SCRATCH(t, d);
+    size_t ref_sc = (size_t)t * (size_t)d + 2 * (size_t)t;
+    c->scratch = qr_malloc_aligned((sc > ref_sc ? sc : ref_sc) * sizeof(float));
+}
+
+static void attn_case_free(attn_case *c)
+{
+    free(c->qkv);
+    free(c->bias);
+    qr_free_aligned(c->scratch);
+}
+
+static qr_attn_args attn_args(const attn_case *c, float *out)
+{
+    qr_attn_args a = {.q = c->qkv, .k = c->qkv + c->d, .v = c->qkv + 2 * c->d, .ldq = c->ld,
+                      .ldk = c->ld, .ldv = c->ld, .out = out, .ldo = c->ldo, .t = c->t,
+                      .d = c->d, .scale = 2.0f / sqrtf((float)c->d), /* peakier than 1/sqrt d */
+                      .scratch = c->scratch, .bias = c->bias};
+    return a;
+}
+
+static float *attn_out_new(const attn_case *c)
+{
+    float *o = malloc(c->o_len * sizeof(float));
+    for (size_t i = 0; i < c->o_len; i++)
+        o[i] = 777.0f;
+    return o;
+}
+
+static double attn_vmax(const attn_case *c)
+{
+    double vmax = 1e-30;
+    for (int j = 0; j < c->t; j++)
+        for (int x = 0; x < c->d; x++)
+            vmax = fmax(vmax, fabs(c->qkv[(size_t)j * c->ld + 2 * c->d + x]));
+    return vmax;
+}
+
+/* Worst |out - want| / max|v| over the head's cells; the ldo gap must be untouched. */
+static double attn_compare(const attn_case *c, const float *out, const double *want,
+                           const char *what)
+{
+    double vmax = attn_vmax(c), worst = 0;
+    int gap = 0;
+    for (size_t i = 0; i < c->o_len; i++) {
+        if ((long)(i % (size_t)c->ldo) >= c->d) {
+            gap += out[i] != 777.0f;
+            continue;
+        }
+        double e = fabs((double)out[i] - want[i]) / vmax;
+        worst = isnan(e) ? INFINITY : fmax(worst, e);
+    }
+    T_CHECKF(gap == 0, "%s t=%d d=%d: wrote %d cells of the ldo gap", what, c->t, c->d, gap);
+    return worst;
+}
+
+static const int attn_shapes[][2] = {{1, 64}, {2, 64}, {7, 16}, {16, 64}, {17, 64}, {33, 80},
+                                     {100, 64}, {128, 64}, {129, 32}, {257, 64}, {512, 64},
+                                     {65, 128}, {40, 48}, {9, 7}, {23, 30}};
+
+/* qr_attention_bf16_ref against an independent computation: softmax in double over scores
+ * of bf16-rounded q, k (summed in double), times bf16-rounded v. The reference rounds p to
+ * bf16 and sums fp32: each weight p_j / sum p is then off by at most ~2^-8 relative, so
+ * |out - exact| <= 2^-8 max|v| (plus fp32 sums); a wrong pair order, layout or
+ * normalisation errs by O(max|v|). */
+static void test_attention_bf16_reference(void)
+{
+    uint64_t rs = 21;
+    double worst = 0;
+    for (size_t si = 0; si < sizeof attn_shapes / sizeof attn_shapes[0]; si++) {
+        for (int wb = 0; wb < 2; wb++) {
+            attn_case c;
+            attn_case_new(&c, attn_shapes[si][0], attn_shapes[si][1], wb, &rs);
+            float *out = attn_out_new(&c);
+            qr_attn_args a = attn_args(&c, out);
+            qr_attention_bf16_ref(&a);
+            double *want = calloc(c.o_len, sizeof(double));
+            double *sc = malloc((size_t)c.t * sizeof(double));
+            for (int i = 0; i < c.t; i++) {
+                double mx = -INFINITY, l = 0;
+                for (int j = 0; j < c.t; j++) {
+                    double acc = 0;
+                    for (int x = 0; x < c.d; x++)
+                        acc += bf(a.q[(size_t)i * c.ld + x]) * bf(a.k[(size_t)j * c.ld + x]);
+                    sc[j] = acc * a.scale + (c.bias ? c.bias[j - i + c.t - 1] : 0.0);
+                    mx = fmax(mx, sc[j]);
+                }
+                for (int j = 0; j < c.t; j++)
+                    l += sc[j] = exp(sc[j] - mx);
+                for (int x = 0; x < c.d; x++) {
+                    double acc = 0;
+                    for (int j = 0; j < c.t; j++)
+                        acc += sc[j] * bf(a.v[(size_t)j * c.ld + x]);
+                    want[(size_t)i * c.ldo + x] = acc / l;
+                }
+            }
+            double e = attn_compare(&c, out, want, "bf16 reference");
+            T_CHECKF(e <= 0x1p-8, "bf16 reference t=%d d=%d bias=%d: error %g max|v| (> 2^-8)",
+                     c.t, c.d, wb, e);
+            worst = fmax(worst, e);
+            free(sc);
+            free(want);
+            free(out);
+            attn_case_free(&c);
+        }
+    }
+    printf("  bf16 attention reference vs double: worst %.3g max|v| (limit 2^-8)\n", worst);
+}
+
+/* Every kernel's bf16 attention against qr_attention_bf16_ref. The products and their
+ * order are the same (bit for bit), exp and the order of the softmax sum differ by float
+ * rounding, which can move a p by one bf16 step (2^-8 relative): the limit is 2^-9 max|v|
+ * per cell, the mean well under that. Shapes the kernel does not take (bias, d % 16,
+ * t > QR_ATTN_DIRECT_MAX) must return 0 and write nothing. */
+static void test_attention_bf16_kernels(void)
+{
+    int any = 0;
+    for (int ki = 0; qr_lp_names[ki]; ki++) {
+        const qr_lp_kernel *k = qr_lp_get(qr_lp_names[ki]);
+        if (!k) {
+            if (strstr(qr_lp_names[ki], "bf16"))
+                printf("SKIP %s attention: not available on this CPU (%s)\n", qr_lp_names[ki],
+                       qr_lp_missing(qr_lp_names[ki]));
+            continue;
+        }
+        if (!k->attention)
+            continue;
+        any = 1;
+        uint64_t rs = 33;
+        double worst = 0, mean_worst = 0;
+        int taken = 0;
+        for (size_t si = 0; si < sizeof attn_shapes / sizeof attn_shapes[0]; si++) {
+            for (int wb = 0; wb < 2; wb++) {
+                attn_case c;
+                attn_case_new(&c, attn_shapes[si][0], attn_shapes[si][1], wb, &rs);
+                float *out = attn_out_new(&c), *ref = attn_out_new(&c);
+                qr_attn_args a = attn_args(&c, ref);
+                qr_attention_bf16_ref(&a);
+                a.out = out;
+                int took = k->attention(&a);
+                int should = !wb && c.d % 16 == 0 && c.t <= QR_ATTN_DIRECT_MAX;
+                T_CHECKF(took == should, "%s attention t=%d d=%d bias=%d: returned %d", k->name,
+                         c.t, c.d, wb, took);
+                if (took) {
+                    taken++;
+                    double *want = malloc(c.o_len * sizeof(double)), sum = 0;
+                    for (size_t i = 0; i < c.o_len; i++)
+                        want[i] = ref[i];
+                    double e = attn_compare(&c, out, want, k->name);
+                    double vmax = attn_vmax(&c);
+                    for (size_t i = 0; i < c.o_len; i++)
+                        if ((long)(i % (size_t)c.ldo) < c.d)
+                            sum += fabs((double)out[i] - ref[i]) / vmax;
+                    double mean = sum / ((double)c.t * c.d);
+                    T_CHECKF(e <= 0x1p-9 && mean <= 1e-5,
+                             "%s attention t=%d d=%d: worst %g, mean %g max|v|", k->name, c.t,
+                             c.d, e, mean);
+                    worst = fmax(worst, e);
+                    mean_worst = fmax(mean_worst, mean);
+                    free(want);
+                } else {
+                    int touched = 0;
+                    for (size_t i = 0; i < c.o_len; i++)
+                        touched += out[i] != 777.0f;
+                    T_CHECKF(touched == 0, "%s attention t=%d d=%d declined but wrote %d cells",
+                             k->name, c.t, c.d, touched);
+                }
+                free(out);
+                free(ref);
+                attn_case_free(&c);
+            }
+        }
+        /* past the direct limit: declined */
+        attn_case c;
+        attn_case_new(&c, QR_ATTN_DIRECT_MAX + 1, 64, 0, &rs);
+        float *out = attn_out_new(&c);
+        qr_attn_args a = attn_args(&c, out);
+        T_CHECK(k->attention(&a) == 0);
+        free(out);
+        attn_case_free(&c);
+        T_CHECK(taken > 0);
+        printf("  %s attention vs reference: %d shapes, worst %.3g, worst mean %.3g max|v|\n",
+               k->name, taken, worst, mean_worst);
+    }
+    if (!any)
+        printf("SKIP bf16 attention kernels: none available on this CPU\n");
+    /* the forward pass's choice: the active bf16 kernel's */
+    T_CHECK(qr_lp_attention() == qr_lp_active(QR_PREC_BF16)->attention);
+}
+
 int main(void)
 {
     char cache[600]; /* the packed-weight cache of the bf16/int8 opens: not ~/.cache */
@@ -564,6 +780,8 @@ int main(void)
     T_RUN(test_kernels_vs_reference);
     T_RUN(test_convert_vs_portable);
     T_RUN(test_linear_vs_fp32);
+    T_RUN(test_attention_bf16_reference);
+    T_RUN(test_attention_bf16_kernels);
     T_RUN(test_fingerprint_and_args);
     T_RUN(test_quality_tiny);
     T_RUN(test_quality_minilm);
