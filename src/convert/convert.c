@@ -531,7 +531,7 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
         if (r->method == QUIRE_METHOD_FAILED || !pages[i])
             ep[i].missing = r->error[0] ? r->error : "failed";
     }
-    qr_export_doc ed = {path, ep, n, res->n_pages};
+    qr_export_doc ed = {path, ep, n, res->n_pages, res->metadata};
     if (format == QUIRE_FORMAT_JSON) {
         qr_export_json_doc(&lay, &ed, &out);
     } else {

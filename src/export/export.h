@@ -37,6 +37,8 @@ typedef struct qr_export_doc {
     const qr_export_page *pages; /* [n_pages] processed pages in page order; may be NULL */
     int n_pages;
     int n_pages_total;           /* pages in the document (0 = unknown) */
+    const char *metadata;        /* the document's own metadata (a JSON object's text, the
+                                    pdf.* keys) written as "metadata"; NULL = null */
 } qr_export_doc;
 
 /* The JSON schema version qr_export_json_doc writes (docs/convert-json.md). */

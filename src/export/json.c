@@ -206,6 +206,11 @@ void qr_export_json_doc(const qr_layout *l, const qr_export_doc *d, qr_buf *out)
     qr_buf_append(out, units, sizeof(units) - 1);
     if (d->n_pages_total > 0)
         qr_buf_printf(out, ",\"n_pages\":%d", d->n_pages_total);
+    qr_buf_append(out, ",\"metadata\":", 12);
+    if (d->metadata && d->metadata[0] == '{')
+        qr_buf_append(out, d->metadata, strlen(d->metadata));
+    else
+        qr_buf_append(out, "null", 4);
     put_pages(out, d);
     qr_buf_append(out, ",\"blocks\":[", 11);
     for (int k = 0; l && k < l->n_blocks; k++) {
@@ -217,7 +222,7 @@ void qr_export_json_doc(const qr_layout *l, const qr_export_doc *d, qr_buf *out)
 
 void qr_export_json(const qr_layout *l, const char *doc_path, qr_buf *out)
 {
-    qr_export_doc d = {doc_path, NULL, 0, 0};
+    qr_export_doc d = {doc_path, NULL, 0, 0, NULL};
     qr_export_json_doc(l, &d, out);
 }
 

@@ -103,6 +103,13 @@ print("%d keys compared over %d PDFs, %d differ" % (checked, len(docs), len(fail
 for f in fails: print("  " + f)
 assert not fails and checked >= 55
 EOF2
+"$Q" convert --format json --pages 1 "$T/in/odd-word-cjk.pdf" > "$T/cj.json" 2>/dev/null
+check "convert --format json carries the same metadata as the store" $PY - "$T/cj.json" "$T/docs" <<'EOF2'
+import json, sys, os
+j = json.load(open(sys.argv[1]))
+d = {os.path.basename(x["path"]): x["metadata"] for x in map(json.loads, open(sys.argv[2]))}
+assert j["metadata"] == d["odd-word-cjk.pdf"] and j["metadata"]["pdf.language"] == "zh-CN", j["metadata"]
+EOF2
 pick() { $PY -c 'import json,sys,os; d={os.path.basename(x["path"]): x["metadata"] for x in map(json.loads, open(sys.argv[1]))}; print(d[sys.argv[2]].get(sys.argv[3]))' "$T/docs" "$@"; }
 check "UTF-16 CJK title read" [ "$(pick odd-word-cjk.pdf pdf.title)" = "各院、系：" ]
 check "a zone +08 becomes UTC" [ "$(pick odd-word-cjk.pdf pdf.created)" = "2016-01-04T10:36:53Z" ]
