@@ -481,7 +481,24 @@ void qr_lp_reset(void)
     atomic_store(&active_lp[QR_PREC_INT8], NULL);
 }
 
+/* The bf16 attention's scalar reference as QUIRE_CPU=scalar runs it: it takes the shapes
+ * qr_attention_bf16_avx512 takes (no bias, d a multiple of 16, t <= QR_ATTN_DIRECT_MAX)
+ * and leaves the rest to the fp32 attention, as that kernel does, so that a scalar run
+ * reproduces the SIMD run's arithmetic. */
+static int attention_bf16_scalar(const qr_attn_args *a)
+{
+    if (a->t > 0 && a->d > 0 && (a->bias || a->d % 16 != 0 || a->t > QR_ATTN_DIRECT_MAX))
+        return 0;
+    qr_attention_bf16_ref(a);
+    return 1;
+}
+
 int (*qr_lp_attention(void))(const qr_attn_args *a)
 {
+    /* QUIRE_CPU=scalar: the references of everything, the bf16 attention's included. A CPU
+     * without a bf16 SIMD kernel otherwise keeps the fp32 SIMD attention (the scalar bf16
+     * one would cost more than it saves). */
+    if (strcmp(qr_nn_level(), "scalar") == 0)
+        return attention_bf16_scalar;
     return qr_lp_active(QR_PREC_BF16)->attention;
 }
