@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "convert_int.h"
 #include "core/core.h"
 
@@ -34,7 +35,7 @@ static const cli_opt opts[] = {
     {"lang", 'l', 1, "LANGS", "Tesseract languages, e.g. eng or deu+eng (default eng)"},
     {"pages", 'p', 1, "LIST", "pages to convert, e.g. 1-3,7,10- (1-based)"},
     {"max-pages", 0, 1, "N", "convert at most N pages per document"},
-    {"jobs", 'j', 1, "N", "pages/documents in parallel (default 1)"},
+    {"jobs", 'j', 1, "N", "pages/documents in parallel (default 1; with --vlm: [resources] max_workers)"},
     {"timeout-per-doc", 0, 1, "S", "stop a document after S seconds, keep its finished pages"},
     {"report", 0, 1, "FILE.json", "write a per-document, per-page JSON report"},
     {"page-markers", 0, 0, NULL, "Markdown: write <!-- page N --> before each page's blocks"},
@@ -587,6 +588,7 @@ static int write_report(const conv_batch *b, double secs)
     json_object_set_new(t, "seconds", json_real(secs));
     json_object_set_new(t, "pages_per_s", json_real(secs > 0 ? (pages - failed_pages) / secs : 0));
     json_object_set_new(t, "peak_rss_kb", json_integer(ru.ru_maxrss));
+    json_object_set_new(t, "workers", json_integer(b->a->jobs));
     json_object_set_new(root, "report_version", json_integer(1));
     json_object_set_new(root, "documents", docs);
     json_object_set_new(root, "totals", t);
@@ -694,7 +696,6 @@ static int start(conv_batch *b, const char **pos, int n_pos)
     }
     quire_error err = {0};
     quire_converter_params cp = quire_converter_default_params();
-    cp.n_threads = (int)b->a->jobs;
     cp.lang = b->a->lang;
     if (quire_init(QUIRE_VERSION_NUMBER, &err) != QUIRE_OK)
         return cli_fail("convert", &err);
@@ -703,6 +704,8 @@ static int start(conv_batch *b, const char **pos, int n_pos)
             fprintf(stderr, "quire convert: %s\n", err.msg);
             return EXIT_USAGE;
         }
+        if (b->a->jobs == 0) /* no --jobs: the config's [resources] max_workers */
+            b->a->jobs = b->a->cfg->max_workers > 0 ? b->a->cfg->max_workers : 1;
         if (quire_config_n_backends(b->a->cfg) == 0) {
             const char *src = quire_config_source(b->a->cfg);
             fprintf(stderr, "quire convert: --vlm %s: no VLM backend is configured in %s "
@@ -715,6 +718,9 @@ static int start(conv_batch *b, const char **pos, int n_pos)
         if (b->a->log_json)
             cp.vlm_log = log_line;
     }
+    if (b->a->jobs == 0)
+        b->a->jobs = 1;
+    cp.n_threads = (int)b->a->jobs;
     if (quire_converter_new(&cp, &b->conv, &err) != QUIRE_OK)
         return cli_fail("convert", &err);
     return 0;
@@ -725,7 +731,7 @@ int cmd_convert(int argc, char **argv)
     conv_args a = {0};
     a.tables = QUIRE_TABLES_AUTO;
     a.images = -1;
-    a.jobs = 1;
+    a.jobs = 0; /* not given: 1, or max_workers with --vlm */
     a.max_fallback_share = -1;
     const char **pos = qr_calloc((size_t)(argc > 1 ? argc : 1), sizeof(char *));
     int n_pos = 0;
