@@ -413,7 +413,7 @@ static quire_status export_figures(const char *path, qr_layout *lay, const qr_pa
         }
     }
     char prefix[128];
-    figure_prefix(path, p->image_prefix, prefix, sizeof(prefix));
+    figure_prefix(p->name ? p->name : path, p->image_prefix, prefix, sizeof(prefix));
     int page = -1, k_on_page = 0;
     quire_status st = QUIRE_OK;
     for (int k = 0; k < lay->n_blocks && st == QUIRE_OK; k++) {
@@ -531,7 +531,7 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
         if (r->method == QUIRE_METHOD_FAILED || !pages[i])
             ep[i].missing = r->error[0] ? r->error : "failed";
     }
-    qr_export_doc ed = {path, ep, n, res->n_pages, res->metadata};
+    qr_export_doc ed = {p->name ? p->name : path, ep, n, res->n_pages, res->metadata};
     if (format == QUIRE_FORMAT_JSON) {
         qr_export_json_doc(&lay, &ed, &out);
     } else {
