@@ -323,7 +323,14 @@ enum quire_vlm_mode {
     QUIRE_VLM_TABLES = 3,
     QUIRE_VLM_FORMULAS = 4
 };
-enum quire_format { QUIRE_FORMAT_MD = 0, QUIRE_FORMAT_JSON = 1, QUIRE_FORMAT_TXT = 2 };
+/* gamebook: numbered sections with their choices, combat and item notes as JSON
+ * (docs/gamebook.md); figures are counted, never exported as images. */
+enum quire_format {
+    QUIRE_FORMAT_MD = 0,
+    QUIRE_FORMAT_JSON = 1,
+    QUIRE_FORMAT_TXT = 2,
+    QUIRE_FORMAT_GAMEBOOK = 3
+};
 /* How Markdown writes a table: gfm (0, the library default, what ingestion's chunker
  * reads) = always a GitHub pipe table, a spanning cell's text in its first column;
  * auto (the CLI's default) = a pipe table, or an HTML <table> with colspan/rowspan when

@@ -17,6 +17,7 @@ typedef struct reply {
     const char *content_type; /* static string */
     qr_buf body;
     const char *allow;        /* Allow header for 405, else NULL */
+    char allow_buf[48];       /* ... when it is built per request */
     int failed_pages;         /* /v1/convert partial result: X-Quire-Failed-Pages */
     int vlm_pages;            /* /v1/convert: pages read by a VLM (X-Quire-VLM-Pages) */
     int vlm_fallback_pages;   /* ... and pages whose VLM failed (X-Quire-VLM-Fallback-Pages) */
@@ -90,10 +91,28 @@ enum {
     ROUTE_TEI_INFO,    /* GET /info */
     ROUTE_OLLAMA_EMBED, /* POST /api/embed */
     ROUTE_COLLECTIONS, /* /v1/collections[/{name}[/documents[/{id}]]] (routes_docs.c) */
+    ROUTE_OPENAPI,     /* GET /openapi.json */
     ROUTE_OTHER,
     ROUTE_COUNT
 };
 extern const char *const qr_srv_route_names[ROUTE_COUNT];
+
+/* ---- the route table (route_table.c) --------------------------------------------- */
+typedef struct qr_route_def {
+    const char *method; /* "GET", "POST", "DELETE" (GET also answers HEAD) */
+    const char *path;   /* OpenAPI path template, e.g. /v1/collections/{name} */
+    int route;          /* ROUTE_* */
+    int tail;           /* 1 = the last {param} takes the rest of the URL, slashes included */
+} qr_route_def;
+extern const qr_route_def qr_srv_routes[];
+extern const int qr_srv_n_routes;
+/* Does url (no query string) match the path template? */
+int qr_srv_route_matches(const char *tmpl, int tail, const char *url);
+/* The index in qr_srv_routes of (method, url); -2 when url is known but not with this
+ * method (allow gets "GET, DELETE"), -1 when no route has this URL. */
+int qr_srv_route_find(const char *method, const char *url, char *allow, size_t cap);
+/* docs/openapi.json, compiled in (the build generates it from the file). */
+extern const char qr_srv_openapi_json[];
 
 qr_metrics *qr_metrics_new(void);
 void qr_metrics_free(qr_metrics *m);
