@@ -48,6 +48,10 @@ static void add_error(qr_buf *r, int *n_err, const char *kind, long section, lon
 
 static quire_status load(json_t *root, vsec **out, int *n, quire_error *err)
 {
+    json_t *schema = json_object_get(root, "schema");
+    if (schema && (!json_is_string(schema) ||
+                   strcmp(json_string_value(schema), "quire-gamebook") != 0))
+        return qr_err(err, QUIRE_FORMAT, "gamebook: \"schema\" is not \"quire-gamebook\"");
     json_t *secs = json_object_get(root, "sections");
     if (!json_is_array(secs))
         return qr_err(err, QUIRE_FORMAT, "gamebook: no \"sections\" array");
@@ -114,10 +118,14 @@ static void check(const vsec *s, int n, long *u, char *reached, long *queue, qr_
     long w = 0;
     for (long i = 0; i < nu; i++) {
         if (w > 0 && u[w - 1] == u[i]) {
-            if (i == 0 || u[i - 1] != u[i] || (i >= 2 && u[i - 2] != u[i])) {
+            if (i < 2 || u[i - 2] != u[i]) { /* once per repeated number */
                 snprintf(msg, sizeof(msg), "section %ld: the number is used more than once",
                          u[i]);
-                add_error(r, n_err, "duplicate", u[i], -1, 0, msg);
+                int page = 0, seen = 0;
+                for (int j = 0; j < n && !page; j++)
+                    if (s[j].number == u[i] && seen++)
+                        page = s[j].page;
+                add_error(r, n_err, "duplicate", u[i], -1, page, msg);
             }
             continue;
         }
