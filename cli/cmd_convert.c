@@ -350,6 +350,38 @@ static void output_stem(const char *out, char *stem, size_t cap)
     snprintf(stem, cap, "%.*s", (int)n, base);
 }
 
+/* The figure PNGs an earlier conversion into the same place wrote (the "images" list of
+ * the sidecar it left), or NULL: reconverting removes those the new output no longer
+ * refers to, so a document that lost figures leaves no stale PNGs behind. Only names
+ * quire itself listed are touched (plain names, no directory part). */
+static json_t *old_images(const char *side)
+{
+    json_t *o = side ? json_load_file(side, 0, NULL) : NULL;
+    json_t *im = o ? json_object_get(o, "images") : NULL;
+    if (json_is_array(im))
+        json_incref(im);
+    else
+        im = NULL;
+    json_decref(o);
+    return im;
+}
+
+static void remove_stale_images(json_t *old, const char *out, const quire_convert_result *r)
+{
+    for (size_t i = 0; i < json_array_size(old); i++) {
+        const char *name = json_string_value(json_array_get(old, i));
+        if (!name || !name[0] || strchr(name, '/') || strcmp(name, "..") == 0)
+            continue;
+        int kept = 0;
+        for (int k = 0; !kept && k < r->n_images; k++)
+            kept = r->images[k].name && strcmp(r->images[k].name, name) == 0;
+        char *png = kept ? NULL : figure_path(out, name);
+        if (png)
+            unlink(png); /* already gone is fine */
+        qr_free(png);
+    }
+}
+
 /* A complete output gets its fingerprint sidecar, written first: a crash between the
  * two leaves a sidecar whose output_sha256 does not match, so the file is redone. A
  * partial output has its sidecar removed first, so it is never up to date. */
@@ -372,6 +404,7 @@ static void write_output(conv_batch *b, conv_job *j, const char *input_sha)
     int complete = j->state == JOB_OK && (!(j->n_empty || j->n_suspect) || b->a->allow_empty) &&
                    input_sha[0];
     char *text = complete ? conv_sidecar_text(b, input_sha, r->output, r->output_len, r) : NULL;
+    json_t *stale = old_images(side);
     int rc = -1;
     if (!side || (complete && !text))
         snprintf(e, sizeof(e), "%s: out of memory", j->out);
@@ -397,6 +430,9 @@ static void write_output(conv_batch *b, conv_job *j, const char *input_sha)
     }
     if (rc == 0)
         rc = conv_write_atomic(j->out, r->output, r->output_len, e, sizeof(e));
+    if (rc == 0)
+        remove_stale_images(stale, j->out, r);
+    json_decref(stale);
     if (rc != 0) {
         copy_err(j->error, sizeof(j->error), e);
         j->state = JOB_FAILED;
