@@ -207,13 +207,27 @@ static void count_methods(const quire_convert_result *r, int *text, int *ocr, in
     }
 }
 
+/* 1 when a page's provenance says a VLM was asked for the whole page and failed (its
+ * top-level "outcome" is "fallback"; "local" = not sent, e.g. --vlm auto judged it good). */
+static int vlm_fell_back(const char *vlm)
+{
+    if (!vlm)
+        return 0;
+    json_error_t je;
+    json_t *v = json_loads(vlm, 0, &je);
+    const char *o = json_string_value(json_object_get(v, "outcome"));
+    int fb = o && !strcmp(o, "fallback");
+    json_decref(v);
+    return fb;
+}
+
 /* VLM pages of a result: read by a backend, and fallen back to text layer / Tesseract. */
 static void count_vlm(const quire_convert_result *r, int *vlm, int *fallback)
 {
     *vlm = *fallback = 0;
     for (int i = 0; r && r->page_vlm && i < r->n_reports; i++) {
         *vlm += r->reports[i].method == QUIRE_METHOD_VLM;
-        *fallback += r->page_vlm[i] && r->reports[i].method != QUIRE_METHOD_VLM;
+        *fallback += r->reports[i].method != QUIRE_METHOD_VLM && vlm_fell_back(r->page_vlm[i]);
     }
 }
 
@@ -587,7 +601,8 @@ static json_t *page_json(const quire_page_report *r, const char *vlm)
     json_object_set_new(o, "method", json_string(methods[r->method % 4]));
     /* ok, fallback (a VLM was asked and failed: the method says what replaced it), failed */
     json_object_set_new(o, "status", json_string(r->method == QUIRE_METHOD_FAILED ? "failed"
-                                                 : vlm && r->method != QUIRE_METHOD_VLM
+                                                 : r->method != QUIRE_METHOD_VLM &&
+                                                           vlm_fell_back(vlm)
                                                      ? "fallback" : "ok"));
     json_error_t je;
     json_t *v = vlm ? json_loads(vlm, 0, &je) : NULL;

@@ -31,6 +31,7 @@ struct quire_converter {
     int stopping;
     struct qr_vlm_client *vlm; /* VLM backends (NULL = none configured): vlm_page.c */
     int vlm_dpi;
+    double vlm_min_conf;
     void (*vlm_log)(void *, const char *);
     void *vlm_log_user;
 };
@@ -167,6 +168,7 @@ quire_status quire_converter_new(const quire_converter_params *params, quire_con
         return st;
     }
     conv->vlm_dpi = p.config ? p.config->page_render_dpi : 0;
+    conv->vlm_min_conf = p.config ? p.config->vlm_auto_min_conf : 70;
     conv->vlm_log = p.vlm_log;
     conv->vlm_log_user = p.vlm_log_user;
     for (int i = 0; i < conv->n_workers; i++) {
@@ -733,8 +735,8 @@ quire_status quire_convert_file(quire_converter *conv, const char *path,
     doc->ocr_mode = p.ocr;
     doc->regions = regions;
     doc->dpi = p.dpi;
-    st = qr_cv_vlm_doc_init(doc, conv->vlm, p.vlm, conv->vlm_dpi, conv->vlm_log,
-                            conv->vlm_log_user, err);
+    st = qr_cv_vlm_doc_init(doc, conv->vlm, p.vlm, conv->vlm_dpi, conv->vlm_min_conf,
+                            conv->vlm_log, conv->vlm_log_user, err);
     if (st != QUIRE_OK) {
         doc_free(doc, conv->n_workers);
         quire_convert_result_free(res);

@@ -307,10 +307,13 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
     }
     text.number = number;
     int want_ocr = qr_cv_choose_ocr(&text, doc->ocr_mode, rep->reason, sizeof(rep->reason));
-    if (doc->vlm && qr_cv_vlm_page(w, doc, idx, pdf, &text, want_ocr))
+    char why[200];
+    int vlm_auto = doc->vlm && doc->vlm_mode == QUIRE_VLM_AUTO;
+    if (doc->vlm && !vlm_auto && qr_cv_vlm_wants(doc, &text, why, sizeof(why)) &&
+        qr_cv_vlm_page(w, doc, idx, pdf, &text, why, 0))
         goto done; /* read by a VLM backend (vlm_page.c); else its fallback goes on here */
+    int blank = 0;
     if (want_ocr) {
-        int blank = 0;
         if (ocr_page(w, doc, pdf, number, &text, &ocr, &blank, &err) != QUIRE_OK) {
             fail_page(rep, doc, &err);
             goto done;
@@ -321,6 +324,15 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
             kept = &ocr;
     } else if (doc->regions)
         rep->regions_ocr = ocr_regions(w, doc, pdf, &text, rep->reason, sizeof(rep->reason));
+    long chars = count_chars(kept);
+    if (vlm_auto) { /* judged on what the local path read; that stays the fallback */
+        if (qr_cv_vlm_auto(doc, kept, kept == &ocr, chars, blank, why, sizeof(why))) {
+            if (qr_cv_vlm_page(w, doc, idx, pdf, &text, why, chars))
+                goto done;
+        } else {
+            qr_cv_vlm_note(doc, idx, why);
+        }
+    }
     doc->pages[idx] = qr_cv_page_pack(kept);
     if (!doc->pages[idx]) {
         qr_err(&err, QUIRE_NOMEM, "out of memory keeping page %d", number);
@@ -328,7 +340,7 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
         goto done;
     }
     rep->method = kept == &ocr ? QUIRE_METHOD_OCR : QUIRE_METHOD_TEXT;
-    rep->chars = count_chars(kept);
+    rep->chars = chars;
     rep->conf = kept == &ocr ? kept->mean_conf : -1.0f;
     rep->text_rotation = kept->text_rotation;
     rep->osd_conf = kept == &ocr ? kept->osd_conf : -1.0f;
