@@ -79,6 +79,10 @@ ifeq ($(WITH_SERVER),1)
   LIB_MODULES += server
 endif
 LIB_SRC := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
+ifeq ($(WITH_SERVER),1)
+  # GET /openapi.json serves docs/openapi.json, compiled in as a C string
+  LIB_SRC += $(BUILD)/gen/openapi_spec.c
+endif
 ifneq ($(WITH_CONVERT),1)
   LIB_SRC += src/convert_none.c
 endif
@@ -113,6 +117,9 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 ifneq ($(WITH_CONVERT),1)
   TEST_SRC := $(filter-out tests/unit/test_conv%,$(TEST_SRC))
+endif
+ifneq ($(WITH_SERVER),1)
+  TEST_SRC := $(filter-out tests/unit/test_serve%,$(TEST_SRC))
 endif
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/obj/tests/unit/testlib.o
@@ -151,6 +158,15 @@ $(shell mkdir -p $(BUILD)/obj && { echo '$(ALL_CFLAGS)' | cmp -s - $(FLAGS_STAMP
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS_$<) -c $< -o $@
+
+# docs/openapi.json as one C string (backslash, quote and '?' escaped: no trigraphs).
+$(BUILD)/gen/openapi_spec.c: docs/openapi.json
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from docs/openapi.json by the Makefile: do not edit */'; \
+	  echo 'extern const char qr_srv_openapi_json[];'; \
+	  echo 'const char qr_srv_openapi_json[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
+	  echo '    ;'; } > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/libquire.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -28,7 +28,8 @@
 static const cli_opt opts[] = {
     {"output", 'o', 1, "OUT", "output file (one input; .md/.json/.txt sets the format), - for "
                               "stdout, or a directory (mirrors each input root)"},
-    {"format", 'f', 1, "md|json|txt", "output format (default md)"},
+    {"format", 'f', 1, "md|json|txt|gamebook", "output format (default md; gamebook: numbered "
+                                               "sections, choices, combat as JSON)"},
     {"ocr", 0, 1, "auto|always|never", "OCR pages without a usable text layer (default auto)"},
     {"dpi", 0, 1, "N", "OCR rendering resolution (default 300; images: their own)"},
     {"lang", 'l', 1, "LANGS", "Tesseract languages, e.g. eng or deu+eng (default eng)"},
@@ -85,7 +86,7 @@ static int pick(const char *opt, const char *val, const char *const *names, int 
 
 static int on_opt(int idx, const char *val, void *user)
 {
-    static const char *const formats[] = {"md", "json", "txt", NULL};
+    static const char *const formats[] = {"md", "json", "txt", "gamebook", NULL};
     static const char *const modes[] = {"auto", "always", "never", NULL};
     conv_args *a = user;
     const char *name = opts[idx].name;
@@ -298,7 +299,7 @@ static void name_stdin(conv_batch *b, conv_job *j)
         copy_err(j->error, sizeof(j->error), tmp);
     }
     quire_convert_result *r = j->res;
-    if (r && r->output && b->a->format == QUIRE_FORMAT_JSON &&
+    if (r && r->output && (b->a->format == QUIRE_FORMAT_JSON || b->a->format == QUIRE_FORMAT_GAMEBOOK) &&
         (at = strstr(r->output, b->stdin_tmp)) != NULL) {
         size_t n = strlen(b->stdin_tmp);
         at[0] = '-';
@@ -686,7 +687,8 @@ static int start(conv_batch *b, const char **pos, int n_pos)
     if (rc)
         return rc;
     for (int i = 0; i < b->n_jobs; i++) {
-        if (!b->jobs[i].out && b->a->images == QUIRE_IMAGES_REFS && b->a->format != QUIRE_FORMAT_TXT) {
+        if (!b->jobs[i].out && conv_images_mode(b->a, "file") == QUIRE_IMAGES_REFS &&
+            b->a->images == QUIRE_IMAGES_REFS) {
             fprintf(stderr, "quire convert: --images refs writes PNG files next to the output: "
                             "give -o DIR or -o FILE (stdout: --images embed or none)\n");
             return EXIT_USAGE;

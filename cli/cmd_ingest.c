@@ -704,6 +704,8 @@ int cmd_ingest(int argc, char **argv)
         exit_code = b.first_error;
     else if (g_stop && b.done < b.files.n)
         exit_code = EXIT_FAIL;
+    else if (b.failed && b.failed == b.files.n)
+        exit_code = EXIT_FAIL; /* nothing ingested: 1, as convert exits when nothing converted */
     else if (b.failed || b.partial)
         exit_code = EXIT_PARTIAL;
 out:

@@ -215,7 +215,7 @@ int conv_collect(conv_batch *b, const char **pos, int n_pos)
 
 /* ---- outputs ---------------------------------------------------------------------- */
 
-static const char *const format_ext[] = {".md", ".json", ".txt"};
+static const char *const format_ext[] = {".md", ".json", ".txt", ".json"};
 
 /* Output name: rel with its extension replaced, under dir. */
 static char *out_name(const char *dir, const char *rel, int format)
@@ -305,9 +305,12 @@ int conv_plan(conv_batch *b, int n_pos)
         for (int f = 0; dot && (!slash || dot > slash) && f < 3; f++) {
             if (strcasecmp(dot, format_ext[f]) != 0 && !(f == 0 && strcasecmp(dot, ".markdown") == 0))
                 continue;
+            if (a->format_set && a->format == QUIRE_FORMAT_GAMEBOOK && f == QUIRE_FORMAT_JSON)
+                break; /* gamebook JSON */
             if (a->format_set && a->format != f) {
+                static const char *const names[] = {"md", "json", "txt", "gamebook"};
                 fprintf(stderr, "quire convert: -o %s does not match --format %s\n", a->out,
-                        format_ext[a->format] + 1);
+                        names[a->format % 4]);
                 return EXIT_USAGE;
             }
             a->format = f;
@@ -456,10 +459,10 @@ char *conv_sidecar_path(const char *out)
  * --jobs, --quiet, --report, --allow-empty do not change a complete output. */
 static void options_string(const conv_args *a, char *out, size_t cap)
 {
-    static const char *const formats[] = {"md", "json", "txt"};
+    static const char *const formats[] = {"md", "json", "txt", "gamebook"};
     static const char *const modes[] = {"auto", "always", "never"};
     snprintf(out, cap, "format=%s ocr=%s lang=%s dpi=%ld pages=%s max-pages=%ld page-markers=%d",
-             formats[a->format % 3], modes[a->ocr % 3], a->lang ? a->lang : "eng", a->dpi,
+             formats[a->format % 4], modes[a->ocr % 3], a->lang ? a->lang : "eng", a->dpi,
              a->pages ? a->pages : "all", a->max_pages, a->page_markers);
     if (a->tables != QUIRE_TABLES_AUTO) { /* (absent for the default: old sidecars hold) */
         size_t len = strlen(out);
@@ -467,7 +470,7 @@ static void options_string(const conv_args *a, char *out, size_t cap)
         /* (auto is the CLI's default) */
     }
     int images = conv_images_mode(a, "file");
-    if (images != QUIRE_IMAGES_NONE && a->format != QUIRE_FORMAT_TXT) {
+    if (images != QUIRE_IMAGES_NONE) {
         size_t n = strlen(out);
         snprintf(out + n, cap - n, " images=%s image-dpi=%ld",
                  images == QUIRE_IMAGES_REFS ? "refs" : "embed", a->image_dpi ? a->image_dpi : 150);
@@ -482,6 +485,8 @@ static void options_string(const conv_args *a, char *out, size_t cap)
 
 int conv_images_mode(const conv_args *a, const char *out)
 {
+    if (a->format == QUIRE_FORMAT_TXT || a->format == QUIRE_FORMAT_GAMEBOOK)
+        return QUIRE_IMAGES_NONE; /* these formats have no image references */
     if (a->images >= 0)
         return a->images;
     return out ? QUIRE_IMAGES_REFS : QUIRE_IMAGES_NONE;

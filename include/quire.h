@@ -71,6 +71,9 @@ typedef enum quire_status {
 } quire_status;
 
 #define QUIRE_STATUS_PRIMARY(s) ((quire_status)((int)(s)&0xff))
+/* Detail codes (compare the whole status; their primary code is the part before _): */
+#define QUIRE_UNSUPPORTED_PASSWORD ((quire_status)(QUIRE_UNSUPPORTED | (1 << 8))) /* a PDF that
+                                   needs a user password (none is asked for) */
 
 /* Caller-owned error buffer. */
 typedef struct quire_error {
@@ -320,7 +323,14 @@ enum quire_vlm_mode {
     QUIRE_VLM_TABLES = 3,
     QUIRE_VLM_FORMULAS = 4
 };
-enum quire_format { QUIRE_FORMAT_MD = 0, QUIRE_FORMAT_JSON = 1, QUIRE_FORMAT_TXT = 2 };
+/* gamebook: numbered sections with their choices, combat and item notes as JSON
+ * (docs/gamebook.md); figures are counted, never exported as images. */
+enum quire_format {
+    QUIRE_FORMAT_MD = 0,
+    QUIRE_FORMAT_JSON = 1,
+    QUIRE_FORMAT_TXT = 2,
+    QUIRE_FORMAT_GAMEBOOK = 3
+};
 /* How Markdown writes a table: gfm (0, the library default, what ingestion's chunker
  * reads) = always a GitHub pipe table, a spanning cell's text in its first column;
  * auto (the CLI's default) = a pipe table, or an HTML <table> with colspan/rowspan when
@@ -367,6 +377,9 @@ typedef struct quire_convert_params {
     const char *image_prefix; /* figure file names start with this (NULL = the input's
                                  file name without directory and extension) */
     int image_dpi;      /* figure rendering resolution; 0 = 150 */
+    const char *name;   /* the document's name in the output (JSON "document") and the
+                           default figure prefix, e.g. an uploaded file's name when path
+                           is a temporary copy; NULL = path */
 } quire_convert_params;
 
 QUIRE_API quire_convert_params quire_convert_default_params(void);

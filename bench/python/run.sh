@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/python/run.sh — cost of the Python binding per call: quire_embed of one text of 32
-# tokens (batch 1, 1 thread) from C, next to quire.Model.embed of the same text from
+# tokens ([CLS] and [SEP] included; batch 1, 1 thread) from C, next to quire.Model.embed of the same text from
 # Python (ctypes), same model, same run, alternating rounds; medians of per-call times.
 # Usage: sh bench/python/run.sh [MODEL_DIR] [CALLS]   (default: the MiniLM-shaped model)
 set -eu
@@ -11,10 +11,10 @@ N=${2:-2000}
 [ -d "$M" ] || make models
 mkdir -p build/bench
 cc -O2 -Iinclude -o build/bench/py_overhead bench/python/overhead.c -Lbuild -lquire -Wl,-rpath,"$PWD/build"
-TEXT="the lighthouse keeper climbed the stairs at dusk to light the great lamp, whose lens of glass prisms threw the beam"
+TEXT="the lighthouse keeper climbed the stairs at dusk to light the great lamp, whose lens of glass prisms threw the beam far out over the dark night sea"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-8s %-22s %-22s %s\n' round "C quire_embed (us)" "Python Model.embed (us)" overhead
-for r in 1 2 3; do
+for r in 1 2 3 4 5; do
     c=$(build/bench/py_overhead "$M" "$TEXT" "$N")
     p=$(QUIRE_LIBRARY="$PWD/build/libquire.so" PYTHONPATH=python /usr/bin/python3 - "$M" "$TEXT" "$N" <<'PY'
 import sys, time, statistics, quire

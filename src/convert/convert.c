@@ -413,7 +413,7 @@ static quire_status export_figures(const char *path, qr_layout *lay, const qr_pa
         }
     }
     char prefix[128];
-    figure_prefix(path, p->image_prefix, prefix, sizeof(prefix));
+    figure_prefix(p->name ? p->name : path, p->image_prefix, prefix, sizeof(prefix));
     int page = -1, k_on_page = 0;
     quire_status st = QUIRE_OK;
     for (int k = 0; k < lay->n_blocks && st == QUIRE_OK; k++) {
@@ -497,7 +497,8 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
         /* Plain text reads like the page: lines, hyphens, running heads and page numbers
          * kept (as pdftotext and the tesseract CLI do); Markdown and JSON are for
          * reading and RAG: paragraphs re-joined, furniture removed. */
-        qr_layout_opts lo = {format == QUIRE_FORMAT_TXT, format == QUIRE_FORMAT_TXT, figures};
+        qr_layout_opts lo = {format == QUIRE_FORMAT_TXT, format == QUIRE_FORMAT_TXT, figures,
+                             format == QUIRE_FORMAT_GAMEBOOK};
         st = qr_layout_doc_ex(pages, n, &lo, &arena, &lay, err);
         if (st != QUIRE_NOMEM)
             break;
@@ -505,7 +506,8 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
     }
     if (st == QUIRE_OK && vkept && qr_cv_vlm_splice(&lay, vkept, n, &arena) != QUIRE_OK)
         st = qr_err(err, QUIRE_NOMEM, "%s: out of memory for layout", path);
-    if (st == QUIRE_OK && figures && p->images != QUIRE_IMAGES_NONE)
+    if (st == QUIRE_OK && figures && format != QUIRE_FORMAT_GAMEBOOK &&
+        p->images != QUIRE_IMAGES_NONE)
         st = export_figures(path, &lay, pages, n, p, &arena, res, err);
     if (st != QUIRE_OK) {
         qr_arena_free(&arena);
@@ -531,9 +533,11 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
         if (r->method == QUIRE_METHOD_FAILED || !pages[i])
             ep[i].missing = r->error[0] ? r->error : "failed";
     }
-    qr_export_doc ed = {path, ep, n, res->n_pages, res->metadata};
+    qr_export_doc ed = {p->name ? p->name : path, ep, n, res->n_pages, res->metadata};
     if (format == QUIRE_FORMAT_JSON) {
         qr_export_json_doc(&lay, &ed, &out);
+    } else if (format == QUIRE_FORMAT_GAMEBOOK) {
+        qr_export_gamebook(&lay, pages, n, &ed, &out);
     } else {
         qr_export_missing_note(&ed, format == QUIRE_FORMAT_MD, &out);
         if (format == QUIRE_FORMAT_TXT)

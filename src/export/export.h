@@ -46,6 +46,16 @@ typedef struct qr_export_doc {
 /* JSON with "schema_version", coordinate units/origin, "pages" (sizes; status) and
  * "missing_pages" before "blocks". qr_export_json is this with no page records. */
 void qr_export_json_doc(const qr_layout *l, const qr_export_doc *d, qr_buf *out);
+/* Gamebook JSON (docs/gamebook.md): the numbered sections found in the blocks (in
+ * order, numbers read through OCR noise such as "l2"), each with its text, choices,
+ * combat and item notes. pages[0..n_pages) are the pages the layout came from (NULL
+ * entries allowed): their fonts tell bold or large numerals. gamebook.c. */
+#define QR_GAMEBOOK_SCHEMA_VERSION 1
+void qr_export_gamebook(const qr_layout *l, const qr_page *const *pages, int n_pages,
+                        const qr_export_doc *d, qr_buf *out);
+/* A JSON string for s[0..n) (escaped; invalid UTF-8 becomes U+FFFD). json.c. */
+void qr_export_json_str(qr_buf *out, const char *s, size_t n);
+
 /* Markdown/text: when pages are missing, one paragraph saying which and why (Markdown:
  * a block quote), followed by a blank line; nothing when every page converted. */
 void qr_export_missing_note(const qr_export_doc *d, int markdown, qr_buf *out);

@@ -24,13 +24,14 @@
 static const char *const type_names[] = {"paragraph", "heading", "list_item", "table",
                                          "code",      "caption", "formula", "figure"};
 
-static void put_string(qr_buf *out, const char *s)
+void qr_export_json_str(qr_buf *out, const char *s, size_t len)
 {
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)(s ? s : "");
+    const utf8proc_uint8_t *end = p + (s ? len : 0);
     qr_buf_putc(out, '"');
-    while (*p) {
+    while (p < end && *p) {
         utf8proc_int32_t cp;
-        utf8proc_ssize_t n = utf8proc_iterate(p, -1, &cp);
+        utf8proc_ssize_t n = utf8proc_iterate(p, end - p, &cp);
         if (n <= 0) {
             qr_buf_append(out, "\\ufffd", 6);
             p++;
@@ -51,6 +52,11 @@ static void put_string(qr_buf *out, const char *s)
         p += n;
     }
     qr_buf_putc(out, '"');
+}
+
+static void put_string(qr_buf *out, const char *s)
+{
+    qr_export_json_str(out, s, s ? strlen(s) : 0);
 }
 
 static void put_number(qr_buf *out, double v)

@@ -161,6 +161,51 @@ static int find_gutters(qr_lctx *c, const qr_lline *lines, int n, const extent *
     return ng;
 }
 
+static int crosses(const qr_lline *ln, float g0, float g1)
+{
+    return ln->bbox.x0 < g0 - 1.0f && ln->bbox.x1 > g1 + 1.0f;
+}
+
+/* A gap inside one column (between its short lines and a tab-aligned block such as a
+ * gamebook's "SKILL 9   STAMINA 7", with the real gutter beside it) can pass gutter_ok.
+ * Such a gap is crossed by the column's own long lines, which stop at the real gutter;
+ * what crosses a real gutter (titles, wide figures) crosses the others too. While some
+ * gutter is crossed by more than three lines' height of lines that stop before another
+ * gutter, the one with the most is dropped. Returns the gutters left. */
+static int prune_gutters(const qr_lline *lines, int n, float body, float *g0, float *g1,
+                         int ng)
+{
+    while (ng >= 2) {
+        int worst = -1;
+        float worst_h = 3.0f * 1.2f * body;
+        for (int k = 0; k < ng; k++) {
+            float h = 0;
+            for (int i = 0; i < n; i++) {
+                const qr_lline *ln = &lines[i];
+                if (ln->removed || !crosses(ln, g0[k], g1[k]))
+                    continue;
+                for (int j = 0; j < ng; j++)
+                    if (j != k && !crosses(ln, g0[j], g1[j])) {
+                        h += height(ln);
+                        break;
+                    }
+            }
+            if (h > worst_h) {
+                worst_h = h;
+                worst = k;
+            }
+        }
+        if (worst < 0)
+            break;
+        for (int k = worst; k + 1 < ng; k++) {
+            g0[k] = g0[k + 1];
+            g1[k] = g1[k + 1];
+        }
+        ng--;
+    }
+    return ng;
+}
+
 /* Column of a line, or -1 when it reaches well into two columns. */
 static int line_column(const qr_lline *ln, const extent *e, const float *g0, const float *g1,
                        int ng)
@@ -221,6 +266,7 @@ void qr_layout_order_page(qr_lctx *c, const qr_page *pg, qr_lline *lines, int n)
     float g0[MAX_GUTTERS], g1[MAX_GUTTERS];
     int active = page_extent(lines, n, &e);
     int ng = active > 0 ? find_gutters(c, lines, n, &e, g0, g1) : 0;
+    ng = prune_gutters(lines, n, c->body, g0, g1, ng);
     for (int i = 0; i < n; i++) {
         lines[i].col = ng > 0 && !lines[i].removed ? line_column(&lines[i], &e, g0, g1, ng) : 0;
         lines[i].band = 0;

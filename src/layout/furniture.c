@@ -143,18 +143,69 @@ static void mark_repeats(qr_lctx *c, band_line *bl, int n, int n_pages)
     }
 }
 
+/* The value of a line that is a bare number ("12", "- 12 -"), else -1. */
+static long bare_number(const qr_line *ln, const char *key)
+{
+    size_t n = strlen(key), i = skip_dashes(key, 0, n);
+    if (key[i] != '#' || skip_dashes(key, i + 1, n) != n)
+        return -1;
+    for (int w = 0; w < ln->n_words; w++) {
+        const char *t = ln->words[w].text;
+        for (size_t j = 0; j < ln->words[w].len; j++)
+            if (t[j] >= '0' && t[j] <= '9')
+                return strtol(t + j, NULL, 10);
+    }
+    return -1;
+}
+
+/* section_numbers: of the bare numbers in the band (lines[idx[0..n)], values val[]), the
+ * page numbers are those whose value minus their page's number is the offset shared by
+ * the most of them, when at least two share it; with no such offset (one page) only a
+ * number in the bottom band is taken for one. A section number heading a column has no
+ * fixed relation to the page it is on. */
+static void remove_page_numbers(qr_lctx *c, const int *idx, const long *val, int n)
+{
+    long best = 0;
+    int best_n = 0;
+    for (int a = 0; a < n; a++) {
+        long off = val[a] - c->pages[c->lines[idx[a]].page]->number;
+        int m = 0;
+        for (int b = 0; b < n; b++)
+            m += val[b] - c->pages[c->lines[idx[b]].page]->number == off;
+        if (m > best_n) {
+            best_n = m;
+            best = off;
+        }
+    }
+    for (int a = 0; a < n; a++) {
+        const qr_lline *l = &c->lines[idx[a]];
+        const qr_page *pg = c->pages[l->page];
+        if (best_n >= 2 ? val[a] - pg->number == best
+                        : 0.5f * (l->bbox.y0 + l->bbox.y1) > (1.0f - BAND_FRAC) * pg->height)
+            remove_line(c, idx[a]);
+    }
+}
+
 void qr_layout_furniture(qr_lctx *c)
 {
     band_line *bl = qr_lx_scratch(c, sizeof(*bl) * (size_t)(c->n_lines + 1));
-    if (!bl)
+    int *num_idx = qr_lx_scratch(c, sizeof(int) * (size_t)(c->n_lines + 1));
+    long *num_val = qr_lx_scratch(c, sizeof(long) * (size_t)(c->n_lines + 1));
+    if (!bl || !num_idx || !num_val)
         return;
-    int n = 0;
+    int n = 0, n_num = 0;
     for (int i = 0; i < c->n_lines; i++) {
         if (!in_band(c, &c->lines[i], NUMBER_BAND_FRAC))
             continue;
         char *k = line_key(c, c->lines[i].line);
         if (!k)
             return;
+        long v = c->section_numbers ? bare_number(c->lines[i].line, k) : -1;
+        if (v >= 0) {
+            num_idx[n_num] = i;
+            num_val[n_num++] = v;
+            continue;
+        }
         if (is_page_number(k)) {
             remove_line(c, i);
             continue;
@@ -167,4 +218,5 @@ void qr_layout_furniture(qr_lctx *c)
         n++;
     }
     mark_repeats(c, bl, n, valid_pages(c));
+    remove_page_numbers(c, num_idx, num_val, n_num);
 }

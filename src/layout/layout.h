@@ -80,6 +80,10 @@ typedef struct qr_layout_opts {
     int keep_furniture; /* 1 = keep running headers/footers and page numbers */
     int figures;        /* 1 = figure blocks (QR_BLK_FIGURE) for images and captioned
                            drawings, their inner labels moved into them (figures.c) */
+    int section_numbers; /* 1 = numbered sections (gamebooks, codes): a lone number in the
+                            page-number band is a page number only when it follows the
+                            page order (number minus page as on another page), since
+                            section numbers head columns there too (furniture.c) */
 } qr_layout_opts;
 
 /* Figure thresholds (figures.c; README "Figures"): an embedded image becomes a figure

@@ -86,6 +86,7 @@ typedef struct qr_lctx {
     int n_blocks;
     int n_removed;
     int keep_lines; /* qr_layout_opts.keep_lines */
+    int section_numbers; /* qr_layout_opts.section_numbers */
     struct qr_ruled *ruled; /* tables.c: ruled regions of all pages */
     int n_ruled;
     struct qr_lrow **trows; /* tables.c: try_ruled's row buffer, allocated once */

@@ -183,7 +183,7 @@ static quire_status open_doc(qr_pdf *pdf, const char *magic, quire_error *err)
     fz_always(ctx) fz_drop_stream(ctx, stm);
     fz_catch(ctx) return qr_pdf_caught(pdf, 0, err);
     if (locked)
-        return qr_err(err, QUIRE_UNSUPPORTED, "%s: password-protected", pdf->path);
+        return qr_err(err, QUIRE_UNSUPPORTED_PASSWORD, "%s: password-protected", pdf->path);
     if (pdf->n_pages <= 0)
         return qr_err(err, QUIRE_FORMAT, "%s: no pages", pdf->path);
     return QUIRE_OK;

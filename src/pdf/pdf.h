@@ -39,7 +39,7 @@ typedef struct qr_pdf qr_pdf;
  * are repaired where MuPDF can; the page count is the number of pages really in the
  * page tree (cycles skipped, a declared /Count is not trusted).
  * Errors: QUIRE_IO (cannot read), QUIRE_FORMAT (empty, not a PDF/image, damaged beyond
- * repair, no pages), QUIRE_UNSUPPORTED ("password-protected"), QUIRE_NOMEM. */
+ * repair, no pages), QUIRE_UNSUPPORTED_PASSWORD ("password-protected"), QUIRE_NOMEM. */
 quire_status qr_pdf_open(const char *path, qr_pdf **out, quire_error *err);
 void qr_pdf_close(qr_pdf *pdf);
 int qr_pdf_page_count(const qr_pdf *pdf);

@@ -21,6 +21,7 @@
 
 typedef struct conn_req {
     int route;
+    int route_idx; /* in qr_srv_routes; -1 = unknown URL, -2 = known URL, other method */
     int early;    /* a response was queued before the body: discard the body */
     int too_big;  /* the body went over max_body_bytes */
     qr_buf body;
@@ -39,48 +40,6 @@ quire_server_params quire_server_default_params(void)
 }
 
 static void touch(quire_server *s) { atomic_store(&s->last_activity_ms, (long)(qr_now() * 1e3)); }
-
-static int route_of(const char *url, const char **model_id)
-{
-    *model_id = NULL;
-    if (strcmp(url, "/v1/embeddings") == 0)
-        return ROUTE_EMBEDDINGS;
-    if (strcmp(url, "/v1/models") == 0)
-        return ROUTE_MODELS;
-    if (strncmp(url, "/v1/models/", 11) == 0 && url[11]) {
-        *model_id = url + 11;
-        return ROUTE_MODELS;
-    }
-    if (strcmp(url, "/v1/search") == 0)
-        return ROUTE_SEARCH;
-    if (strcmp(url, "/v1/convert") == 0)
-        return ROUTE_CONVERT;
-    if (strcmp(url, "/health") == 0)
-        return ROUTE_HEALTH;
-    if (strcmp(url, "/metrics") == 0)
-        return ROUTE_METRICS;
-    if (strcmp(url, "/embed") == 0)
-        return ROUTE_TEI_EMBED;
-    if (strcmp(url, "/info") == 0)
-        return ROUTE_TEI_INFO;
-    if (strcmp(url, "/api/embed") == 0)
-        return ROUTE_OLLAMA_EMBED;
-    if (strncmp(url, "/v1/collections", 15) == 0 && (url[15] == 0 || url[15] == '/'))
-        return ROUTE_COLLECTIONS;
-    return ROUTE_OTHER;
-}
-
-static const char *route_method(int route)
-{
-    switch (route) {
-    case ROUTE_EMBEDDINGS:
-    case ROUTE_SEARCH:
-    case ROUTE_TEI_EMBED:
-    case ROUTE_OLLAMA_EMBED:
-    case ROUTE_CONVERT: return "POST";
-    default: return "GET";
-    }
-}
 
 /* Constant-time comparison: the time depends only on the lengths. */
 static int key_equal(const char *given, const char *want)
@@ -156,14 +115,15 @@ static void reply_init(reply *r)
 static int early_reply(quire_server *s, struct MHD_Connection *c, const char *url,
                        const char *method, conn_req *q, reply *r)
 {
-    if (q->route == ROUTE_OTHER) {
-        qr_srv_error(r, 404, "not_found", "unknown route: %s %s", method, url);
-        return 1;
-    }
-    const char *want = route_method(q->route);
-    if (q->route != ROUTE_COLLECTIONS && strcmp(method, want) != 0 && !(strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0)) {
-        qr_srv_error(r, 405, "method_not_allowed", "%s %s: use %s", method, url, want);
-        r->allow = want;
+    if (q->route_idx < 0) {
+        int i = qr_srv_route_find(method, url, r->allow_buf, sizeof r->allow_buf);
+        if (i == -2) {
+            qr_srv_error(r, 405, "method_not_allowed", "%s %s: use %s", method, url,
+                         r->allow_buf);
+            r->allow = r->allow_buf;
+        } else {
+            qr_srv_error(r, 404, "not_found", "unknown route: %s %s", method, url);
+        }
         return 1;
     }
     if (q->route != ROUTE_HEALTH && !authorized(s, c)) {
@@ -219,8 +179,7 @@ static void dispatch(quire_server *s, struct MHD_Connection *c, const char *url,
 {
     const char *body = q->body.data ? q->body.data : "";
     size_t len = q->body.len;
-    const char *model_id = NULL;
-    route_of(url, &model_id);
+    const char *model_id = strncmp(url, "/v1/models/", 11) == 0 && url[11] ? url + 11 : NULL;
     switch (q->route) {
     case ROUTE_EMBEDDINGS: qr_route_embeddings(s, body, len, r); break;
     case ROUTE_MODELS: qr_route_models(s, model_id, r); break;
@@ -231,7 +190,11 @@ static void dispatch(quire_server *s, struct MHD_Connection *c, const char *url,
             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "vlm"),
             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "report"),
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
-            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "images")};
+            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "images"),
+            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pages"),
+            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ocr"),
+            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "filename"),
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Disposition")};
         qr_route_convert(s, body, len, &cq, r);
         break;
     }
@@ -243,6 +206,10 @@ static void dispatch(quire_server *s, struct MHD_Connection *c, const char *url,
         qr_route_collections(s, q->method, url, body, len,
                              MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
                              r);
+        break;
+    case ROUTE_OPENAPI:
+        r->status = 200;
+        qr_buf_append(&r->body, qr_srv_openapi_json, strlen(qr_srv_openapi_json));
         break;
     default: route_metrics(s, r); break;
     }
@@ -260,9 +227,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         q = qr_calloc(1, sizeof *q);
         if (!q)
             return MHD_NO;
-        const char *unused;
+        char allow[48];
+        int i = qr_srv_route_find(method, url, allow, sizeof allow);
         q->t0 = qr_now();
-        q->route = route_of(url, &unused);
+        q->route_idx = i;
+        q->route = i >= 0 ? qr_srv_routes[i].route : ROUTE_OTHER;
+        for (int k = 0; i == -2 && k < qr_srv_n_routes; k++) /* a 405 counts for its route */
+            if (qr_srv_route_matches(qr_srv_routes[k].path, qr_srv_routes[k].tail, url)) {
+                q->route = qr_srv_routes[k].route;
+                break;
+            }
         snprintf(q->method, sizeof q->method, "%s", method);
         if (s->access_log) {
             q->path = qr_strndup(url, strnlen(url, 1024));

@@ -11,7 +11,7 @@
 
 const char *const qr_srv_route_names[ROUTE_COUNT] = {
     "/v1/embeddings", "/v1/models", "/v1/search", "/v1/convert", "/health", "/metrics",
-    "/embed", "/info", "/api/embed", "/v1/collections", "other",
+    "/embed", "/info", "/api/embed", "/v1/collections", "/openapi.json", "other",
 };
 
 static const int status_codes[] = {200, 400, 401, 404, 405, 408, 413, 415,

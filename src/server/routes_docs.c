@@ -118,12 +118,6 @@ static const quire_document_info *find_doc(quire_server *s, const char *coll, co
 
 /* ---- multipart/form-data --------------------------------------------------------------- */
 
-typedef struct part {
-    const char *data;
-    size_t len;
-    char name[64], filename[256];
-} part;
-
 static const char *find(const char *h, size_t hn, const char *n, size_t nn)
 {
     if (nn == 0 || hn < nn)
@@ -134,8 +128,7 @@ static const char *find(const char *h, size_t hn, const char *n, size_t nn)
     return NULL;
 }
 
-/* A quoted or bare parameter value (name="...") from a header line into out. */
-static void header_param(const char *h, size_t hn, const char *key, char *out, size_t cap)
+void qr_srv_header_param(const char *h, size_t hn, const char *key, char *out, size_t cap)
 {
     out[0] = 0;
     const char *p = find(h, hn, key, strlen(key));
@@ -154,11 +147,10 @@ static void header_param(const char *h, size_t hn, const char *key, char *out, s
     out[n] = 0;
 }
 
-/* Split body into at most cap parts. Returns the number, or -1 if it is not multipart. */
-static int multipart(const char *ctype, const char *body, size_t len, part *parts, int cap)
+int qr_srv_multipart(const char *ctype, const char *body, size_t len, qr_part *parts, int cap)
 {
     char boundary[128], delim[132];
-    header_param(ctype, strlen(ctype), "boundary=", boundary, sizeof boundary);
+    qr_srv_header_param(ctype, strlen(ctype), "boundary=", boundary, sizeof boundary);
     if (!boundary[0])
         return -1;
     int dn = snprintf(delim, sizeof delim, "--%s", boundary);
@@ -173,9 +165,9 @@ static int multipart(const char *ctype, const char *body, size_t len, part *part
         const char *hend = find(p, (size_t)(end - p), "\r\n\r\n", 4);
         if (!hend)
             return -1;
-        part *pt = &parts[n];
-        header_param(p, (size_t)(hend - p), "name=", pt->name, sizeof pt->name);
-        header_param(p, (size_t)(hend - p), "filename=", pt->filename, sizeof pt->filename);
+        qr_part *pt = &parts[n];
+        qr_srv_header_param(p, (size_t)(hend - p), "name=", pt->name, sizeof pt->name);
+        qr_srv_header_param(p, (size_t)(hend - p), "filename=", pt->filename, sizeof pt->filename);
         const char *data = hend + 4;
         char close[136];
         int cn = snprintf(close, sizeof close, "\r\n%s", delim);
@@ -250,16 +242,16 @@ static int from_json(quire_server *s, const char *body, size_t len, upload *u, r
 static int from_multipart(const char *ctype, const char *body, size_t len, upload *u,
                           reply *r)
 {
-    part parts[8];
-    int n = multipart(ctype, body, len, parts, 8);
+    qr_part parts[8];
+    int n = qr_srv_multipart(ctype, body, len, parts, 8);
     if (n < 0) {
         qr_srv_error(r, 400, "invalid_multipart", "the multipart body does not parse (boundary "
                      "missing or a part not closed)");
         return -1;
     }
-    const part *file = NULL;
+    const qr_part *file = NULL;
     for (int i = 0; i < n; i++) {
-        const part *p = &parts[i];
+        const qr_part *p = &parts[i];
         if (strcmp(p->name, "file") == 0) {
             file = p;
         } else if (strcmp(p->name, "id") == 0) {
@@ -299,20 +291,6 @@ static int from_multipart(const char *ctype, const char *body, size_t len, uploa
     }
     u->is_tmp = 1;
     return 0;
-}
-
-/* e->msg with the temporary path replaced by the uploaded file's name. */
-static void unmask(quire_error *e, const upload *u)
-{
-    char *at = u->is_tmp ? strstr(e->msg, u->path) : NULL;
-    if (!at)
-        return;
-    char fixed[sizeof e->msg];
-    int n = snprintf(fixed, sizeof fixed, "%.*s%s%s", (int)(at - e->msg), e->msg, u->shown,
-                     at + strlen(u->path));
-    if (n < 0)
-        return;
-    memcpy(e->msg, fixed, sizeof e->msg); /* a message cut at 255 bytes is still fine */
 }
 
 static void post_document(quire_server *s, const char *coll, const char *body, size_t len,
@@ -361,10 +339,7 @@ static void post_document(quire_server *s, const char *coll, const char *body, s
         unlink(u.path);
     qr_free(u.metadata);
     if (st != QUIRE_OK) {
-        unmask(&e, &u);
-        int io = QUIRE_STATUS_PRIMARY(st) == QUIRE_IO && u.is_tmp;
-        qr_srv_error(r, io ? 422 : qr_srv_http_status(st),
-                     io ? "unprocessable_document" : qr_srv_status_code(st), "%s", e.msg);
+        qr_srv_document_error(r, st, &e, u.is_tmp ? u.path : NULL, u.shown, u.is_tmp);
         return;
     }
     quire_document_list *list = NULL;

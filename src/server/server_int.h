@@ -17,6 +17,7 @@ typedef struct reply {
     const char *content_type; /* static string */
     qr_buf body;
     const char *allow;        /* Allow header for 405, else NULL */
+    char allow_buf[48];       /* ... when it is built per request */
     int failed_pages;         /* /v1/convert partial result: X-Quire-Failed-Pages */
     int vlm_pages;            /* /v1/convert: pages read by a VLM (X-Quire-VLM-Pages) */
     int vlm_fallback_pages;   /* ... and pages whose VLM failed (X-Quire-VLM-Fallback-Pages) */
@@ -90,10 +91,28 @@ enum {
     ROUTE_TEI_INFO,    /* GET /info */
     ROUTE_OLLAMA_EMBED, /* POST /api/embed */
     ROUTE_COLLECTIONS, /* /v1/collections[/{name}[/documents[/{id}]]] (routes_docs.c) */
+    ROUTE_OPENAPI,     /* GET /openapi.json */
     ROUTE_OTHER,
     ROUTE_COUNT
 };
 extern const char *const qr_srv_route_names[ROUTE_COUNT];
+
+/* ---- the route table (route_table.c) --------------------------------------------- */
+typedef struct qr_route_def {
+    const char *method; /* "GET", "POST", "DELETE" (GET also answers HEAD) */
+    const char *path;   /* OpenAPI path template, e.g. /v1/collections/{name} */
+    int route;          /* ROUTE_* */
+    int tail;           /* 1 = the last {param} takes the rest of the URL, slashes included */
+} qr_route_def;
+extern const qr_route_def qr_srv_routes[];
+extern const int qr_srv_n_routes;
+/* Does url (no query string) match the path template? */
+int qr_srv_route_matches(const char *tmpl, int tail, const char *url);
+/* The index in qr_srv_routes of (method, url); -2 when url is known but not with this
+ * method (allow gets "GET, DELETE"), -1 when no route has this URL. */
+int qr_srv_route_find(const char *method, const char *url, char *allow, size_t cap);
+/* docs/openapi.json, compiled in (the build generates it from the file). */
+extern const char qr_srv_openapi_json[];
 
 qr_metrics *qr_metrics_new(void);
 void qr_metrics_free(qr_metrics *m);
@@ -166,10 +185,13 @@ void qr_route_ollama_embed(quire_server *s, const char *body, size_t len, reply 
 void qr_route_embeddings(quire_server *s, const char *body, size_t len, reply *r);
 void qr_route_models(quire_server *s, const char *id, reply *r);
 void qr_route_search(quire_server *s, const char *body, size_t len, reply *r);
-/* /v1/convert's query (and Content-Type); NULL = absent. */
+/* /v1/convert's query and headers; NULL = absent. */
 typedef struct qr_convert_query {
     const char *format, *vlm, *report, *content_type;
     const char *images; /* ?images= (NULL/"none" or "embed"; the server writes no files) */
+    const char *pages, *ocr;
+    const char *filename;    /* ?filename=: the raw body's file name */
+    const char *disposition; /* Content-Disposition header (its filename= names the body) */
 } qr_convert_query;
 /* The document routes: method and URL decide (405 / 404 answered here). */
 void qr_route_collections(quire_server *s, const char *method, const char *url,
@@ -179,6 +201,22 @@ void qr_route_collections(quire_server *s, const char *method, const char *url,
 int qr_srv_path_allowed(const quire_server *s, const char *path, char *out, reply *r);
 /* The JSON error code naming a quire_status ("not_found", ...). */
 const char *qr_srv_status_code(quire_status st);
+/* One part of a multipart/form-data body (data points into the body). */
+typedef struct qr_part {
+    const char *data;
+    size_t len;
+    char name[64], filename[256];
+} qr_part;
+/* Split body into at most cap parts. Returns the number, or -1 if it is not multipart. */
+int qr_srv_multipart(const char *ctype, const char *body, size_t len, qr_part *parts, int cap);
+/* A quoted or bare parameter value (key="...", key ending in '=') of a header into out
+ * (cap bytes); "" when absent. */
+void qr_srv_header_param(const char *h, size_t hn, const char *key, char *out, size_t cap);
+/* The reply for a failed conversion or ingestion of a document: the temporary path in
+ * e->msg becomes `shown`; a password-protected PDF and (uploaded) bytes that are no
+ * document are 422, the rest by status. */
+void qr_srv_document_error(reply *r, quire_status st, quire_error *e, const char *tmp_path,
+                           const char *shown, int uploaded);
 /* Write len bytes to a private temporary file (mode 0600) named ...XXXXXX + suffix. */
 int qr_srv_body_to_tmp(const char *body, size_t len, const char *suffix, char *path, size_t cap);
 void qr_route_convert(quire_server *s, const char *body, size_t len, const qr_convert_query *q,

@@ -126,7 +126,6 @@ done"
 check "stderr: every line names an input file (but the closing summary)" sh -c "! grep -v '\.pdf' '$T/stderr' | grep -v '^quire convert: [0-9]* files: ' | grep -q ."
 check "stderr: closing summary line" grep -q '^quire convert: [0-9]* files: [0-9]* converted, 0 up to date, [0-9]* failed' "$T/stderr"
 check "no temp files left" sh -c "[ -z \"\$(find '$T/out' -name '*.tmp.*')\" ]"
-check "whole corpus batch under 60 s" [ $secs -lt 60 ]
 
 # One scanned page OCR'd in a batch with a hostile file and a born one: OCR happens,
 # the batch is still partial (exit 3) and the scan's text is there.

@@ -62,7 +62,7 @@ check "tree moved, --root the new place: 4 unchanged, still 4 documents" sh -c "
 "$Q" search --db "$R" -c moved --json -k 3 okapi > "$T/rh" 2>/dev/null
 check "search hit names the relative id" grep -q '"papers/sub/deep.md"' "$T/rh"
 "$Q" ingest --db "$R" -c moved --root "$T/tree2/papers/sub" "$T/tree2/papers/p1.md" > /dev/null 2> "$T/r3"; rc=$?
-check "file outside --root: that file fails naming the root, exit 3" sh -c "[ $rc -eq 3 ] && grep -q 'p1.md: outside the root' '$T/r3'"
+check "file outside --root: that file fails naming the root, exit 1 (nothing ingested)" sh -c "[ $rc -eq 1 ] && grep -q 'p1.md: outside the root' '$T/r3'"
 "$Q" ingest --db "$R" --root "$T/nope" papers > /dev/null 2> "$T/r4"; rc=$?
 check "--root that does not exist: exit 2 naming it" sh -c "[ $rc -eq 2 ] && grep -q 'nope' '$T/r4'"
 

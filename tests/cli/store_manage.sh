@@ -62,3 +62,11 @@ check "--doc-prefix on an existing collection: exit 2 pointing at reindex" sh -c
 check "a single-value option given twice: exit 2 naming both values" sh -c "[ $rc -eq 2 ] && grep -q \"collection given twice ('a' and 'b')\" '$T/e'"
 "$Q" search --db "$V" -c fixed -k 3 -k 4 quokka1 > /dev/null 2> "$T/e"; rc=$?
 check "search -k twice: exit 2" [ $rc -eq 2 ]
+# ---- one failed document: convert and ingest exit alike ----------------------------------
+printf '%%PDF-1.4\nnot really\n' > "$T/bad.pdf"
+"$Q" convert -q "$T/bad.pdf" > /dev/null 2>&1; crc=$?
+"$Q" ingest -q --db "$T/x.db" "$T/bad.pdf" > /dev/null 2> "$T/e"; irc=$?
+check "one bad document alone: convert and ingest both exit 1 (nothing done), ingest names it" sh -c "[ $crc -eq 1 ] && [ $irc -eq 1 ] && grep -q 'bad.pdf' '$T/e'"
+"$Q" convert -q -o "$T/md" "$T/bad.pdf" "$C/born/tables-tabularx.pdf" > /dev/null 2>&1; crc=$?
+"$Q" ingest -q --db "$T/x.db" "$T/bad.pdf" "$C/born/tables-tabularx.pdf" > /dev/null 2>&1; irc=$?
+check "one bad document beside a good one: both exit 3 (partial)" sh -c "[ $crc -eq 3 ] && [ $irc -eq 3 ]"

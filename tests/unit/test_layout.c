@@ -675,7 +675,7 @@ static void test_keep_lines_for_text(void)
     line(pages[0], 72, 612, 10, 0, "ple of kept lines.");
     qr_arena_reset(&g_out);
     quire_error err = {0};
-    qr_layout_opts lo = {1, 1, 0};
+    qr_layout_opts lo = {1, 1, 0, 0};
     quire_status st = qr_layout_doc_ex((const qr_page *const *)pages, 5, &lo, &g_out, &g_lay, &err);
     T_CHECKF(st == QUIRE_OK, "layout: %s", err.msg);
     T_EQ_INT(g_lay.n_removed_furniture, 0);
@@ -720,7 +720,7 @@ static void test_figures(void)
     para(pg, &y, 2);
     qr_arena_reset(&g_out);
     quire_error err = {0};
-    qr_layout_opts lo = {0, 0, 1};
+    qr_layout_opts lo = {0, 0, 1, 0};
     quire_status st = qr_layout_doc_ex((const qr_page *const *)&pg, 1, &lo, &g_out, &g_lay, &err);
     T_CHECKF(st == QUIRE_OK, "layout: %s", err.msg);
     int nf = 0, first = -1;
