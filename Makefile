@@ -4,6 +4,8 @@
 #   make test-build           the suite on one build only
 #   make SANITIZE=address,undefined test-build   (builds into build/san-...)
 #   make check-arm64          cross-build the core for aarch64, run core tests in qemu
+#   make check-arm64-full     the whole pipeline (MuPDF, Tesseract, server) for aarch64 against
+#                             a Debian arm64 sysroot, under qemu, compared with x86_64 (minutes)
 #   make fuzz / fuzz-regress  libFuzzer targets in fuzz/ (clang; see docs/fuzzing.md)
 #   make bench                build benchmarks (see bench/)
 #   make lint                 checksrc-style bans
@@ -297,7 +299,8 @@ check-arm64: models
 # The whole pipeline (conversion with MuPDF, OCR with Tesseract, server, store) for aarch64:
 # linked dynamically against an arm64 sysroot of Debian packages (tests/tools/arm64_sysroot.sh,
 # list in .ci/setup --arm64-sysroot) and run under qemu-aarch64 -L SYSROOT; tests/arm64_full.sh
-# compares a sample of its outputs with the x86_64 build's (build/quire).
+# compares a sample of its outputs with the x86_64 build's (build/quire) and runs the CLI
+# groups it names with the emulated binary. Without PostgreSQL (WITH_PG=0: no libpq in the sysroot).
 ARM64_SYSROOT ?= build/arm64-sysroot
 ARM64_SYSROOT_ABS = $(abspath $(ARM64_SYSROOT))
 ARM64_FULL_PC = env -u PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR=$(ARM64_SYSROOT_ABS) \

@@ -6,8 +6,9 @@
 # root needed; the arm64 apt lists come from .ci/setup, which adds the architecture) and
 # unpacked with dpkg -x. Absolute symlinks are made relative so that they resolve inside
 # SYSROOT. Nothing is installed on this machine.
-# A SYSROOT whose stamp lists the same package versions is left as it is (a second run
-# takes well under a second when apt-cache is warm); the .debs are kept in SYSROOT/.debs.
+# A SYSROOT built from the same package list, with no apt-get update since, is left as it
+# is without asking apt (well under a second); otherwise one whose stamp lists the same
+# package versions is left as it is (~10 s of apt-cache). The .debs stay in SYSROOT/.debs.
 set -eu
 SYSROOT=${1:?usage: arm64_sysroot.sh SYSROOT}
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,6 +22,11 @@ dpkg --print-foreign-architectures | grep -qx $A ||
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 bash "$HERE/.ci/setup" --arm64-sysroot > "$W/list"
+if [ -f "$SYSROOT/.stamp" ] && [ -f "$SYSROOT/.list" ] && cmp -s "$W/list" "$SYSROOT/.list" &&
+   [ -z "$(find /var/lib/apt/lists -name "*_binary-${A}_Packages*" -newer "$SYSROOT/.stamp")" ]; then
+    log "$SYSROOT is current ($(wc -l < "$SYSROOT/.stamp") packages; apt lists unchanged)"
+    exit 0
+fi
 
 # One apt-cache show over every name, plain and :arm64 (apt-cache is slow to start: no
 # per-package calls): "NAME ARCH VERSION" of the arm64 or Architecture: all candidates.
@@ -57,6 +63,7 @@ for n in $(cat "$W/all"); do
 done > "$W/stamp"
 if [ -f "$SYSROOT/.stamp" ] && cmp -s "$W/stamp" "$SYSROOT/.stamp"; then
     log "$SYSROOT is current ($(wc -l < "$W/stamp") packages)"
+    cp "$W/list" "$SYSROOT/.list"; touch "$SYSROOT/.stamp"
     exit 0
 fi
 
@@ -95,6 +102,7 @@ done < "$W/stamp"
     esac
 done
 cp "$W/stamp" "$SYSROOT.tmp/.stamp"
+cp "$W/list" "$SYSROOT.tmp/.list"
 mv "$SYSROOT/.debs" "$SYSROOT.tmp/.debs"
 rm -rf "$SYSROOT"
 mv "$SYSROOT.tmp" "$SYSROOT"
