@@ -363,14 +363,25 @@ clean:
 # from shared/models/ref/gen_weights.py with Debian's python3-numpy.
 SHARED ?= ../shared
 MINILM_SHA256 := 756f31d1a8a9211da519ba9ee634f417bb2e22fd216a1515583873a63bf99f2a
+# The full-size nomic-embed-text-v1.5 shape (547 MB, seeded; tests/unit/test_nomic_full.c and
+# bench/embed/nomic.sh): shared/models/ref/gen_nomic.py writes the whole folder (config and
+# side files identical to shared/models/nomic-random, tokenizer of tiny-nomic).
+NOMIC_FULL_SHA256 := 03e4507d8d522cff13f3eb2e57c5ac6d437e497af7a208afb4b4be48273f03bf
 .PHONY: models
-models: build/models/minilm/model.safetensors
+models: build/models/minilm/model.safetensors build/models/nomic-full/model.safetensors
 
 build/models/minilm/model.safetensors:
 	@mkdir -p build/models
 	/usr/bin/python3 $(SHARED)/models/ref/gen_weights.py minilm build/models/minilm.tmp
 	echo "$(MINILM_SHA256)  build/models/minilm.tmp/model.safetensors" | sha256sum -c -
 	rm -rf build/models/minilm && mv build/models/minilm.tmp build/models/minilm
+
+build/models/nomic-full/model.safetensors:
+	@mkdir -p build/models
+	rm -rf build/models/nomic-full.tmp
+	/usr/bin/python3 $(SHARED)/models/ref/gen_nomic.py nomic build/models/nomic-full.tmp
+	echo "$(NOMIC_FULL_SHA256)  build/models/nomic-full.tmp/model.safetensors" | sha256sum -c -
+	rm -rf build/models/nomic-full && mv build/models/nomic-full.tmp build/models/nomic-full
 
 # Demo on bundled sample data, no model needed for the first part: convert a PDF to
 # Markdown, ingest it into a store (text-only) and search it with citations; then CPU /

@@ -34,6 +34,7 @@ int cmd_worker(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
 
 /* Option table entry: long name, short letter (0 = none), takes a value? has_arg: 0 a
  * flag, 1 a single value (given twice is a usage error), 2 a repeatable value. */

@@ -211,6 +211,8 @@ static const cli_opt wk_opts[] = {
     {"poll", 0, 1, "SECONDS", "look for work this often when no NOTIFY arrives (default 2)"},
     {"retry-base", 0, 1, "SECONDS", "delay before the first retry of a transient error, "
                                     "doubled each attempt, +-25 % jitter (default 30)"},
+    {"connect-wait", 0, 1, "SECONDS", "at start, wait this long for an unreachable database "
+                                      "(retrying with backoff) before failing (default 60)"},
     {"drain", 0, 0, NULL, "exit once no job is queued or running (batch runs, tests)"},
     {"quiet", 'q', 0, NULL, "no line per job on stderr (errors are still printed)"},
     {NULL, 0, 0, NULL, NULL},
@@ -234,7 +236,7 @@ static void wk_help(FILE *out)
 typedef struct wk_args {
     const char *db, *model, *ocr, *lang;
     long jobs;
-    double lease, poll, retry_base;
+    double lease, poll, retry_base, connect_wait;
     int drain, quiet, precision, precision_set;
 } wk_args;
 
@@ -278,6 +280,8 @@ static int wk_on_opt(int idx, const char *val, void *user)
         return secs(n, val, 0.01, &a->poll);
     else if (strcmp(n, "retry-base") == 0)
         return secs(n, val, 0.001, &a->retry_base);
+    else if (strcmp(n, "connect-wait") == 0)
+        return secs(n, val, 0.001, &a->connect_wait);
     else if (strcmp(n, "drain") == 0)
         a->drain = 1;
     else if (strcmp(n, "quiet") == 0)
@@ -363,6 +367,7 @@ int cmd_worker(int argc, char **argv)
     p.lease_s = a.lease;
     p.poll_s = a.poll;
     p.retry_base_s = a.retry_base;
+    p.connect_wait_s = a.connect_wait;
     p.drain = a.drain;
     p.report = wk_line;
     p.ud = &a;

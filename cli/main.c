@@ -28,6 +28,8 @@ static const cli_cmd commands[] = {
      cmd_mcp},
     {"embed", "compute sentence embeddings with a Hugging Face BERT model folder", cmd_embed},
     {"tokenize", "print WordPiece token ids of each input line", cmd_tokenize},
+    {"validate", "check a gamebook export: missing targets, unreachable, duplicates, dead ends",
+     cmd_validate},
     {"info", "print version, CPU features and the kernels in use", cmd_info},
 };
 

@@ -447,6 +447,16 @@ QUIRE_API quire_status quire_convert_file(quire_converter *conv, const char *pat
                                           quire_convert_result **out, quire_error *err);
 QUIRE_API void quire_convert_result_free(quire_convert_result *res);
 
+/* Check a gamebook export (--format gamebook, docs/gamebook.md): choices that lead to no
+ * section ("missing_target"), sections no chain of choices from the first reaches
+ * ("unreachable"), numbers used twice ("duplicate"), sections without choices that are
+ * not endings ("dead_end"), numbers missing in the run ("missing_section"). OUT:
+ * *report, a JSON object {"errors": [{"kind", "section", "target"?, "page"?,
+ * "message"}], "n_errors", "n_sections", "ok"} (free with quire_free); *n_errors.
+ * Text that is not a gamebook export is QUIRE_FORMAT with the place named. */
+QUIRE_API quire_status quire_gamebook_validate(const char *json, size_t len, char **report,
+                                               int *n_errors, quire_error *err);
+
 
 /* ------------------------------------------------------------------ store and search */
 /*

@@ -10,7 +10,7 @@
 quire_status qr_lib_init(quire_error *err)
 {
     qr_cpu_features();
-    return qr_nn_select(NULL, err);
+    return qr_nn_init(err);
 }
 
 quire_status quire_init(unsigned header_version, quire_error *err)

@@ -30,6 +30,9 @@ const char *const qr_nn_names[] = {
 
 static _Atomic(const qr_kernels *) active;
 static _Atomic(const char *) level = "auto";
+/* 1 while a set chosen by name (qr_nn_select(name)) is in force: library initialisation
+ * (qr_nn_init, run by quire_model_open and the other entry points) then keeps it. */
+static _Atomic int by_name;
 
 const char *qr_nn_level(void) { return atomic_load(&level); }
 
@@ -114,6 +117,7 @@ quire_status qr_nn_select(const char *name, quire_error *err)
             name = env;
     }
     qr_lp_reset();
+    atomic_store(&by_name, 0);
     if (!name) {
         atomic_store(&level, "auto");
         atomic_store(&active, best());
@@ -143,7 +147,15 @@ quire_status qr_nn_select(const char *name, quire_error *err)
         if (strcmp(qr_nn_names[i], name) == 0)
             atomic_store(&level, qr_nn_names[i]);
     atomic_store(&active, k);
+    atomic_store(&by_name, 1);
     return QUIRE_OK;
+}
+
+quire_status qr_nn_init(quire_error *err)
+{
+    if (atomic_load(&by_name) && atomic_load(&active))
+        return QUIRE_OK;
+    return qr_nn_select(NULL, err);
 }
 
 const qr_kernels *qr_nn(void)

@@ -139,6 +139,9 @@ extern const qr_kernels qr_kernels_neon_dotprod; /* + dotprod (sdot) for dot_i8 
 const qr_kernels *qr_nn(void);
 /* Select the table: name NULL = best for this CPU, or honour QUIRE_CPU. */
 quire_status qr_nn_select(const char *name, quire_error *err);
+/* Library initialisation's selection: as qr_nn_select(NULL) (QUIRE_CPU or the best set),
+ * except that a set chosen by name with qr_nn_select stays until qr_nn_select(NULL). */
+quire_status qr_nn_init(quire_error *err);
 /* A named table if it is built in and this CPU can run it, else NULL. For tests. */
 const qr_kernels *qr_nn_get(const char *name);
 /* Names of all tables this build has (NULL-terminated). "amx" (x86-64) is the avx512

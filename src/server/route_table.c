@@ -21,6 +21,7 @@ const qr_route_def qr_srv_routes[] = {
     {"DELETE", "/v1/collections/{name}", ROUTE_COLLECTIONS, 0},
     {"GET", "/v1/collections/{name}/documents", ROUTE_COLLECTIONS, 0},
     {"POST", "/v1/collections/{name}/documents", ROUTE_COLLECTIONS, 0},
+    {"DELETE", "/v1/collections/{name}/documents", ROUTE_COLLECTIONS, 0},
     {"GET", "/v1/collections/{name}/documents/{id}", ROUTE_COLLECTIONS, 1},
     {"DELETE", "/v1/collections/{name}/documents/{id}", ROUTE_COLLECTIONS, 1},
     {"POST", "/embed", ROUTE_TEI_EMBED, 0},

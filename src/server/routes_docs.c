@@ -7,6 +7,9 @@
  *   POST   /v1/collections/{name}/documents         ingest (upsert by id): a multipart
  *          upload (part "file" with a filename; optional parts "id", "metadata") or a
  *          JSON body {"path", "id", "metadata", "force"} naming a file under --allow-paths
+ *   DELETE /v1/collections/{name}/documents         remove the documents matching a
+ *          metadata filter: JSON body {"where": {...}} (the filters of `quire search
+ *          --where`; `quire docs --remove-where`); an absent or empty filter is a 400
  *   GET    /v1/collections/{name}/documents/{id}    one document
  *   DELETE /v1/collections/{name}/documents/{id}    remove it
  * Documents are the objects of `quire docs --json`. Changes need the server started with
@@ -393,6 +396,49 @@ static void list_documents(quire_server *s, const char *coll, reply *r)
                                  data));
 }
 
+/* DELETE .../documents {"where": {...}}: remove every document the filter keeps. */
+static void delete_where(quire_server *s, const char *coll, const char *body, size_t len,
+                         reply *r)
+{
+    if (!writable(s, r))
+        return;
+    json_error_t je;
+    json_t *root = json_loadb(body, len, 0, &je);
+    if (!root) {
+        qr_srv_error(r, 400, "invalid_json", "the body is not JSON: %s (byte %d)", je.text,
+                     je.position);
+        return;
+    }
+    json_t *w = json_is_object(root) ? json_object_get(root, "where") : NULL;
+    const char *k;
+    json_t *v;
+    int unknown = 0;
+    if (json_is_object(root))
+        json_object_foreach(root, k, v) unknown |= strcmp(k, "where") != 0;
+    if (!json_is_object(w) || json_object_size(w) == 0 || unknown) {
+        json_decref(root);
+        qr_srv_error(r, 400, "invalid_request", "send {\"where\": {...}} with a non-empty "
+                     "metadata filter and nothing else (to remove everything, DELETE the "
+                     "collection)");
+        return;
+    }
+    char *txt = json_dumps(w, JSON_COMPACT);
+    json_decref(root);
+    if (!txt) {
+        qr_srv_error(r, 500, "out_of_memory", "out of memory");
+        return;
+    }
+    int n = 0;
+    quire_error e = {0, ""};
+    quire_status st = quire_store_remove_where(s->store, coll, txt, &n, &e);
+    free(txt); /* lint-allow: free (jansson) */
+    if (st != QUIRE_OK)
+        fail(r, st, &e);
+    else
+        reply_json(r, 200, json_pack("{s:s,s:s,s:i}", "object", "documents.removed",
+                                     "collection", coll, "removed", n));
+}
+
 static void document(quire_server *s, const char *method, const char *coll, const char *id,
                      reply *r)
 {
@@ -468,8 +514,11 @@ void qr_route_collections(quire_server *s, const char *method, const char *url,
     if (strcmp(rest, "/documents") == 0 || strcmp(rest, "/documents/") == 0) {
         if (posting)
             post_document(s, name, body, len, content_type, r); /* creates the collection */
-        else if (!get)
-            not_allowed(r, method, url, "GET, POST");
+        else if (method_is(method, "DELETE")) {
+            if (writable(s, r) && find_collection(s, name, &ci, r))
+                delete_where(s, name, body, len, r);
+        } else if (!get)
+            not_allowed(r, method, url, "GET, POST, DELETE");
         else if (find_collection(s, name, &ci, r))
             list_documents(s, name, r);
         return;

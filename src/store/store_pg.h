@@ -64,6 +64,9 @@ typedef struct qr_worker_params {
     double poll_s;                 /* idle poll when no NOTIFY comes (default 2) */
     double retry_base_s;           /* first retry delay of a transient error, doubled per
                                       attempt, +-25 % jitter, at most 1 h (default 30) */
+    double connect_wait_s;         /* at start, keep retrying an unreachable database
+                                      (or one that ends the connection) for this long
+                                      before failing (default 60) */
     int drain;                     /* return once no job is queued or running */
     /* one line per job outcome, retry, rescue and lost lease (NULL: none); called from the
        worker's threads, one call at a time */

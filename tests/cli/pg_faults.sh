@@ -12,6 +12,8 @@
 #   permanent   a corrupt PDF fails after 1 attempt with the error naming it
 #   crash       PostgreSQL stopped with -m immediate mid-run and restarted: the workers
 #               reconnect and finish, no duplicates
+#   start-up    a worker started while the server is down waits for it (bounded by
+#               --connect-wait), then drains; a missing database fails at once
 #   terminate   pg_terminate_backend of every worker connection every 0.5 s: all finish
 #   SIGTERM     a worker finishes the job in hand, then exits 0
 . "$(dirname "$0")/../lib.sh"
@@ -194,6 +196,31 @@ pg_restart
 crc=0; for p in $PIDS; do wait "$p" || crc=1; done; PIDS=
 check "PostgreSQL crash + restart mid-run: workers reconnect and exit 0" [ $crc -eq 0 ]
 check "PostgreSQL crash + restart: every job done once, no duplicate documents" [ "$(invariants cr 12)" = t ]
+
+# ---- start-up while the server is down: retried with backoff, bounded --------------------
+mkdocs "$T/su" 4
+"$Q" enqueue --db "$PGURL" -q -c su "$T/su"
+# the test server runs with synchronous_commit = off: without a checkpoint the crash
+# could lose the enqueue itself (a server setting, not the queue's doing)
+pg_q "CHECKPOINT" > /dev/null
+pg_crash
+"$Q" worker --db "$PGURL" --drain --connect-wait 1 --poll 0.1 2> "$T/su.w0"; urc=$?
+check "server down at start-up, --connect-wait 1: exit 1, the error says it gave up after retrying" \
+    [ $urc -eq 1 -a "$(grep -c 'worker start-up: gave up after [0-9]* attempts' "$T/su.w0")" = 1 ]
+"$Q" worker --db "$PGURL" --drain --poll 0.1 2> "$T/su.w1" &
+W=$!; PIDS=$W
+sleep 2
+pg_restart
+wait $W; urc=$?; PIDS=
+check "server down at start-up, up 2 s later: the worker connects (after retries), drains, exit 0" \
+    [ $urc -eq 0 -a "$(grep -c 'worker: connected after [0-9]* attempts' "$T/su.w1")" = 1 ]
+check "start-up retry: every job done once, no duplicate documents" [ "$(invariants su 4)" = t ]
+nodb=$(echo "$PGURL" | sed 's|/quire?|/nosuchdb?|')
+t0=$(date +%s)
+"$Q" worker --db "$nodb" --drain --connect-wait 30 2> "$T/su.w2"; urc=$?
+t1=$(date +%s)
+check "a missing database (server up): exit 1 at once, not retried for --connect-wait 30, error names it" \
+    [ $urc -eq 1 -a $((t1 - t0)) -lt 20 -a "$(grep -c 'refused this connection.*nosuchdb' "$T/su.w2")" = 1 -a "$(grep -c 'gave up after' "$T/su.w2")" = 0 ]
 
 # ---- pg_terminate_backend of the workers' connections, repeatedly --------------------------
 mkdocs "$T/tb" 12

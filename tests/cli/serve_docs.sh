@@ -3,7 +3,7 @@
 # 4): POST /v1/collections/{name}/documents as a multipart upload (curl -F) and as JSON
 # naming a file under --allow-paths, upsert by id (same id + new content = updated, the
 # same bytes = unchanged), GET of documents and collections, DELETE of a document and a
-# collection, each checked against `quire docs`/`quire search` on the same store; the
+# collection, DELETE of the documents a metadata filter keeps, each checked against `quire docs`/`quire search` on the same store; the
 # clear errors: 401 without the key, 403 read_only without --allow-writes, 403 for a path
 # outside --allow-paths, 404 unknown collection/document, 400 bad body, 405, 415. ~10 s.
 . "$(dirname "$0")/../lib.sh"
@@ -57,6 +57,7 @@ start_server "$T/ro.err" --db "$DB" --model "$M"
 curl -s "$BASE/v1/collections" > "$T/cols"
 check "GET /v1/collections lists the store's collections" jq_ "$T/cols" 'r["object"]=="list" and [c["name"] for c in r["data"]]==["zoo"] and r["data"][0]["documents"]==1 and r["data"][0]["model"]=="tiny"'
 req "read-only server: POST a document -> 403 read_only" 403 read_only "$BASE/v1/collections/zoo/documents" -F "file=@$T/capy.md"
+req "read-only server: DELETE documents by filter -> 403 read_only" 403 read_only -X DELETE "$BASE/v1/collections/zoo/documents" -H "$J" -d '{"where":{"year":2021}}'
 req "read-only server: DELETE a collection -> 403 read_only" 403 read_only -X DELETE "$BASE/v1/collections/zoo"
 stop_server
 check "the read-only server changed nothing" [ "$("$Q" docs --db "$DB" -c zoo --json | wc -l)" -eq 1 ]
@@ -124,6 +125,16 @@ check "GET a collection: counts and model" jq_ "$T/coll" 'r["object"]=="collecti
 # into the text-collection zoo (model tiny): upsert works there too
 curl -s -o /dev/null -w '%{http_code}' "$C/zoo/documents" -H "$A" -F "file=@$T/lens2.md" -F "id=keeper" > "$T/code"
 check "upload into an existing collection: 201" [ "$(cat "$T/code")" = 201 ]
+# DELETE documents by a metadata filter (quire docs --remove-where over HTTP)
+req "DELETE documents with an empty filter -> 400 (everything is DELETE the collection)" 400 invalid_request -X DELETE "$C/notes/documents" -H "$A" -H "$J" -d '{"where":{}}'
+req "DELETE documents without a body -> 400" 400 invalid_json -X DELETE "$C/notes/documents" -H "$A"
+req "DELETE documents with an unknown operator -> 400" 400 invalid_request -X DELETE "$C/notes/documents" -H "$A" -H "$J" -d '{"where":{"src":{"$like":"d"}}}'
+req "DELETE documents of an unknown collection -> 404" 404 collection_not_found -X DELETE "$C/nope/documents" -H "$A" -H "$J" -d '{"where":{"src":"disk"}}'
+check "the refused filters removed nothing" [ "$("$Q" docs --db "$DB" -c notes --json | wc -l)" -eq 2 ]
+curl -s -o "$T/dw" -w '%{http_code}' -X DELETE "$C/notes/documents" -H "$A" -H "$J" -d '{"where":{"src":"disk"}}' > "$T/code"
+check "DELETE documents where src=disk: 200, removed 1, the other document kept" sh -c "[ \"\$(cat '$T/code')\" = 200 ] && $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r==dict(object=\"documents.removed\", collection=\"notes\", removed=1), r' '$T/dw' && '$Q' docs --db '$DB' -c notes --json | grep -q capy.md && ! '$Q' docs --db '$DB' -c notes --json | grep -q '$real'"
+curl -s -X DELETE "$C/notes/documents" -H "$A" -H "$J" -d '{"where":{"src":"disk"}}' > "$T/dw2"
+check "the same filter again: removed 0" jq_ "$T/dw2" 'r["removed"]==0'
 curl -s -X DELETE "$C/notes" -H "$A" > "$T/dropc"
 check "DELETE a collection: gone, the others kept" sh -c "grep -q '\"deleted\":true' '$T/dropc' && ! '$Q' collections --db '$DB' | grep -q '^notes' && '$Q' collections --db '$DB' | grep -q '^zoo'"
 req "DELETE it again -> 404" 404 collection_not_found -X DELETE "$C/notes" -H "$A"

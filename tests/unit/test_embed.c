@@ -128,6 +128,9 @@ static void check_golden(const char *model_dir, const char *golden_path, const c
         golden_free(&g);
         return;
     }
+    /* quire_model_open initialises the library: the set chosen by name must stay */
+    T_CHECKF(qr_nn() == qr_nn_get(kern), "kernel set %s after quire_model_open, not %s",
+             qr_nn()->name, kern);
     T_EQ_INT(quire_model_dims(m), g.dims);
     /* Under emulation (qemu, scalar kernels) the 512-token MiniLM texts take minutes:
      * QUIRE_GOLDEN_MAX_TOKENS=N keeps only golden texts of at most N tokens. */

@@ -242,7 +242,28 @@ quire_status qr_pg_connect(const char *url, const char *app, int migrate_schema,
         while (l && (m[l - 1] == '\n' || m[l - 1] == ' '))
             m[--l] = 0;
         PQfinish(c);
-        return qr_err(err, QUIRE_IO, "cannot connect to PostgreSQL: %s", m);
+        c = NULL;
+        /* Waiting helps when the server is down, starting, stopping or full (QUIRE_IO);
+         * it does not when the server accepts connections and refused ours (no such
+         * database or role, authentication) or the URL itself is bad. PQping tells them
+         * apart without parsing messages; a server that came up between the two calls
+         * is given one more try. */
+        PGPing ping = PQpingParams(keys, vals, 1);
+        if (ping == PQPING_NO_ATTEMPT)
+            return qr_err(err, QUIRE_INVALID_ARG, "cannot connect to PostgreSQL: %s", m);
+        if (ping == PQPING_OK) {
+            c = PQconnectdbParams(keys, vals, 1);
+            if (!c)
+                return qr_err(err, QUIRE_NOMEM, "PostgreSQL: out of memory");
+            if (PQstatus(c) != CONNECTION_OK) {
+                PQfinish(c);
+                return qr_err(err, QUIRE_ERROR,
+                              "cannot connect to PostgreSQL (the server is up and refused "
+                              "this connection): %s",
+                              m);
+            }
+        } else
+            return qr_err(err, QUIRE_IO, "cannot connect to PostgreSQL: %s", m);
     }
     PQsetNoticeProcessor(c, quiet_notice, NULL);
     /* a stuck client must not hold row locks (or the xmin horizon) for long */

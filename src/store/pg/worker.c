@@ -899,22 +899,51 @@ quire_status qr_pg_worker_run(const qr_worker_params *p, qr_worker_stats *st, qu
     if (hold && hold[0])
         sh.hold_s = strtod(hold, NULL) / 1e3;
     PGconn *c = NULL;
-    quire_status rc = qr_pg_connect(p->url, "quire-worker", 1, &c, err);
-    if (rc != QUIRE_OK)
-        return rc;
+    quire_status rc;
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     char pid[24];
     snprintf(pid, sizeof pid, "%ld", (long)getpid());
     const char *v[3] = {host, pid, quire_version_str()};
-    PGresult *r = qr_pg_query(c,
-                              "INSERT INTO workers(host, pid, version) VALUES ($1, $2::int, $3)"
-                              " RETURNING id",
-                              3, v, err, "registering the worker", &rc);
-    if (!r) {
-        PQfinish(c);
-        return rc;
+    PGresult *r = NULL;
+    /* Start-up (connect, migrate, register) is retried like a lost connection: a server
+     * that is restarting, refusing connections or ending ours (pg_terminate_backend) is
+     * waited for, with backoff 0.1 s -> 5 s +-25 %, for at most connect_wait_s; errors
+     * that waiting cannot fix (a newer schema, a bad URL) are returned at once. */
+    double wait = 0.1, t0 = qr_now();
+    double limit = p->connect_wait_s > 0 ? p->connect_wait_s : 60;
+    unsigned rng = (unsigned)getpid() * 2246822519u ^ (unsigned)time(NULL);
+    int tries = 0;
+    for (;;) {
+        tries++;
+        rc = qr_pg_connect(p->url, "quire-worker", 1, &c, err);
+        if (rc == QUIRE_OK) {
+            r = qr_pg_query(c,
+                            "INSERT INTO workers(host, pid, version) VALUES ($1, $2::int, $3)"
+                            " RETURNING id",
+                            3, v, err, "registering the worker", &rc);
+            if (r)
+                break;
+            PQfinish(c);
+            c = NULL;
+        }
+        if ((rc != QUIRE_IO && rc != QUIRE_BUSY) || (p->stop && *p->stop))
+            return rc;
+        double left = limit - (qr_now() - t0);
+        if (left <= 0) {
+            char m[sizeof err->msg];
+            snprintf(m, sizeof m, "%s", err ? err->msg : "");
+            return qr_err(err, rc, "worker start-up: gave up after %d attempts in %.1f s: %s",
+                          tries, qr_now() - t0, m);
+        }
+        /* slices of 0.1 s: SIGTERM while waiting ends the wait at once */
+        double d = wait * jitter(&rng), end = qr_now() + (d < left ? d : left);
+        while (!(p->stop && *p->stop) && qr_now() < end)
+            sleep_s(end - qr_now() < 0.1 ? end - qr_now() : 0.1);
+        wait = wait * 2 > 5 ? 5 : wait * 2;
     }
+    if (tries > 1)
+        report(&sh, "worker: connected after %d attempts (%.1f s)", tries, qr_now() - t0);
     sh.worker_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     snprintf(sh.wid, sizeof sh.wid, "%lld", sh.worker_id);
     PQclear(r);
