@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "convert_int.h"
 #include "core/core.h"
 
@@ -35,7 +36,7 @@ static const cli_opt opts[] = {
     {"lang", 'l', 1, "LANGS", "Tesseract languages, e.g. eng or deu+eng (default eng)"},
     {"pages", 'p', 1, "LIST", "pages to convert, e.g. 1-3,7,10- (1-based)"},
     {"max-pages", 0, 1, "N", "convert at most N pages per document"},
-    {"jobs", 'j', 1, "N", "pages/documents in parallel (default 1)"},
+    {"jobs", 'j', 1, "N", "pages/documents in parallel (default 1; with --vlm: [resources] max_workers)"},
     {"timeout-per-doc", 0, 1, "S", "stop a document after S seconds, keep its finished pages"},
     {"report", 0, 1, "FILE.json", "write a per-document, per-page JSON report"},
     {"page-markers", 0, 0, NULL, "Markdown: write <!-- page N --> before each page's blocks"},
@@ -46,7 +47,8 @@ static const cli_opt opts[] = {
                                         "stdout), or embedded as data: URIs"},
     {"image-dpi", 0, 1, "N", "figure PNG resolution (default 150)"},
     {"force", 0, 0, NULL, "convert even when the output is up to date"},
-    {"allow-empty", 0, 0, NULL, "pages that end with no text are not an error (exit 0)"},
+    {"allow-empty", 0, 0, NULL, "pages that end with no text, or with text that fails the "
+                                "garbage check, are not an error (exit 0)"},
     {"quiet", 'q', 0, NULL, "no progress on stderr (errors are still printed)"},
     {"vlm", 0, 1, "never|auto|always|tables|formulas",
      "read pages with the VLM backends of the config (default never)"},
@@ -222,6 +224,12 @@ static int page_is_empty(const quire_page_report *r)
     return r->method != QUIRE_METHOD_FAILED && r->chars == 0;
 }
 
+/* A page whose text fails the garbage check (the library's report.quality). */
+static int page_is_suspect(const quire_page_report *r)
+{
+    return r->method != QUIRE_METHOD_FAILED && r->chars > 0 && r->quality[0];
+}
+
 /* "pages 3, 7, 9" (cut with "..." when long). */
 static void empty_list(const conv_job *j, char *out, size_t cap)
 {
@@ -235,6 +243,17 @@ static void empty_list(const conv_job *j, char *out, size_t cap)
             break;
         }
         n += (size_t)snprintf(out + n, cap - n, "%s %d", k++ ? "," : "", j->res->reports[i].page);
+    }
+}
+
+/* One warning line per page whose text fails the garbage check. */
+static void warn_suspect(const conv_job *j)
+{
+    for (int i = 0; j->res && i < j->res->n_reports; i++) {
+        const quire_page_report *r = &j->res->reports[i];
+        if (page_is_suspect(r))
+            fprintf(stderr, "quire convert: %s: warning: page %d: text fails the garbage check "
+                            "(%s); --allow-empty accepts it\n", job_name(j), r->page, r->quality);
     }
 }
 
@@ -258,6 +277,8 @@ static void report_job(conv_batch *b, const conv_job *j, double secs)
                         "--allow-empty accepts them\n",
                 job_name(j), j->n_empty, j->n_empty == 1 ? "" : "s", list);
     }
+    if (j->n_suspect && !b->a->allow_empty)
+        warn_suspect(j);
     if (!b->a->quiet && !b->tty) {
         if (j->state == JOB_SKIPPED)
             fprintf(stderr, "quire convert: %s: up to date (same input, options and quire "
@@ -330,6 +351,38 @@ static void output_stem(const char *out, char *stem, size_t cap)
     snprintf(stem, cap, "%.*s", (int)n, base);
 }
 
+/* The figure PNGs an earlier conversion into the same place wrote (the "images" list of
+ * the sidecar it left), or NULL: reconverting removes those the new output no longer
+ * refers to, so a document that lost figures leaves no stale PNGs behind. Only names
+ * quire itself listed are touched (plain names, no directory part). */
+static json_t *old_images(const char *side)
+{
+    json_t *o = side ? json_load_file(side, 0, NULL) : NULL;
+    json_t *im = o ? json_object_get(o, "images") : NULL;
+    if (json_is_array(im))
+        json_incref(im);
+    else
+        im = NULL;
+    json_decref(o);
+    return im;
+}
+
+static void remove_stale_images(json_t *old, const char *out, const quire_convert_result *r)
+{
+    for (size_t i = 0; i < json_array_size(old); i++) {
+        const char *name = json_string_value(json_array_get(old, i));
+        if (!name || !name[0] || strchr(name, '/') || strcmp(name, "..") == 0)
+            continue;
+        int kept = 0;
+        for (int k = 0; !kept && k < r->n_images; k++)
+            kept = r->images[k].name && strcmp(r->images[k].name, name) == 0;
+        char *png = kept ? NULL : figure_path(out, name);
+        if (png)
+            unlink(png); /* already gone is fine */
+        qr_free(png);
+    }
+}
+
 /* A complete output gets its fingerprint sidecar, written first: a crash between the
  * two leaves a sidecar whose output_sha256 does not match, so the file is redone. A
  * partial output has its sidecar removed first, so it is never up to date. */
@@ -349,8 +402,10 @@ static void write_output(conv_batch *b, conv_job *j, const char *input_sha)
     }
     char e[256];
     char *side = conv_sidecar_path(j->out);
-    int complete = j->state == JOB_OK && (!j->n_empty || b->a->allow_empty) && input_sha[0];
+    int complete = j->state == JOB_OK && (!(j->n_empty || j->n_suspect) || b->a->allow_empty) &&
+                   input_sha[0];
     char *text = complete ? conv_sidecar_text(b, input_sha, r->output, r->output_len, r) : NULL;
+    json_t *stale = old_images(side);
     int rc = -1;
     if (!side || (complete && !text))
         snprintf(e, sizeof(e), "%s: out of memory", j->out);
@@ -376,6 +431,9 @@ static void write_output(conv_batch *b, conv_job *j, const char *input_sha)
     }
     if (rc == 0)
         rc = conv_write_atomic(j->out, r->output, r->output_len, e, sizeof(e));
+    if (rc == 0)
+        remove_stale_images(stale, j->out, r);
+    json_decref(stale);
     if (rc != 0) {
         copy_err(j->error, sizeof(j->error), e);
         j->state = JOB_FAILED;
@@ -440,8 +498,10 @@ static void run_job(conv_batch *b, conv_job *j)
     if (st != QUIRE_OK)
         copy_err(j->error, sizeof(j->error), err.msg[0] ? err.msg : quire_status_str(st));
     quire_convert_result *r = j->res;
-    for (int i = 0; r && i < r->n_reports; i++)
+    for (int i = 0; r && i < r->n_reports; i++) {
         j->n_empty += page_is_empty(&r->reports[i]);
+        j->n_suspect += page_is_suspect(&r->reports[i]);
+    }
     name_stdin(b, j);
     if (conv_stop || !r || !r->output || r->n_failed == r->n_reports) {
         j->state = JOB_FAILED;
@@ -527,6 +587,7 @@ static json_t *page_json(const quire_page_report *r, const char *vlm)
     json_object_set_new(o, "text_rotation", json_integer(r->text_rotation));
     json_object_set_new(o, "osd_conf", r->osd_conf >= 0 ? json_real(r->osd_conf) : json_null());
     json_object_set_new(o, "skew", json_real(r->skew));
+    json_object_set_new(o, "quality", page_is_suspect(r) ? json_string(r->quality) : json_null());
     return o;
 }
 
@@ -554,6 +615,16 @@ static json_t *doc_json(const conv_job *j)
         json_array_append_new(empty, json_integer(r->reports[i].page));
     }
     json_object_set_new(o, "empty_pages", empty);
+    json_t *suspect = json_array();
+    for (int i = 0; r && i < r->n_reports; i++) {
+        if (!page_is_suspect(&r->reports[i]))
+            continue;
+        char w[160];
+        snprintf(w, sizeof(w), "page %d: %s", r->reports[i].page, r->reports[i].quality);
+        json_array_append_new(warn, json_string(w));
+        json_array_append_new(suspect, json_integer(r->reports[i].page));
+    }
+    json_object_set_new(o, "garbage_pages", suspect);
     json_object_set_new(o, "pages", pages);
     json_object_set_new(o, "warnings", warn);
     return o;
@@ -562,12 +633,13 @@ static json_t *doc_json(const conv_job *j)
 static int write_report(const conv_batch *b, double secs)
 {
     json_t *root = json_object(), *docs = json_array();
-    long pages = 0, failed_pages = 0, empty_pages = 0;
+    long pages = 0, failed_pages = 0, empty_pages = 0, suspect_pages = 0;
     int n_state[5] = {0};
     for (int i = 0; i < b->n_jobs; i++) {
         const conv_job *j = &b->jobs[i];
         n_state[j->state]++;
         empty_pages += j->n_empty;
+        suspect_pages += j->n_suspect;
         json_array_append_new(docs, doc_json(j));
         for (int k = 0; j->res && k < j->res->n_reports; k++) {
             pages++;
@@ -585,9 +657,11 @@ static int write_report(const conv_batch *b, double secs)
     json_object_set_new(t, "pages", json_integer(pages));
     json_object_set_new(t, "pages_failed", json_integer(failed_pages));
     json_object_set_new(t, "pages_empty", json_integer(empty_pages));
+    json_object_set_new(t, "pages_garbage", json_integer(suspect_pages));
     json_object_set_new(t, "seconds", json_real(secs));
     json_object_set_new(t, "pages_per_s", json_real(secs > 0 ? (pages - failed_pages) / secs : 0));
     json_object_set_new(t, "peak_rss_kb", json_integer(ru.ru_maxrss));
+    json_object_set_new(t, "workers", json_integer(b->a->jobs));
     json_object_set_new(root, "report_version", json_integer(1));
     json_object_set_new(root, "documents", docs);
     json_object_set_new(root, "totals", t);
@@ -624,7 +698,7 @@ static int exit_status(const conv_batch *b)
     int ok = 0, bad = 0;
     for (int i = 0; i < b->n_jobs; i++) {
         const conv_job *j = &b->jobs[i];
-        int s = j->state, empty = j->n_empty && !b->a->allow_empty;
+        int s = j->state, empty = (j->n_empty || j->n_suspect) && !b->a->allow_empty;
         ok += s == JOB_OK || s == JOB_SKIPPED || s == JOB_PARTIAL;
         bad += s == JOB_FAILED || s == JOB_PARTIAL || s == JOB_PENDING || empty;
     }
@@ -639,10 +713,11 @@ static int exit_status(const conv_batch *b)
  * documents and empty pages when there are any). */
 static void print_summary(const conv_batch *b)
 {
-    int n[5] = {0}, empty = 0;
+    int n[5] = {0}, empty = 0, suspect = 0;
     for (int i = 0; i < b->n_jobs; i++) {
         n[b->jobs[i].state]++;
         empty += b->jobs[i].n_empty;
+        suspect += b->jobs[i].n_suspect;
     }
     char extra[160] = "";
     size_t k = 0;
@@ -651,8 +726,11 @@ static void print_summary(const conv_batch *b)
     if (n[JOB_PENDING])
         k += (size_t)snprintf(extra + k, sizeof(extra) - k, ", %d not started", n[JOB_PENDING]);
     if (empty)
-        snprintf(extra + k, sizeof(extra) - k, "; %d empty page%s%s", empty, empty == 1 ? "" : "s",
-                 b->a->allow_empty ? " (allowed)" : "");
+        k += (size_t)snprintf(extra + k, sizeof(extra) - k, "; %d empty page%s%s", empty,
+                              empty == 1 ? "" : "s", b->a->allow_empty ? " (allowed)" : "");
+    if (suspect && k < sizeof(extra))
+        snprintf(extra + k, sizeof(extra) - k, "; %d page%s failing the garbage check%s", suspect,
+                 suspect == 1 ? "" : "s", b->a->allow_empty ? " (allowed)" : "");
     fprintf(stderr, "quire convert: %d file%s: %d converted, %d up to date, %d failed%s\n",
             b->n_jobs, b->n_jobs == 1 ? "" : "s", n[JOB_OK], n[JOB_SKIPPED], n[JOB_FAILED], extra);
 }
@@ -696,7 +774,6 @@ static int start(conv_batch *b, const char **pos, int n_pos)
     }
     quire_error err = {0};
     quire_converter_params cp = quire_converter_default_params();
-    cp.n_threads = (int)b->a->jobs;
     cp.lang = b->a->lang;
     if (quire_init(QUIRE_VERSION_NUMBER, &err) != QUIRE_OK)
         return cli_fail("convert", &err);
@@ -705,6 +782,8 @@ static int start(conv_batch *b, const char **pos, int n_pos)
             fprintf(stderr, "quire convert: %s\n", err.msg);
             return EXIT_USAGE;
         }
+        if (b->a->jobs == 0) /* no --jobs: the config's [resources] max_workers */
+            b->a->jobs = b->a->cfg->max_workers > 0 ? b->a->cfg->max_workers : 1;
         if (quire_config_n_backends(b->a->cfg) == 0) {
             const char *src = quire_config_source(b->a->cfg);
             fprintf(stderr, "quire convert: --vlm %s: no VLM backend is configured in %s "
@@ -717,6 +796,9 @@ static int start(conv_batch *b, const char **pos, int n_pos)
         if (b->a->log_json)
             cp.vlm_log = log_line;
     }
+    if (b->a->jobs == 0)
+        b->a->jobs = 1;
+    cp.n_threads = (int)b->a->jobs;
     if (quire_converter_new(&cp, &b->conv, &err) != QUIRE_OK)
         return cli_fail("convert", &err);
     return 0;
@@ -727,7 +809,7 @@ int cmd_convert(int argc, char **argv)
     conv_args a = {0};
     a.tables = QUIRE_TABLES_AUTO;
     a.images = -1;
-    a.jobs = 1;
+    a.jobs = 0; /* not given: 1, or max_workers with --vlm */
     a.max_fallback_share = -1;
     const char **pos = qr_calloc((size_t)(argc > 1 ? argc : 1), sizeof(char *));
     int n_pos = 0;

@@ -27,7 +27,7 @@ static void help(FILE *out)
                  "choices from the first one reaches (unreachable), numbers used twice\n"
                  "(duplicate), sections without choices that are not endings (dead_end),\n"
                  "numbers missing between the first and the last (missing_section).\n"
-                 "Prints one line per error: FILE: KIND: section N[, page P]: message.\n"
+                 "Prints one line per error: FILE: KIND[, page P]: section N: message.\n"
                  "Exit status: 0 no errors, 1 errors found or unreadable input, 2 usage.\n\n"
                  "options:\n");
     cli_print_opts(out, opts);
@@ -80,8 +80,7 @@ static void print_human(const char *path, const char *report)
     size_t i;
     json_t *e;
     json_array_foreach(errs, i, e) {
-        printf("%s: %s: section %lld", path, json_string_value(json_object_get(e, "kind")),
-               (long long)json_integer_value(json_object_get(e, "section")));
+        printf("%s: %s", path, json_string_value(json_object_get(e, "kind")));
         json_t *page = json_object_get(e, "page");
         if (page)
             printf(", page %lld", (long long)json_integer_value(page));

@@ -37,6 +37,7 @@ typedef struct conv_job {
     char *shown; /* name in messages and reports ("-" for stdin), NULL = in */
     int state;   /* JOB_* */
     int n_empty; /* pages that ended with no text */
+    int n_suspect; /* pages whose text fails the garbage check (report.quality) */
     char error[256];
     quire_convert_result *res; /* kept for the report; output freed once written */
     int pages_live;             /* pages finished so far while converting (progress) */

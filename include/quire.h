@@ -409,6 +409,10 @@ typedef struct quire_page_report {
     float skew;        /* OCR pages: the skew found, degrees by which the image is to be
                           rotated to straighten it (clockwise positive); the image was
                           straightened before OCR when |skew| >= 1. 0 when not measured */
+    char quality[96];  /* "" when the page's text passes the garbage check, else why it
+                          is likely garbage: "text layer: 45% unusable characters ...",
+                          "OCR mean confidence 31 (< 45)" (a warning: exit 3 in the CLI
+                          unless --allow-empty) */
 } quire_page_report;
 
 typedef struct quire_convert_result {

@@ -22,6 +22,9 @@ size_t quire_build_info(char *buf, size_t cap)
     qr_buf_printf(&b, "utf8proc: %s\n", utf8proc_version());
 #if QR_WITH_CONVERT
     qr_buf_printf(&b, "mupdf: %s\n", qr_pdf_mupdf_version());
+    const char *tv = qr_ocr_tesseract_version();
+    qr_buf_printf(&b, "tesseract: %s\n", tv ? tv : "(cannot load libtesseract.so.5)");
+    qr_buf_printf(&b, "libcurl: %s\n", qr_vlm_curl_version());
     char dir[1024], langs[2048];
     if (qr_ocr_languages(dir, sizeof dir, langs, sizeof langs) == 0)
         qr_buf_printf(&b, "tessdata: %s\nocr languages: %s\n", dir, langs[0] ? langs : "(none)");

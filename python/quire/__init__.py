@@ -90,7 +90,8 @@ class _PageReport(ctypes.Structure):
                 ("reason", ctypes.c_char * 96), ("ms", ctypes.c_double),
                 ("chars", ctypes.c_long), ("conf", ctypes.c_float),
                 ("error", ctypes.c_char * 160), ("text_rotation", ctypes.c_int),
-                ("osd_conf", ctypes.c_float), ("skew", ctypes.c_float)]
+                ("osd_conf", ctypes.c_float), ("skew", ctypes.c_float),
+                ("quality", ctypes.c_char * 96)]
 
 
 class _ConvertResult(ctypes.Structure):
@@ -420,7 +421,8 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
             report=False):
     """Convert a PDF or page image. Returns the document as a str (format md|json|txt), or
     (text, pages) with report=True, pages being one dict per page (page, method, reason,
-    ms, chars, conf, error, text_rotation, osd_conf, skew). A document that cannot be opened raises QuireError; when
+    ms, chars, conf, error, text_rotation, osd_conf, skew, quality: None or why the text
+    looks like garbage). A document that cannot be opened raises QuireError; when
     some pages fail, the error carries the other pages in .partial (and .pages)."""
     conv = _converter(threads, lang)
     p = _params_convert(format, ocr, pages, dpi)
@@ -440,7 +442,7 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
                         "error": x.error.decode() or None,
                         "text_rotation": x.text_rotation,
                         "osd_conf": None if x.osd_conf < 0 else x.osd_conf,
-                        "skew": x.skew})
+                        "skew": x.skew, "quality": x.quality.decode() or None})
         _convert_result_free(res)
     if st != 0:
         e = QuireError(st, err.msg.decode("utf-8", "replace"))

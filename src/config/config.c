@@ -55,6 +55,9 @@ static const field backend_fields[] = {
     BF(jpeg_quality, F_INT, 1, 100, "JPEG quality (image_format = jpeg)"),
     BF(retry_attempts, F_INT, 0, 20, "retries of one request"),
     BS(prompt, "page prompt (default: the protocol's)"),
+    BF(max_pages, F_INT, 0, 1e9, "pages sent to this backend in a run (0 = no limit)"),
+    BF(budget_tokens, F_LONG, 0, 1e15, "tokens this backend may use in a run (0 = no limit)"),
+    BF(budget_cost, F_REAL, 0, 1e9, "usage.cost this backend may spend in a run (0 = no limit)"),
 };
 
 static const char *const proto_names[] = {"generic", "deepseek", "nemotron-tools",

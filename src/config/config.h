@@ -20,7 +20,9 @@
  *     extra_body = { top_k = 1 }    allow_remote = false
  *     connect_timeout_s, read_timeout_s, idle_timeout_s, max_image_px, max_image_b64,
  *     image_format ("png" | "jpeg"; the chain sends JPEG only when every backend says jpeg),
- *     jpeg_quality (85), retry_attempts, prompt
+ *     jpeg_quality (85), retry_attempts, prompt,
+ *     max_pages, budget_tokens, budget_cost (run budgets; 0 = none: once spent, the
+ *     remaining pages go on to the next backend of the chain, the report says why)
  *
  * Environment overrides (applied after the file): QUIRE_RESOURCES_<KEY>,
  * QUIRE_BACKENDS_DEFAULT, QUIRE_BACKENDS_FALLBACK_CHAIN (comma-separated) and
@@ -70,6 +72,11 @@ typedef struct qr_backend_cfg {
     int retry_attempts;       /* per request; default [resources] http_retry_attempts */
     char prompt[512];         /* page prompt; "" = the protocol's default */
     int jpeg_quality;         /* 1-100 when image_format = "jpeg"; default 85 */
+    /* Budgets for the run (0 = none). Once one is spent, the backend is skipped and the
+       remaining pages go on down the chain; each page's attempt says which budget. */
+    int max_pages;            /* pages (images) sent to this backend */
+    long budget_tokens;       /* prompt + completion tokens reported by the server */
+    double budget_cost;       /* usage.cost (OpenRouter) summed */
 } qr_backend_cfg;
 
 struct quire_config {

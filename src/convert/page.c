@@ -62,6 +62,27 @@ int qr_cv_choose_ocr(const qr_page *pg, int mode, char *reason, size_t cap)
     return 0;
 }
 
+/* The garbage check on the text a page ends with (report.quality; "" = passes): a text
+ * layer kept although more than BAD_CHAR_SHARE of its characters are unusable (--ocr
+ * never, or a page whose rendering was blank so OCR had nothing to read: its text is
+ * glyphs without a Unicode mapping), or OCR whose mean word confidence is below
+ * MIN_OCR_CONF. Tesseract gives 80-95 on the corpus' scans, clean or degraded; a
+ * photo, a music score or a pattern read as text gives 20-45. */
+#define MIN_OCR_CONF 45.0f
+static void check_quality(const qr_page *kept, int ocr, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!ocr && kept->n_chars > 0) {
+        double bad = (double)kept->n_garbage_chars / (double)kept->n_chars;
+        if (bad > BAD_CHAR_SHARE)
+            snprintf(out, cap, "text layer: %.0f%% unusable characters (unmapped glyphs in "
+                     "words)", bad * 100);
+    } else if (ocr && kept->n_chars > 0 && kept->mean_conf < MIN_OCR_CONF) {
+        snprintf(out, cap, "OCR mean confidence %.0f (< %.0f): likely not text",
+                 kept->mean_conf, MIN_OCR_CONF);
+    }
+}
+
 /* Characters (code points) of a page's words. */
 static long count_chars(const qr_page *pg)
 {
@@ -208,6 +229,8 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
     rep->text_rotation = kept->text_rotation;
     rep->osd_conf = kept == &ocr ? kept->osd_conf : -1.0f;
     rep->skew = kept == &ocr ? kept->skew : 0.0f;
+    if (rep->chars > 0)
+        check_quality(kept, kept == &ocr, rep->quality, sizeof(rep->quality));
 done:
     if (doc->vlm && rep->method != QUIRE_METHOD_VLM)
         qr_cv_vlm_fell_back(doc, idx);

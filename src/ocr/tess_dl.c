@@ -71,3 +71,15 @@ quire_status qr_tess_load(quire_error *err)
 }
 
 void *qr_tess_handle(void) { return handle; }
+
+const char *qr_ocr_tesseract_version(void)
+{
+    if (qr_tess_load(NULL) != QUIRE_OK)
+        return NULL;
+    void *sym = dlsym(handle, "TessVersion");
+    const char *(*fn)(void) = NULL;
+    if (!sym)
+        return NULL;
+    memcpy(&fn, &sym, sizeof(sym)); /* object -> function pointer */
+    return fn();
+}

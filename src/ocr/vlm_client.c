@@ -18,6 +18,13 @@
  *   once at temperature + 0.2 with the stricter guard, then the next backend is tried.
  * Every request (and every backend skipped, with why) is one attempt in the result.
  *
+ * Budgets (max_pages, budget_tokens, budget_cost; per backend, for the life of the client
+ * = one run): a page takes one of max_pages when it first reaches the backend; tokens and
+ * cost are added as answers report them. When one is spent the backend is skipped for the
+ * remaining pages, each recording "budget spent: ..." as a skipped attempt, so they go on
+ * down the chain (and to the text layer / Tesseract after the last). In-flight pages may
+ * overshoot budget_tokens / budget_cost by their own usage; max_pages is exact.
+ *
  * Cache: an accepted answer is stored under sha256(image + for each backend of the chain:
  * name, base_url, model, prompt and request parameters) in cache_dir/xx/<key>.json, so a
  * rerun with the same images and configuration requests nothing.
@@ -46,6 +53,10 @@ typedef struct be_state {
     double open_until;  /* circuit breaker */
     int disabled;
     char why[200];
+    /* budgets (max_pages, budget_tokens, budget_cost): what the run has used so far */
+    int pages_used;
+    long tokens_used;
+    double cost_used;
     char url[640];
     char models_url[640];
 } be_state;
@@ -389,6 +400,44 @@ static void emit(qr_vlm_client *c, const char *event, const char *label, json_t 
     json_decref(e);
 }
 
+/* ---- budgets --------------------------------------------------------------------------- */
+
+/* Take one page of the backend's budgets. 1 = taken; 0 = a budget is spent (why written). */
+static int budget_take_page(be_state *b, char *why, size_t cap)
+{
+    const qr_backend_cfg *cfg = b->cfg;
+    int ok = 1;
+    pthread_mutex_lock(&b->mu);
+    if (b->disabled) {
+        /* skipped anyway (one_request records why): the page is not counted */
+    } else if (cfg->max_pages > 0 && b->pages_used >= cfg->max_pages) {
+        qr_vlm_fmt(why, cap, "budget spent: max_pages = %d pages sent", cfg->max_pages);
+        ok = 0;
+    } else if (cfg->budget_tokens > 0 && b->tokens_used >= cfg->budget_tokens) {
+        qr_vlm_fmt(why, cap, "budget spent: budget_tokens = %ld (%ld tokens used)",
+                   cfg->budget_tokens, b->tokens_used);
+        ok = 0;
+    } else if (cfg->budget_cost > 0 && b->cost_used >= cfg->budget_cost) {
+        qr_vlm_fmt(why, cap, "budget spent: budget_cost = %g (%g spent)", cfg->budget_cost,
+                   b->cost_used);
+        ok = 0;
+    } else {
+        b->pages_used++;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return ok;
+}
+
+static void budget_add(be_state *b, const qr_vlm_attempt *a)
+{
+    if (!a->prompt_tokens && !a->completion_tokens && a->cost <= 0)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->tokens_used += a->prompt_tokens + a->completion_tokens;
+    b->cost_used += a->cost;
+    pthread_mutex_unlock(&b->mu);
+}
+
 /* ---- one request --------------------------------------------------------------------- */
 
 enum outcome { OUT_ACCEPT, OUT_REJECT, OUT_NEXT, OUT_ABORT };
@@ -575,6 +624,7 @@ static enum outcome one_request(run_ctx *x, be_state *b, double temp, int strict
     decided:
         qr_vlm_answer_free(&ans);
         int hard = retry && (h.status == 0 || h.status >= 500);
+        budget_add(b, a);
         give_slot(b, hard);
         double ra = h.retry_after_s;
         qr_vlm_http_free(&h);
@@ -743,6 +793,16 @@ void qr_vlm_run_image(qr_vlm_client *c, const unsigned char *png, size_t png_len
         if (i > 0 && HAS_EVENTS(c))
             emit(c, "fallback", label,
                  json_pack("{s:s, s:s}", "to", b->cfg->name, "reason", last));
+        char bwhy[160];
+        if (!budget_take_page(b, bwhy, sizeof(bwhy))) {
+            qr_vlm_attempt *a = new_attempt(r, b, b->cfg->temperature);
+            qr_vlm_fmt(a->reason, sizeof(a->reason), "skipped: %s", bwhy);
+            qr_vlm_fmt(last, sizeof(last), "%s: %s", b->cfg->name, a->reason);
+            if (HAS_EVENTS(c))
+                emit(c, "budget_spent", label,
+                     json_pack("{s:s, s:s}", "backend", b->cfg->name, "reason", bwhy));
+            continue;
+        }
         double temp = b->cfg->temperature;
         for (int q = 0; q < 2; q++) {
             char *text = NULL;

@@ -340,3 +340,5 @@ void qr_vlm_http_free(qr_vlm_http *h)
     qr_buf_free(&h->tool_args);
     memset(h, 0, sizeof(*h));
 }
+
+const char *qr_vlm_curl_version(void) { return curl_version_info(CURLVERSION_NOW)->version; }

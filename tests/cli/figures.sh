@@ -168,3 +168,19 @@ rm -f "$T/o/paper2col-acm-sigconf-p4-fig1.png"
 "$Q" convert --images refs "$B/paper2col-acm-sigconf.pdf" -o "$T/o/paper2col-acm-sigconf.md" 2> "$T/again4"
 check "rerun after a PNG was deleted: converted again, the PNG is back" sh -c "
     grep -q '1 file: 1 converted, 0 up to date' '$T/again4' && [ -s '$T/o/paper2col-acm-sigconf-p4-fig1.png' ]"
+# reconverting into the same place removes the PNGs the earlier conversion wrote (its
+# sidecar's list) that the new output no longer refers to, and nothing else
+check "rerun with --images embed: the earlier refs PNG removed" sh -c "
+    grep -q base64 '$T/o/small-sageep.md' && [ ! -e '$T/o/small-sageep-p1-fig1.png' ]"
+ls "$T/o" | grep '^paper2col-acm-sigconf-p.*-fig.*\.png$' | sort > "$T/acm-before"
+echo keep > "$T/o/paper2col-acm-sigconf-p9-fig9.png" # not written by quire
+"$Q" convert -q --images refs -p 1 "$B/paper2col-acm-sigconf.pdf" -o "$T/o/paper2col-acm-sigconf.md" 2> /dev/null
+ls "$T/o" | grep '^paper2col-acm-sigconf-p.*-fig.*\.png$' | sort > "$T/acm-after"
+check "rerun on page 1 only: the other pages' PNGs removed, page 1's kept, a PNG quire did not write kept" sh -c "
+    grep -q -- '-p4-fig1.png' '$T/acm-before' && ! grep -q -- '-p4-fig1.png' '$T/acm-after' &&
+    grep -q -- '-p1-fig1.png' '$T/acm-after' && [ -s '$T/o/paper2col-acm-sigconf-p1-fig1.png' ] &&
+    [ \"\$(grep -v -- '-p9-fig9' '$T/acm-after' | wc -l)\" -eq \"\$(grep -c -- '-fig' '$T/o/paper2col-acm-sigconf.md')\" ] &&
+    [ \"\$(cat '$T/o/paper2col-acm-sigconf-p9-fig9.png')\" = keep ]"
+"$Q" convert -q --images none "$B/paper2col-acm-sigconf.pdf" -o "$T/o/paper2col-acm-sigconf.md" 2> /dev/null
+check "rerun with --images none: no PNG of the document left but the one quire did not write" sh -c "
+    [ \"\$(ls '$T/o' | grep '^paper2col-acm-sigconf-p.*-fig.*\.png$')\" = paper2col-acm-sigconf-p9-fig9.png ]"

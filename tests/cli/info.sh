@@ -16,6 +16,11 @@ if grep -q '^build options: WITH_CONVERT=1' "$T/i"; then
     # (Debian 12's mupdf.pc says 1.19.0 for 1.21.1: compare with the package's mutool)
     m=$(mutool -v 2>&1 | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -1)
     check "mupdf version = mutool -v's ($(v mupdf) vs $m)" [ "$(v mupdf)" = "$m" ]
+    t=$(tesseract --version 2>&1 | sed -n 's/^tesseract \([0-9.]*\).*/\1/p' | head -1)
+    check "tesseract version = tesseract --version's ($(v tesseract) vs $t)" sh -c "[ -n '$t' ] && [ '$(v tesseract)' = '$t' ]"
+    c=$(curl-config --version 2>/dev/null | sed 's/^libcurl //')
+    [ -n "$c" ] || c=$(pkg-config --modversion libcurl 2>/dev/null)
+    check "libcurl version = curl-config's ($(v libcurl) vs $c)" sh -c "[ -n '$c' ] && [ '$(v libcurl)' = '$c' ]"
     d=$(v tessdata)
     want=$(ls "$d" 2>/dev/null | sed -n 's/\.traineddata$//p' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')
     check "ocr languages = the *.traineddata in $d ($(v 'ocr languages'))" \

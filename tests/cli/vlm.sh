@@ -6,7 +6,9 @@
 # DeepSeek grounding tags into blocks with bboxes, formulas and tables in the JSON output,
 # a looping backend rejected and replaced by Tesseract, Retry-After in the report, the
 # cache (a rerun and a killed batch's rerun re-request nothing cached), --log-format json,
-# --max-fallback-share, config errors (remote URL, no backend, nothing listening).
+# --max-fallback-share, config errors (remote URL, no backend, nothing listening), budgets
+# (max_pages, budget_cost, budget_tokens: spent -> next backend -> Tesseract, per page why),
+# [resources] max_workers as the default of --jobs.
 . "$(dirname "$0")/../lib.sh"
 R=$(dirname "$Q")/tests/vlm_replay
 [ -x "$R" ] || { bad "vlm_replay not built ($R): make tests"; exit 1; }
@@ -293,4 +295,67 @@ config "$T/dead.toml" 9
 qserve s4 --config "$T/dead.toml"
 check "serve --config, nothing listening: does not start, names the URL" \
     sh -c "! grep -q 'listening on' '$T/s4.err' && grep -q '127.0.0.1:9/v1/models' '$T/s4.err'"
+stop_all
+
+# --- budgets: max_pages, budget_cost, budget_tokens; spent -> next backend, then Tesseract ---
+# six one-page scans, one at a time (-j 1, so the order is fixed): ds takes 2 pages
+# (max_pages), or takes 2 (usage.cost 0.000125 each reaches 0.0002), local takes 1 (921
+# prompt tokens reach 900), the last page goes to Tesseract; each later page names the budget
+serve a --flavor vllm; P1=$PORT
+serve o --flavor openrouter; P2=$PORT
+serve l --flavor ollama; P3=$PORT
+{
+    printf '[resources]\npage_render_dpi = 100\n[backends]\ndefault = "ds"\n'
+    printf 'fallback_chain = ["ds", "or", "local"]\n'
+    printf '[backends.ds]\nprotocol = "deepseek"\nbase_url = "http://127.0.0.1:%s/v1"\n' "$P1"
+    printf 'model = "deepseek-ai/DeepSeek-OCR"\nmax_pages = 2\n'
+    printf '[backends.or]\nbase_url = "http://127.0.0.1:%s/v1"\n' "$P2"
+    printf 'model = "deepseek-ai/DeepSeek-OCR"\nbudget_cost = 0.0002\n'
+    printf '[backends.local]\nbase_url = "http://127.0.0.1:%s/v1"\n' "$P3"
+    printf 'model = "deepseek-ai/DeepSeek-OCR"\nbudget_tokens = 900\n'
+} > "$T/qb.toml"
+"$Q" convert --vlm always --config "$T/qb.toml" -j 1 -q -o "$T/outb" --report "$T/rb.json" \
+    --log-format json "$T/in" 2> "$T/eb"; rc=$?
+check "budgets: convert exits 0 ($rc)" [ $rc -eq 0 ]
+$PY - "$T/rb.json" > "$T/cb" 2>&1 <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+pages = [p for d in r["documents"] for p in d["pages"]]  # job order = run order (-j 1)
+assert len(pages) == 6, len(pages)
+got = [p["vlm"]["backend"] if p["method"] == "vlm" else p["method"] for p in pages]
+assert sorted(got[:5]) == ["ds", "ds", "local", "or", "or"] and got[5] in ("ocr", "text"), got
+def skips(p):
+    return [a["backend"] + " " + a["reason"] for a in p["vlm"]["attempts"] if "budget spent" in a.get("reason", "")]
+n_ds = n_or = n_local = 0
+for p in pages:
+    s = " | ".join(skips(p))
+    n_ds += "ds skipped: budget spent: max_pages = 2 pages sent" in s
+    n_or += "or skipped: budget spent: budget_cost = 0.0002 (0.00025 spent)" in s
+    n_local += "local skipped: budget spent: budget_tokens = 900 (" in s
+assert (n_ds, n_or, n_local) == (4, 2, 1), (n_ds, n_or, n_local, [skips(p) for p in pages])
+last = pages[5]
+assert last["status"] == "fallback" and last["vlm"]["outcome"] == "fallback", last
+assert "budget spent: budget_tokens = 900" in last["vlm"]["reason"], last["vlm"]["reason"]
+print("ok", got)
+PYEOF
+check "budgets: 2 pages ds (max_pages), 2 or (budget_cost), 1 local (budget_tokens), 1 fallback; every later page's attempts name the budget" grep -q "^ok" "$T/cb"
+grep -q "Traceback" "$T/cb" && cat "$T/cb"
+check "budgets: requests per backend 2/2/1 (a spent backend is not asked)" \
+    [ "$(reqs a)/$(reqs o)/$(reqs l)" = "2/2/1" ]
+check "budgets: a budget_spent event per skipped backend in --log-format json" \
+    [ "$(grep -c '"event":"budget_spent"' "$T/eb")" -eq 7 ]
+stop_all
+printf '[backends]\ndefault = "x"\n[backends.x]\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\nmax_pages = -1\n' > "$T/qbad.toml"
+"$Q" convert --vlm always --config "$T/qbad.toml" "$SCAN" > /dev/null 2> "$T/ebad"
+check "budgets: max_pages = -1 is refused naming line and column" grep -q 'qbad.toml:6:[0-9]*: backends.x.max_pages: must be between 0' "$T/ebad"
+
+# --- [resources] max_workers: the default of --jobs with --vlm; --jobs still wins ------------
+serve a --flavor vllm; P1=$PORT
+config "$T/qw.toml" "$P1"
+sed -i 's/^\[resources\]$/[resources]\nmax_workers = 3/' "$T/qw.toml"
+"$Q" convert --vlm always --config "$T/qw.toml" -q -o "$T/outw" --report "$T/rw.json" "$T/in" 2> /dev/null
+"$Q" convert --vlm always --config "$T/qw.toml" -q -j 2 -o "$T/outw2" --report "$T/rw2.json" "$T/in" 2> /dev/null
+"$Q" convert -q -o "$T/outw3" --report "$T/rw3.json" "$SCAN" 2> /dev/null
+w=$($PY -c "import json; print(*(json.load(open(f))['totals']['workers'] for f in ('$T/rw.json', '$T/rw2.json', '$T/rw3.json')))")
+check "max_workers = 3: 3 workers with --vlm and no --jobs, 2 with -j 2, 1 without --vlm ($w)" [ "$w" = "3 2 1" ]
 stop_all

@@ -25,7 +25,7 @@ int main(void)
     F(quire_page_report, page); F(quire_page_report, method); F(quire_page_report, reason);
     F(quire_page_report, ms); F(quire_page_report, chars); F(quire_page_report, conf);
     F(quire_page_report, error); F(quire_page_report, text_rotation);
-    F(quire_page_report, osd_conf); F(quire_page_report, skew);
+    F(quire_page_report, osd_conf); F(quire_page_report, skew); F(quire_page_report, quality);
     S(quire_page_report);
     F(quire_convert_result, output); F(quire_convert_result, output_len);
     F(quire_convert_result, n_pages); F(quire_convert_result, n_reports);
