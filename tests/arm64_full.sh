@@ -8,7 +8,8 @@
 #     OCR: two scanned pages (150 and 300 dpi), text identical or CER <= 0.001;
 #     tables: ICDAR 2013 eu-001 (3 pages, HTML tables), Markdown + figures byte-equal;
 #     embeddings: examples/tiny-bert on examples/sentences.txt, cosine >= 0.99999 each;
-#     store/search: ingest of a PDF + a Markdown file, top-5 search hits equal.
+#     store/search: ingest of a PDF + a Markdown file, top-5 search hits equal;
+#     server: quire serve on that store, /v1/embeddings cosine >= 0.99999, /v1/search equal.
 #  2. CLI test groups run with QUIRE_BIN = the emulated binary (ARM64_GROUPS, default
 #     convert_rotate tables; serve passed 73/73 alone but lost 5 requests at SIGTERM
 #     under load once; convert, convert_osd, serve_convert, store pass
@@ -120,6 +121,48 @@ for who in x86 arm; do
 done
 if [ -s "$T/hits.x86" ] && [ -s "$T/hits.arm" ]; then same "store/search: hits equal" "$T/hits.x86" "$T/hits.arm"
 else bad "store/search" "no hits"; fi
+
+# server: `quire serve` of each build on the store above; /v1/embeddings vectors cosine
+# >= 0.99999 and /v1/search hits (documents, pages, headings, scores) equal
+SPID=
+serve_one() { # WHO: starts the server of WHO, writes $T/emb.WHO and $T/srch.WHO
+    who=$1
+    if [ "$who" = x86 ]; then "$N" serve --port 0 --model examples/tiny-bert --db "$T/x86.db" 2> "$T/srv.$who" &
+    else nice -n 10 "$QEMU" -L "$S" "$B/quire" serve --port 0 --model examples/tiny-bert --db "$T/arm.db" 2> "$T/srv.$who" & fi
+    SPID=$!; port=; i=0
+    while [ $i -lt 600 ] && [ -z "$port" ]; do
+        port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/srv.$who")
+        kill -0 $SPID 2>/dev/null || break
+        [ -n "$port" ] || sleep 0.2; i=$((i+1))
+    done
+    [ -n "$port" ] || { kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; SPID=; return 1; }
+    u=http://127.0.0.1:$port
+    curl -s -m 120 "$u/v1/embeddings" -H "Content-Type: application/json" \
+        -d '{"model":"tiny-bert","input":["hello world","Fresnel lenses bend light into a narrow beam."]}' > "$T/emb.$who"
+    curl -s -m 120 "$u/v1/search" -H "Content-Type: application/json" \
+        -d '{"query":"lens designer","k":5}' > "$T/srch.$who"
+    kill -TERM $SPID 2>/dev/null; wait $SPID; src=$?; SPID=
+    return $src
+}
+trap '[ -n "$SPID" ] && kill $SPID 2>/dev/null; rm -rf "$T"' EXIT
+for who in x86 arm; do
+    serve_one $who || bad "serve ($who)" "$(tail -2 "$T/srv.$who" | tr '\n' ' ')"
+done
+python3 - "$T" <<'EOF' && ok "serve: /v1/embeddings cosine >= 0.99999, /v1/search hits equal, clean exit on SIGTERM" || bad "serve" "responses differ (above)"
+import json, math, sys
+t = sys.argv[1]
+def j(n): return json.load(open(t + "/" + n))
+ex, ea = j("emb.x86"), j("emb.arm")
+assert len(ex["data"]) == 2 and len(ea["data"]) == 2, (ex, ea)
+for x, y in zip(ex["data"], ea["data"]):
+    x, y = x["embedding"], y["embedding"]
+    c = sum(p * q for p, q in zip(x, y)) / math.sqrt(sum(p * p for p in x) * sum(q * q for q in y))
+    assert c >= 0.99999, c
+sx, sa = j("srch.x86"), j("srch.arm")
+key = lambda r: [(h["document"].rsplit("/", 1)[-1], h.get("page_start"), h.get("heading"), round(h["score"], 4)) for h in r["data"]]
+assert sx["data"], sx
+assert key(sx) == key(sa), (key(sx), key(sa))
+EOF
 
 # the CLI test groups, with the emulated binary as QUIRE_BIN
 printf '#!/bin/sh\nexec nice -n 10 %s -L %s %s "$@"\n' "$QEMU" "$(cd "$S" && pwd)" "$(cd "$B" && pwd)/quire" > "$T/quire-aarch64"
