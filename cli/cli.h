@@ -32,6 +32,7 @@ int cmd_mcp(int argc, char **argv);
 int cmd_enqueue(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_validate(int argc, char **argv);

@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "store/store_pg.h"
 #include "core/core.h"
 #include "store/store_int.h"
 
 typedef struct search_args {
     const char *db, *collection, *model, *filter, *hl_open, *hl_close, *where, *vector;
+    const char *cache;
     long k, ef;
     int mode, mode_set, json, exact, full, rank;
     char hl[64];
@@ -20,7 +22,10 @@ typedef struct search_args {
 } search_args;
 
 static const cli_opt opts[] = {
-    {"db", 0, 1, "PATH", "the store file"},
+    {"db", 0, 1, "PATH", "the store file, or postgresql://... with --cache"},
+    {"cache", 0, 1, "FILE", "with --db postgresql://...: search this local SQLite copy of the "
+                            "PostgreSQL store, made by `quire migrate` when FILE does not "
+                            "exist yet (it is not refreshed afterwards: delete it to)"},
     {"collection", 'c', 1, "NAME", "collection (default: default)"},
     {"k", 'k', 1, "N", "number of hits (default 10)"},
     {"mode", 0, 1, "hybrid|vector|text", "ranking (default hybrid when the collection has "
@@ -66,6 +71,8 @@ static int on_opt(int idx, const char *val, void *user)
     const char *n = opts[idx].name;
     if (strcmp(n, "db") == 0)
         a->db = val;
+    else if (strcmp(n, "cache") == 0)
+        a->cache = val;
     else if (strcmp(n, "collection") == 0)
         a->collection = val;
     else if (strcmp(n, "k") == 0)
@@ -154,6 +161,31 @@ int cmd_search(int argc, char **argv)
         qr_free(pos);
         return EXIT_USAGE;
     }
+    if (qr_pg_is_url(a.db) && !a.cache) {
+        fprintf(stderr, "quire search: --db %s is a PostgreSQL store: give --cache FILE (a "
+                        "local SQLite copy, made on first use; search runs there)\n", a.db);
+        qr_free(pos);
+        return EXIT_USAGE;
+    }
+    if (a.cache && !qr_pg_is_url(a.db)) {
+        fprintf(stderr, "quire search: --cache is for --db postgresql://... only\n");
+        qr_free(pos);
+        return EXIT_USAGE;
+    }
+    if (a.cache && !qr_file_exists(a.cache)) {
+        /* bootstrap: a PostgreSQL -> SQLite migration, checksums compared */
+        qr_migrate_result mr;
+        quire_error merr = {0, ""};
+        if (qr_pg_migrate(a.db, a.cache, &mr, &merr) != QUIRE_OK) {
+            fprintf(stderr, "quire search: making the cache %s: %s\n", a.cache, merr.msg);
+            qr_free(pos);
+            return EXIT_FAIL;
+        }
+        fprintf(stderr, "quire search: cache %s made from %s (%lld documents, %lld chunks, "
+                        "checksums equal)\n", a.cache, mr.from, mr.rows[2], mr.rows[3]);
+    }
+    if (a.cache)
+        a.db = a.cache;
     /* the query: all positional words */
     qr_buf q;
     qr_buf_init(&q, 1 << 20);

@@ -23,6 +23,8 @@ static const cli_cmd commands[] = {
     {"enqueue", "queue documents in PostgreSQL for quire workers (scale-out)", cmd_enqueue},
     {"worker", "claim queued documents from PostgreSQL and ingest them there", cmd_worker},
     {"status", "the PostgreSQL queue: jobs by state, workers, throughput, errors", cmd_status},
+    {"migrate", "copy a whole store SQLite -> PostgreSQL or back, checksums compared",
+     cmd_migrate},
     {"serve", "OpenAI-compatible embeddings, search and conversion over HTTP", cmd_serve},
     {"mcp", "Model Context Protocol server on stdio: search/ingest/convert tools for agents",
      cmd_mcp},

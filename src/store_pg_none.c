@@ -38,6 +38,23 @@ quire_status qr_pg_status(const char *url, char **json, quire_error *err)
     return no_pg(err);
 }
 
+quire_status qr_pg_migrate(const char *from, const char *to, qr_migrate_result *res,
+                           quire_error *err)
+{
+    (void)from;
+    (void)to;
+    if (res)
+        memset(res, 0, sizeof(*res));
+    return no_pg(err);
+}
+
+const char *qr_migrate_table_name(int i)
+{
+    static const char *const names[QR_MIGRATE_TABLES] = {"collections", "indexes", "documents",
+                                                         "chunks", "vectors", "hnsw_graphs"};
+    return i >= 0 && i < QR_MIGRATE_TABLES ? names[i] : "?";
+}
+
 const char *qr_pg_libpq_version(void)
 {
     return "(not built: WITH_PG=0)";

@@ -11,7 +11,9 @@
 #     temporary worktree, or, when neither is given, the per-document counts of
 #     bench/tables/born-before.tsv, measured with 72fb3b3 = main before issue 11's table
 #     work) and after (this build), with the pages that have a table now and had none
-#     before: where a new false table in prose, a TOC or code would show.
+#     before: where a new false table in prose, a TOC or code would show; each new page is
+#     looked up in bench/tables/born-judged.tsv (pages judged real or false by looking at
+#     them), so "new false tables" is a count printed here.
 #  3. Figures (README "Figures"): per born document with images, the figures exported
 #     next to poppler's count of images at or above the size threshold (pdfimages -list).
 # Camelot and pdfplumber are not run: neither is a Debian 12 package (apt-cache search
@@ -108,6 +110,20 @@ awk -F'\t' '{q+=$2; qp+=$3; b+=$5; bp+=$6
     delete now }
     END {printf "| | table blocks | pages with a table | pages with a table now, none before | pages with a table before, none now |\n|---|---|---|---|---|\n"
          printf "| before: %s | %d | %d | | |\n| after: this build | %d | %d | %d | %d |\n\n", "'"$BEFORE"'", b, bp, q, qp, newp, gone}' "$W/j.tsv"
+# each new page against the committed judgement (bench/tables/born-judged.tsv: real,
+# false = a known false table, fixed = a false table the rules now remove)
+JUDGED=$(dirname "$0")/born-judged.tsv
+echo "New pages against bench/tables/born-judged.tsv (judged by looking at each page):"
+echo
+awk -F'\t' -v J="$JUDGED" 'BEGIN { while ((getline l < J) > 0) if (l !~ /^#/) {
+        split(l, f, "\t"); v[f[1] " " f[2]] = f[3]; why[f[1] " " f[2]] = f[5] } }
+    { n = split($4, a, ","); m = split($7, b, ","); delete seen
+      for (i = 1; i <= m; i++) seen[b[i]] = 1
+      for (i = 1; i <= n; i++) if (a[i] != "-" && !(a[i] in seen)) {
+          k = $1 " " a[i]; t = (k in v) ? v[k] : "unjudged"; cnt[t]++
+          if (t != "real") printf "- %s p. %s: %s%s\n", $1, a[i], t == "fixed" ? "FALSE AGAIN (was fixed)" : t, (k in why) ? " - " why[k] : "" } }
+    END { printf "\n| new pages | judged real | new false tables (known) | false again (fixed before) | not judged |\n|---|---|---|---|---|\n"
+          printf "| %d | %d | %d | %d | %d |\n\n", cnt["real"] + cnt["false"] + cnt["fixed"] + cnt["unjudged"], cnt["real"], cnt["false"], cnt["fixed"], cnt["unjudged"] }' "$W/j.tsv"
 echo "Documents that differ (\"new pages\": a table now and none before, where a new false"
 echo "table in prose, a TOC or code would show):"
 echo

@@ -31,6 +31,7 @@ static const field resource_fields[] = {
     RF(http_timeout_s, F_REAL, 0.1, 86400, "default read timeout of a VLM request"),
     RF(http_retry_attempts, F_INT, 0, 20, "default retries of one request"),
     RF(max_memory_mb, F_INT, 0, 1 << 20, "memory cap (0 = none)"),
+    RF(vlm_auto_min_conf, F_REAL, 0, 100, "--vlm auto: OCR confidence below it -> VLM"),
 };
 
 #define BF(n, t, lo, hi, h) {#n, t, offsetof(qr_backend_cfg, n), 0, lo, hi, h}
@@ -463,6 +464,7 @@ static void config_defaults(quire_config *cfg)
     cfg->page_render_dpi = 200;
     cfg->http_timeout_s = 120;
     cfg->http_retry_attempts = 3;
+    cfg->vlm_auto_min_conf = 70;
 }
 
 static quire_status fill(quire_config *cfg, json_t *doc, json_t *pos, quire_error *err)

@@ -8,6 +8,7 @@
  *     [resources]
  *     max_workers = 8          page_render_dpi = 200    http_timeout_s = 120
  *     http_retry_attempts = 3  max_memory_mb = 0 (no cap)
+ *     vlm_auto_min_conf = 70   (--vlm auto: OCR'd pages below it go to the VLM)
  *     [backends]
  *     default = "deepseek"
  *     fallback_chain = ["deepseek", "nemotron"]
@@ -86,6 +87,8 @@ struct quire_config {
     double http_timeout_s;
     int http_retry_attempts;
     int max_memory_mb;
+    double vlm_auto_min_conf; /* --vlm auto: a page Tesseract reads with a lower mean word
+                                 confidence goes to the VLM; default 70 */
     char default_backend[QR_NAME_MAX];
     int n_chain;
     char chain[QR_MAX_BACKENDS][QR_NAME_MAX]; /* fallback order (default first if not listed) */

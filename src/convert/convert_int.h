@@ -38,6 +38,7 @@ typedef struct qr_cv_task {
 struct qr_cv_doc {
     char *path;
     int ocr_mode;            /* enum quire_ocr_mode */
+    int regions;             /* hi_res: OCR the image regions of text-layer pages */
     int dpi;                 /* 0 = module default */
     const char *lang;
     int n_tasks;
@@ -50,6 +51,7 @@ struct qr_cv_doc {
     int vlm_mode;            /* enum quire_vlm_mode */
     struct qr_vlm_client *vlm;
     int vlm_dpi;             /* [resources] page_render_dpi */
+    double vlm_min_conf;     /* [resources] vlm_auto_min_conf */
     void (*vlm_log)(void *user, const char *json_line);
     void *vlm_log_user;
     struct qr_vlm_page **vlm_pages; /* [n_tasks] blocks read by a VLM, or NULL */
@@ -85,15 +87,26 @@ struct qr_arena;
 /* Set up doc for p->vlm with the converter's client (NULL = none configured).
  * QUIRE_INVALID_ARG when a VLM mode is asked for without backends. */
 quire_status qr_cv_vlm_doc_init(qr_cv_doc *doc, struct qr_vlm_client *vlm, int mode, int dpi,
-                                void (*log)(void *, const char *), void *log_user,
-                                quire_error *err);
+                                double min_conf, void (*log)(void *, const char *),
+                                void *log_user, quire_error *err);
 void qr_cv_vlm_doc_free(qr_cv_doc *doc);
-/* Before Tesseract: when the mode sends this page to a VLM, read it. Returns 1 when the VLM
- * answer was accepted (report and pages[idx] set, page done), 0 when the caller goes on
- * with the text layer / Tesseract (the provenance then records the fallback). want_ocr:
- * qr_cv_choose_ocr's answer. */
+/* Modes always/tables/formulas, before the local path: 1 = send the whole page (why says
+ * why). */
+int qr_cv_vlm_wants(const qr_cv_doc *doc, const qr_page *text, char *why, size_t cap);
+/* Mode auto, after the local path: judge what it kept (kept: the text layer, or the OCR
+ * result when ocr; chars: its characters; blank: the rendering had no ink). 1 = send the
+ * page to the VLM; why says why either way (for the report). */
+int qr_cv_vlm_auto(const qr_cv_doc *doc, const qr_page *kept, int ocr, long chars, int blank,
+                   char *why, size_t cap);
+/* Record why a page was not sent (provenance {"outcome":"local","why":...}). */
+void qr_cv_vlm_note(qr_cv_doc *doc, int idx, const char *why);
+/* Read page idx with the VLM chain. Returns 1 when an answer was accepted (report and
+ * pages[idx] set, page done), 0 when the caller goes on with the text layer / Tesseract
+ * (the provenance then records the fallback). why: the reason the page was sent;
+ * local_chars: characters the local path found (0 = not read yet), for the empty-answer
+ * check. */
 int qr_cv_vlm_page(qr_cv_worker *w, qr_cv_doc *doc, int idx, qr_pdf *pdf, const qr_page *text,
-                   int want_ocr);
+                   const char *why, long local_chars);
 /* After the normal path of a page that fell back: note the final method in the event log. */
 void qr_cv_vlm_fell_back(qr_cv_doc *doc, int idx);
 /* Move finished page idx's VLM results: provenance into res->page_vlm (allocated on first

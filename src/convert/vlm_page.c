@@ -3,11 +3,16 @@
  *
  * Which pages (enum quire_vlm_mode):
  *   always    every page;
- *   auto      the pages the text layer cannot serve (qr_cv_choose_ocr says OCR: no text
- *             layer, unmapped glyphs, a scan under a few words);
+ *   auto      judged by measured quality, after the local path has read the page
+ *             (qr_cv_vlm_auto): a text layer kept with > 30 % unusable characters or
+ *             none at all (--ocr never), or a page Tesseract read with a mean word
+ *             confidence under [resources] vlm_auto_min_conf (default 70; Tesseract gives
+ *             80-95 on the corpus' scans, clean or degraded) or with no word on a page
+ *             with ink. Good pages stay local; either way the report's "vlm.why" says
+ *             why. The OCR result is kept as the fallback, so a page whose VLM answers
+ *             are rejected is not OCR'd twice.
  *   tables    pages whose text layer has a ruled table: >= 3 horizontal and >= 2 vertical
- *             ruling lines (the whole page is sent: cropping regions needs the layout,
- *             which runs after every page is read);
+ *             ruling lines;
  *   formulas  pages with display math in the text layer: a line that is mostly math
  *             symbols, or > 2 % unmapped glyphs (TeX math fonts without ToUnicode).
  * The page is rendered at [resources] page_render_dpi (default 200), lowered so its longest
@@ -72,8 +77,8 @@ quire_status qr_cv_vlm_client(const quire_converter_params *p, qr_vlm_client **o
 }
 
 quire_status qr_cv_vlm_doc_init(qr_cv_doc *doc, qr_vlm_client *vlm, int mode, int dpi,
-                                void (*log)(void *, const char *), void *log_user,
-                                quire_error *err)
+                                double min_conf, void (*log)(void *, const char *),
+                                void *log_user, quire_error *err)
 {
     if (mode == QUIRE_VLM_NEVER)
         return QUIRE_OK;
@@ -92,6 +97,7 @@ quire_status qr_cv_vlm_doc_init(qr_cv_doc *doc, qr_vlm_client *vlm, int mode, in
     doc->vlm = vlm;
     doc->vlm_mode = mode;
     doc->vlm_dpi = dpi > 0 ? dpi : DEFAULT_DPI;
+    doc->vlm_min_conf = min_conf;
     doc->vlm_log = log;
     doc->vlm_log_user = log_user;
     return QUIRE_OK;
@@ -161,21 +167,76 @@ static int has_display_math(const qr_page *pg)
     return 0;
 }
 
-static int wants_vlm(const qr_cv_doc *doc, const qr_page *text, int want_ocr, int *task)
+/* Page-level choice of the modes other than auto: 1 = send the whole page. tables and
+ * formulas send regions after layout instead (vlm_regions.c). */
+int qr_cv_vlm_wants(const qr_cv_doc *doc, const qr_page *text, char *why, size_t cap)
 {
-    *task = QR_VLM_PAGE;
-    switch (doc->vlm_mode) {
-    case QUIRE_VLM_ALWAYS:
+    if (doc->vlm_mode == QUIRE_VLM_ALWAYS) {
+        snprintf(why, cap, "--vlm always");
         return 1;
-    case QUIRE_VLM_AUTO:
-        return want_ocr;
-    case QUIRE_VLM_TABLES:
-        return has_ruled_table(text);
-    case QUIRE_VLM_FORMULAS:
-        return has_display_math(text);
-    default:
+    }
+    if (doc->vlm_mode == QUIRE_VLM_TABLES && has_ruled_table(text)) {
+        snprintf(why, cap, "--vlm tables: the text layer has a ruled table");
+        return 1;
+    }
+    if (doc->vlm_mode == QUIRE_VLM_FORMULAS && has_display_math(text)) {
+        snprintf(why, cap, "--vlm formulas: the text layer has display math");
+        return 1;
+    }
+    return 0;
+}
+
+/* Share of a page's characters that are unusable (unmapped glyphs standing for text). */
+static double garbage_share(const qr_page *pg)
+{
+    return pg->n_chars > 0 ? (double)pg->n_garbage_chars / (double)pg->n_chars : 0;
+}
+
+int qr_cv_vlm_auto(const qr_cv_doc *doc, const qr_page *kept, int ocr, long chars, int blank,
+                   char *why, size_t cap)
+{
+    if (blank) {
+        snprintf(why, cap, "local: blank page (no ink to read)");
         return 0;
     }
+    if (!ocr) {
+        double bad = garbage_share(kept);
+        if (kept->n_chars > 0 && bad > 0.30) {
+            snprintf(why, cap, "text layer has %.0f%% unusable characters and was not OCR'd",
+                     bad * 100);
+            return 1;
+        }
+        if (kept->n_chars == 0) {
+            snprintf(why, cap, "no text layer and no OCR (--ocr never)");
+            return 1;
+        }
+        snprintf(why, cap, "local: text layer ok (%ld characters, %.0f%% unusable)",
+                 kept->n_chars, bad * 100);
+        return 0;
+    }
+    if (chars == 0) {
+        snprintf(why, cap, "Tesseract found no text on a page with ink");
+        return 1;
+    }
+    if (kept->mean_conf < doc->vlm_min_conf) {
+        snprintf(why, cap, "Tesseract mean confidence %.0f < %.0f (vlm_auto_min_conf)",
+                 kept->mean_conf, doc->vlm_min_conf);
+        return 1;
+    }
+    snprintf(why, cap, "local: Tesseract mean confidence %.0f >= %.0f (vlm_auto_min_conf)",
+             kept->mean_conf, doc->vlm_min_conf);
+    return 0;
+}
+
+void qr_cv_vlm_note(qr_cv_doc *doc, int idx, const char *why)
+{
+    if (!doc->vlm_json || doc->vlm_json[idx])
+        return;
+    json_t *o = json_pack("{s:s, s:s}", "outcome", "local", "why", why);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    doc->vlm_json[idx] = s ? qr_strdup(s) : NULL;
+    free(s); /* lint-allow: free (jansson) */
+    json_decref(o);
 }
 
 /* ---- one page ------------------------------------------------------------------------- */
@@ -243,13 +304,11 @@ static quire_status page_png(qr_cv_doc *doc, qr_pdf *pdf, int number, const qr_p
 }
 
 int qr_cv_vlm_page(qr_cv_worker *w, qr_cv_doc *doc, int idx, qr_pdf *pdf, const qr_page *text,
-                   int want_ocr)
+                   const char *why, long local_chars)
 {
     if (!doc->vlm)
         return 0;
-    int task;
-    if (!wants_vlm(doc, text, want_ocr, &task))
-        return 0;
+    int task = QR_VLM_PAGE;
     quire_page_report *rep = &doc->reports[idx];
     int number = rep->page;
     char label[64];
@@ -277,7 +336,7 @@ int qr_cv_vlm_page(qr_cv_worker *w, qr_cv_doc *doc, int idx, qr_pdf *pdf, const 
         snprintf(lab, sizeof(lab), "%s page %d", base, number);
         /* what the answer must at least have: the text layer's characters, or some text
          * when the image has ink (0.3 % dark pixels: a scan, not a blank page) */
-        long ref = text->n_chars;
+        long ref = text->n_chars > local_chars ? text->n_chars : local_chars;
         if (ref < 50 && ink > 0.003)
             ref = 50;
         qr_vlm_run_image(doc->vlm, png, png_len, mime, task, ref, lab, &doc->abort, &r);
@@ -291,17 +350,19 @@ int qr_cv_vlm_page(qr_cv_worker *w, qr_cv_doc *doc, int idx, qr_pdf *pdf, const 
         if (!vp) {
             r.ok = 0;
             snprintf(r.reason, sizeof(r.reason), "out of memory reading the answer");
-        } else if (vp->n == 0 && text->n_chars >= 50) {
+        } else if (vp->n == 0 && (text->n_chars >= 50 || local_chars >= 50)) {
             r.ok = 0;
-            snprintf(r.reason, sizeof(r.reason), "the answer has no blocks where the text "
-                     "layer has %ld characters", text->n_chars);
+            snprintf(r.reason, sizeof(r.reason), "the answer has no blocks where the %s has "
+                     "%ld characters", text->n_chars >= 50 ? "text layer" : "OCR",
+                     text->n_chars >= 50 ? text->n_chars : local_chars);
         }
     }
     /* provenance */
     json_t *pj = qr_vlm_result_json(&r);
     if (pj) {
         json_object_set_new(pj, "outcome", json_string(r.ok ? "ok" : "fallback"));
-        json_object_set_new(pj, "task", json_string(task == QR_VLM_PAGE ? "page" : task == QR_VLM_TABLE ? "table" : "formula"));
+        json_object_set_new(pj, "task", json_string("page"));
+        json_object_set_new(pj, "why", json_string(why));
         json_object_set_new(pj, "image", json_pack("{s:s, s:i, s:i, s:i, s:I, s:s}", "sha256",
                                                    r.image_sha256, "width", iw, "height", ih,
                                                    "dpi", idpi, "bytes", (json_int_t)png_len,
@@ -352,7 +413,8 @@ int qr_cv_vlm_page(qr_cv_worker *w, qr_cv_doc *doc, int idx, qr_pdf *pdf, const 
 
 void qr_cv_vlm_fell_back(qr_cv_doc *doc, int idx)
 {
-    if (!doc->vlm_json || !doc->vlm_json[idx] || !doc->vlm_log)
+    if (!doc->vlm_json || !doc->vlm_json[idx] || !doc->vlm_log ||
+        !strstr(doc->vlm_json[idx], "\"outcome\":\"fallback\""))
         return;
     const quire_page_report *rep = &doc->reports[idx];
     const char *base = strrchr(doc->path, '/');

@@ -671,6 +671,7 @@ quire_status qr_layout_doc_ex(const qr_page *const *pages, int n_pages,
     c.err = err;
     c.keep_lines = opts ? opts->keep_lines : 0;
     c.section_numbers = opts ? opts->section_numbers : 0;
+    c.aligned_skip = -1;
     if (alloc_work(&c)) {
         collect_lines(&c);
         if (!opts || !opts->keep_furniture)

@@ -90,6 +90,7 @@ typedef struct qr_lctx {
     struct qr_ruled *ruled; /* tables.c: ruled regions of all pages */
     int n_ruled;
     struct qr_lrow **trows; /* tables.c: try_ruled's row buffer, allocated once */
+    int aligned_skip;       /* tables.c: rows up to this index start no aligned table */
 } qr_lctx;
 
 /* layout.c: memory helpers (both set ctx->nomem on failure). */

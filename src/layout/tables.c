@@ -653,6 +653,138 @@ static void row_spans(tgrid *g, const tbounds *tb)
     }
 }
 
+/* ---- what the text of a candidate table is set in ------------------------------------ */
+
+typedef struct ttraits {
+    long chars, math, mono;        /* characters: all, in math fonts, typewriter */
+    long words, small;             /* characters of words without digits: all, tiny */
+    int src_pieces;                /* pieces holding a source-code line (below) */
+    int mono_pieces;               /* pieces with typewriter letters or digits */
+    int fig_caption;               /* a line starting "Figure N" / "Fig. N" */
+} ttraits;
+
+/* A math font: TeX's math italic, symbols and extension fonts and the AMS symbol fonts
+ * (CMMI, CMSY, CMEX, MSAM, MSBM and their Latin Modern / Type 1 versions), OpenType math
+ * fonts ("...Math..."). Digits and upright text in math mode are set in the text font. */
+static int math_word(const qr_word *w)
+{
+    static const char *const names[] = {"cmmi", "cmsy", "cmex", "msam", "msbm", "math",
+                                        "lmmi", "lmsy", "lmex", "eufm", "rsfs"};
+    if (!w->font || !*w->font)
+        return 0;
+    char low[64];
+    size_t n = 0;
+    for (; w->font[n] && n < sizeof(low) - 1; n++)
+        low[n] = (char)((w->font[n] >= 'A' && w->font[n] <= 'Z') ? w->font[n] + 32 : w->font[n]);
+    low[n] = '\0';
+    for (size_t i = 0; i < QR_ARRAY_LEN(names); i++)
+        if (strstr(low, names[i]))
+            return 1;
+    return 0;
+}
+
+/* Is the typewriter text of words [w0, w1) a line of source code rather than a cell:
+ * brackets that do not close on the line ("\sum_{\substack{", "0<j<n}}"), an explicit
+ * line break "\\" or an alignment tab "&" amid the code ("\imat{2} \\ a & b"), a line
+ * that ends in "\\", or a line comment ("% prints Fred")? A command in a cell
+ * ("\qty[\typical]", "\begin{center}") closes what it opens, and a bracket alone is the
+ * symbol a table of symbols names ("(", "\{"). */
+static int source_line(const tline *L, int w0, int w1, int *has_mono)
+{
+    int depth[3] = {0, 0, 0}, neg = 0, mono = 0, alnum = 0, tab = 0;
+    const char *open = "{[(", *close = "}])";
+    const qr_word *last = NULL;
+    for (int k = w0; k < w1; k++) {
+        const qr_word *w = L->w[k];
+        if (!qr_layout_mono_word(w))
+            continue;
+        if (mono == 0 && strcmp(w->text, "%") == 0 && k + 1 < w1) {
+            *has_mono = 1;
+            return 1;
+        }
+        mono++;
+        last = w;
+        tab |= strcmp(w->text, "&") == 0 || strcmp(w->text, "\\\\") == 0;
+        for (const char *s = w->text; *s; s++) {
+            alnum |= (*s >= '0' && *s <= '9') || ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z');
+            if (*s == '\\' && s[1]) {
+                s++; /* "\\{", "\\\\": escaped */
+                continue;
+            }
+            const char *o = strchr(open, *s), *e = strchr(close, *s);
+            if (o)
+                depth[o - open]++;
+            else if (e && --depth[e - close] < 0)
+                neg = 1;
+        }
+    }
+    if (!last || !alnum)
+        return 0;
+    *has_mono = 1;
+    size_t n = last->len;
+    int line_break = n >= 2 && last->text[n - 1] == '\\' && last->text[n - 2] == '\\';
+    return neg || depth[0] > 0 || depth[1] > 0 || depth[2] > 0 || line_break ||
+           (tab && mono >= 3);
+}
+
+static int figure_caption(const tline *L)
+{
+    if (L->n < 2)
+        return 0;
+    const char *t = L->w[0]->text, *d = L->w[1]->text;
+    int word = strcmp(t, "Figure") == 0 || strcmp(t, "Fig.") == 0 || strcmp(t, "FIGURE") == 0;
+    /* "3", "3.2:", "B.20:", "S1." */
+    int num = d[0] >= '0' && d[0] <= '9';
+    num |= d[0] >= 'A' && d[0] <= 'Z' && (d[1] == '.' || (d[1] >= '0' && d[1] <= '9')) &&
+           strpbrk(d, "0123456789") != NULL;
+    return word && num;
+}
+
+static void table_traits(const qr_lctx *c, const tline *ln, int n, const tbounds *tb,
+                         ttraits *tr)
+{
+    tpiece p[MAX_PIECES];
+    memset(tr, 0, sizeof(*tr));
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < ln[i].n; k++) {
+            const qr_word *w = ln[i].w[k];
+            tr->chars += (long)w->len;
+            tr->math += math_word(w) ? (long)w->len : 0;
+            tr->mono += qr_layout_mono_word(w) ? (long)w->len : 0;
+            /* (the small code numbers of a font chart beside its glyphs are digits) */
+            if (!strpbrk(w->text, "0123456789")) {
+                tr->words += (long)w->len;
+                tr->small += w->size < 0.65f * c->body ? (long)w->len : 0;
+            }
+        }
+        int np = line_pieces(&ln[i], tb, p);
+        for (int j = 0; j < np; j++) {
+            int m = 0;
+            tr->src_pieces += source_line(&ln[i], p[j].w0, p[j].w1, &m);
+            tr->mono_pieces += m;
+        }
+        tr->fig_caption |= figure_caption(&ln[i]);
+    }
+}
+
+/* Text that lines up like a table but is none (NULL: it may be one): what is wrong. */
+static const char *not_a_table(const ttraits *tr)
+{
+    if (tr->chars <= 0)
+        return NULL;
+    if (tr->fig_caption)
+        return "figure"; /* a figure's panels and labels around its caption */
+    if (2 * tr->math >= tr->chars)
+        return "formula"; /* a display: a matrix, an array, aligned equations */
+    if (2 * tr->small >= tr->words && tr->words > 0)
+        return "miniature"; /* slide thumbnails, a scaled-down page or picture */
+    /* source beside what it typesets; a table of options may hold a "{...}" value that
+     * its cell wraps */
+    if (tr->src_pieces > 0 && 4 * tr->src_pieces >= tr->mono_pieces)
+        return "code";
+    return NULL;
+}
+
 static int word_count(const char *s, size_t n)
 {
     int w = 0;
@@ -953,6 +1085,13 @@ static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled 
     if (framed_pair)
         ok = -1;
     else if (grid_plausible(&g, ln, n_ln, &tb, rg != NULL)) {
+        ttraits tr;
+        table_traits(c, ln, n_ln, &tb, &tr);
+        const char *why = not_a_table(&tr);
+        if (why) {
+            grid_free(&g);
+            return -1;
+        }
         emit_grid(c, &g, rows, n);
         ok = 1;
     }
@@ -1287,15 +1426,21 @@ static int aligned_next(const qr_lrow *a, const qr_lrow *b)
 static int try_aligned(qr_lctx *c, int i)
 {
     qr_lrow *rows[256];
-    int n = 0;
-    for (int j = i; j >= 0 && n < 256; j = qr_layout_next(c, j)) {
+    int n = 0, j, last = i;
+    if (i <= c->aligned_skip)
+        return 0; /* a row of a run already found to be no table */
+    for (j = i; j >= 0 && n < 256; j = qr_layout_next(c, j)) {
         if (!aligned_row(&c->rows[j]) || (n > 0 && !aligned_next(rows[n - 1], &c->rows[j])))
             break;
         rows[n++] = &c->rows[j];
+        last = j;
     }
     if (n < 3)
         return 0;
-    return build_table(c, rows, n, NULL, NULL, 0) > 0 ? n : 0;
+    int got = build_table(c, rows, n, NULL, NULL, 0);
+    if (got < 0)
+        c->aligned_skip = last; /* code, a formula, ...: its later rows start no table */
+    return got > 0 ? n : 0;
 }
 
 int qr_layout_table_edge(const qr_lctx *c, const qr_lrow *a, const qr_lrow *b)

@@ -353,6 +353,17 @@ static json_t *convert_report(const char *name, const quire_convert_result *res)
     return o;
 }
 
+/* The page's provenance says its VLM answer was rejected (top-level outcome "fallback"). */
+static int page_fell_back(const char *vlm)
+{
+    json_error_t je;
+    json_t *v = json_loads(vlm, 0, &je);
+    const char *o = json_string_value(json_object_get(v, "outcome"));
+    int fb = o && !strcmp(o, "fallback");
+    json_decref(v);
+    return fb;
+}
+
 static void answer(const char *name, const quire_convert_result *res, int fmt, int report,
                    reply *r)
 {
@@ -364,7 +375,7 @@ static void answer(const char *name, const quire_convert_result *res, int fmt, i
     for (int i = 0; res->page_vlm && i < res->n_reports; i++) {
         if (res->reports[i].method == QUIRE_METHOD_VLM)
             r->vlm_pages++;
-        else if (res->page_vlm[i] && strstr(res->page_vlm[i], "\"outcome\":\"fallback\""))
+        else if (res->page_vlm[i] && page_fell_back(res->page_vlm[i]))
             r->vlm_fallback_pages++;
     }
     if (!report) {

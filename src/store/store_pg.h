@@ -21,7 +21,7 @@
 
 #include "quire.h"
 
-#define QR_PG_SCHEMA 1 /* the version of the PostgreSQL schema this quire writes */
+#define QR_PG_SCHEMA 2 /* the version of the PostgreSQL schema this quire writes */
 
 /* "postgresql://..." or "postgres://..." (libpq connection URIs; an empty host part uses
  * the PG* environment variables and ~/.pgpass). */
@@ -87,6 +87,29 @@ quire_status qr_pg_worker_run(const qr_worker_params *p, qr_worker_stats *st, qu
 /* The queue's state as one JSON object (qr_free it): jobs by state, workers alive,
  * documents/chunks/vectors, done per second over the last minute, the last errors. */
 quire_status qr_pg_status(const char *url, char **json, quire_error *err);
+
+/* ---- quire migrate: a whole store SQLite -> PostgreSQL, or PostgreSQL -> SQLite ---- */
+#define QR_MIGRATE_TABLES 6 /* collections, indexes, documents, chunks, vectors, hnsw_graphs */
+
+typedef struct qr_migrate_result {
+    char from[512], to[512];                 /* the two sides, for messages (no password) */
+    long long rows[QR_MIGRATE_TABLES];       /* rows copied, per table */
+    char source_sha[QR_MIGRATE_TABLES][65];  /* SHA-256 of each table's canonical rows */
+    char target_sha[QR_MIGRATE_TABLES][65];  /* the same, read back from the target */
+    int refused;                             /* the target was not empty: nothing written */
+} qr_migrate_result;
+
+/* The name of table i (0 .. QR_MIGRATE_TABLES-1). */
+const char *qr_migrate_table_name(int i);
+
+/* Copy every collection (model fingerprint and settings), document (report, metadata),
+ * chunk, vector (the float32 bytes as they are) and saved HNSW graph from one store to
+ * the other, keeping their ids; exactly one of from/to is a PostgreSQL URL. The target
+ * must hold no collection and no document (else QUIRE_INVALID_ARG, res->refused). The
+ * target's transaction commits only when each table read back hashes as the source's
+ * (else QUIRE_FORMAT, rolled back); a SQLite file created by a failed run is removed. */
+quire_status qr_pg_migrate(const char *from, const char *to, qr_migrate_result *res,
+                           quire_error *err);
 
 /* The libpq version, e.g. "15.18" ("(not built: WITH_PG=0)" without it). */
 const char *qr_pg_libpq_version(void);

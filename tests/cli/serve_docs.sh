@@ -3,7 +3,8 @@
 # 4): POST /v1/collections/{name}/documents as a multipart upload (curl -F) and as JSON
 # naming a file under --allow-paths, upsert by id (same id + new content = updated, the
 # same bytes = unchanged), GET of documents and collections, DELETE of a document and a
-# collection, DELETE of the documents a metadata filter keeps, each checked against `quire docs`/`quire search` on the same store; the
+# collection, DELETE of the documents a metadata filter keeps, /v1/search with "where"
+# (= quire search --where), each checked against `quire docs`/`quire search`; the
 # clear errors: 401 without the key, 403 read_only without --allow-writes, 403 for a path
 # outside --allow-paths, 404 unknown collection/document, 400 bad body, 405, 415. ~10 s.
 . "$(dirname "$0")/../lib.sh"
@@ -97,6 +98,21 @@ check "JSON {path} under --allow-paths: 201, keyed by its canonical path" sh -c 
 req "JSON path outside --allow-paths -> 403" 403 path_not_allowed "$C/notes/documents" -H "$A" -H "$J" -d "{\"path\":\"$T/outside/secret.md\"}"
 req "JSON path escaping by .. -> 403" 403 path_not_allowed "$C/notes/documents" -H "$A" -H "$J" -d "{\"path\":\"$T/allowed/../outside/secret.md\"}"
 check "nothing of the refused paths was stored" sh -c "! '$Q' docs --db '$DB' -c notes --json | grep -q secret"
+# /v1/search "where" = quire search --where on the same store (filter applied before ranking)
+for mode in text hybrid; do
+    for w in '{"src":"disk"}' '{"src":{"$ne":"disk"}}' '{"$or":[{"src":"disk"},{"src":{"$in":["x"]}}]}'; do
+        curl -s "$BASE/v1/search" -H "$A" -H "$J" -d "{\"collection\":\"notes\",\"query\":\"the\",\"mode\":\"$mode\",\"k\":5,\"where\":$w}" > "$T/sw"
+        "$Q" search --db "$DB" -c notes --model "$M" --mode $mode -k 5 --json --where "$w" the > "$T/swc" 2>/dev/null
+        check "/v1/search $mode where $w: the hits of quire search --where" $PY - "$T/sw" "$T/swc" "$w" "$real" <<'EOF2'
+import json, sys
+r = json.load(open(sys.argv[1])); cli = [json.loads(l) for l in open(sys.argv[2])]
+disk = "$ne" not in sys.argv[3]
+assert r["data"] and [(h["doc_id"], h["chunk_id"]) for h in r["data"]] == [(h["doc_id"], h["chunk_id"]) for h in cli], (r, cli)
+assert all((h["doc_id"] == sys.argv[4]) == disk for h in r["data"]), r["data"]
+assert all((h["metadata"] or {}).get("src") == ("disk" if disk else None) for h in r["data"]), r["data"]
+EOF2
+    done
+done
 req "JSON body without path -> 400" 400 invalid_request "$C/notes/documents" -H "$A" -H "$J" -d '{"id":"x"}'
 req "malformed JSON -> 400" 400 invalid_json "$C/notes/documents" -H "$A" -H "$J" -d '{"path":'
 req "metadata not an object -> 400" 400 invalid_metadata "$C/notes/documents" -H "$A" -F "file=@$T/capy.md" -F 'metadata=[1,2]'

@@ -2,8 +2,9 @@
 # tests/cli/store_identity.sh — document identity (issue 15 point 1): a file is one
 # document whatever spelling reaches it (relative, ./, absolute, a symlinked folder);
 # --root keys documents relative to a folder so a moved tree stays unchanged; --id keys a
-# single input by a user id; stores written with typed paths are adopted, not duplicated;
-# docs --remove accepts any spelling of a file that exists. Text-only: a few seconds.
+# single input by a user id (another file under that id replaces it: upsert); stores
+# written with typed paths are adopted, not duplicated; docs --remove accepts any spelling
+# of a file that exists. Text-only: a few seconds.
 . "$(dirname "$0")/../lib.sh"
 PY=/usr/bin/python3
 Q=$(cd "$(dirname "$Q")" && pwd)/$(basename "$Q")
@@ -71,6 +72,12 @@ I=$T/i.db
 "$Q" ingest --db "$I" --id report-2024 papers/p2.md > /dev/null 2>&1; rc=$?
 "$Q" ingest --db "$I" --id report-2024 "$T/w/papers/p2.md" > /dev/null 2> "$T/i2"
 check "--id: stored under the id, re-ingest unchanged" sh -c "[ $rc -eq 0 ] && '$Q' docs --db '$I' --json 2>/dev/null | grep -q '\"id\": *\"report-2024\"' && [ '$(summary "$T/i2")' = '(0 added, 0 updated, 1 unchanged, 0 failed)' ]"
+# upsert by id: another file under the same id replaces the document (CLI side of the
+# HTTP upsert in serve_docs.sh)
+"$Q" ingest --db "$I" --id report-2024 papers/p3.md > /dev/null 2> "$T/i4"; rc=$?
+"$Q" search --db "$I" --mode text --json zebra2 > "$T/i4old" 2>/dev/null
+"$Q" search --db "$I" --mode text --json zebra3 > "$T/i4new" 2>/dev/null
+check "--id with another file: updated (upsert), still one document, old text gone, new text found under the id" sh -c "[ $rc -eq 0 ] && [ '$(summary "$T/i4")' = '(0 added, 1 updated, 0 unchanged, 0 failed)' ] && [ \$('$Q' docs --db '$I' --json 2>/dev/null | wc -l) -eq 1 ] && [ ! -s '$T/i4old' ] && grep -q '\"document\":\"report-2024\"' '$T/i4new'"
 "$Q" ingest --db "$I" --id x papers > /dev/null 2> "$T/i3"; rc=$?
 check "--id with several inputs: exit 2" sh -c "[ $rc -eq 2 ] && grep -q 'exactly one input' '$T/i3'"
 

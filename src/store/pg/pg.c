@@ -69,6 +69,16 @@ static const char SCHEMA_V1[] =
     "CREATE INDEX jobs_lease ON jobs(lease_until) WHERE state = 'running';"
     "CREATE INDEX jobs_finished ON jobs(finished_at) WHERE state IN ('done','failed');";
 
+/* Schema 2: the saved HNSW graphs (a cache, as in the SQLite store: the qr_hnsw_save blob
+ * whose labels are chunk ids), carried by `quire migrate` both ways so that a store's copy
+ * searches as the original does; a graph older than the vectors is repaired on load. */
+static const char SCHEMA_V2[] =
+    "CREATE TABLE hnsw_graphs("
+    " index_id bigint PRIMARY KEY REFERENCES indexes(id) ON DELETE CASCADE,"
+    " saved_at timestamptz NOT NULL DEFAULT now(), nodes bigint NOT NULL,"
+    " graph bytea NOT NULL);"
+    "ALTER TABLE hnsw_graphs ALTER COLUMN graph SET STORAGE EXTERNAL;";
+
 const char *qr_pg_libpq_version(void)
 {
     static char buf[32];
@@ -212,7 +222,13 @@ static quire_status migrate(PGconn *c, int create, quire_error *err)
             rc = qr_pg_exec(c, "INSERT INTO quire_schema(version) VALUES (1)", err,
                             "recording the schema version");
     }
-    /* (version 2 and later: one `if (v < N)` step each, in this same transaction) */
+    if (v < 2 && rc == QUIRE_OK) {
+        rc = qr_pg_exec(c, SCHEMA_V2, err, "migrating the quire schema to version 2");
+        if (rc == QUIRE_OK)
+            rc = qr_pg_exec(c, "INSERT INTO quire_schema(version) VALUES (2)", err,
+                            "recording the schema version");
+    }
+    /* (version 3 and later: one `if (v < N)` step each, in this same transaction) */
     if (rc == QUIRE_OK)
         rc = qr_pg_exec(c, "COMMIT", err, "committing the schema");
     else

@@ -1,0 +1,42 @@
+#!/bin/sh
+# tests/cli/tables_born.sh — false tables in shared/corpus/born: the pages of
+# bench/tables/born-judged.tsv judged "fixed" (slide thumbnails, display formulas and
+# matrices, LaTeX source beside its result, figures with their caption inside a box) must
+# have no table block, and the pages judged "real" in the same documents keep theirs (the
+# count when the file gives one), so a rule that drops every table fails too. ~5 s.
+. "$(dirname "$0")/../lib.sh"
+
+J=$(dirname "$0")/../../bench/tables/born-judged.tsv
+BORN=$C/born
+if [ ! -f "$J" ] || [ ! -d "$BORN" ]; then
+    bad "born-judged.tsv and corpus/born present" "$J, $BORN"
+    exit 1
+fi
+docs=$(awk -F'\t' '!/^#/ && $3 == "fixed" {print $1}' "$J" | sort -u)
+for d in $docs; do
+    "$Q" convert --force --ocr never --format json -o "$T/$d.json" "$BORN/$d.pdf" > /dev/null 2>&1
+done
+cat > "$T/judge.py" <<'PY'
+import json, os, sys
+judged, out, docs = sys.argv[1], sys.argv[2], set(sys.argv[3:])
+bad = 0
+for line in open(judged):
+    if line.startswith("#") or not line.strip():
+        continue
+    doc, page, verdict, want, reason = line.rstrip("\n").split("\t")
+    if doc not in docs or verdict == "false":
+        continue
+    path = os.path.join(out, doc + ".json")
+    if not os.path.exists(path):
+        print(f"FAIL {doc}: no output")
+        bad += 1
+        continue
+    blocks = json.load(open(path))["blocks"]
+    n = sum(1 for b in blocks if b["type"] == "table" and b["page"] == int(page))
+    ok = n == int(want) if want != "-" else n >= 1
+    print(f"{'ok  ' if ok else 'FAIL'} {doc} p. {page} {verdict}: {n} table blocks (want {want}) - {reason}")
+    bad += not ok
+sys.exit(1 if bad else 0)
+PY
+check "fixed false tables stay gone, real tables in the same documents kept" \
+    python3 "$T/judge.py" "$J" "$T" $docs
