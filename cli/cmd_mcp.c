@@ -188,15 +188,30 @@ static json_t *tool_search(mcp *m, json_t *args, argerr *e)
         arg_str(args, "collection", 0, &coll, e) || arg_int(args, "k", 1, 100, &k, e) ||
         arg_str(args, "mode", 0, &mode_s, e))
         return NULL;
+    /* where: {"path": GLOB} globs over document keys; every other condition is a metadata
+       filter in the language of quire search --where (Chroma-style) */
     json_t *where = json_object_get(args, "where");
+    char *filter = NULL;
     if (where) {
-        json_t *p = json_object_get(where, "path");
-        if (!json_is_object(where) || json_object_size(where) != 1 || !json_is_string(p)) {
+        if (!json_is_object(where)) {
             snprintf(e->msg, sizeof e->msg,
-                     "argument 'where' must be {\"path\": GLOB} (path filters only)");
+                     "argument 'where' must be an object: {\"path\": GLOB} and/or metadata "
+                     "conditions such as {\"year\": {\"$gte\": 2020}}");
             return NULL;
         }
-        glob = json_string_value(p);
+        json_t *p = json_object_get(where, "path");
+        json_t *rest = json_copy(where);
+        if (!rest) {
+            snprintf(e->msg, sizeof e->msg, "out of memory");
+            return NULL;
+        }
+        if (json_is_string(p)) {
+            glob = json_string_value(p);
+            json_object_del(rest, "path");
+        }
+        if (json_object_size(rest))
+            filter = json_dumps(rest, JSON_COMPACT);
+        json_decref(rest);
     }
     int mode = m->emb ? QUIRE_SEARCH_HYBRID : QUIRE_SEARCH_TEXT;
     if (mode_s) {
@@ -213,8 +228,10 @@ static json_t *tool_search(mcp *m, json_t *args, argerr *e)
     }
     quire_error err = {0, ""};
     quire_collection_info ci;
-    if (quire_store_collection(m->st, coll ? coll : "default", &ci, &err) != QUIRE_OK)
+    if (quire_store_collection(m->st, coll ? coll : "default", &ci, &err) != QUIRE_OK) {
+        free(filter); /* lint-allow: free (json_dumps) */
         return tool_error("search", &err);
+    }
     if (!ci.dims || !m->emb)
         mode = QUIRE_SEARCH_TEXT; /* said in the result below */
     quire_search_params sp = quire_search_default_params();
@@ -222,9 +239,18 @@ static json_t *tool_search(mcp *m, json_t *args, argerr *e)
     sp.k = (int)k;
     sp.mode = mode;
     sp.path_glob = glob;
+    sp.where = filter;
     sp.embedder = mode == QUIRE_SEARCH_TEXT ? NULL : m->emb;
     quire_hits *hits = NULL;
-    if (quire_search(m->st, query, &sp, &hits, &err) != QUIRE_OK)
+    quire_status rc = quire_search(m->st, query, &sp, &hits, &err);
+    int filtered = filter != NULL;
+    free(filter); /* lint-allow: free (json_dumps) */
+    if (rc == QUIRE_INVALID_ARG && filtered && strncmp(err.msg, "where:", 6) == 0) {
+        /* a filter the language refuses is a bad argument, like a bad k */
+        snprintf(e->msg, sizeof e->msg, "argument 'where': %s", err.msg + 6 + (err.msg[6] == ' '));
+        return NULL;
+    }
+    if (rc != QUIRE_OK)
         return tool_error("search", &err);
     static const char *const names[] = {"hybrid", "vector", "text"};
     json_t *arr = json_array();
@@ -439,9 +465,12 @@ static const struct tool {
      "\"what to look for\"},\"collection\":{\"type\":\"string\",\"description\":\"collection "
      "(default: default)\"},\"k\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,"
      "\"description\":\"hits wanted (default 10)\"},\"mode\":{\"type\":\"string\",\"enum\":"
-     "[\"hybrid\",\"vector\",\"text\"]},\"where\":{\"type\":\"object\",\"properties\":{\"path\":"
-     "{\"type\":\"string\",\"description\":\"glob over document paths\"}},"
-     "\"additionalProperties\":false}},\"required\":[\"query\"],\"additionalProperties\":false}",
+     "[\"hybrid\",\"vector\",\"text\"]},\"where\":{\"type\":\"object\",\"description\":"
+     "\"filter applied before ranking: path (a glob over document ids) and metadata "
+     "conditions, Chroma-style: {\\\"year\\\": {\\\"$gte\\\": 2020}, \\\"tag\\\": {\\\"$in\\\": "
+     "[\\\"a\\\"]}}; $eq $ne $gt $gte $lt $lte $in $nin $and $or\",\"properties\":{\"path\":"
+     "{\"type\":\"string\",\"description\":\"glob over document paths\"}}}},"
+     "\"required\":[\"query\"],\"additionalProperties\":false}",
      tool_search},
     {"ingest",
      "Convert, chunk, embed and store files (PDF, images, Markdown, text) in a collection. "

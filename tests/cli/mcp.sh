@@ -2,7 +2,8 @@
 # tests/cli/mcp.sh — `quire mcp` (Model Context Protocol over stdio): raw JSON-RPC lines
 # (parse errors, bad requests, notifications) and the official @modelcontextprotocol/sdk
 # client from npm (installed into build/npm once): tools, hits equal to
-# `quire search --json --full`, argument errors, ingest/convert, 1,000 calls with flat RSS.
+# `quire search --json --full`, metadata filters in `where`, argument errors, ingest/convert,
+# 1,000 calls with flat RSS.
 . "$(dirname "$0")/../lib.sh"
 NPM_DIR=${QUIRE_NPM_DIR:-build/npm}
 M=examples/tiny-bert
@@ -10,6 +11,12 @@ DB=$T/s.db
 cp examples/sample.pdf "$T/sample.pdf"
 "$Q" ingest -q --db "$DB" -c docs --model "$M" "$T/sample.pdf" > /dev/null 2>&1
 check "ingest the sample into a store" [ $? -eq 0 ]
+# two notes with metadata for the search tool's "where" (metadata filters, as --where)
+printf '# Old\n\nThe wombat digs a burrow.\n' > "$T/old.md"
+printf '# New\n\nThe wombat sleeps in its burrow.\n' > "$T/new.md"
+"$Q" ingest -q --db "$DB" -c meta --meta year=2019 --meta tag=a "$T/old.md" > /dev/null 2>&1 &&
+    "$Q" ingest -q --db "$DB" -c meta --meta year=2021 --meta tag=b "$T/new.md" > /dev/null 2>&1
+check "ingest two notes with metadata" [ $? -eq 0 ]
 
 # --- raw protocol -------------------------------------------------------------------
 printf '%s\n' \

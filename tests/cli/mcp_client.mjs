@@ -45,11 +45,23 @@ check("search: hits equal quire search --json (document, pages, heading, snippet
 check("search: the text part cites document and page", r.content[0].type === "text" && r.content[0].text.includes(`${expected[0].document}, p. ${expected[0].page_start}`), r.content[0].text.slice(0, 200));
 const w = await client.callTool({ name: "search", arguments: { query, collection: "docs", where: { path: "*no-such*" } } });
 check("search where.path that matches nothing: 0 hits", !w.isError && w.structuredContent.hits.length === 0, w.structuredContent);
+// where: metadata conditions (the filter language of quire search --where), with or without a path glob
+const docsOf = (res) => (res.structuredContent?.hits ?? []).map((h) => path.basename(h.document)).sort();
+const m1 = await client.callTool({ name: "search", arguments: { query: "wombat burrow", collection: "meta", where: { year: { $gte: 2020 } } } });
+check("search where year >= 2020: only new.md, its metadata in the hit", !m1.isError && JSON.stringify(docsOf(m1)) === '["new.md"]' && m1.structuredContent.hits[0].metadata?.year === 2021, m1.structuredContent);
+const m2 = await client.callTool({ name: "search", arguments: { query: "wombat burrow", collection: "meta", where: { $or: [{ tag: "a" }, { tag: { $in: ["b"] } }] } } });
+check("search where $or/$in: both notes", !m2.isError && JSON.stringify(docsOf(m2)) === '["new.md","old.md"]', m2.structuredContent);
+const m3 = await client.callTool({ name: "search", arguments: { query: "wombat burrow", collection: "meta", where: { path: "*old*", year: { $lt: 2020 } } } });
+check("search where path glob + metadata: old.md", !m3.isError && JSON.stringify(docsOf(m3)) === '["old.md"]', m3.structuredContent);
+const m4 = await client.callTool({ name: "search", arguments: { query: "wombat burrow", collection: "meta", where: { path: "*old*", year: { $gt: 2020 } } } });
+check("search where path glob + metadata that exclude each other: 0 hits", !m4.isError && m4.structuredContent.hits.length === 0, m4.structuredContent);
 
 // bad arguments and unknown things: MCP errors, and the server goes on
 await expectError("search without query -> -32602", () => client.callTool({ name: "search", arguments: { k: 3 } }), -32602);
 await expectError("search k: 'x' -> -32602", () => client.callTool({ name: "search", arguments: { query: "a", k: "x" } }), -32602);
 await expectError("search with an unknown argument -> -32602", () => client.callTool({ name: "search", arguments: { query: "a", colection: "docs" } }), -32602);
+await expectError("search where with an unknown operator -> -32602", () => client.callTool({ name: "search", arguments: { query: "a", collection: "meta", where: { year: { $like: 1 } } } }), -32602);
+await expectError("search where not an object -> -32602", () => client.callTool({ name: "search", arguments: { query: "a", where: "year=2021" } }), -32602);
 await expectError("unknown tool -> -32602", () => client.callTool({ name: "nope", arguments: {} }), -32602);
 await expectError("ingest paths: 'x' (not an array) -> -32602", () => client.callTool({ name: "ingest", arguments: { paths: "x" } }), -32602);
 const nc = await client.callTool({ name: "search", arguments: { query: "a", collection: "no-such" } });
@@ -68,7 +80,7 @@ check("the ingested note is found", f.structuredContent.hits[0]?.document === no
 const docs = await client.callTool({ name: "documents", arguments: { collection: "notes" } });
 check("documents lists the note", docs.structuredContent.documents.length === 1 && docs.structuredContent.documents[0].path === note, docs.structuredContent);
 const cols = await client.callTool({ name: "collections", arguments: {} });
-check("collections lists docs and notes", JSON.stringify(cols.structuredContent.collections.map((c) => c.name)) === JSON.stringify(["docs", "notes"]), cols.structuredContent);
+check("collections lists docs, meta and notes", JSON.stringify(cols.structuredContent.collections.map((c) => c.name)) === JSON.stringify(["docs", "meta", "notes"]), cols.structuredContent);
 const conv = await client.callTool({ name: "convert", arguments: { path: "examples/sample.pdf" } });
 check("convert = quire convert", conv.content[0].text === readFileSync(convertRef, "utf8"), conv.content[0].text.slice(0, 100));
 

@@ -14,7 +14,8 @@
 #               reconnect and finish, no duplicates
 #   start-up    a worker started while the server is down waits for it (bounded by
 #               --connect-wait), then drains; a missing database fails at once
-#   terminate   pg_terminate_backend of every worker connection every 0.5 s: all finish
+#   terminate   pg_terminate_backend of every worker connection every 1 s for 20 s (the
+#               issue's 2 s for 60 s, scaled; QUIRE_PG_TB_EVERY/_SECONDS): all finish
 #   SIGTERM     a worker finishes the job in hand, then exits 0
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../tools/pg.sh"
@@ -223,21 +224,34 @@ check "a missing database (server up): exit 1 at once, not retried for --connect
     [ $urc -eq 1 -a $((t1 - t0)) -lt 20 -a "$(grep -c 'refused this connection.*nosuchdb' "$T/su.w2")" = 1 -a "$(grep -c 'gave up after' "$T/su.w2")" = 0 ]
 
 # ---- pg_terminate_backend of the workers' connections, repeatedly --------------------------
-mkdocs "$T/tb" 12
+# The issue's fault is every 2 s for 60 s; scaled here to every TB_EVERY s for TB_SECONDS s
+# (QUIRE_PG_TB_EVERY=2 QUIRE_PG_TB_SECONDS=60 runs it in full), with enough documents (held
+# 500 ms each before their commit) that the workers are busy for the whole window.
+TB_EVERY=${QUIRE_PG_TB_EVERY:-1}
+TB_SECONDS=${QUIRE_PG_TB_SECONDS:-20}
+TB_DOCS=$((TB_SECONDS * 6))
+mkdocs "$T/tb" $TB_DOCS
 "$Q" enqueue --db "$PGURL" -q -c tb "$T/tb"
 PIDS=
 for w in 1 2; do
-    QUIRE_WORKER_HOLD_MS=200 "$Q" worker --db "$PGURL" --drain --lease 3 --poll 0.1 2> "$T/tb.w$w" &
+    QUIRE_WORKER_HOLD_MS=500 "$Q" worker --db "$PGURL" --drain --lease 3 --poll 0.1 2> "$T/tb.w$w" &
     PIDS="$PIDS $!"
 done
-killed=0; n=0
-while [ $n -lt 12 ] && [ "$(pg_q "SELECT count(*) FROM jobs WHERE collection = 'tb' AND state <> 'done'")" != 0 ]; do
+killed=0; rounds=0; hit=0; left_at_end=
+t_end=$(( $(date +%s) + TB_SECONDS ))
+while [ "$(date +%s)" -lt $t_end ]; do
     k=$(pg_q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'quire-%'")
-    killed=$((killed + k)); n=$((n + 1)); sleep 0.5
+    killed=$((killed + k)); rounds=$((rounds + 1)); [ "$k" -gt 0 ] && hit=$((hit + 1))
+    sleep "$TB_EVERY"
 done
+left_at_end=$(pg_q "SELECT count(*) FROM jobs WHERE collection = 'tb' AND state <> 'done'")
 trc=0; for p in $PIDS; do wait "$p" || trc=1; done; PIDS=
-check "pg_terminate_backend every 0.5 s ($killed connections ended): workers exit 0" [ $trc -eq 0 -a $killed -gt 0 ]
-check "pg_terminate_backend: every job done once, no duplicate documents" [ "$(invariants tb 12)" = t ]
+echo "pg_terminate_backend: $rounds rounds every $TB_EVERY s for $TB_SECONDS s, $hit of them ended connections ($killed in all); $left_at_end of $TB_DOCS jobs still open when the killing stopped"
+check "pg_terminate_backend every $TB_EVERY s for $TB_SECONDS s ($killed connections ended in $hit of $rounds rounds): workers exit 0" \
+    [ $trc -eq 0 -a $hit -ge $((rounds / 2)) ]
+check "pg_terminate_backend: the workers were still busy when the killing stopped (the whole window was under fault)" \
+    [ "$left_at_end" -gt 0 ]
+check "pg_terminate_backend: every job done once, no duplicate documents" [ "$(invariants tb $TB_DOCS)" = t ]
 
 # ---- SIGTERM: finish the job in hand, then exit 0 ------------------------------------------
 mkdocs "$T/st" 3

@@ -31,10 +31,10 @@ floor = float(sys.argv[3])
 print(f"{what} {s[what]:.4f} (floor {floor})")
 sys.exit(0 if s[what] >= floor else 1)
 EOF
-check "pooled adjacency F1 >= 0.90" python3 "$T/floor.py" "$T/score.json" f1 0.90
-check "mean per-document F1 >= 0.90" python3 "$T/floor.py" "$T/score.json" macro_f1 0.90
-check "pooled precision >= 0.89" python3 "$T/floor.py" "$T/score.json" precision 0.89
-check "pooled recall >= 0.89" python3 "$T/floor.py" "$T/score.json" recall 0.89
+check "pooled adjacency F1 >= 0.93" python3 "$T/floor.py" "$T/score.json" f1 0.93
+check "mean per-document F1 >= 0.94" python3 "$T/floor.py" "$T/score.json" macro_f1 0.94
+check "pooled precision >= 0.94" python3 "$T/floor.py" "$T/score.json" precision 0.94
+check "pooled recall >= 0.92" python3 "$T/floor.py" "$T/score.json" recall 0.92
 check "every document has a table" python3 "$T/floor.py" "$T/score.json" no-empty
 
 # eu-004 p. 6 (Table 6.5): "Change in recent years **" spans the "% points" and
