@@ -4,6 +4,8 @@
 #   make test-build           the suite on one build only
 #   make SANITIZE=address,undefined test-build   (builds into build/san-...)
 #   make check-arm64          cross-build the core for aarch64, run core tests in qemu
+#   make check-arm64-full     the whole pipeline (MuPDF, Tesseract, server) for aarch64 against
+#                             a Debian arm64 sysroot, under qemu, compared with x86_64 (minutes)
 #   make fuzz / fuzz-regress  libFuzzer targets in fuzz/ (clang; see docs/fuzzing.md)
 #   make bench                build benchmarks (see bench/)
 #   make lint                 checksrc-style bans
@@ -293,6 +295,27 @@ check-arm64: models
 	  { echo "check-arm64: quire info under qemu does not report aarch64 + neon" >&2; exit 1; }
 	QUIRE_BUILD=build/arm64 QUIRE_RUNNER="$(ARM64_QEMU)" QUIRE_CORE_ONLY=1 \
 	  QUIRE_GOLDEN_MAX_TOKENS=128 QUIRE_LOWP_MAX_TOKENS=16 QUIRE_GOLDEN_KERNELS="$(ARM64_GOLDEN_KERNELS)" sh tests/run.sh
+
+# The whole pipeline (conversion with MuPDF, OCR with Tesseract, server, store) for aarch64:
+# linked dynamically against an arm64 sysroot of Debian packages (tests/tools/arm64_sysroot.sh,
+# list in .ci/setup --arm64-sysroot) and run under qemu-aarch64 -L SYSROOT; tests/arm64_full.sh
+# compares a sample of its outputs with the x86_64 build's (build/quire) and runs the CLI
+# groups it names with the emulated binary. Without PostgreSQL (WITH_PG=0: no libpq in the sysroot).
+ARM64_SYSROOT ?= build/arm64-sysroot
+ARM64_SYSROOT_ABS = $(abspath $(ARM64_SYSROOT))
+ARM64_FULL_PC = env -u PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR=$(ARM64_SYSROOT_ABS) \
+  PKG_CONFIG_LIBDIR=$(ARM64_SYSROOT_ABS)/usr/lib/aarch64-linux-gnu/pkgconfig:$(ARM64_SYSROOT_ABS)/usr/share/pkgconfig pkg-config
+.PHONY: check-arm64-full arm64-full
+arm64-full:
+	@command -v $(ARM64_CC) >/dev/null && command -v $(ARM64_QEMU) >/dev/null || \
+	  { echo "check-arm64-full: need $(ARM64_CC) and $(ARM64_QEMU) (run .ci/setup)" >&2; exit 1; }
+	sh tests/tools/arm64_sysroot.sh $(ARM64_SYSROOT)
+	$(MAKE) BUILD=build/arm64-full CC="$(ARM64_CC) --sysroot=$(ARM64_SYSROOT_ABS)" AR=aarch64-linux-gnu-ar \
+	  SANITIZE= WITH_PG=0 PKG_CONFIG="$(ARM64_FULL_PC)" \
+	  LDFLAGS="-Wl,-rpath-link,$(ARM64_SYSROOT_ABS)/lib/aarch64-linux-gnu:$(ARM64_SYSROOT_ABS)/usr/lib/aarch64-linux-gnu" \
+	  build/arm64-full/quire
+check-arm64-full: arm64-full all
+	ARM64_BUILD=build/arm64-full ARM64_SYSROOT=$(ARM64_SYSROOT) ARM64_QEMU=$(ARM64_QEMU) sh tests/arm64_full.sh
 
 # ---- fuzzing (docs/fuzzing.md) -------------------------------------------------
 # libFuzzer targets fuzz/fuzz_<name>.c, linked with clang -fsanitize=fuzzer,address,undefined

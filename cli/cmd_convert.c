@@ -31,6 +31,10 @@ static const cli_opt opts[] = {
                               "stdout, or a directory (mirrors each input root)"},
     {"format", 'f', 1, "md|json|txt|gamebook", "output format (default md; gamebook: numbered "
                                                "sections, choices, combat as JSON)"},
+    {"strategy", 0, 1, "fast|ocr_only|hi_res|auto",
+     "fast: text layer only; ocr_only: OCR every page; hi_res: text layer, OCR of image "
+     "regions and of pages without text (+ VLM when a backend is configured); auto: per "
+     "page, text layer or OCR (default)"},
     {"ocr", 0, 1, "auto|always|never", "OCR pages without a usable text layer (default auto)"},
     {"dpi", 0, 1, "N", "OCR rendering resolution (default 300; images: their own)"},
     {"lang", 'l', 1, "LANGS", "Tesseract languages, e.g. eng or deu+eng (default eng)"},
@@ -98,8 +102,14 @@ static int on_opt(int idx, const char *val, void *user)
         a->format_set = 1;
         return pick(name, val, formats, &a->format);
     }
-    else if (strcmp(name, "ocr") == 0)
+    else if (strcmp(name, "strategy") == 0) {
+        static const char *const st[] = {"auto", "fast", "ocr_only", "hi_res", NULL};
+        a->strategy_set = 1;
+        return pick(name, val, st, &a->strategy);
+    } else if (strcmp(name, "ocr") == 0) {
+        a->ocr_set = 1;
         return pick(name, val, modes, &a->ocr);
+    }
     else if (strcmp(name, "dpi") == 0)
         return cli_int("convert", name, val, 50, 1200, &a->dpi) ? EXIT_USAGE : 0;
     else if (strcmp(name, "lang") == 0)
@@ -153,6 +163,7 @@ static int on_opt(int idx, const char *val, void *user)
         a->quiet = 1;
     else if (strcmp(name, "vlm") == 0) {
         static const char *const vm[] = {"never", "auto", "always", "tables", "formulas", NULL};
+        a->vlm_set = 1;
         return pick(name, val, vm, &a->vlm);
     } else if (strcmp(name, "config") == 0)
         a->config = val;
@@ -496,6 +507,7 @@ static void run_job(conv_batch *b, conv_job *j)
     p.max_pages = (int)a->max_pages;
     p.timeout_s = a->timeout_s;
     p.vlm = a->vlm;
+    p.strategy = a->strategy;
     p.images = conv_images_mode(a, j->out);
     p.image_dpi = (int)a->image_dpi;
     char stem[256];
@@ -512,6 +524,9 @@ static void run_job(conv_batch *b, conv_job *j)
     if (st != QUIRE_OK)
         copy_err(j->error, sizeof(j->error), err.msg[0] ? err.msg : quire_status_str(st));
     quire_convert_result *r = j->res;
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        j->peak_rss_kb = ru.ru_maxrss;
     for (int i = 0; r && i < r->n_reports; i++) {
         j->n_empty += page_is_empty(&r->reports[i]);
         j->n_suspect += page_is_suspect(&r->reports[i]);
@@ -603,10 +618,41 @@ static json_t *page_json(const quire_page_report *r, const char *vlm)
     json_object_set_new(o, "osd_conf", r->osd_conf >= 0 ? json_real(r->osd_conf) : json_null());
     json_object_set_new(o, "skew", json_real(r->skew));
     json_object_set_new(o, "quality", page_is_suspect(r) ? json_string(r->quality) : json_null());
+    json_object_set_new(o, "regions_ocr", json_integer(r->regions_ocr));
+    json_object_set_new(o, "rss_kb", r->rss_kb >= 0 ? json_integer(r->rss_kb) : json_null());
     return o;
 }
 
-static json_t *doc_json(const conv_job *j)
+/* Per-document timing: pages per minute and the page times' mean / median / max (ms). */
+static int cmp_dbl(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static void doc_timing(json_t *o, const quire_convert_result *r)
+{
+    int n = 0;
+    double *ms = r && r->n_reports ? qr_malloc((size_t)r->n_reports * sizeof(double)) : NULL;
+    for (int i = 0; ms && i < r->n_reports; i++)
+        if (r->reports[i].method != QUIRE_METHOD_FAILED)
+            ms[n++] = r->reports[i].ms;
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += ms[i];
+    if (n)
+        qsort(ms, (size_t)n, sizeof(double), cmp_dbl);
+    json_object_set_new(o, "pages_per_min",
+                        r && r->ms > 0 ? json_real(60000.0 * n / r->ms) : json_null());
+    json_object_set_new(o, "page_ms_mean", n ? json_real(sum / n) : json_null());
+    json_object_set_new(o, "page_ms_median",
+                        n ? json_real(n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2)
+                          : json_null());
+    json_object_set_new(o, "page_ms_max", n ? json_real(ms[n - 1]) : json_null());
+    qr_free(ms);
+}
+
+static json_t *doc_json(const conv_job *j, const conv_args *a)
 {
     json_t *o = json_object(), *pages = json_array(), *warn = json_array();
     const quire_convert_result *r = j->res;
@@ -616,6 +662,9 @@ static json_t *doc_json(const conv_job *j)
     json_object_set_new(o, "error", j->error[0] ? json_string(j->error) : json_null());
     json_object_set_new(o, "n_pages", r ? json_integer(r->n_pages) : json_null());
     json_object_set_new(o, "ms", r ? json_real(r->ms) : json_null());
+    json_object_set_new(o, "strategy", json_string(conv_strategy_names[a->strategy % 4]));
+    doc_timing(o, r);
+    json_object_set_new(o, "peak_rss_kb", r ? json_integer(j->peak_rss_kb) : json_null());
     for (int i = 0; r && i < r->n_reports; i++)
         json_array_append_new(pages, page_json(&r->reports[i], r->page_vlm ? r->page_vlm[i] : NULL));
     if (r && r->warning[0])
@@ -655,7 +704,7 @@ static int write_report(const conv_batch *b, double secs)
         n_state[j->state]++;
         empty_pages += j->n_empty;
         suspect_pages += j->n_suspect;
-        json_array_append_new(docs, doc_json(j));
+        json_array_append_new(docs, doc_json(j, b->a));
         for (int k = 0; j->res && k < j->res->n_reports; k++) {
             pages++;
             failed_pages += j->res->reports[k].method == QUIRE_METHOD_FAILED;
@@ -675,9 +724,13 @@ static int write_report(const conv_batch *b, double secs)
     json_object_set_new(t, "pages_garbage", json_integer(suspect_pages));
     json_object_set_new(t, "seconds", json_real(secs));
     json_object_set_new(t, "pages_per_s", json_real(secs > 0 ? (pages - failed_pages) / secs : 0));
+    json_object_set_new(t, "pages_per_min", json_real(secs > 0 ? 60.0 * (pages - failed_pages) / secs : 0));
+    json_object_set_new(t, "cpu_seconds", json_real((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                                                   (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6));
     json_object_set_new(t, "peak_rss_kb", json_integer(ru.ru_maxrss));
     json_object_set_new(t, "workers", json_integer(b->a->jobs));
     json_object_set_new(root, "report_version", json_integer(1));
+    json_object_set_new(root, "strategy", json_string(conv_strategy_names[b->a->strategy % 4]));
     json_object_set_new(root, "documents", docs);
     json_object_set_new(root, "totals", t);
     char *s = json_dumps(root, JSON_INDENT(1));
@@ -767,9 +820,56 @@ static void free_batch(conv_batch *b)
     pthread_mutex_destroy(&b->mu);
 }
 
+const char *const conv_strategy_names[] = {"auto", "fast", "ocr_only", "hi_res"};
+
+/* --strategy onto --ocr / --vlm (include/quire.h, enum quire_strategy); an option that
+ * contradicts it is a usage error naming both. */
+static int apply_strategy(conv_args *a)
+{
+    static const char *const modes[] = {"auto", "always", "never"};
+    static const char *const vm[] = {"never", "auto", "always", "tables", "formulas"};
+    static const char *const why[] = {
+        "", "reads the text layer only (--ocr never, no VLM)",
+        "OCRs every page with Tesseract (--ocr always, no VLM)",
+        "keeps the text layer where it is usable and OCRs the other pages and the image "
+        "regions (--ocr auto)"};
+    static const int implied_ocr[] = {0, QUIRE_OCR_NEVER, QUIRE_OCR_ALWAYS, QUIRE_OCR_AUTO};
+    int s = a->strategy;
+    if (s == QUIRE_STRATEGY_AUTO)
+        return 0;
+    char what[32] = "";
+    if (a->ocr_set && a->ocr != implied_ocr[s])
+        snprintf(what, sizeof(what), "--ocr %s", modes[a->ocr % 3]);
+    else if (s != QUIRE_STRATEGY_HI_RES && a->vlm_set && a->vlm != QUIRE_VLM_NEVER)
+        snprintf(what, sizeof(what), "--vlm %s", vm[a->vlm % 5]);
+    if (what[0]) {
+        fprintf(stderr, "quire convert: --strategy %s contradicts %s: %s %s\n",
+                conv_strategy_names[s], what, conv_strategy_names[s], why[s]);
+        return EXIT_USAGE;
+    }
+    a->ocr = implied_ocr[s];
+    if (a->strategy == QUIRE_STRATEGY_HI_RES && !a->vlm_set) {
+        /* VLM regions when a backend is configured; none (or no config): Tesseract only */
+        quire_error err = {0};
+        quire_config *cfg = NULL;
+        if (quire_config_load(a->config, &cfg, &err) != QUIRE_OK) {
+            if (a->config) {
+                fprintf(stderr, "quire convert: %s\n", err.msg);
+                return EXIT_USAGE;
+            }
+        } else if (quire_config_n_backends(cfg) > 0)
+            a->vlm = QUIRE_VLM_AUTO;
+        quire_config_free(cfg);
+    }
+    return 0;
+}
+
 static int start(conv_batch *b, const char **pos, int n_pos)
 {
-    int rc = conv_collect(b, pos, n_pos);
+    int rc = apply_strategy(b->a);
+    if (rc)
+        return rc;
+    rc = conv_collect(b, pos, n_pos);
     if (rc)
         return rc;
     if (b->n_jobs == 0) {

@@ -18,6 +18,7 @@ typedef struct conv_args {
     const char *pages;
     const char *report;
     int format, format_set, ocr, force, quiet, page_markers, allow_empty;
+    int strategy, strategy_set, ocr_set, vlm_set; /* enum quire_strategy; options given */
     int tables; /* enum quire_tables */
     int images; /* enum quire_images; -1 = default (refs for file outputs, none for stdout) */
     long dpi, max_pages, jobs, image_dpi;
@@ -41,6 +42,7 @@ typedef struct conv_job {
     char error[256];
     quire_convert_result *res; /* kept for the report; output freed once written */
     int pages_live;             /* pages finished so far while converting (progress) */
+    long peak_rss_kb;           /* the process's peak resident memory when it finished */
 } conv_job;
 
 typedef struct conv_batch {
@@ -84,6 +86,8 @@ int conv_sha256_file(const char *path, char out[65]);
 int conv_write_atomic(const char *path, const char *data, size_t len, char *err, size_t cap);
 /* The --images mode that applies to an output (out NULL = stdout). */
 int conv_images_mode(const conv_args *a, const char *out);
+/* "auto", "fast", "ocr_only", "hi_res" (enum quire_strategy) */
+extern const char *const conv_strategy_names[];
 extern volatile int conv_stop; /* SIGINT/SIGTERM */
 
 #endif

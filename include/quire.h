@@ -335,6 +335,19 @@ enum quire_format {
  * reads) = always a GitHub pipe table, a spanning cell's text in its first column;
  * auto (the CLI's default) = a pipe table, or an HTML <table> with colspan/rowspan when
  * a cell spans (what a pipe table cannot say); html = always HTML. */
+/* Conversion strategies (`quire convert --strategy`, README "Strategies"): auto (0, the
+ * default) = per page, the text layer when usable, else OCR (quire_convert_params.ocr,
+ * .vlm as given); fast = the text layer only (ocr must not be always, vlm must be never:
+ * QUIRE_INVALID_ARG otherwise); ocr_only = Tesseract on every page (ocr must not be never,
+ * vlm never); hi_res = auto, plus OCR of the image regions of text-layer pages (text drawn
+ * in a picture: diagrams, scanned inserts) and, on a converter with VLM backends, vlm auto
+ * when vlm is never (ocr must not be never). Layout and table structure run in all. */
+enum quire_strategy {
+    QUIRE_STRATEGY_AUTO = 0,
+    QUIRE_STRATEGY_FAST = 1,
+    QUIRE_STRATEGY_OCR_ONLY = 2,
+    QUIRE_STRATEGY_HI_RES = 3
+};
 enum quire_tables { QUIRE_TABLES_GFM = 0, QUIRE_TABLES_AUTO = 1, QUIRE_TABLES_HTML = 2 };
 /* Figures (embedded images above the size threshold, vector drawings with a "Figure N"
  * caption; README "Figures"): none (0, the library default) = no PNG is made, Markdown
@@ -380,6 +393,7 @@ typedef struct quire_convert_params {
     const char *name;   /* the document's name in the output (JSON "document") and the
                            default figure prefix, e.g. an uploaded file's name when path
                            is a temporary copy; NULL = path */
+    int strategy;       /* enum quire_strategy (0 = auto) */
 } quire_convert_params;
 
 QUIRE_API quire_convert_params quire_convert_default_params(void);
@@ -413,6 +427,10 @@ typedef struct quire_page_report {
                           is likely garbage: "text layer: 45% unusable characters ...",
                           "OCR mean confidence 31 (< 45)" (a warning: exit 3 in the CLI
                           unless --allow-empty) */
+    int regions_ocr;   /* hi_res: image regions of a text-layer page whose OCR'd text was
+                          added to the page (0 otherwise) */
+    long rss_kb;       /* resident memory of the process when the page finished (KiB,
+                          /proc/self/statm); -1 when unknown */
 } quire_page_report;
 
 typedef struct quire_convert_result {

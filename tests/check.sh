@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# tests/check.sh — `make test`: the whole suite in five stages (normal build,
-# ASan+UBSan, aarch64 under qemu, TSan on the threaded parts, libFuzzer targets for
+# tests/check.sh — `make test`: the whole suite in six stages (normal build,
+# ASan+UBSan, aarch64 core under qemu, the whole aarch64 pipeline (conversion, OCR,
+# server) against a Debian arm64 sysroot under qemu on a corpus sample (check-arm64-full),
+# TSan on the threaded parts, libFuzzer targets for
 # FUZZ_SECONDS each, default 60), each printing "N passed, N failed"; the last line is
 # the grand total. Exits non-zero if any stage failed or did not run.
 set -uo pipefail
@@ -87,6 +89,7 @@ fuzz_suite() {
 stage native $MAKE $JOBS test-build
 stage asan-ubsan $MAKE $JOBS SANITIZE=address,undefined test-build
 stage arm64-qemu $MAKE $JOBS check-arm64
+stage arm64-full $MAKE $JOBS check-arm64-full
 stage tsan tsan_suite
 stage fuzz fuzz_suite
 echo "$total_pass passed, $total_fail failed"

@@ -21,6 +21,7 @@ source tree's build/ (python/../build); the system's libquire.so.0.
 """
 import ctypes
 import ctypes.util
+import json
 import os
 import threading
 
@@ -71,6 +72,8 @@ class _EmbedderParams(ctypes.Structure):
 
 class _ConverterParams(ctypes.Structure):
     _fields_ = [("n_threads", ctypes.c_int), ("lang", ctypes.c_char_p),
+                ("config", ctypes.c_void_p), ("vlm_cache_dir", ctypes.c_char_p),
+                ("vlm_log", ctypes.c_void_p), ("vlm_log_user", ctypes.c_void_p),
                 ("_pad", ctypes.c_char * 512)]
 
 
@@ -82,7 +85,8 @@ class _ConvertParams(ctypes.Structure):
                 ("pages", ctypes.c_char_p), ("max_pages", ctypes.c_int),
                 ("timeout_s", ctypes.c_double), ("abort_flag", ctypes.c_void_p),
                 ("progress", ctypes.c_void_p), ("progress_user_data", ctypes.c_void_p),
-                ("page_markers", ctypes.c_int), ("_pad", ctypes.c_char * 512)]
+                ("page_markers", ctypes.c_int), ("tables", ctypes.c_int),
+                ("vlm", ctypes.c_int), ("_pad", ctypes.c_char * 512)]
 
 
 class _PageReport(ctypes.Structure):
@@ -98,7 +102,8 @@ class _ConvertResult(ctypes.Structure):
     _fields_ = [("output", ctypes.c_void_p), ("output_len", ctypes.c_size_t),
                 ("n_pages", ctypes.c_int), ("n_reports", ctypes.c_int),
                 ("reports", ctypes.POINTER(_PageReport)), ("n_failed", ctypes.c_int),
-                ("ms", ctypes.c_double), ("warning", ctypes.c_char * 160)]
+                ("ms", ctypes.c_double), ("warning", ctypes.c_char * 160),
+                ("page_vlm", ctypes.POINTER(ctypes.c_char_p))]
 
 
 class _CollectionParams(ctypes.Structure):
@@ -186,6 +191,9 @@ _convert_file = _fn("quire_convert_file", ctypes.c_int, _P, ctypes.c_char_p,
                     ctypes.POINTER(_ConvertParams), ctypes.POINTER(ctypes.POINTER(_ConvertResult)),
                     _E)
 _convert_result_free = _fn("quire_convert_result_free", None, ctypes.POINTER(_ConvertResult))
+_config_load = _fn("quire_config_load", ctypes.c_int, ctypes.c_char_p,
+                   ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_Error))
+_config_free = _fn("quire_config_free", None, ctypes.c_void_p)
 _store_open = _fn("quire_store_open", ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
                   ctypes.POINTER(_P), _E)
 _store_close = _fn("quire_store_close", None, _P)
@@ -380,31 +388,43 @@ class QuireEmbeddings:
 
 _FORMATS = {"md": 0, "markdown": 0, "json": 1, "txt": 2, "text": 2}
 _OCR = {"auto": 0, "always": 1, "never": 2}
-_METHODS = {0: "text", 1: "ocr", 2: "failed"}
+_METHODS = {0: "text", 1: "ocr", 2: "failed", 3: "vlm"}
+_VLM = {"never": 0, "auto": 1, "always": 2, "tables": 3, "formulas": 4}
 
 
 class _Converter:
-    def __init__(self, threads=1, lang=None):
-        p = _ConverterParams(n_threads=threads, lang=_b(lang))
+    def __init__(self, threads=1, lang=None, config=None, vlm_cache=None):
         self._h = _P()
+        self._cfg = ctypes.c_void_p()
         err = _Error()
+        if config is not None:  # a quire.toml path; the C API reads and checks it
+            _check(_config_load(_b(os.fspath(config)), ctypes.byref(self._cfg),
+                                ctypes.byref(err)), err)
+        self._cache = _b(None if vlm_cache is None else os.fspath(vlm_cache))
+        p = _ConverterParams(n_threads=threads, lang=_b(lang), config=self._cfg,
+                             vlm_cache_dir=self._cache)
         _check(_converter_new(ctypes.byref(p), ctypes.byref(self._h), ctypes.byref(err)), err)
 
     def __del__(self):
         if getattr(self, "_h", None):
             _converter_free(self._h)
             self._h = None
+        if getattr(self, "_cfg", None):
+            _config_free(self._cfg)
+            self._cfg = None
 
 
 _converters = {}
 _conv_lock = threading.Lock()
 
 
-def _converter(threads, lang):
+def _converter(threads, lang, config=None, vlm_cache=None):
+    key = (threads, lang, None if config is None else os.fspath(config),
+           None if vlm_cache is None else os.fspath(vlm_cache))
     with _conv_lock:
-        c = _converters.get((threads, lang))
+        c = _converters.get(key)
         if c is None:
-            c = _converters[(threads, lang)] = _Converter(threads, lang)
+            c = _converters[key] = _Converter(threads, lang, config, vlm_cache)
         return c
 
 
@@ -418,14 +438,20 @@ def _params_convert(format, ocr, pages, dpi, page_markers=0):
 
 
 def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads=1,
-            report=False):
+            report=False, config=None, vlm="never", vlm_cache=None):
     """Convert a PDF or page image. Returns the document as a str (format md|json|txt), or
     (text, pages) with report=True, pages being one dict per page (page, method, reason,
     ms, chars, conf, error, text_rotation, osd_conf, skew, quality: None or why the text
-    looks like garbage). A document that cannot be opened raises QuireError; when
-    some pages fail, the error carries the other pages in .partial (and .pages)."""
-    conv = _converter(threads, lang)
+    looks like garbage; vlm: None or the page's VLM provenance as a dict). A document that
+    cannot be opened raises QuireError; when some pages fail, the error carries the other
+    pages in .partial (and .pages). config: a quire.toml path (VLM backends, as
+    `quire convert --config`); vlm: never|auto|always|tables|formulas (as --vlm);
+    vlm_cache: a directory for cached answers (as --vlm-cache)."""
+    if vlm not in _VLM:
+        raise ValueError("vlm must be one of never, auto, always, tables, formulas")
+    conv = _converter(threads, lang, config, vlm_cache)
     p = _params_convert(format, ocr, pages, dpi)
+    p.vlm = _VLM[vlm]
     res = ctypes.POINTER(_ConvertResult)()
     err = _Error()
     st = _convert_file(conv._h, _b(os.fspath(path)), ctypes.byref(p), ctypes.byref(res),
@@ -442,7 +468,9 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
                         "error": x.error.decode() or None,
                         "text_rotation": x.text_rotation,
                         "osd_conf": None if x.osd_conf < 0 else x.osd_conf,
-                        "skew": x.skew, "quality": x.quality.decode() or None})
+                        "skew": x.skew, "quality": x.quality.decode() or None,
+                        "vlm": json.loads(r.page_vlm[i]) if r.page_vlm and r.page_vlm[i]
+                        else None})
         _convert_result_free(res)
     if st != 0:
         e = QuireError(st, err.msg.decode("utf-8", "replace"))

@@ -646,6 +646,48 @@ static quire_status run_doc(quire_converter *conv, qr_cv_doc *doc, const quire_c
     return doc_status(doc->path, res, stop_reason, p->timeout_s, err);
 }
 
+/* Map the strategy onto the OCR / VLM modes (include/quire.h, enum quire_strategy);
+ * a combination it contradicts is refused. *regions = 1: OCR image regions (hi_res). */
+static quire_status apply_strategy(const quire_converter *conv, const char *path,
+                                   quire_convert_params *p, int *regions, quire_error *err)
+{
+    static const char *const ocr_names[] = {"auto", "always", "never"};
+    const char *ocr = p->ocr >= 0 && p->ocr <= 2 ? ocr_names[p->ocr] : "?";
+    *regions = 0;
+    switch (p->strategy) {
+    case QUIRE_STRATEGY_AUTO:
+        return QUIRE_OK;
+    case QUIRE_STRATEGY_FAST:
+        if (p->ocr == QUIRE_OCR_ALWAYS || p->vlm != QUIRE_VLM_NEVER)
+            return qr_err(err, QUIRE_INVALID_ARG, "%s: strategy fast reads the text layer "
+                          "only: it contradicts %s", path,
+                          p->vlm != QUIRE_VLM_NEVER ? "a VLM mode other than never"
+                                                    : "ocr always");
+        p->ocr = QUIRE_OCR_NEVER;
+        return QUIRE_OK;
+    case QUIRE_STRATEGY_OCR_ONLY:
+        if (p->ocr == QUIRE_OCR_NEVER || p->vlm != QUIRE_VLM_NEVER)
+            return qr_err(err, QUIRE_INVALID_ARG, "%s: strategy ocr_only OCRs every page "
+                          "with Tesseract: it contradicts %s", path,
+                          p->vlm != QUIRE_VLM_NEVER ? "a VLM mode other than never"
+                                                    : "ocr never");
+        p->ocr = QUIRE_OCR_ALWAYS;
+        return QUIRE_OK;
+    case QUIRE_STRATEGY_HI_RES:
+        if (p->ocr == QUIRE_OCR_NEVER)
+            return qr_err(err, QUIRE_INVALID_ARG, "%s: strategy hi_res OCRs image regions "
+                          "and pages without a usable text layer: it contradicts ocr %s",
+                          path, ocr);
+        if (conv->vlm && p->vlm == QUIRE_VLM_NEVER)
+            p->vlm = QUIRE_VLM_AUTO;
+        *regions = 1;
+        return QUIRE_OK;
+    default:
+        return qr_err(err, QUIRE_INVALID_ARG, "%s: strategy %d is not one of enum "
+                      "quire_strategy", path, p->strategy);
+    }
+}
+
 quire_status quire_convert_file(quire_converter *conv, const char *path,
                                 const quire_convert_params *params, quire_convert_result **out,
                                 quire_error *err)
@@ -657,7 +699,11 @@ quire_status quire_convert_file(quire_converter *conv, const char *path,
     *out = NULL;
     if (!conv || !path)
         return qr_err(err, QUIRE_INVALID_ARG, "quire_convert_file: no converter or path");
-    quire_status st = open_doc(path, &pdf, &n_pages, err);
+    int regions = 0;
+    quire_status st = apply_strategy(conv, path, &p, &regions, err);
+    if (st != QUIRE_OK)
+        return st;
+    st = open_doc(path, &pdf, &n_pages, err);
     if (st == QUIRE_OK)
         st = qr_cv_page_list(p.pages, n_pages, p.max_pages, &list, &n_list, err);
     if (st == QUIRE_OK && n_list == 0)
@@ -687,6 +733,7 @@ quire_status quire_convert_file(quire_converter *conv, const char *path,
     res->metadata = meta;
     doc->spare = pdf;
     doc->ocr_mode = p.ocr;
+    doc->regions = regions;
     doc->dpi = p.dpi;
     st = qr_cv_vlm_doc_init(doc, conv->vlm, p.vlm, conv->vlm_dpi, conv->vlm_min_conf,
                             conv->vlm_log, conv->vlm_log_user, err);

@@ -38,6 +38,7 @@ typedef struct qr_cv_task {
 struct qr_cv_doc {
     char *path;
     int ocr_mode;            /* enum quire_ocr_mode */
+    int regions;             /* hi_res: OCR the image regions of text-layer pages */
     int dpi;                 /* 0 = module default */
     const char *lang;
     int n_tasks;
