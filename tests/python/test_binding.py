@@ -1,7 +1,8 @@
 """tests/python/test_binding.py — the Python binding (python/quire) against the real
 library: struct layouts = the C compiler's, embed bit-identical to `quire embed`,
 convert/ingest/search equal to the CLI, errors as QuireError, LangChain-shaped embeddings,
-4 threads x 4,000 embeds, RSS flat from the 1,000th to the 10,000th of a
+4 threads x 4,000 embeds, the GIL released during a long call (fails with ctypes.PyDLL),
+RSS flat from the 1,000th to the 10,000th of a
 measured 10,000 (after 6,000 to warm up). Prints PASS/FAIL lines (tests/run.sh counts them).
 Env: QUIRE_BIN (the CLI), QUIRE_LIBRARY (libquire.so), T (scratch dir), LAYOUT (the
 output of the offsetof program), MINILM (a model folder, optional)."""
@@ -200,6 +201,45 @@ check("10,000 embeds from 4 threads: RSS at 1,000 = %d kB, at 10,000 = %d kB (%+
       "10%%; after warm-up %d kB, %d embedders)" % (at_1k, at_10k, (at_10k - at_1k) * 100.0 / at_1k,
                                                    warm, len(m._all)),
       at_10k <= at_1k * 1.10, (at_1k, at_10k))
+
+# --- the GIL is released during a long call ----------------------------------------------
+# A pure-Python thread stamps the clock every millisecond while another thread is inside
+# one long embed call. With the GIL held for the call, the stamps would stop for the
+# whole call (one gap as long as the call); released, they keep coming. The batch grows
+# until one call takes at least 0.4 s, so the gap to compare against is long.
+import time
+batch = texts * 4
+while True:
+    t0 = time.monotonic()
+    m.embed(batch)
+    call_s = time.monotonic() - t0
+    if call_s >= 0.4 or len(batch) >= 1 << 16:
+        break
+    batch = batch * 2
+stamps = []
+done = threading.Event()
+
+
+def ticker():
+    while not done.is_set():
+        stamps.append(time.monotonic())
+        time.sleep(0.001)
+
+
+tk = threading.Thread(target=ticker)
+tk.start()
+time.sleep(0.05)
+c0 = time.monotonic()
+m.embed(batch)
+c1 = time.monotonic()
+done.set()
+tk.join()
+inside = [s for s in stamps if c0 <= s <= c1]
+edges = [c0] + inside + [c1]
+gap = max(b - a for a, b in zip(edges, edges[1:]))
+check("GIL released during embed: %d clock stamps from another thread during a %.2f s call, "
+      "longest gap %.3f s (must be under half the call)" % (len(inside), c1 - c0, gap),
+      (c1 - c0) >= 0.2 and gap < (c1 - c0) / 2, (len(inside), c1 - c0, gap))
 m.close()
 try:
     m.embed("after close")
