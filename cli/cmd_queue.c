@@ -139,7 +139,8 @@ static int walk(path_list *l, const char *dir)
             rc = push(l, path);
     }
     closedir(d);
-    qsort(l->p + first, (size_t)(l->n - first), sizeof(char *), cmp_str);
+    if (l->n > first) /* an empty directory: l->p may still be NULL */
+        qsort(l->p + first, (size_t)(l->n - first), sizeof(char *), cmp_str);
     return rc;
 }
 
