@@ -373,12 +373,9 @@ static int cmp_word_x(const void *a, const void *b)
     return (wa->bbox.x0 > wb->bbox.x0) - (wa->bbox.x0 < wb->bbox.x0);
 }
 
-int qr_layout_mono_word(const qr_word *w)
+/* True when the word's font name, lower-cased, contains one of NAMES. */
+int qr_layout_font_has(const qr_word *w, const char *const *names, size_t n_names)
 {
-    static const char *const names[] = {"mono", "courier", "consol", "menlo", "cmtt",
-                                        "sftt", "lmtt", "typewriter", "inconsolata"};
-    if (w->flags & QR_FONT_MONO)
-        return 1;
     if (!w->font || !*w->font)
         return 0;
     char low[64];
@@ -386,10 +383,19 @@ int qr_layout_mono_word(const qr_word *w)
     for (; w->font[n] && n < sizeof(low) - 1; n++)
         low[n] = (char)((w->font[n] >= 'A' && w->font[n] <= 'Z') ? w->font[n] + 32 : w->font[n]);
     low[n] = '\0';
-    for (size_t i = 0; i < QR_ARRAY_LEN(names); i++)
+    for (size_t i = 0; i < n_names; i++)
         if (strstr(low, names[i]))
             return 1;
     return 0;
+}
+
+int qr_layout_mono_word(const qr_word *w)
+{
+    static const char *const names[] = {"mono", "courier", "consol", "menlo", "cmtt",
+                                        "sftt", "lmtt", "typewriter", "inconsolata"};
+    if (w->flags & QR_FONT_MONO)
+        return 1;
+    return qr_layout_font_has(w, names, QR_ARRAY_LEN(names));
 }
 
 /* Dominant size, weight and monospace share, by characters. */

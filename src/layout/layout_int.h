@@ -55,6 +55,8 @@ typedef struct qr_lrow {
 
 /* Is the word set in a monospace (typewriter) font? (layout.c) */
 int qr_layout_mono_word(const qr_word *w);
+/* True when the word's font name, lower-cased, contains one of NAMES. */
+int qr_layout_font_has(const qr_word *w, const char *const *names, size_t n_names);
 
 /* Heading key of an emitted heading, used to assign levels at the end. */
 typedef struct qr_hkey {

@@ -670,17 +670,7 @@ static int math_word(const qr_word *w)
 {
     static const char *const names[] = {"cmmi", "cmsy", "cmex", "msam", "msbm", "math",
                                         "lmmi", "lmsy", "lmex", "eufm", "rsfs"};
-    if (!w->font || !*w->font)
-        return 0;
-    char low[64];
-    size_t n = 0;
-    for (; w->font[n] && n < sizeof(low) - 1; n++)
-        low[n] = (char)((w->font[n] >= 'A' && w->font[n] <= 'Z') ? w->font[n] + 32 : w->font[n]);
-    low[n] = '\0';
-    for (size_t i = 0; i < QR_ARRAY_LEN(names); i++)
-        if (strstr(low, names[i]))
-            return 1;
-    return 0;
+    return qr_layout_font_has(w, names, QR_ARRAY_LEN(names));
 }
 
 /* Is the typewriter text of words [w0, w1) a line of source code rather than a cell:

@@ -301,23 +301,6 @@ static quire_status hash_table(mg_side *sd, const mg_table *t, char out[65], lon
 
 /* ---- writing ------------------------------------------------------------------------ */
 
-static void copy_text(qr_buf *b, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (ch == '\\')
-            qr_buf_append(b, "\\\\", 2);
-        else if (ch == '\t')
-            qr_buf_append(b, "\\t", 2);
-        else if (ch == '\n')
-            qr_buf_append(b, "\\n", 2);
-        else if (ch == '\r')
-            qr_buf_append(b, "\\r", 2);
-        else
-            qr_buf_putc(b, ch);
-    }
-}
-
 typedef struct mg_writer {
     mg_side *sd;
     const mg_table *t;
@@ -395,7 +378,7 @@ static quire_status write_row(mg_writer *w, const mg_row *row, quire_error *err)
                     qr_buf_putc(&w->b, hx[p[k] & 15]);
                 }
             } else {
-                copy_text(&w->b, row->v[i], row->len[i]);
+                qr_pg_copy_text(&w->b, row->v[i], row->len[i]);
             }
         }
         qr_buf_putc(&w->b, '\n');

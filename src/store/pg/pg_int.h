@@ -33,5 +33,7 @@ PGresult *qr_pg_query(PGconn *c, const char *sql, int n, const char *const *vals
                       quire_error *err, const char *what, quire_status *rc);
 /* True when the connection is gone (reconnect). */
 int qr_pg_broken(PGconn *c);
+/* Append S[0..N) to B escaped for COPY's text format (backslash, tab, newline, CR). */
+void qr_pg_copy_text(qr_buf *b, const char *s, size_t n);
 
 #endif

@@ -235,7 +235,7 @@ static quire_status check_model(const char *coll, const qr_coll *k, int have,
 }
 
 /* COPY text format: escape backslash, tab, newline, carriage return. */
-static void copy_text(qr_buf *b, const char *s, size_t n)
+void qr_pg_copy_text(qr_buf *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
@@ -446,9 +446,9 @@ static quire_status commit(wk_thread *t, const wk_job *j, const qr_prepared *pp,
                 qr_buf_printf(&b, "%s\t%s\t%zu\t%d\t%d\t", id, did, i, ch->page_start,
                               ch->page_end);
                 const char *h = ch->heading ? ch->heading : "";
-                copy_text(&b, h, strlen(h));
+                qr_pg_copy_text(&b, h, strlen(h));
                 qr_buf_putc(&b, '\t');
-                copy_text(&b, ch->text, ch->len);
+                qr_pg_copy_text(&b, ch->text, ch->len);
                 qr_buf_printf(&b, "\t%d\n", ch->n_tokens);
             }
             rc = copy_in(c,
