@@ -21,7 +21,7 @@
 
 #include "quire.h"
 
-#define QR_PG_SCHEMA 2 /* the version of the PostgreSQL schema this quire writes */
+#define QR_PG_SCHEMA 3 /* the version of the PostgreSQL schema this quire writes */
 
 /* "postgresql://..." or "postgres://..." (libpq connection URIs; an empty host part uses
  * the PG* environment variables and ~/.pgpass). */

@@ -99,8 +99,8 @@ cp "$T/fixture.back.db" "$T/keep.db"
 check "a migration into a non-empty SQLite store: exit 2, not empty" \
     sh -c "[ $? -eq 2 ] && grep -q 'not empty' '$T/e'"
 check "  the SQLite store is unchanged" sh -c "[ \"\$(sqlite3 '$T/keep.db' 'SELECT count(*) FROM chunks')\" = \"\$(sqlite3 '$T/fixture.back.db' 'SELECT count(*) FROM chunks')\" ]"
-check "the PostgreSQL schema is version 2 (hnsw_graphs)" \
-    [ "$(pg_q "SELECT max(version) FROM quire_schema")" = "2" ]
+check "the PostgreSQL schema is version 3 (hnsw_graphs, the change feed)" \
+    [ "$(pg_q "SELECT max(version) FROM quire_schema")" = "3" ]
 # after a migration, workers keep numbering from the copied ids
 next=$(pg_q "SELECT nextval(pg_get_serial_sequence('chunks','id'))")
 check "the id sequences continue after the copied rows" \

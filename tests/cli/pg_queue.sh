@@ -41,8 +41,8 @@ check "worker on a missing database: exit 1 naming it" sh -c "[ $? -eq 1 ] && gr
 # ---- schema: three workers race to create it -------------------------------------------
 for i in 1 2 3; do "$Q" worker --db "$PGURL" --drain --quiet 2> "$T/race$i" & done
 wait
-check "3 racing workers create the schema once (versions 1 and 2)" \
-    [ "$(pg_q "SELECT count(*) || '/' || max(version) FROM quire_schema")" = "2/2" ]
+check "3 racing workers create the schema once (versions 1, 2 and 3)" \
+    [ "$(pg_q "SELECT count(*) || '/' || max(version) FROM quire_schema")" = "3/3" ]
 check "racing workers all exit cleanly" sh -c "! grep -q 'quire worker:' '$T/race1' '$T/race2' '$T/race3'"
 
 # ---- enqueue -----------------------------------------------------------------------------
@@ -117,7 +117,7 @@ check "the error names the collection and says to use --model" grep -q "collecti
 check "status --json: done/failed/documents counts" /usr/bin/python3 - "$T/st.json" "$N" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1])); n = int(sys.argv[2])
-assert s["schema"] == 2, s
+assert s["schema"] == 3, s
 assert s["jobs"]["queued"] == 0 and s["jobs"]["running"] == 0, s
 assert s["jobs"]["failed"] == 1 and s["documents"] == n, s
 assert s["jobs"]["done"] == n + 2, s
@@ -130,6 +130,6 @@ check "status text: workers and errors" sh -c "grep -q '^workers alive: 0' '$T/s
 pg_q "INSERT INTO quire_schema(version) VALUES (99)"
 "$Q" worker --db "$PGURL" --drain 2> "$T/e"
 check "schema version 99: worker refuses (exit 1, says upgrade)" \
-    sh -c "[ $? -eq 1 ] && grep -q 'schema version 99, newer than this quire knows (2)' '$T/e'"
+    sh -c "[ $? -eq 1 ] && grep -q 'schema version 99, newer than this quire knows (3)' '$T/e'"
 "$Q" status --db "$PGURL" 2> "$T/e" >/dev/null
 check "schema version 99: status refuses too" grep -q 'newer than this quire' "$T/e"

@@ -79,6 +79,88 @@ static const char SCHEMA_V2[] =
     " graph bytea NOT NULL);"
     "ALTER TABLE hnsw_graphs ALTER COLUMN graph SET STORAGE EXTERNAL;";
 
+/* Schema 3: the change feed that search replicas follow (`quire serve --db URL --cache F`).
+ * Statement-level triggers on documents, chunks and vectors write one `doc` row per touched
+ * document (deduplicated per statement), and any write to collections or indexes one
+ * `meta` row, each stamped with the writing transaction's id (xid8; the top-level one,
+ * also from a subtransaction). Writers need no code for it: the worker, quire migrate and
+ * any later writer are covered. A reader takes h = pg_snapshot_xmin(pg_current_snapshot())
+ * and every visible row with xid >= its previous h: ids below xmin belong to transactions
+ * that have all ended, so none can commit later, whatever the order of commits (a bigserial
+ * or timestamp cursor would miss a transaction that took its number first and committed
+ * last). replicas(name, horizon) records how far each replica has read. */
+static const char SCHEMA_V3[] =
+    "CREATE TABLE changes("
+    " seq bigserial PRIMARY KEY,"
+    " xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
+    " at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+    " op text NOT NULL CHECK (op IN ('doc','meta')),"
+    " document_id bigint);"
+    "CREATE INDEX changes_xid ON changes(xid);"
+    "CREATE TABLE replicas("
+    " name text PRIMARY KEY, horizon xid8 NOT NULL,"
+    " lag_s double precision, bootstrap_rows bigint NOT NULL DEFAULT 0,"
+    " seen_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE FUNCTION quire_feed_documents() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+    " IF TG_OP = 'INSERT' THEN"
+    "  INSERT INTO changes(op, document_id) SELECT DISTINCT 'doc', id FROM nt;"
+    " ELSIF TG_OP = 'UPDATE' THEN"
+    "  INSERT INTO changes(op, document_id) SELECT 'doc', id FROM nt UNION SELECT 'doc', id"
+    "  FROM ot;"
+    " ELSE"
+    "  INSERT INTO changes(op, document_id) SELECT DISTINCT 'doc', id FROM ot;"
+    " END IF; RETURN NULL; END $f$;"
+    "CREATE FUNCTION quire_feed_chunks() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+    " IF TG_OP = 'INSERT' THEN"
+    "  INSERT INTO changes(op, document_id) SELECT DISTINCT 'doc', document_id FROM nt;"
+    " ELSIF TG_OP = 'UPDATE' THEN"
+    "  INSERT INTO changes(op, document_id) SELECT 'doc', document_id FROM nt"
+    "  UNION SELECT 'doc', document_id FROM ot;"
+    " ELSE"
+    "  INSERT INTO changes(op, document_id) SELECT DISTINCT 'doc', document_id FROM ot;"
+    " END IF; RETURN NULL; END $f$;"
+    /* a vector's document through its chunk; a vector deleted with its chunk finds none
+     * (the chunk's own trigger wrote the row) */
+    "CREATE FUNCTION quire_feed_vectors() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+    " IF TG_OP = 'INSERT' THEN"
+    "  INSERT INTO changes(op, document_id) SELECT DISTINCT 'doc', c.document_id"
+    "  FROM nt JOIN chunks c ON c.id = nt.chunk_id;"
+    " ELSIF TG_OP = 'UPDATE' THEN"
+    "  INSERT INTO changes(op, document_id) SELECT 'doc', c.document_id"
+    "  FROM nt JOIN chunks c ON c.id = nt.chunk_id UNION SELECT 'doc', c.document_id"
+    "  FROM ot JOIN chunks c ON c.id = ot.chunk_id;"
+    " ELSE"
+    "  INSERT INTO changes(op, document_id) SELECT DISTINCT 'doc', c.document_id"
+    "  FROM ot JOIN chunks c ON c.id = ot.chunk_id;"
+    " END IF; RETURN NULL; END $f$;"
+    "CREATE FUNCTION quire_feed_meta() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+    " INSERT INTO changes(op) VALUES ('meta'); RETURN NULL; END $f$;"
+    "CREATE TRIGGER feed_documents_i AFTER INSERT ON documents REFERENCING NEW TABLE AS nt"
+    " FOR EACH STATEMENT EXECUTE FUNCTION quire_feed_documents();"
+    "CREATE TRIGGER feed_documents_u AFTER UPDATE ON documents"
+    " REFERENCING OLD TABLE AS ot NEW TABLE AS nt"
+    " FOR EACH STATEMENT EXECUTE FUNCTION quire_feed_documents();"
+    "CREATE TRIGGER feed_documents_d AFTER DELETE ON documents REFERENCING OLD TABLE AS ot"
+    " FOR EACH STATEMENT EXECUTE FUNCTION quire_feed_documents();"
+    "CREATE TRIGGER feed_chunks_i AFTER INSERT ON chunks REFERENCING NEW TABLE AS nt"
+    " FOR EACH STATEMENT EXECUTE FUNCTION quire_feed_chunks();"
+    "CREATE TRIGGER feed_chunks_u AFTER UPDATE ON chunks"
+    " REFERENCING OLD TABLE AS ot NEW TABLE AS nt"
+    " FOR EACH STATEMENT EXECUTE FUNCTION quire_feed_chunks();"
+    "CREATE TRIGGER feed_chunks_d AFTER DELETE ON chunks REFERENCING OLD TABLE AS ot"
+    " FOR EACH STATEMENT EXECUTE FUNCTION quire_feed_chunks();"
+    "CREATE TRIGGER feed_vectors_i AFTER INSERT ON vectors REFERENCING NEW TABLE AS nt"
+    " FOR EACH STATEMENT EXECUTE FUNCTION quire_feed_vectors();"
+    "CREATE TRIGGER feed_vectors_u AFTER UPDATE ON vectors"
+    " REFERENCING OLD TABLE AS ot NEW TABLE AS nt"
+    " FOR EACH STATEMENT EXECUTE FUNCTION quire_feed_vectors();"
+    "CREATE TRIGGER feed_vectors_d AFTER DELETE ON vectors REFERENCING OLD TABLE AS ot"
+    " FOR EACH STATEMENT EXECUTE FUNCTION quire_feed_vectors();"
+    "CREATE TRIGGER feed_collections AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+    " ON collections FOR EACH STATEMENT EXECUTE FUNCTION quire_feed_meta();"
+    "CREATE TRIGGER feed_indexes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+    " ON indexes FOR EACH STATEMENT EXECUTE FUNCTION quire_feed_meta();";
+
 const char *qr_pg_libpq_version(void)
 {
     static char buf[32];
@@ -228,7 +310,13 @@ static quire_status migrate(PGconn *c, int create, quire_error *err)
             rc = qr_pg_exec(c, "INSERT INTO quire_schema(version) VALUES (2)", err,
                             "recording the schema version");
     }
-    /* (version 3 and later: one `if (v < N)` step each, in this same transaction) */
+    if (v < 3 && rc == QUIRE_OK) {
+        rc = qr_pg_exec(c, SCHEMA_V3, err, "migrating the quire schema to version 3");
+        if (rc == QUIRE_OK)
+            rc = qr_pg_exec(c, "INSERT INTO quire_schema(version) VALUES (3)", err,
+                            "recording the schema version");
+    }
+    /* (version 4 and later: one `if (v < N)` step each, in this same transaction) */
     if (rc == QUIRE_OK)
         rc = qr_pg_exec(c, "COMMIT", err, "committing the schema");
     else
