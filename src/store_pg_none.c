@@ -3,6 +3,7 @@
  * (WITH_PG=0, e.g. the static aarch64 cross build): every call says so.
  */
 #include "core/core.h"
+#include "store/store_int.h"
 #include "store/store_pg.h"
 
 static quire_status no_pg(quire_error *err)
@@ -58,4 +59,11 @@ const char *qr_migrate_table_name(int i)
 const char *qr_pg_libpq_version(void)
 {
     return "(not built: WITH_PG=0)";
+}
+
+quire_status qr_pg_store_open(quire_store *st, const char *url, quire_error *err)
+{
+    (void)st;
+    (void)url;
+    return no_pg(err);
 }

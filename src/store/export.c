@@ -263,6 +263,9 @@ quire_status quire_store_export(quire_store *st, const char *collection, const c
     memset(res, 0, sizeof(*res));
     if (!st || !path)
         return qr_err(err, QUIRE_INVALID_ARG, "quire_store_export: NULL argument");
+    if (st->be)
+        return qr_store_unsupported(st, "export (use quire migrate to copy it into SQLite)",
+                                    err);
     int to_stdout = strcmp(path, "-") == 0;
     FILE *f = to_stdout ? stdout : fopen(path, "wb"); /* lint-allow: stdout (export to "-" asked for) */
     if (!f)
@@ -897,6 +900,8 @@ quire_status quire_store_import(quire_store *st, const char *path, const quire_i
     memset(res, 0, sizeof(*res));
     if (!st || !path)
         return qr_err(err, QUIRE_INVALID_ARG, "quire_store_import: NULL argument");
+    if (st->be)
+        return qr_store_unsupported(st, "import (use quire migrate from a SQLite store)", err);
     if (st->readonly)
         return qr_err(err, QUIRE_INVALID_ARG, "%s: store opened read-only", st->path);
     if (st->schema < QR_STORE_SCHEMA)

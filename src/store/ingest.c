@@ -775,6 +775,28 @@ quire_status qr_ingest_prepare(const char *path, const quire_ingest_params *p, c
     return QUIRE_OK;
 }
 
+/* The collection's settings and the stored sha256 of document key (SQLite; takes the
+ * lock). QUIRE_NOT_FOUND: no such collection. */
+static quire_status lookup(quire_store *st, const char *coll_name, const char *path,
+                           const char *key, const quire_ingest_params *p, qr_coll *c,
+                           char old_sha[65], quire_error *err)
+{
+    pthread_mutex_lock(&st->lock);
+    quire_status rc = qr_store_coll_get(st, coll_name, c, err);
+    if (rc == QUIRE_OK) {
+        long long old = find_doc(st, c->id, key, old_sha);
+        /* a store written before canonical keys has the path as it was typed: adopt that
+           document under its canonical key, so it is not ingested a second time */
+        if (old == 0 && !p->store_path && strcmp(path, key) != 0 &&
+            (old = find_doc(st, c->id, path, old_sha)) > 0)
+            old = rekey_doc(st, old, key);
+        if (old < 0)
+            rc = qr_store_sqlerr(st, err, "reading documents");
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
 quire_status quire_ingest_file(quire_store *st, const char *path, const quire_ingest_params *p,
                                quire_ingest_result *res, quire_error *err)
 {
@@ -804,23 +826,13 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
     /* What the collection expects (or the settings it will be created with). */
     qr_coll c;
     char old_sha[65] = "";
-    pthread_mutex_lock(&st->lock);
-    rc = qr_store_coll_get(st, coll_name, &c, err);
-    if (rc == QUIRE_OK) {
-        long long old = find_doc(st, c.id, rec_path, old_sha);
-        /* a store written before canonical keys has the path as it was typed: adopt that
-           document under its canonical key, so it is not ingested a second time */
-        if (old == 0 && !p->store_path && strcmp(path, rec_path) != 0 &&
-            (old = find_doc(st, c.id, path, old_sha)) > 0)
-            old = rekey_doc(st, old, rec_path);
-        if (old < 0)
-            rc = qr_store_sqlerr(st, err, "reading documents");
-    } else if (rc == QUIRE_NOT_FOUND) {
+    rc = st->be ? st->be->ingest_lookup(st, coll_name, rec_path, &c, old_sha, err)
+                : lookup(st, coll_name, path, rec_path, p, &c, old_sha, err);
+    if (rc == QUIRE_NOT_FOUND) {
         memset(&c, 0, sizeof c);
         qr_ingest_coll_params(p->create, &c);
         rc = QUIRE_OK;
     }
-    pthread_mutex_unlock(&st->lock);
     if (rc != QUIRE_OK)
         return rc;
     if (c.index_id && m && strcmp(c.fingerprint, quire_model_fingerprint(m)) != 0)
@@ -840,7 +852,9 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
         return rc;
     if (!p->force && old_sha[0] && strcmp(old_sha, pp.sha) == 0) {
         res->outcome = QUIRE_INGEST_UNCHANGED;
-        if (meta) /* same content, new metadata: an upsert of the metadata alone */
+        if (meta && st->be) /* same content: the backend writes the metadata alone */
+            rc = st->be->ingest_write(st, coll_name, p, rec_path, &pp, meta, res, err);
+        else if (meta) /* same content, new metadata: an upsert of the metadata alone */
             rc = set_meta(st, c.id, rec_path, meta, err);
         qr_free(meta);
         res->ms = (qr_now() - t0) * 1e3;
@@ -853,9 +867,13 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
 
     /* One transaction. */
     double ts = qr_now();
-    pthread_mutex_lock(&st->lock);
-    rc = write_document(st, coll_name, p, rec_path, &pp, meta, res, err);
-    pthread_mutex_unlock(&st->lock);
+    if (st->be) {
+        rc = st->be->ingest_write(st, coll_name, p, rec_path, &pp, meta, res, err);
+    } else {
+        pthread_mutex_lock(&st->lock);
+        rc = write_document(st, coll_name, p, rec_path, &pp, meta, res, err);
+        pthread_mutex_unlock(&st->lock);
+    }
     res->store_ms = (qr_now() - ts) * 1e3;
     res->pages = pp.pages;
     res->failed_pages = pp.failed_pages;
@@ -874,6 +892,8 @@ quire_status quire_store_remove(quire_store *st, const char *collection, const c
         return qr_err(err, QUIRE_INVALID_ARG, "quire_store_remove: NULL argument");
     if (!collection)
         collection = "default";
+    if (st->be)
+        return st->be->remove(st, collection, path, err);
     pthread_mutex_lock(&st->lock);
     qr_coll c;
     int64_t *ids = NULL;
@@ -931,6 +951,8 @@ quire_status quire_store_remove_where(quire_store *st, const char *collection,
         return qr_err(err, QUIRE_INVALID_ARG, "quire_store_remove_where: NULL argument");
     if (!collection)
         collection = "default";
+    if (st->be)
+        return qr_store_unsupported(st, "removing documents by a metadata filter", err);
     if (st->schema < 2)
         return qr_err(err, QUIRE_UNSUPPORTED, "%s: store schema version %d has no metadata",
                       st->path, st->schema);

@@ -184,6 +184,8 @@ quire_status quire_reindex(quire_store *st, const char *collection, quire_embedd
         return qr_err(err, QUIRE_INVALID_ARG, "%s: store opened read-only", st->path);
     if (!collection)
         collection = "default";
+    if (st->be)
+        return st->be->reindex(st, collection, emb, params, progress, user_data, err);
     const quire_model *m = quire_embedder_model(emb);
     const char *fp = quire_model_fingerprint(m);
     int dims = quire_model_dims(m);

@@ -721,6 +721,11 @@ quire_status quire_search(quire_store *st, const char *query, const quire_search
     *out = NULL;
     if (!st || !query)
         return qr_err(err, QUIRE_INVALID_ARG, "quire_search: NULL argument");
+    if (st->be) /* search runs on a local SQLite copy (FTS5 + HNSW) */
+        return qr_err(err, QUIRE_UNSUPPORTED,
+                      "%s: a %s store is searched through a local SQLite copy: quire search "
+                      "--db URL --cache FILE",
+                      st->path, st->be->name);
     quire_search_params defp = quire_search_default_params();
     if (!p)
         p = &defp;

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "store/store_int.h"
+#include "store/store_pg.h"
 
 static const char SCHEMA_V1[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -212,6 +213,12 @@ quire_status quire_store_open(const char *path, int flags, quire_store **out, qu
         rc = qr_err(err, QUIRE_NOMEM, "out of memory");
         goto fail;
     }
+    if (qr_pg_is_url(path)) { /* the PostgreSQL backend (src/store/pg/store.c) */
+        if ((rc = qr_pg_store_open(st, path, err)) != QUIRE_OK)
+            goto fail;
+        *out = st;
+        return QUIRE_OK;
+    }
     if (st->readonly && !qr_file_exists(path)) {
         rc = qr_err(err, QUIRE_NOT_FOUND, "%s: no such store", path);
         goto fail;
@@ -303,6 +310,8 @@ quire_status quire_store_flush(quire_store *st, quire_error *err)
 {
     if (!st)
         return qr_err(err, QUIRE_INVALID_ARG, "quire_store_flush: store is NULL");
+    if (st->be)
+        return QUIRE_OK; /* no graph is kept next to a PostgreSQL store */
     pthread_mutex_lock(&st->lock);
     quire_status rc = flush_locked(st, err);
     pthread_mutex_unlock(&st->lock);
@@ -313,6 +322,13 @@ void quire_store_close(quire_store *st)
 {
     if (!st)
         return;
+    if (st->be) {
+        st->be->close(st);
+        pthread_mutex_destroy(&st->lock);
+        qr_free(st->path);
+        qr_free(st);
+        return;
+    }
     quire_error e;
     pthread_mutex_lock(&st->lock);
     if (flush_locked(st, &e) != QUIRE_OK)
@@ -328,6 +344,12 @@ void quire_store_close(quire_store *st)
 }
 
 void quire_free(void *p) { qr_free(p); }
+
+quire_status qr_store_unsupported(const quire_store *st, const char *what, quire_error *err)
+{
+    return qr_err(err, QUIRE_UNSUPPORTED, "%s: %s is not supported on a %s store yet", st->path,
+                  what, st->be ? st->be->name : "SQLite");
+}
 
 char *qr_store_embed_text(const char *prefix, const char *heading, const char *text,
                           size_t len)
@@ -504,6 +526,8 @@ quire_status quire_store_collection(quire_store *st, const char *name, quire_col
 {
     if (!st || !name || !out)
         return qr_err(err, QUIRE_INVALID_ARG, "quire_store_collection: NULL argument");
+    if (st->be)
+        return st->be->collection(st, name, out, err);
     pthread_mutex_lock(&st->lock);
     quire_status rc = fill_info(st, name, out, err);
     pthread_mutex_unlock(&st->lock);
@@ -517,6 +541,8 @@ quire_status quire_store_collections(quire_store *st, quire_collection_info **ou
         return qr_err(err, QUIRE_INVALID_ARG, "quire_store_collections: NULL argument");
     *out = NULL;
     *n = 0;
+    if (st->be)
+        return st->be->collections(st, out, n, err);
     pthread_mutex_lock(&st->lock);
     quire_status rc = QUIRE_OK;
     sqlite3_stmt *s = NULL;
@@ -602,6 +628,8 @@ quire_status quire_store_documents(quire_store *st, const char *collection,
     *out = NULL;
     if (!collection)
         collection = "default";
+    if (st->be)
+        return st->be->documents(st, collection, out, err);
     pthread_mutex_lock(&st->lock);
     quire_status rc;
     qr_coll c;
@@ -930,6 +958,8 @@ quire_status quire_store_drop_collection(quire_store *st, const char *collection
         return qr_err(err, QUIRE_INVALID_ARG, "quire_store_drop_collection: NULL argument");
     if (st->readonly)
         return qr_err(err, QUIRE_INVALID_ARG, "%s: store opened read-only", st->path);
+    if (st->be)
+        return st->be->drop_collection(st, collection, err);
     pthread_mutex_lock(&st->lock);
     sqlite3_stmt *s = NULL;
     qr_coll c;

@@ -25,7 +25,52 @@ typedef struct qr_loaded_index {
     long long data_version; /* PRAGMA data_version when loaded (other writers change it) */
 } qr_loaded_index;
 
+/* The store backend interface: a quire_store is SQLite (be == NULL: the code of store.c,
+ * ingest.c, reindex.c, search.c and export.c) or another backend whose table this is —
+ * PostgreSQL (src/store/pg/store.c). The public calls check st->be first; a backend's
+ * NULL entry is a call it does not support (QUIRE_UNSUPPORTED naming the store). Each
+ * entry is called without st->lock held and serialises itself. */
+struct qr_coll;
+struct qr_prepared;
+typedef struct qr_store_backend {
+    const char *name; /* "PostgreSQL" */
+    void (*close)(quire_store *st);
+    quire_status (*collection)(quire_store *st, const char *name, quire_collection_info *out,
+                               quire_error *err);
+    quire_status (*collections)(quire_store *st, quire_collection_info **out, int *n,
+                                quire_error *err);
+    quire_status (*documents)(quire_store *st, const char *collection,
+                              quire_document_list **out, quire_error *err);
+    quire_status (*remove)(quire_store *st, const char *collection, const char *path,
+                           quire_error *err);
+    quire_status (*drop_collection)(quire_store *st, const char *collection, quire_error *err);
+    /* ingest, the two steps that touch the store (quire_ingest_file does the rest):
+     * the collection's settings and the stored sha256 of document key (QUIRE_NOT_FOUND:
+     * no such collection), then the write of the prepared document in one transaction
+     * (meta: the caller's normalised metadata or NULL; with the same sha256 and not
+     * p->force only that metadata is written, outcome UNCHANGED). */
+    quire_status (*ingest_lookup)(quire_store *st, const char *collection, const char *key,
+                                  struct qr_coll *c, char old_sha[65], quire_error *err);
+    quire_status (*ingest_write)(quire_store *st, const char *collection,
+                                 const quire_ingest_params *p, const char *key,
+                                 const struct qr_prepared *pp, const char *meta,
+                                 quire_ingest_result *res, quire_error *err);
+    quire_status (*reindex)(quire_store *st, const char *collection, quire_embedder *emb,
+                            const quire_collection_params *params,
+                            void (*progress)(void *user_data, long done, long total),
+                            void *user_data, quire_error *err);
+} qr_store_backend;
+
+/* Open the PostgreSQL backend on st (st->path: the URL as given; sets st->be, st->be_data
+ * and replaces st->path by the URL without its password, for messages). WITH_PG=0:
+ * QUIRE_UNSUPPORTED. */
+quire_status qr_pg_store_open(quire_store *st, const char *url, quire_error *err);
+/* A call a backend does not support: QUIRE_UNSUPPORTED naming it and the store. */
+quire_status qr_store_unsupported(const quire_store *st, const char *what, quire_error *err);
+
 struct quire_store {
+    const qr_store_backend *be; /* NULL: SQLite */
+    void *be_data;              /* the backend's state */
     sqlite3 *db;
     char *path;
     int readonly;

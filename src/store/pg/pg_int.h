@@ -19,6 +19,8 @@
  * newer). The error names the server (host/socket and database, never a password). */
 quire_status qr_pg_connect(const char *url, const char *app, int migrate, PGconn **out,
                            quire_error *err);
+/* URL without its password (user:PASSWORD@ and password=... become ***), for messages. */
+void qr_pg_redact_url(const char *url, char *out, size_t cap);
 /* "host=... db=..." of a connection, for messages. */
 void qr_pg_where(PGconn *c, char *buf, size_t cap);
 /* A result's error as a quire_status (QUIRE_IO for connection/transient classes,
@@ -35,5 +37,39 @@ PGresult *qr_pg_query(PGconn *c, const char *sql, int n, const char *const *vals
 int qr_pg_broken(PGconn *c);
 /* Append S[0..N) to B escaped for COPY's text format (backslash, tab, newline, CR). */
 void qr_pg_copy_text(qr_buf *b, const char *s, size_t n);
+/* Append a vector as a COPY-text bytea ("\\x" + hex of the little-endian float32s). */
+void qr_pg_vec_hex(qr_buf *b, const float *v, int dims);
+/* COPY ... FROM STDIN with B as the data (write.c). */
+quire_status qr_pg_copy_in(PGconn *c, const char *sql, const qr_buf *b, quire_error *err,
+                           const char *what);
+
+/* ---- write.c: one document's rows, the one write path of workers and direct ingest --- */
+struct qr_prepared;
+struct qr_coll;
+typedef struct qr_pg_doc {
+    const char *collection;
+    const quire_collection_params *create; /* a new collection's settings (NULL = defaults) */
+    const quire_model *model;              /* NULL: text-only */
+    const char *path;                      /* the document key */
+    const struct qr_prepared *pp;          /* converted, chunked, embedded */
+    const char *user_meta;                 /* the caller's metadata (normalised JSON); NULL =
+                                              keep the stored document's own keys */
+    int force;                             /* replace even when the sha256 is the same */
+    int meta_only;                         /* write only user_meta into the stored document
+                                              (pp is not prepared; outcome "unchanged") */
+    int exclusive;                         /* lock the collection FOR UPDATE, so that its
+                                              index may be created (else FOR SHARE, and
+                                              QUIRE_BUSY "no index yet" when one is needed) */
+    const char *job_id, *worker_id, *attempt; /* provenance of a worker's commit (text);
+                                                 NULL for a direct ingest */
+} qr_pg_doc;
+/* Inside the caller's open transaction: create/lock the collection (and its index), replace
+ * the document, COPY its chunks and vectors. *outcome: "added", "updated" or "unchanged"
+ * (same sha256 and not force: nothing but the caller's metadata is written). */
+quire_status qr_pg_write_doc(PGconn *c, const qr_pg_doc *d, const char **outcome,
+                             quire_error *err);
+/* QUIRE_MISMATCH when collection k's index is not model m's (worker: the message's advice). */
+quire_status qr_pg_check_model(const char *coll, const struct qr_coll *k, const quire_model *m,
+                               int worker, quire_error *err);
 
 #endif

@@ -215,274 +215,30 @@ static quire_status coll_settings(PGconn *c, const quire_collection_params *crea
     return QUIRE_OK;
 }
 
-static quire_status check_model(const char *coll, const qr_coll *k, int have,
-                                const quire_model *m, quire_error *err)
-{
-    if (!have)
-        return QUIRE_OK;
-    if (k->index_id && m && strcmp(k->fingerprint, quire_model_fingerprint(m)) != 0)
-        return qr_err(err, QUIRE_MISMATCH,
-                      "collection '%s' holds vectors from model '%s' (fingerprint %.12s), not "
-                      "from '%s' (%.12s): run the workers with that model",
-                      coll, k->model, k->fingerprint, quire_model_name(m),
-                      quire_model_fingerprint(m));
-    if (k->index_id && !m)
-        return qr_err(err, QUIRE_MISMATCH,
-                      "collection '%s' holds vectors from model '%s': run the workers with "
-                      "--model",
-                      coll, k->model);
-    return QUIRE_OK;
-}
-
-/* COPY text format: escape backslash, tab, newline, carriage return. */
-void qr_pg_copy_text(qr_buf *b, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (ch == '\\')
-            qr_buf_append(b, "\\\\", 2);
-        else if (ch == '\t')
-            qr_buf_append(b, "\\t", 2);
-        else if (ch == '\n')
-            qr_buf_append(b, "\\n", 2);
-        else if (ch == '\r')
-            qr_buf_append(b, "\\r", 2);
-        else
-            qr_buf_putc(b, ch);
-    }
-}
-
-static quire_status copy_in(PGconn *c, const char *sql, const qr_buf *b, quire_error *err,
-                            const char *what)
-{
-    if (b->failed)
-        return qr_err(err, QUIRE_NOMEM, "%s: out of memory", what);
-    PGresult *r = PQexec(c, sql);
-    if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
-        quire_status rc = qr_pg_fail(c, r, err, what);
-        PQclear(r);
-        return rc;
-    }
-    PQclear(r);
-    int ok = PQputCopyData(c, b->data ? b->data : "", (int)b->len) == 1;
-    ok = PQputCopyEnd(c, ok ? NULL : "client error") == 1 && ok;
-    quire_status rc = QUIRE_OK;
-    while ((r = PQgetResult(c)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == QUIRE_OK)
-            rc = qr_pg_fail(c, r, err, what);
-        PQclear(r);
-    }
-    if (rc == QUIRE_OK && !ok)
-        rc = qr_pg_fail(c, NULL, err, what);
-    return rc;
-}
-
-/* One transaction: the collection (created on first use, with the index of the worker's
- * model), the document replaced, its chunks and vectors COPYed in, and the fenced
- * completion. *outcome: "added", "updated" or "unchanged". */
+/* One transaction: the document's rows (qr_pg_write_doc: the same write as a direct
+ * `quire ingest`) and the fenced completion. *outcome: "added", "updated" or "unchanged". */
 static quire_status commit(wk_thread *t, const wk_job *j, const qr_prepared *pp, int exclusive,
                            const char **outcome, quire_error *err)
 {
     wk_shared *sh = t->sh;
     PGconn *c = t->conn;
-    const quire_model *m = sh->p->model;
     quire_status rc;
     PGresult *r = NULL;
-    qr_buf b;
-    qr_buf_init(&b, 0);
-    char *meta = NULL;
-    qr_coll k;
-    memset(&k, 0, sizeof k);
-    qr_ingest_coll_params(sh->p->create, &k);
-    char ct[16], ov[16];
-    snprintf(ct, sizeof ct, "%d", k.chunk_tokens);
-    snprintf(ov, sizeof ov, "%d", k.overlap);
     if ((rc = qr_pg_exec(c, "BEGIN", err, "starting the commit")) != QUIRE_OK)
-        goto out;
-    {
-        const char *v[3] = {j->collection, ct, ov};
-        r = qr_pg_query(c,
-                        "INSERT INTO collections(name, chunk_tokens, overlap)"
-                        " VALUES ($1, $2::int, $3::int) ON CONFLICT (name) DO NOTHING",
-                        3, v, err, "creating the collection", &rc);
-        if (!r)
-            goto fail;
-        PQclear(r);
-        r = qr_pg_query(c,
-                        exclusive ? "SELECT c.id, coalesce(c.active_index, 0),"
-                                    " coalesce(i.fingerprint, ''), coalesce(i.model, ''),"
-                                    " EXISTS (SELECT 1 FROM documents d"
-                                    "  WHERE d.collection_id = c.id)"
-                                    " FROM collections c LEFT JOIN indexes i"
-                                    " ON i.id = c.active_index WHERE c.name = $1"
-                                    " FOR UPDATE OF c"
-                                  : "SELECT c.id, coalesce(c.active_index, 0),"
-                                    " coalesce(i.fingerprint, ''), coalesce(i.model, ''),"
-                                    " true FROM collections c LEFT JOIN indexes i"
-                                    " ON i.id = c.active_index WHERE c.name = $1"
-                                    " FOR SHARE OF c",
-                        1, v, err, "locking the collection", &rc);
-        if (!r)
-            goto fail;
-    }
-    k.id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    k.index_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-    snprintf(k.fingerprint, sizeof k.fingerprint, "%s", PQgetvalue(r, 0, 2));
-    snprintf(k.model, sizeof k.model, "%s", PQgetvalue(r, 0, 3));
-    int has_docs = PQgetvalue(r, 0, 4)[0] == 't';
-    PQclear(r);
-    r = NULL;
-    if ((rc = check_model(j->collection, &k, 1, m, err)) != QUIRE_OK)
+        return rc;
+    qr_pg_doc d;
+    memset(&d, 0, sizeof d);
+    d.collection = j->collection;
+    d.create = sh->p->create;
+    d.model = sh->p->model;
+    d.path = j->path;
+    d.pp = pp;
+    d.exclusive = exclusive;
+    d.job_id = j->sid;
+    d.worker_id = sh->wid;
+    d.attempt = j->satt;
+    if ((rc = qr_pg_write_doc(c, &d, outcome, err)) != QUIRE_OK)
         goto fail;
-    if (m && !k.index_id) {
-        if (!exclusive) {
-            rc = qr_err(err, QUIRE_BUSY, "collection '%s' has no index yet", j->collection);
-            goto fail;
-        }
-        if (has_docs) {
-            rc = qr_err(err, QUIRE_MISMATCH,
-                        "collection '%s' is text-only (ingested without a model): run the "
-                        "workers without --model",
-                        j->collection);
-            goto fail;
-        }
-        char dims[16], hm[16], efc[16], efs[16], cid[24];
-        snprintf(dims, sizeof dims, "%d", quire_model_dims(m));
-        snprintf(hm, sizeof hm, "%d", k.hnsw_m);
-        snprintf(efc, sizeof efc, "%d", k.ef_construction);
-        snprintf(efs, sizeof efs, "%d", k.ef_search);
-        snprintf(cid, sizeof cid, "%lld", k.id);
-        const char *dir = qr_model_dir(m);
-        char absdir[PATH_MAX];
-        if (dir[0] != '/' && realpath(dir, absdir))
-            dir = absdir;
-        const char *v[11] = {cid,  quire_model_name(m), dir, quire_model_fingerprint(m),
-                             quire_model_describe(m), dims, hm, efc, efs, k.doc_prefix,
-                             k.query_prefix};
-        r = qr_pg_query(c,
-                        "WITH i AS (INSERT INTO indexes(collection_id, state, model, model_dir,"
-                        " fingerprint, describe, dims, hnsw_m, ef_construction, ef_search,"
-                        " doc_prefix, query_prefix)"
-                        " VALUES ($1::bigint, 'active', $2, $3, $4, $5, $6::int, $7::int,"
-                        " $8::int, $9::int, $10, $11) RETURNING id)"
-                        " UPDATE collections SET active_index = (SELECT id FROM i)"
-                        " WHERE id = $1::bigint RETURNING active_index",
-                        11, v, err, "creating the index", &rc);
-        if (!r)
-            goto fail;
-        k.index_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-        r = NULL;
-    } else if (!m && k.index_id) {
-        rc = check_model(j->collection, &k, 1, NULL, err);
-        goto fail;
-    }
-    char cid[24], iid[24];
-    snprintf(cid, sizeof cid, "%lld", k.id);
-    snprintf(iid, sizeof iid, "%lld", k.index_id);
-    {
-        const char *v[2] = {cid, j->path};
-        r = qr_pg_query(c,
-                        "SELECT id, sha256, meta FROM documents"
-                        " WHERE collection_id = $1::bigint AND path = $2 FOR UPDATE",
-                        2, v, err, "reading the document", &rc);
-        if (!r)
-            goto fail;
-    }
-    int old = PQntuples(r) > 0;
-    if (old && strcmp(PQgetvalue(r, 0, 1), pp->sha) == 0) {
-        *outcome = "unchanged";
-    } else {
-        *outcome = old ? "updated" : "added";
-        /* the stored document's own keys stay; its pdf.* keys come from this conversion */
-        int oom = 0;
-        meta = qr_ingest_merge_meta(old && !PQgetisnull(r, 0, 2) ? PQgetvalue(r, 0, 2) : NULL,
-                                    0, pp->pdf_meta, &oom);
-        if (oom) {
-            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
-            goto fail;
-        }
-        if (old) {
-            const char *v[1] = {PQgetvalue(r, 0, 0)};
-            PGresult *d = qr_pg_query(c, "DELETE FROM documents WHERE id = $1::bigint", 1, v,
-                                      err, "replacing the document", &rc);
-            if (!d)
-                goto fail;
-            PQclear(d);
-        }
-        PQclear(r);
-        char size[24], pages[16], fpages[16];
-        snprintf(size, sizeof size, "%lld", pp->size);
-        snprintf(pages, sizeof pages, "%d", pp->pages);
-        snprintf(fpages, sizeof fpages, "%d", pp->failed_pages);
-        const char *v[11] = {cid,   j->path, pp->sha,     size,    pages, fpages,
-                             pp->report ? pp->report : "{}", meta, j->sid, sh->wid, j->satt};
-        r = qr_pg_query(c,
-                        "INSERT INTO documents(collection_id, path, sha256, size, pages,"
-                        " failed_pages, report, meta, job_id, worker_id, attempt)"
-                        " VALUES ($1::bigint, $2, $3, $4::bigint, $5::int, $6::int, $7, $8,"
-                        " $9::bigint, $10::bigint, $11::int) RETURNING id",
-                        11, v, err, "adding the document", &rc);
-        if (!r)
-            goto fail;
-        char did[24];
-        snprintf(did, sizeof did, "%s", PQgetvalue(r, 0, 0));
-        PQclear(r);
-        r = NULL;
-        size_t n = pp->chunks.n;
-        if (n) {
-            char cnt[24];
-            snprintf(cnt, sizeof cnt, "%zu", n);
-            const char *vv[1] = {cnt};
-            r = qr_pg_query(c,
-                            "SELECT nextval(pg_get_serial_sequence('chunks', 'id'))"
-                            " FROM generate_series(1, $1::int)",
-                            1, vv, err, "numbering the chunks", &rc);
-            if (!r)
-                goto fail;
-            for (size_t i = 0; i < n; i++) {
-                const qr_chunk *ch = &pp->chunks.items[i];
-                const char *id = PQgetvalue(r, (int)i, 0);
-                qr_buf_printf(&b, "%s\t%s\t%zu\t%d\t%d\t", id, did, i, ch->page_start,
-                              ch->page_end);
-                const char *h = ch->heading ? ch->heading : "";
-                qr_pg_copy_text(&b, h, strlen(h));
-                qr_buf_putc(&b, '\t');
-                qr_pg_copy_text(&b, ch->text, ch->len);
-                qr_buf_printf(&b, "\t%d\n", ch->n_tokens);
-            }
-            rc = copy_in(c,
-                         "COPY chunks(id, document_id, seq, page_start, page_end, heading,"
-                         " text, n_tokens) FROM STDIN",
-                         &b, err, "adding chunks");
-            if (rc != QUIRE_OK)
-                goto fail;
-            if (k.index_id && pp->vecs) {
-                static const char hex[] = "0123456789abcdef";
-                qr_buf_free(&b);
-                qr_buf_init(&b, 0);
-                size_t nb = (size_t)pp->dims * sizeof(float);
-                for (size_t i = 0; i < n; i++) {
-                    /* little-endian float32, the bytes of the SQLite store's vectors */
-                    const unsigned char *bytes =
-                        (const unsigned char *)(pp->vecs + i * (size_t)pp->dims);
-                    qr_buf_printf(&b, "%s\t%s\t\\\\x", iid, PQgetvalue(r, (int)i, 0));
-                    for (size_t q = 0; q < nb; q++) {
-                        qr_buf_putc(&b, hex[bytes[q] >> 4]);
-                        qr_buf_putc(&b, hex[bytes[q] & 15]);
-                    }
-                    qr_buf_putc(&b, '\n');
-                }
-                rc = copy_in(c, "COPY vectors(index_id, chunk_id, vec) FROM STDIN", &b, err,
-                             "adding vectors");
-                if (rc != QUIRE_OK)
-                    goto fail;
-            }
-            PQclear(r);
-            r = NULL;
-        }
-    }
-    PQclear(r);
     {
         const char *v[4] = {j->sid, sh->wid, j->satt, *outcome};
         r = qr_pg_query(c,
@@ -500,17 +256,10 @@ static quire_status commit(wk_thread *t, const wk_job *j, const qr_prepared *pp,
             goto fail;
         }
     }
-    rc = qr_pg_exec(c, "COMMIT", err, "committing the document");
-    goto out;
+    return qr_pg_exec(c, "COMMIT", err, "committing the document");
 fail:
-    PQclear(r);
-    r = NULL;
     if (!qr_pg_broken(c))
         qr_pg_exec(c, "ROLLBACK", NULL, "");
-out:
-    PQclear(r);
-    qr_buf_free(&b);
-    qr_free(meta);
     return rc;
 }
 
@@ -657,7 +406,7 @@ static void process(wk_thread *t, wk_job *j)
             if (rc == QUIRE_OK)
                 rc = coll_settings(t->conn, p->create, j->collection, j->path, &k, &have, old_sha, &e);
             if (rc == QUIRE_OK)
-                rc = check_model(j->collection, &k, have, m, &e);
+                rc = have ? qr_pg_check_model(j->collection, &k, m, 1, &e) : QUIRE_OK;
             if (rc == QUIRE_OK && strcmp(old_sha, pp.sha) == 0) {
                 prepared = 1; /* stored with this content already: commit() says unchanged */
                 continue;

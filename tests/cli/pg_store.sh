@@ -1,0 +1,175 @@
+#!/bin/sh
+# tests/cli/pg_store.sh — the PostgreSQL store backend: `quire ingest`, `docs`,
+# `collections` and `reindex` with --db postgresql://... (and the PG* variables), on a
+# throwaway server the test starts itself (tests/tools/pg.sh). Born-digital PDFs of the
+# corpus (small-fn2end, small-opteng, small-grant, paper2col-jpsj) plus examples/sample.pdf,
+# a text and a Markdown file, ingested directly into PostgreSQL, by 2 workers, and into a
+# SQLite store: the same documents, chunk texts and byte-equal vectors all three ways (also
+# after `quire migrate` PostgreSQL -> SQLite); docs/collections list the same JSON as the
+# SQLite store; re-ingesting unchanged files writes nothing, a changed file is updated; a
+# direct ingest over the workers' documents finds them unchanged (the same rows);
+# metadata; reindex (text-only -> vectors, fp32 -> bf16) gives the SQLite store's vectors;
+# --remove; bad URLs and an unreachable server give exit 2 / 1 naming the URL with its
+# password redacted.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../tools/pg.sh"
+MODEL=examples/tiny-bert
+if "$Q" info 2>/dev/null | grep -q 'WITH_PG=0'; then
+    bad "this quire was built with WITH_PG=0: the PostgreSQL tests cannot run (not skipped: failed)"
+    exit 1
+fi
+if ! pg_start; then
+    bad "a throwaway PostgreSQL server starts (postgresql-15 from .ci/setup)"
+    exit 1
+fi
+ok "a throwaway PostgreSQL server starts on a Unix socket"
+
+mkdir -p "$T/in"
+cp examples/sample.pdf "$T/in/sample.pdf"
+for f in small-fn2end small-opteng small-grant paper2col-jpsj; do cp "$C/born/$f.pdf" "$T/in/"; done
+cp examples/sample/page1.txt "$T/in/"
+printf '# Tabs\n\nA\ttab, a back\\slash, and a\r\ncarriage return.\n\n## Unicode\n\nZürich, Ελληνικά, 日本語.\n' > "$T/in/odd.md"
+N=$(ls "$T/in" | wc -l)
+
+# ---- errors: bad URL, unreachable server, empty database -----------------------------------
+"$Q" docs --db "postgresql://bob:s3cret@/quire?host=$T/nowhere&port=5999" > /dev/null 2> "$T/e"
+rc=$?
+check "unreachable server: exit 1" [ $rc -eq 1 ]
+check "  the message names the URL with the password redacted" \
+    sh -c "grep -q 'postgresql://bob:\*\*\*@/quire?host=$T/nowhere&port=5999: cannot connect to PostgreSQL' '$T/e' && ! grep -q s3cret '$T/e'"
+"$Q" ingest --db "postgresql://bob:s3cret@[oops/db" "$T/in/odd.md" > /dev/null 2> "$T/e"
+rc=$?
+check "malformed URL: exit 2 (usage), password redacted everywhere" \
+    sh -c "[ $rc -eq 2 ] && grep -q 'postgresql://bob:\*\*\*@\[oops/db' '$T/e' && ! grep -q s3cret '$T/e'"
+"$Q" collections --db "postgresql://bob@/quire?host=$T/nowhere&port=5999&password=s3cret" > /dev/null 2> "$T/e"
+check "password= parameter redacted" sh -c "grep -q 'password=\*\*\*' '$T/e' && ! grep -q s3cret '$T/e'"
+"$Q" docs --db "$PGURL" > /dev/null 2> "$T/e"
+check "docs on a database without the quire schema: exit 1, says so" \
+    sh -c "[ $? -eq 1 ] && grep -q 'holds no quire schema' '$T/e'"
+
+# ---- direct ingest into PostgreSQL vs SQLite ---------------------------------------------------
+"$Q" ingest --db "$PGURL" -c docs --model "$MODEL" "$T/in" > /dev/null 2> "$T/e1"
+check "ingest --db postgresql://: exit 0, $N added" \
+    sh -c "[ $? -eq 0 ] && grep -q \"$N documents into 'docs' ($N added, 0 updated, 0 unchanged, 0 failed)\" '$T/e1'"
+check "the schema was created under the advisory lock (versions 1 and 2)" \
+    [ "$(pg_q "SELECT count(*) || '/' || max(version) FROM quire_schema")" = "2/2" ]
+"$Q" ingest --db "$T/s.db" -c docs --model "$MODEL" -q "$T/in"
+check "SQLite ingest of the same files: exit 0" [ $? -eq 0 ]
+
+# every document, chunk and vector of a collection, in path/seq order (no ids, no times)
+pgdump() { $PSQL -F '|' -c "SELECT d.path, d.sha256, d.size, d.pages, d.failed_pages, d.meta, c.seq, c.page_start, c.page_end, c.heading, c.text, c.n_tokens, upper(encode(v.vec, 'hex')) FROM documents d JOIN collections k ON k.id = d.collection_id JOIN chunks c ON c.document_id = d.id LEFT JOIN vectors v ON v.chunk_id = c.id AND v.index_id = k.active_index WHERE k.name = '$1' ORDER BY d.path COLLATE \"C\", c.seq"; }
+sqdump() { sqlite3 -separator '|' "$1" "SELECT d.path, d.sha256, d.size, d.pages, d.failed_pages, d.meta, c.seq, c.page_start, c.page_end, c.heading, c.text, c.n_tokens, hex(v.vec) FROM documents d JOIN collections k ON k.id = d.collection_id JOIN chunks c ON c.document_id = d.id LEFT JOIN vectors v ON v.chunk_id = c.id AND v.index_id = k.active_index WHERE k.name = '$2' ORDER BY d.path, c.seq"; }
+pgdump docs > "$T/pg.txt"; sqdump "$T/s.db" docs > "$T/sq.txt"
+nch=$(wc -l < "$T/sq.txt")
+check "direct PostgreSQL ingest: same documents, reports, metadata, chunk texts and byte-equal vectors as SQLite ($nch chunks)" \
+    sh -c "[ $nch -gt 20 ] && cmp -s '$T/pg.txt' '$T/sq.txt'"
+check "every chunk has its vector" \
+    [ "$(pg_q "SELECT count(*) FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id)")" = 0 ]
+
+# docs / collections --json: the same lines (times differ: dropped)
+nojs() { python3 -c 'import json,sys
+for l in sys.stdin:
+    o = json.loads(l); o.pop("converted_at", None); o.pop("created_at", None); print(json.dumps(o, sort_keys=True))'; }
+"$Q" docs --db "$PGURL" -c docs --json | nojs > "$T/d.pg"
+"$Q" docs --db "$T/s.db" -c docs --json | nojs > "$T/d.sq"
+check "docs --json: the same $N documents as the SQLite store" \
+    sh -c "[ \$(wc -l < '$T/d.pg') -eq $N ] && cmp -s '$T/d.pg' '$T/d.sq'"
+"$Q" docs --db "$PGURL" -c docs --json | python3 -c 'import json,sys,re
+for l in sys.stdin: assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", json.loads(l)["converted_at"])' 
+check "docs --json: converted_at is UTC ISO 8601 as in SQLite" [ $? -eq 0 ]
+"$Q" collections --db "$PGURL" --json | nojs > "$T/c.pg"
+"$Q" collections --db "$T/s.db" --json | nojs > "$T/c.sq"
+check "collections --json: the same as the SQLite store (counts, model, fingerprint)" cmp -s "$T/c.pg" "$T/c.sq"
+"$Q" docs --db "$PGURL" -c docs > "$T/d.txt" && "$Q" collections --db "$PGURL" > "$T/c.txt"
+check "docs and collections text listings work" \
+    sh -c "grep -q 'small-opteng.pdf' '$T/d.txt' && grep -q '^docs .*tiny-bert' '$T/c.txt'"
+PGHOST=$PGDIR PGPORT=$PGPORT PGUSER=postgres PGDATABASE=quire "$Q" docs --db postgresql:// -c docs --json | nojs > "$T/d.env"
+check "--db postgresql:// with the PG* variables: the same listing" cmp -s "$T/d.env" "$T/d.pg"
+
+# ---- re-ingest: unchanged, changed ---------------------------------------------------------------
+before=$(pg_q "SELECT max(id) || '/' || count(*) FROM chunks")
+"$Q" ingest --db "$PGURL" -c docs --model "$MODEL" "$T/in" > /dev/null 2> "$T/e"
+check "re-ingesting unchanged files: $N unchanged" grep -q "(0 added, 0 updated, $N unchanged" "$T/e"
+check "  no chunk written (max id and count the same)" \
+    [ "$(pg_q "SELECT max(id) || '/' || count(*) FROM chunks")" = "$before" ]
+printf '\n## Added\n\nA closing paragraph about otters.\n' >> "$T/in/odd.md"
+"$Q" ingest --db "$PGURL" -c docs --model "$MODEL" "$T/in" > /dev/null 2> "$T/e"
+check "a changed file is updated, the others unchanged" grep -q "(0 added, 1 updated, $((N - 1)) unchanged" "$T/e"
+"$Q" ingest --db "$T/s.db" -c docs --model "$MODEL" -q "$T/in"
+pgdump docs > "$T/pg.txt"; sqdump "$T/s.db" docs > "$T/sq.txt"
+check "  after the update: still equal to SQLite's, the new text there" \
+    sh -c "cmp -s '$T/pg.txt' '$T/sq.txt' && grep -q otters '$T/pg.txt'"
+check "no orphan chunks or vectors" \
+    [ "$(pg_q "SELECT (SELECT count(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)) + (SELECT count(*) FROM vectors WHERE chunk_id NOT IN (SELECT id FROM chunks))")" = 0 ]
+
+# ---- metadata ------------------------------------------------------------------------------------
+"$Q" ingest -q --db "$PGURL" -c docs --model "$MODEL" --meta year=2024 --meta team=a "$T/in/small-grant.pdf"
+"$Q" ingest -q --db "$T/s.db" -c docs --model "$MODEL" --meta year=2024 --meta team=a "$T/in/small-grant.pdf"
+"$Q" docs --db "$PGURL" -c docs --json | nojs > "$T/d.pg"; "$Q" docs --db "$T/s.db" -c docs --json | nojs > "$T/d.sq"
+check "--meta on an unchanged file: metadata set as in SQLite (pdf.* keys kept)" \
+    sh -c "cmp -s '$T/d.pg' '$T/d.sq' && grep 'small-grant' '$T/d.pg' | grep -q '\"year\": 2024'"
+
+# ---- workers and direct ingest write the same rows ------------------------------------------
+"$Q" enqueue --db "$PGURL" -c wk "$T/in" -q
+for i in 1 2; do "$Q" worker --db "$PGURL" --model "$MODEL" --drain --poll 0.2 --quiet 2> "$T/w$i" & done
+wait
+check "2 workers drain the queue: $N done" [ "$(pg_q "SELECT count(*) FROM jobs WHERE collection = 'wk' AND state = 'done'")" = "$N" ]
+"$Q" ingest --db "$T/w.db" -c wk --model "$MODEL" -q "$T/in"
+pgdump wk > "$T/pgw.txt"; sqdump "$T/w.db" wk > "$T/sqw.txt"
+check "workers: same documents, chunk texts and byte-equal vectors as the SQLite ingest" cmp -s "$T/pgw.txt" "$T/sqw.txt"
+cut -d'|' -f1,8- "$T/pgw.txt" > "$T/a"; pgdump docs | cut -d'|' -f1,8- > "$T/b"
+check "workers and direct ingest: the same chunk texts and vectors" cmp -s "$T/a" "$T/b"
+before=$(pg_q "SELECT max(id) || '/' || count(*) FROM chunks")
+"$Q" ingest --db "$PGURL" -c wk --model "$MODEL" "$T/in" > /dev/null 2> "$T/e"
+check "a direct ingest over the workers' documents: all $N unchanged, nothing written" \
+    sh -c "grep -q '0 added, 0 updated, $N unchanged' '$T/e' && [ '$before' = \"\$($PSQL -c \"SELECT max(id) || '/' || count(*) FROM chunks\")\" ]"
+check "  direct rows carry no job, the workers' carry theirs" \
+    [ "$(pg_q "SELECT count(*) FILTER (WHERE k.name = 'docs' AND d.job_id IS NULL) || '/' || count(*) FILTER (WHERE k.name = 'wk' AND d.job_id IS NOT NULL) FROM documents d JOIN collections k ON k.id = d.collection_id")" = "$N/$N" ]
+
+# ---- quire migrate PostgreSQL -> SQLite: the same as the SQLite ingest -----------------------------
+"$Q" migrate --from "$PGURL" --to "$T/back.db" > /dev/null 2> "$T/e"
+check "migrate PostgreSQL -> SQLite: exit 0" [ $? -eq 0 ]
+sqdump "$T/back.db" docs > "$T/bk.txt"; sqdump "$T/s.db" docs > "$T/sq.txt"
+check "  the migrated copy equals the SQLite ingest (texts, byte-equal vectors)" cmp -s "$T/bk.txt" "$T/sq.txt"
+"$Q" search --db "$T/back.db" -c docs -k 10 --json "optical engineering lens" > "$T/s1"
+"$Q" search --db "$T/s.db" -c docs -k 10 --json "optical engineering lens" > "$T/s2"
+check "  and searches the same (top-10, hybrid)" sh -c "[ -s '$T/s1' ] && cmp -s '$T/s1' '$T/s2'"
+
+# ---- reindex --------------------------------------------------------------------------------------
+"$Q" ingest -q --db "$PGURL" -c plain "$T/in/odd.md" "$T/in/page1.txt" "$T/in/small-fn2end.pdf"
+"$Q" ingest -q --db "$T/s.db" -c plain "$T/in/odd.md" "$T/in/page1.txt" "$T/in/small-fn2end.pdf"
+check "a text-only collection on PostgreSQL has no vectors" \
+    sh -c "\"$Q\" collections --db '$PGURL' --json | grep '\"plain\"' | grep -q '\"vectors\":0'"
+"$Q" reindex -q --db "$PGURL" -c plain --model "$MODEL" 2> "$T/e"
+check "reindex --db postgresql:// of a text-only collection: exit 0" [ $? -eq 0 ]
+"$Q" reindex -q --db "$T/s.db" -c plain --model "$MODEL"
+pgdump plain > "$T/a"; sqdump "$T/s.db" plain > "$T/b"
+check "  the vectors added are SQLite's reindex's, byte for byte" \
+    sh -c "cmp -s '$T/a' '$T/b' && [ \"\$($PSQL -c \"SELECT count(*) FROM vectors v JOIN collections k ON k.active_index = v.index_id WHERE k.name = 'plain'\")\" -gt 2 ]"
+old_ix=$(pg_q "SELECT active_index FROM collections WHERE name = 'docs'")
+"$Q" reindex -q --db "$PGURL" -c docs --model "$MODEL" --precision bf16 2> "$T/e"
+check "reindex fp32 -> bf16: exit 0, the old index is gone" \
+    sh -c "[ $? -eq 0 ] && [ \"\$($PSQL -c \"SELECT count(*) FROM indexes WHERE id = $old_ix\")\" = 0 ]"
+"$Q" reindex -q --db "$T/s.db" -c docs --model "$MODEL" --precision bf16
+pgdump docs > "$T/a"; sqdump "$T/s.db" docs > "$T/b"
+check "  bf16 vectors byte-equal to SQLite's reindex" cmp -s "$T/a" "$T/b"
+"$Q" collections --db "$PGURL" > "$T/c.txt"
+check "  collections shows bf16" grep -q '^docs .*bf16' "$T/c.txt"
+"$Q" ingest --db "$PGURL" -c docs --model "$MODEL" --precision fp32 "$T/in/odd.md" > /dev/null 2> "$T/e"
+check "ingest with --precision fp32 after the reindex: refused naming both (exit 1)" \
+    sh -c "[ $? -ne 0 ] && grep -q 'holds vectors from model' '$T/e'"
+
+# ---- remove ----------------------------------------------------------------------------------------
+"$Q" docs --db "$PGURL" -c plain --remove "$(realpath "$T/in/odd.md")" 2> "$T/e"
+check "docs --remove: exit 0, the document and its chunks are gone" \
+    sh -c "[ $? -eq 0 ] && [ \"\$($PSQL -c \"SELECT count(*) FROM documents d JOIN collections k ON k.id = d.collection_id WHERE k.name = 'plain'\")\" = 2 ]"
+"$Q" docs --db "$PGURL" -c plain --remove /no/such.md > /dev/null 2> "$T/e"
+check "docs --remove of an unknown document: exit 1 naming it" sh -c "[ $? -eq 1 ] && grep -q 'no document' '$T/e'"
+"$Q" collections --db "$PGURL" --remove plain 2> "$T/e"
+check "collections --remove: the collection is gone with its rows" \
+    sh -c "[ \"\$($PSQL -c \"SELECT count(*) FROM collections WHERE name = 'plain'\")\" = 0 ]"
+check "no orphan chunks or vectors at the end" \
+    [ "$(pg_q "SELECT (SELECT count(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)) + (SELECT count(*) FROM vectors WHERE chunk_id NOT IN (SELECT id FROM chunks))")" = 0 ]
+"$Q" search --db "$PGURL" -c docs lens > /dev/null 2> "$T/e"
+check "search --db postgresql:// without --cache: usage error naming --cache" \
+    sh -c "[ $? -eq 2 ] && grep -q -- '--cache FILE' '$T/e'"
