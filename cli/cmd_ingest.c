@@ -35,7 +35,8 @@ typedef struct ing_args {
 } ing_args;
 
 static const cli_opt opts[] = {
-    {"db", 0, 1, "PATH", "the store file (created when missing)"},
+    {"db", 0, 1, "PATH|URL", "the store file (created when missing), or a PostgreSQL store "
+                             "(postgresql://USER@HOST/DB; postgresql:// uses the PG* variables)"},
     {"collection", 'c', 1, "NAME", "collection (default: default; created on first use)"},
     {"model", 'm', 1, "DIR", "embedding model folder; without it the collection is text-only "
                             "(BM25)"},
@@ -75,8 +76,10 @@ static void help(FILE *out)
             "options:\n");
     cli_print_opts(out, opts);
     fprintf(out, "\nexit status: 0 ok, 1 failure, 2 usage error, 3 some documents failed\n"
-                 "example:\n  quire ingest --db papers.db --collection papers "
-                 "--model all-MiniLM-L6-v2 --jobs 2 papers/\n");
+                 "examples:\n  quire ingest --db papers.db --collection papers "
+                 "--model all-MiniLM-L6-v2 --jobs 2 papers/\n"
+                 "  quire ingest --db postgresql://quire@db.example/quire -c papers "
+                 "--model all-MiniLM-L6-v2 papers/\n");
 }
 
 static int on_opt(int idx, const char *val, void *user)

@@ -20,7 +20,7 @@ typedef struct store_args {
 } store_args;
 
 static const cli_opt list_opts[] = {
-    {"db", 0, 1, "PATH", "the store file"},
+    {"db", 0, 1, "PATH|URL", "the store file, or postgresql://... (a PostgreSQL store)"},
     {"collection", 'c', 1, "NAME", "collection (docs; default: default)"},
     {"remove", 0, 1, "PATH", "docs: remove this document (as listed) with its chunks"},
     {"remove-where", 0, 1, "JSON", "docs: remove every document matching this metadata filter "
@@ -30,7 +30,7 @@ static const cli_opt list_opts[] = {
 };
 
 static const cli_opt coll_opts[] = {
-    {"db", 0, 1, "PATH", "the store file"},
+    {"db", 0, 1, "PATH|URL", "the store file, or postgresql://... (a PostgreSQL store)"},
     {"remove", 0, 1, "NAME", "delete this collection with all its documents, chunks and "
                              "vectors"},
     {"json", 0, 0, NULL, "one JSON object per line"},
@@ -38,7 +38,7 @@ static const cli_opt coll_opts[] = {
 };
 
 static const cli_opt reindex_opts[] = {
-    {"db", 0, 1, "PATH", "the store file"},
+    {"db", 0, 1, "PATH|URL", "the store file, or postgresql://... (a PostgreSQL store)"},
     {"collection", 'c', 1, "NAME", "collection (default: default)"},
     {"model", 'm', 1, "DIR", "the new embedding model folder (required)"},
     {"precision", 0, 1, "fp32|bf16|int8", "precision of the new vectors (default fp32, exact; docs/precision.md)"},
@@ -62,7 +62,8 @@ static void help_collections(FILE *out)
                  "and embedding model, or delete one (one transaction).\n\noptions:\n");
     cli_print_opts(out, coll_opts);
     fprintf(out, "\nexamples:\n  quire collections --db papers.db\n"
-                 "  quire collections --db papers.db --remove drafts\n");
+                 "  quire collections --db papers.db --remove drafts\n"
+                 "  quire collections --db postgresql://quire@db.example/quire --json\n");
 }
 
 static void help_docs(FILE *out)
@@ -72,7 +73,8 @@ static void help_docs(FILE *out)
                  "List the documents of a collection (path, pages, chunks, when converted), or\n"
                  "remove one with its chunks and vectors (one transaction).\n\noptions:\n");
     cli_print_opts(out, list_opts);
-    fprintf(out, "\nexample:\n  quire docs --db papers.db --collection papers\n");
+    fprintf(out, "\nexamples:\n  quire docs --db papers.db --collection papers\n"
+                 "  quire docs --db postgresql://quire@db.example/quire -c papers --json\n");
 }
 
 static void help_reindex(FILE *out)
@@ -83,7 +85,9 @@ static void help_reindex(FILE *out)
                  "use the old index until the swap. An interrupted reindex resumes where it\n"
                  "stopped when run again with the same model.\n\noptions:\n");
     cli_print_opts(out, reindex_opts);
-    fprintf(out, "\nexample:\n  quire reindex --db papers.db --collection papers --model "
+    fprintf(out, "\nexamples:\n  quire reindex --db papers.db --collection papers --model "
+                 "bge-small-en-v1.5\n"
+                 "  quire reindex --db postgresql://quire@db.example/quire -c papers --model "
                  "bge-small-en-v1.5\n");
 }
 

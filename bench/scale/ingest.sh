@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/scale/ingest.sh — documents/s of 1, 2 and 4 `quire worker` processes into
-# PostgreSQL next to a single-process SQLite `quire ingest` of the same corpus, in one
+# PostgreSQL next to a single-process SQLite `quire ingest` and a single-process direct
+# `quire ingest --db postgresql://...` (no queue) of the same corpus, in one
 # run: text-only (no model) and with the MiniLM shape (build/models/minilm, `make
 # models`). Each worker runs --jobs 1 (one document at a time, one thread), the SQLite
 # peer --jobs 1 too, so the per-process rates compare. The PostgreSQL server is a
@@ -51,6 +52,15 @@ bench() { # LABEL N MODELARG...
     sq=$(awk -v a="$t0" -v b="$t1" -v n="$docs" 'BEGIN { printf "%.2f", n / (b - a) }')
     echo "$label sqlite: $docs docs ($mb MB) in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: $sq docs/s"
     line="| $label | $docs | $sq"
+    # the same files by one direct `quire ingest --db postgresql://...` (no queue)
+    pg_q "CREATE DATABASE b_${label}_direct" > /dev/null
+    U=$(echo "$PGURL" | sed "s|/quire?|/b_${label}_direct?|")
+    t0=$(now)
+    "$Q" ingest --db "$U" -c b -j 1 -q "$@" "$in" || { echo "direct PG ingest failed" >&2; exit 1; }
+    t1=$(now)
+    r=$(awk -v a="$t0" -v b="$t1" -v n="$docs" 'BEGIN { printf "%.2f", n / (b - a) }')
+    echo "$label pg direct ingest: $r docs/s"
+    line="$line | $r"
     for k in $WORKERS; do
         db="b_${label}_$k"
         pg_q "CREATE DATABASE $db" > /dev/null
@@ -78,9 +88,9 @@ bench text "$LIMIT"
 [ "$MODEL" != none ] && bench minilm "$LIMIT_MODEL" --model "$MODEL"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 {
-    printf '| corpus | docs | SQLite ingest, 1 process, docs/s'
+    printf '| corpus | docs | SQLite ingest, 1 process, docs/s | PG direct ingest, 1 process, docs/s'
     for k in $WORKERS; do printf ' | PG, %s worker(s), docs/s' "$k"; done
-    printf ' |\n|---|---:|---:'
+    printf ' |\n|---|---:|---:|---:'
     for k in $WORKERS; do printf '|---:'; done
     printf '|\n%s' "$rows"
 } > "$w/ingest.md"
