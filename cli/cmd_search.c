@@ -23,9 +23,9 @@ typedef struct search_args {
 
 static const cli_opt opts[] = {
     {"db", 0, 1, "PATH", "the store file, or postgresql://... with --cache"},
-    {"cache", 0, 1, "FILE", "with --db postgresql://...: search this local SQLite copy of the "
-                            "PostgreSQL store, made by `quire migrate` when FILE does not "
-                            "exist yet (it is not refreshed afterwards: delete it to)"},
+    {"cache", 0, 1, "FILE", "with --db postgresql://...: search this local SQLite replica of "
+                            "the PostgreSQL store, bootstrapped when new and brought level "
+                            "by the change feed on each run (as quire serve --cache)"},
     {"collection", 'c', 1, "NAME", "collection (default: default)"},
     {"k", 'k', 1, "N", "number of hits (default 10)"},
     {"mode", 0, 1, "hybrid|vector|text", "ranking (default hybrid when the collection has "
@@ -172,17 +172,27 @@ int cmd_search(int argc, char **argv)
         qr_free(pos);
         return EXIT_USAGE;
     }
-    if (a.cache && !qr_file_exists(a.cache)) {
-        /* bootstrap: a PostgreSQL -> SQLite migration, checksums compared */
-        qr_migrate_result mr;
-        quire_error merr = {0, ""};
-        if (qr_pg_migrate(a.db, a.cache, &mr, &merr) != QUIRE_OK) {
-            fprintf(stderr, "quire search: making the cache %s: %s\n", a.cache, merr.msg);
+    if (a.cache) {
+        /* the replica path (as quire serve --cache): bootstrap a new cache, resume a killed
+         * bootstrap, or apply the change feed since the cache's horizon (a warm cache reads
+         * no bootstrap rows) */
+        quire_store *cst = NULL;
+        quire_error cerr = {0, ""};
+        qr_replica_stats rs;
+        memset(&rs, 0, sizeof rs);
+        quire_status crc = quire_store_open(a.cache, 0, &cst, &cerr);
+        if (crc == QUIRE_OK)
+            crc = qr_replica_sync(a.db, cst, &rs, &cerr);
+        quire_store_close(cst);
+        if (crc != QUIRE_OK) {
+            fprintf(stderr, "quire search: cache %s: %s\n", a.cache, cerr.msg);
             qr_free(pos);
             return EXIT_FAIL;
         }
-        fprintf(stderr, "quire search: cache %s made from %s (%lld documents, %lld chunks, "
-                        "checksums equal)\n", a.cache, mr.from, mr.rows[2], mr.rows[3]);
+        fprintf(stderr,
+                "quire search: cache %s level with PostgreSQL (feed horizon %s): %lld "
+                "bootstrap rows, %lld feed rows, %lld documents applied\n",
+                a.cache, rs.horizon, rs.bootstrap_rows, rs.feed_rows, rs.docs_applied);
     }
     if (a.cache)
         a.db = a.cache;

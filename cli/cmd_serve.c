@@ -9,6 +9,8 @@
 
 #include "cli.h"
 #include "core/core.h"
+#include "server/server_extra.h"
+#include "store/store_pg.h"
 
 typedef struct serve_args {
     const char *db, *model, *host, *key_file, *allow, *model_name;
@@ -18,7 +20,8 @@ typedef struct serve_args {
     int wait_set, truncate, no_batching, quiet, accept_any, token_ids_native;
     char model_names[1024];
     int precision;
-    const char *config, *vlm_cache, *access_log;
+    const char *config, *vlm_cache, *access_log, *cache;
+    double feed_poll;
     int vlm;
     int allow_writes;
     quire_config *cfg;
@@ -27,6 +30,9 @@ typedef struct serve_args {
 static const cli_opt opts[] = {
     {"db", 0, 1, "PATH", "store for /v1/search and /v1/collections (opened read-only "
                          "unless --allow-writes; optional)"},
+    {"cache", 0, 1, "FILE", "with --db postgresql://...: search a local SQLite replica in FILE "
+                            "that follows PostgreSQL's change feed (bootstrapped when new)"},
+    {"feed-poll", 0, 1, "S", "with --cache: read the change feed every S seconds (default 0.5)"},
     {"allow-writes", 0, 0, NULL, "let /v1/collections/... add, replace and delete documents "
                                  "and collections (opens --db for writing; needs --api-key-file)"},
     {"model", 'm', 1, "DIR", "embedding model folder for /v1/embeddings (optional)"},
@@ -115,6 +121,17 @@ static int on_opt(int idx, const char *val, void *user)
     }
     else if (strcmp(n, "host") == 0)
         a->host = val;
+    else if (strcmp(n, "cache") == 0)
+        a->cache = val;
+    else if (strcmp(n, "feed-poll") == 0) {
+        char *end = NULL;
+        a->feed_poll = strtod(val, &end);
+        if (!end || *end || !(a->feed_poll >= 0.01 && a->feed_poll <= 3600)) {
+            fprintf(stderr, "quire serve: --feed-poll: '%s' is not a number of seconds "
+                            "(0.01 .. 3600)\n", val);
+            return EXIT_USAGE;
+        }
+    }
     else if (strcmp(n, "api-key-file") == 0)
         a->key_file = val;
     else if (strcmp(n, "allow-paths") == 0)
@@ -285,6 +302,41 @@ static int open_converter(serve_args *a, quire_converter **conv)
     return 0;
 }
 
+/* The replica's lines in /metrics (quire serve --db postgresql://... --cache FILE). */
+static void replica_metrics(void *ud, qr_buf *o)
+{
+    qr_replica_stats s;
+    qr_replica_get_stats(ud, &s);
+    qr_buf_printf(o,
+                  "# HELP quire_feed_lag_seconds Seconds since the snapshot of PostgreSQL that "
+                  "the replica's cache last caught up with (-1: not yet).\n"
+                  "# TYPE quire_feed_lag_seconds gauge\n"
+                  "quire_feed_lag_seconds %.3f\n"
+                  "# HELP quire_replica_bootstrapped 1 once the cache holds a whole copy and "
+                  "follows the feed.\n"
+                  "# TYPE quire_replica_bootstrapped gauge\n"
+                  "quire_replica_bootstrapped %d\n"
+                  "# HELP quire_replica_bootstrap_rows_total Rows read from PostgreSQL to "
+                  "bootstrap the cache (by this process).\n"
+                  "# TYPE quire_replica_bootstrap_rows_total counter\n"
+                  "quire_replica_bootstrap_rows_total %lld\n"
+                  "# HELP quire_replica_feed_rows_total Rows read by change-feed windows.\n"
+                  "# TYPE quire_replica_feed_rows_total counter\n"
+                  "quire_replica_feed_rows_total %lld\n"
+                  "# HELP quire_replica_documents_applied_total Documents written to or "
+                  "removed from the cache.\n"
+                  "# TYPE quire_replica_documents_applied_total counter\n"
+                  "quire_replica_documents_applied_total %lld\n"
+                  "# HELP quire_replica_windows_total Change-feed windows applied.\n"
+                  "# TYPE quire_replica_windows_total counter\n"
+                  "quire_replica_windows_total %lld\n"
+                  "# HELP quire_replica_errors_total Failed feed steps (each retried).\n"
+                  "# TYPE quire_replica_errors_total counter\n"
+                  "quire_replica_errors_total %lld\n",
+                  s.lag_s, s.bootstrapped, s.bootstrap_rows, s.feed_rows, s.docs_applied,
+                  s.windows, s.errors);
+}
+
 int cmd_serve(int argc, char **argv)
 {
     serve_args a;
@@ -305,6 +357,7 @@ int cmd_serve(int argc, char **argv)
     quire_store *st = NULL;
     quire_converter *conv = NULL;
     quire_server *srv = NULL;
+    qr_replica *replica = NULL;
     int exit_code = EXIT_OK;
     if (a.allow_writes && (!a.db || !a.key_file)) {
         fprintf(stderr, "quire serve: --allow-writes needs --db PATH and --api-key-file F "
@@ -315,10 +368,24 @@ int cmd_serve(int argc, char **argv)
         exit_code = EXIT_USAGE;
         goto out;
     }
+    int pg = qr_pg_is_url(a.db);
+    if (pg && (!a.cache || a.allow_writes)) {
+        fprintf(stderr, "quire serve: --db %s is a PostgreSQL store: %s\n", a.db,
+                a.allow_writes ? "a replica is read-only (write with quire enqueue/worker; "
+                                 "--allow-writes needs a SQLite --db)"
+                               : "give --cache FILE (the local SQLite replica searches run on)");
+        return EXIT_USAGE;
+    }
+    if (a.cache && !pg) {
+        fprintf(stderr, "quire serve: --cache is for --db postgresql://... only\n");
+        return EXIT_USAGE;
+    }
     if (quire_init(QUIRE_VERSION_NUMBER, &err) != QUIRE_OK ||
         (a.model && open_model(&a, &model, &err) != QUIRE_OK) ||
-        (a.db && quire_store_open(a.db, a.allow_writes ? 0 : QUIRE_STORE_READONLY, &st, &err) !=
-                     QUIRE_OK)) {
+        (a.db && quire_store_open(pg ? a.cache : a.db,
+                                  a.allow_writes || pg ? 0 : QUIRE_STORE_READONLY, &st,
+                                  &err) != QUIRE_OK) ||
+        (pg && qr_replica_start(a.db, st, a.feed_poll, &replica, &err) != QUIRE_OK)) {
         exit_code = cli_fail("serve", &err);
         goto out;
     }
@@ -331,16 +398,20 @@ int cmd_serve(int argc, char **argv)
         exit_code = cli_fail("serve", &err);
         goto out;
     }
-    fprintf(stderr, "quire serve: listening on http://%s%s%s:%d (model %s, store %s)\n",
+    if (replica)
+        qr_server_set_metrics_hook(srv, replica_metrics, replica);
+    fprintf(stderr, "quire serve: listening on http://%s%s%s:%d (model %s, store %s%s%s)\n",
             strchr(a.host ? a.host : "", ':') ? "[" : "", a.host ? a.host : "127.0.0.1",
             strchr(a.host ? a.host : "", ':') ? "]" : "", quire_server_port(srv),
-            model ? quire_model_name(model) : "none", a.db ? a.db : "none");
+            model ? quire_model_name(model) : "none", a.db ? a.db : "none",
+            replica ? ", replica " : "", replica ? a.cache : "");
     fflush(stderr);
     quire_server_run(srv, &stop_flag);
     if (!a.quiet)
         fprintf(stderr, "quire serve: stopped\n");
 out:
     quire_server_free(srv);
+    qr_replica_stop(replica);
     quire_converter_free(conv);
     quire_config_free(a.cfg);
     quire_store_close(st);

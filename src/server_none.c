@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "server/server_extra.h"
 
 quire_server_params quire_server_default_params(void)
 {
@@ -41,3 +42,10 @@ quire_status quire_server_run(quire_server *srv, volatile int *stop)
 }
 
 void quire_server_free(quire_server *srv) { (void)srv; }
+
+void qr_server_set_metrics_hook(quire_server *srv, qr_metrics_hook fn, void *ud)
+{
+    (void)srv;
+    (void)fn;
+    (void)ud;
+}

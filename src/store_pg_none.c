@@ -67,3 +67,36 @@ quire_status qr_pg_store_open(quire_store *st, const char *url, quire_error *err
     (void)url;
     return no_pg(err);
 }
+
+quire_status qr_replica_sync(const char *url, quire_store *st, qr_replica_stats *stats,
+                             quire_error *err)
+{
+    (void)url;
+    (void)st;
+    if (stats)
+        memset(stats, 0, sizeof(*stats));
+    return no_pg(err);
+}
+
+quire_status qr_replica_start(const char *url, quire_store *st, double poll_s,
+                              qr_replica **out, quire_error *err)
+{
+    (void)url;
+    (void)st;
+    (void)poll_s;
+    if (out)
+        *out = NULL;
+    return no_pg(err);
+}
+
+void qr_replica_get_stats(qr_replica *r, qr_replica_stats *out)
+{
+    (void)r;
+    if (out)
+        memset(out, 0, sizeof(*out));
+}
+
+void qr_replica_stop(qr_replica *r)
+{
+    (void)r;
+}

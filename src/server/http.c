@@ -172,6 +172,17 @@ static void route_metrics(quire_server *s, reply *r)
     r->content_type = "text/plain; version=0.0.4";
     qr_metrics_write(s->metrics, &r->body, depth, atomic_load(&s->queue.open_connections),
                      atomic_load(&s->in_flight));
+    qr_metrics_hook hook = atomic_load(&s->metrics_hook);
+    if (hook)
+        hook(atomic_load(&s->metrics_hook_ud), &r->body);
+}
+
+void qr_server_set_metrics_hook(quire_server *srv, qr_metrics_hook fn, void *ud)
+{
+    if (!srv)
+        return;
+    atomic_store(&srv->metrics_hook_ud, ud);
+    atomic_store(&srv->metrics_hook, fn);
 }
 
 static void dispatch(quire_server *s, struct MHD_Connection *c, const char *url, conn_req *q,

@@ -123,6 +123,8 @@ void qr_metrics_write(qr_metrics *m, qr_buf *out, long queue_depth, int open_con
                       int in_flight);
 
 /* ---- the server ---------------------------------------------------------------- */
+#include "server/server_extra.h"
+
 struct quire_server {
     const quire_model *model;
     quire_store *store;
@@ -147,6 +149,9 @@ struct quire_server {
     FILE *access_log;          /* NULL, or where on_completed writes one JSON line each */
     int access_log_owned;      /* 1 = fclose at free (not stderr) */
     pthread_mutex_t log_mu;    /* one line at a time */
+    /* more lines for /metrics (qr_server_set_metrics_hook; the search replica's) */
+    _Atomic(qr_metrics_hook) metrics_hook;
+    void *_Atomic metrics_hook_ud;
 };
 
 /* Inputs of one embedding request, tokenized (routes.c). */

@@ -1010,3 +1010,9 @@ quire_status quire_store_remove_where(quire_store *st, const char *collection,
     qr_where_free(&w);
     return rc;
 }
+
+void qr_store_index_apply(quire_store *st, long long index_id, const int64_t *removed,
+                          size_t n_rm, const int64_t *added, const float *vecs, size_t n_add)
+{
+    index_apply(st, index_id, removed, n_rm, added, vecs, n_add);
+}

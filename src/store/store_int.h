@@ -109,6 +109,12 @@ quire_status qr_store_index_load(quire_store *st, long long index_id, qr_loaded_
                                  quire_error *err);
 /* PRAGMA data_version (changes when another connection commits), -1 on error. */
 long long qr_store_data_version(quire_store *st);
+/* After a commit (lock held): remove/add chunk ids in the loaded HNSW of an index (loading
+ * it first if needed; vecs [n_add][dims]); saves the graph now and then. A failure only
+ * costs graph work (the graph is repaired on next load). For the ingest and the search
+ * replica (src/store/pg/replica.c). */
+void qr_store_index_apply(quire_store *st, long long index_id, const int64_t *removed,
+                          size_t n_rm, const int64_t *added, const float *vecs, size_t n_add);
 /* Drop an index from memory without saving (lock held). */
 void qr_store_index_unload(quire_store *st, long long index_id);
 /* Save the graph of one loaded index in its own transaction (lock held; no transaction

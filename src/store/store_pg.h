@@ -111,6 +111,39 @@ const char *qr_migrate_table_name(int i);
 quire_status qr_pg_migrate(const char *from, const char *to, qr_migrate_result *res,
                            quire_error *err);
 
+/* ---- search replicas: a local SQLite store that follows PostgreSQL's change feed ------ */
+typedef struct qr_replica qr_replica;
+
+typedef struct qr_replica_stats {
+    long long bootstrap_rows; /* rows read from PostgreSQL by the bootstrap (this process) */
+    long long feed_rows;      /* rows read by feed windows (changes, documents, chunks...) */
+    long long docs_applied;   /* documents written to or removed from the cache */
+    long long windows;        /* feed windows completed */
+    long long errors;         /* failed steps (each retried) */
+    int bootstrapped;         /* the cache holds a complete copy and follows the feed */
+    double started_at;        /* qr_now() when following started (0: one-shot sync) */
+    double applied_at;        /* qr_now() when the last complete window's snapshot was taken */
+    double lag_s;             /* now - applied_at (or - started_at before the first window);
+                                 -1 when unknown */
+    char horizon[32];         /* the feed position (xid8) stored in the cache */
+    char last_error[256];
+} qr_replica_stats;
+
+/* Bring the cache store st (open for writing; a new file is fine) level with PostgreSQL at
+ * url: bootstrap it when new (or resume a killed bootstrap), then apply one feed window.
+ * A cache made from another database, or a store that is not a replica cache, is refused
+ * (QUIRE_INVALID_ARG). */
+quire_status qr_replica_sync(const char *url, quire_store *st, qr_replica_stats *stats,
+                             quire_error *err);
+/* The same, then keep following in a thread every poll_s seconds (0 = 0.5), applying
+ * through st under its lock (searches of st see each window whole). Errors after the start
+ * are logged and retried with backoff; qr_replica_get_stats reports them. */
+quire_status qr_replica_start(const char *url, quire_store *st, double poll_s,
+                              qr_replica **out, quire_error *err);
+void qr_replica_get_stats(qr_replica *r, qr_replica_stats *out);
+/* Stop following (waits for the window in hand) and free r. */
+void qr_replica_stop(qr_replica *r);
+
 /* The libpq version, e.g. "15.18" ("(not built: WITH_PG=0)" without it). */
 const char *qr_pg_libpq_version(void);
 

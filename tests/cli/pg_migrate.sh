@@ -106,15 +106,15 @@ next=$(pg_q "SELECT nextval(pg_get_serial_sequence('chunks','id'))")
 check "the id sequences continue after the copied rows" \
     [ "$next" -gt "$(pg_q "SELECT max(id) FROM chunks")" ]
 
-# ---- search --db postgresql://... --cache FILE: bootstrapped by the migration --------------
+# ---- search --db postgresql://... --cache FILE: a replica cache (bootstrapped, then fed) ---
 "$Q" search --db "$URL2" -c demo lens > /dev/null 2> "$T/e"
 check "search --db postgresql:// without --cache: usage error naming --cache" \
     sh -c "[ $? -eq 2 ] && grep -q -- '--cache FILE' '$T/e'"
 "$Q" search --db "$URL2" --cache "$T/cache.db" -c demo -k 10 --json "who designed the lens" > "$T/c1" 2> "$T/e"
-check "search --cache: first run makes the cache from PostgreSQL (says so)" \
-    sh -c "[ $? -eq 0 ] && grep -q 'cache .*cache.db made from' '$T/e' && [ -f '$T/cache.db' ]"
+check "search --cache: first run bootstraps the cache from PostgreSQL (says so)" \
+    sh -c "[ $? -eq 0 ] && grep -q 'cache .*cache.db level with PostgreSQL' '$T/e' && ! grep -q ' 0 bootstrap rows' '$T/e' && [ -f '$T/cache.db' ]"
 "$Q" search --db "$T/demo.db" -c demo -k 10 --json "who designed the lens" > "$T/c0"
 check "search --cache: the same top-10 as the original SQLite store" cmp -s "$T/c0" "$T/c1"
 "$Q" search --db "$URL2" --cache "$T/cache.db" -c demo -k 10 --json "who designed the lens" > "$T/c2" 2> "$T/e"
-check "search --cache: a second run uses the cache as it is (no migration)" \
-    sh -c "cmp -s '$T/c0' '$T/c2' && ! grep -q 'made from' '$T/e'"
+check "search --cache: a second run reads no bootstrap rows, same top-10" \
+    sh -c "cmp -s '$T/c0' '$T/c2' && grep -q ' 0 bootstrap rows' '$T/e'"

@@ -1,0 +1,184 @@
+#!/bin/sh
+# tests/cli/pg_replica.sh — search replicas of a PostgreSQL store, on a throwaway server
+# the test starts itself (tests/tools/pg.sh): `quire serve --db URL --cache FILE` follows
+# the change feed (schema 3): documents committed by `quire worker` become searchable in
+# the replica; a re-ingest and a delete propagate; two transactions that commit out of
+# xid order are both applied (the later xid committed first, the earlier one seen after);
+# kill -9 of the serve process while a worker commits, then a restart: the cache equals
+# PostgreSQL (documents, chunk texts, byte-equal vectors: nothing lost, nothing twice) and
+# the restart read 0 bootstrap rows (/metrics); quire_feed_lag_seconds is present and sane;
+# `quire search --db URL --cache FILE` takes the same path (warm: 0 bootstrap rows); a
+# cache of another store is refused.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../tools/pg.sh"
+MODEL=examples/tiny-bert
+if "$Q" info 2>/dev/null | grep -q 'WITH_PG=0'; then
+    bad "this quire was built with WITH_PG=0: the PostgreSQL tests cannot run (not skipped: failed)"
+    exit 1
+fi
+if ! pg_start; then
+    bad "a throwaway PostgreSQL server starts (postgresql-15 from .ci/setup)"
+    exit 1
+fi
+PIDS=
+trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done; pg_stop; rm -rf "$T"' EXIT
+ok "a throwaway PostgreSQL server starts on a Unix socket"
+
+# start_serve LOG: quire serve on a free port following $PGURL into $T/cache.db; sets
+# SPID and PORT
+start_serve() {
+    "$Q" serve --port 0 --db "$PGURL" --cache "$T/cache.db" --model "$MODEL" --feed-poll 0.2 \
+        2> "$1" &
+    SPID=$!
+    PIDS="$PIDS $SPID"
+    PORT=
+    i=0
+    while [ $i -lt 300 ]; do
+        PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$1")
+        [ -n "$PORT" ] && return 0
+        kill -0 $SPID 2>/dev/null || break
+        sleep 0.1; i=$((i + 1))
+    done
+    cat "$1"
+    return 1
+}
+metric() { curl -s "http://127.0.0.1:$PORT/metrics" | sed -n "s/^$1 //p"; }
+# hits COLL QUERY [MODE]: the documents of the top-10, one per line
+hits() {
+    curl -s "http://127.0.0.1:$PORT/v1/search" \
+        -d "{\"collection\":\"$1\",\"query\":\"$2\",\"k\":10,\"mode\":\"${3:-text}\"}" |
+        python3 -c 'import json,sys; [print(h["document"]) for h in json.load(sys.stdin).get("data", [])]'
+}
+# until CMD...: retry for up to 60 s (a deadline for correctness, not a timing assert)
+until_ok() {
+    i=0
+    while [ $i -lt 300 ]; do
+        "$@" && return 0
+        sleep 0.2; i=$((i + 1))
+    done
+    return 1
+}
+found() { hits "$1" "$2" "$4" | grep -qx "$3"; }
+gone() { ! hits "$1" "$2" | grep -qx "$3"; }
+ingest() { "$Q" enqueue --db "$PGURL" -q -c "$1" "$2" && "$Q" worker --db "$PGURL" --model "$MODEL" --drain --quiet --poll 0.2; }
+
+mkdir -p "$T/in"
+for i in 1 2 3 4 5; do
+    printf '# Note %s\n\nThe keeper wrote note %s about the uniq%stok lamp.\n' $i $i $i > "$T/in/n$i.md"
+done
+
+# ---- usage ---------------------------------------------------------------------------------
+"$Q" serve --port 0 --db "$PGURL" > /dev/null 2> "$T/e"
+check "serve --db postgresql:// without --cache: usage error naming --cache" \
+    sh -c "[ $? -eq 2 ] && grep -q -- '--cache' '$T/e'"
+"$Q" serve --port 0 --db "$T/x.db" --cache "$T/c.db" > /dev/null 2> "$T/e"
+check "serve --cache with a SQLite --db: usage error" sh -c "[ $? -eq 2 ] && grep -q 'postgresql' '$T/e'"
+
+# ---- bootstrap, then documents committed by a worker appear --------------------------------
+ingest docs "$T/in/n1.md" 2> "$T/e"
+start_serve "$T/s1" || bad "quire serve --cache starts"
+check "cold start: the bootstrap read rows (quire_replica_bootstrap_rows_total > 0)" \
+    until_ok sh -c "[ \"\$(curl -s http://127.0.0.1:$PORT/metrics | sed -n 's/^quire_replica_bootstrapped //p')\" = 1 ]"
+check "  and the bootstrapped document is searchable" until_ok found docs uniq1tok "$T/in/n1.md"
+[ "$(metric quire_replica_bootstrap_rows_total)" -gt 0 ] && ok "  bootstrap rows counted: $(metric quire_replica_bootstrap_rows_total)" || bad "  bootstrap rows counted"
+ingest docs "$T/in/n2.md" 2> "$T/e"
+check "a document committed by quire worker becomes searchable in the replica" \
+    until_ok found docs uniq2tok "$T/in/n2.md"
+check "  by vector search too (the replica's HNSW)" until_ok found docs "note 2 about the uniq2tok lamp" "$T/in/n2.md" vector
+lag=$(metric quire_feed_lag_seconds)
+check "quire_feed_lag_seconds is in /metrics and sane (0 <= $lag < 30)" \
+    python3 -c "import sys; v=float(sys.argv[1]); sys.exit(0 if 0 <= v < 30 else 1)" "$lag"
+
+# ---- re-ingest and delete propagate ------------------------------------------------------
+printf '# Note 2\n\nRewritten: now about the fresh2tok lens.\n' > "$T/in/n2.md"
+ingest docs "$T/in/n2.md" 2> "$T/e"
+check "a re-ingested document: the new text is searchable" until_ok found docs fresh2tok "$T/in/n2.md"
+check "  and the old text is gone" until_ok gone docs uniq2tok "$T/in/n2.md"
+pg_q "DELETE FROM documents WHERE path = '$(realpath "$T/in/n1.md")'"
+check "a document deleted in PostgreSQL leaves the replica" until_ok gone docs uniq1tok "$T/in/n1.md"
+
+# ---- two transactions that commit out of xid order ---------------------------------------
+CID=$(pg_q "SELECT id FROM collections WHERE name = 'docs'")
+# txn A takes its xid first, txn B second; B commits first, A afterwards
+mkfifo "$T/fa" "$T/fb"
+PGAPPNAME=txa $PSQL < "$T/fa" > "$T/xa" 2>&1 & PA=$!
+PGAPPNAME=txb $PSQL < "$T/fb" > "$T/xb" 2>&1 & PB=$!
+exec 3> "$T/fa" 4> "$T/fb"
+rowsql() { # doc path word
+    echo "INSERT INTO documents(collection_id, path, sha256) VALUES ($CID, '$1', 'x');"
+    echo "INSERT INTO chunks(document_id, seq, page_start, page_end, heading, text, n_tokens) SELECT id, 0, 1, 1, '', 'hand written $2 row', 4 FROM documents WHERE path = '$1';"
+}
+xid_of() { pg_q "SELECT backend_xid FROM pg_stat_activity WHERE application_name = '$1' AND backend_xid IS NOT NULL"; }
+echo "BEGIN; SELECT pg_current_xact_id();" >&3
+until_ok sh -c "[ -n \"\$($PSQL -c \"SELECT backend_xid FROM pg_stat_activity WHERE application_name = 'txa' AND backend_xid IS NOT NULL\")\" ]"
+echo "BEGIN; SELECT pg_current_xact_id();" >&4
+until_ok sh -c "[ -n \"\$($PSQL -c \"SELECT backend_xid FROM pg_stat_activity WHERE application_name = 'txb' AND backend_xid IS NOT NULL\")\" ]"
+XA=$(xid_of txa); XB=$(xid_of txb)
+check "two open transactions: A took the lower xid ($XA < $XB)" [ "$XA" -lt "$XB" ]
+rowsql /xid/a earlyxidtok >&3
+rowsql /xid/b latexidtok >&4
+echo "COMMIT;" >&4
+check "out of order: the later xid (B), committed first, is searchable" until_ok found docs latexidtok /xid/b
+sleep 1 # several feed windows pass while A is still open
+check "  the earlier xid (A) is still open and not visible" gone docs earlyxidtok /xid/a
+echo "COMMIT;" >&3
+exec 3>&- 4>&-
+wait $PA $PB
+check "  after A commits, the replica has it too (not skipped by the horizon)" \
+    until_ok found docs earlyxidtok /xid/a
+
+# ---- kill -9 of the serve process while a worker commits; restart ------------------------
+mkdir -p "$T/many"
+i=1
+while [ $i -le 30 ]; do
+    printf '# Item %s\n\nItem %s of the batch, word bulk%stok.\n' $i $i $i > "$T/many/m$i.md"
+    i=$((i + 1))
+done
+"$Q" enqueue --db "$PGURL" -q -c docs "$T/many"
+"$Q" worker --db "$PGURL" --model "$MODEL" --drain --quiet --poll 0.2 2> "$T/w" & WP=$!
+PIDS="$PIDS $WP"
+until_ok sh -c "[ \$($PSQL -c \"SELECT count(*) FROM jobs WHERE state = 'done' AND path LIKE '%/many/%'\") -ge 8 ]"
+kill -9 $SPID
+wait $SPID 2>/dev/null
+check "kill -9 mid-feed: the cache passes integrity_check" \
+    [ "$(sqlite3 "$T/cache.db" 'PRAGMA integrity_check')" = ok ]
+wait $WP
+# and one more committed while no replica runs
+printf '# Down\n\nWritten while the replica was down: downtimetok.\n' > "$T/in/down.md"
+ingest docs "$T/in/down.md" 2> /dev/null
+start_serve "$T/s2" || bad "quire serve --cache restarts"
+check "after the restart, the replica catches up with all 30 new documents" \
+    until_ok sh -c "[ \$(sqlite3 '$T/cache.db' \"SELECT count(*) FROM documents WHERE path LIKE '%/many/%'\") -eq 30 ]"
+sleep 1
+pgd() { $PSQL -F '|' -c "SELECT d.id, d.path, d.sha256, c.id, c.seq, c.text, upper(encode(v.vec, 'hex')) FROM documents d JOIN chunks c ON c.document_id = d.id LEFT JOIN vectors v ON v.chunk_id = c.id ORDER BY d.id, c.seq"; }
+sqd() { sqlite3 -separator '|' "$T/cache.db" "SELECT d.id, d.path, d.sha256, c.id, c.seq, c.text, hex(v.vec) FROM documents d JOIN chunks c ON c.document_id = d.id LEFT JOIN vectors v ON v.chunk_id = c.id ORDER BY d.id, c.seq"; }
+until_ok sh -c "[ \"\$($PSQL -c 'SELECT count(*) FROM chunks')\" = \"\$(sqlite3 '$T/cache.db' 'SELECT count(*) FROM chunks')\" ]"
+pgd > "$T/pg.txt"; sqd > "$T/sq.txt"
+check "  the cache equals PostgreSQL: same documents and ids, chunk texts, byte-equal vectors ($(wc -l < "$T/pg.txt") rows)" \
+    cmp -s "$T/pg.txt" "$T/sq.txt"
+check "  nothing twice: one cache document per path" \
+    [ "$(sqlite3 "$T/cache.db" 'SELECT count(*) = count(DISTINCT path) FROM documents')" = 1 ]
+check "  the restart read 0 bootstrap rows (quire_replica_bootstrap_rows_total)" \
+    [ "$(metric quire_replica_bootstrap_rows_total)" = 0 ]
+check "  and applied the missed documents from the feed (quire_replica_documents_applied_total > 0)" \
+    [ "$(metric quire_replica_documents_applied_total)" -gt 0 ]
+check "  a document committed while the replica was down is searchable" until_ok found docs downtimetok "$T/in/down.md"
+kill -TERM $SPID
+wait $SPID
+check "serve exits 0 on SIGTERM" [ $? -eq 0 ]
+check "the replica reported its horizon to PostgreSQL (replicas table)" \
+    [ "$(pg_q "SELECT count(*) FROM replicas WHERE horizon IS NOT NULL")" -ge 1 ]
+
+# ---- quire search --db postgresql:// --cache: the same path -------------------------------
+"$Q" search --db "$PGURL" --cache "$T/cli.db" -c docs bulk7tok > "$T/o" 2> "$T/e"
+check "search --cache, cold: bootstraps (rows read) and finds the document" \
+    sh -c "grep -q 'm7.md' '$T/o' && ! grep -q ' 0 bootstrap rows' '$T/e'"
+printf '# Late\n\nA late latecomertok note.\n' > "$T/in/late.md"
+ingest docs "$T/in/late.md" 2> /dev/null
+"$Q" search --db "$PGURL" --cache "$T/cli.db" -c docs latecomertok > "$T/o" 2> "$T/e"
+check "search --cache, warm: 0 bootstrap rows, the new document found through the feed" \
+    sh -c "grep -q ' 0 bootstrap rows' '$T/e' && grep -q 'late.md' '$T/o'"
+"$Q" ingest --db "$T/plain.db" -q -c docs "$T/in/n4.md"
+"$Q" search --db "$PGURL" --cache "$T/plain.db" -c docs keeper > "$T/o" 2> "$T/e"
+check "search --cache on a store that is not a replica cache: refused, exit 1, the store kept" \
+    sh -c "[ $? -eq 1 ] && grep -q 'not a replica cache' '$T/e' && [ \$(sqlite3 '$T/plain.db' 'SELECT count(*) FROM documents') -eq 1 ]"
