@@ -391,8 +391,11 @@ int qr_layout_font_has(const qr_word *w, const char *const *names, size_t n_name
 
 int qr_layout_mono_word(const qr_word *w)
 {
-    static const char *const names[] = {"mono", "courier", "consol", "menlo", "cmtt",
-                                        "sftt", "lmtt", "typewriter", "inconsolata"};
+    /* TeX's typewriter fonts: cmtt, its Czech/Slovak (cstt), EC/TC (ectt, tctt), cm-super
+     * (sftt), Latin Modern (lmtt) and txfonts (txtt) versions */
+    static const char *const names[] = {"mono",  "courier", "consol", "menlo",      "cmtt",
+                                        "cstt",  "ectt",    "tctt",   "sftt",       "lmtt",
+                                        "txtt", "typewriter", "inconsolata"};
     if (w->flags & QR_FONT_MONO)
         return 1;
     return qr_layout_font_has(w, names, QR_ARRAY_LEN(names));

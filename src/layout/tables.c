@@ -661,6 +661,7 @@ typedef struct ttraits {
     int src_pieces;                /* pieces holding a source-code line (below) */
     int mono_pieces;               /* pieces with typewriter letters or digits */
     int fig_caption;               /* a line starting "Figure N" / "Fig. N" */
+    int interleaved;               /* lines with a piece switching type >= 3 times */
 } ttraits;
 
 /* A math font: TeX's math italic, symbols and extension fonts and the AMS symbol fonts
@@ -730,6 +731,17 @@ static int figure_caption(const tline *L)
     return word && num;
 }
 
+/* How often the type changes between typewriter and other type inside the piece:
+ * "\ss ß \l ł" (commands, each beside the glyph it gives) changes three times; a
+ * command with its result in one cell ("\qty[\typical] → [ ]") once. */
+static int type_switches(const tline *L, const tpiece *p)
+{
+    int n = 0;
+    for (int k = p->w0 + 1; k < p->w1; k++)
+        n += qr_layout_mono_word(L->w[k]) != qr_layout_mono_word(L->w[k - 1]);
+    return n;
+}
+
 static void table_traits(const qr_lctx *c, const tline *ln, int n, const tbounds *tb,
                          ttraits *tr)
 {
@@ -747,18 +759,20 @@ static void table_traits(const qr_lctx *c, const tline *ln, int n, const tbounds
                 tr->small += w->size < 0.65f * c->body ? (long)w->len : 0;
             }
         }
-        int np = line_pieces(&ln[i], tb, p);
+        int np = line_pieces(&ln[i], tb, p), inter = 0;
         for (int j = 0; j < np; j++) {
             int m = 0;
             tr->src_pieces += source_line(&ln[i], p[j].w0, p[j].w1, &m);
             tr->mono_pieces += m;
+            inter |= type_switches(&ln[i], &p[j]) >= 3;
         }
+        tr->interleaved += inter;
         tr->fig_caption |= figure_caption(&ln[i]);
     }
 }
 
 /* Text that lines up like a table but is none (NULL: it may be one): what is wrong. */
-static const char *not_a_table(const ttraits *tr)
+static const char *not_a_table(const ttraits *tr, int n_lines)
 {
     if (tr->chars <= 0)
         return NULL;
@@ -771,6 +785,9 @@ static const char *not_a_table(const ttraits *tr)
     /* source beside what it typesets; a table of options may hold a "{...}" value that
      * its cell wraps */
     if (tr->src_pieces > 0 && 4 * tr->src_pieces >= tr->mono_pieces)
+        return "code";
+    /* a listing of commands, each set beside what it gives, run on in lines */
+    if (2 * tr->interleaved >= n_lines)
         return "code";
     return NULL;
 }
@@ -858,6 +875,11 @@ static int grid_plausible(const tgrid *g, const tline *ln, int n, const tbounds 
     /* rules vouch for a table with spanning or label-only rows, not for one with no row
      * of two cells (a boxed macro description, a figure frame) */
     if (10 * glyphs >= 3 * filled)
+        return 0;
+    /* without rules, two rows of two cells at least, over three lines (a description
+     * list's term beside the first line of its paragraph makes one such row; a formula
+     * beside its source two lines) */
+    if (!ruled && (multi_rows < 2 || n < 3))
         return 0;
     return n_used >= 2 && g->n_rows >= 2 && multi_rows >= 1 &&
            (ruled ? 4 * multi_rows >= g->n_rows : 2 * multi_rows >= g->n_rows) &&
@@ -966,6 +988,114 @@ static int code_beside_frame(const qr_page *pg, const struct qr_ruled *rg,
     return out > 0 && 10 * out_mono >= 9 * out;
 }
 
+static int is_hrule(const qr_bbox *b);
+
+/* Is there a horizontal rule across the region between y0 and y1? */
+static int hrule_between(const qr_page *pg, const struct qr_ruled *rg, float y0, float y1)
+{
+    for (int k = 0; k < pg->n_rules; k++) {
+        const qr_bbox *h = &pg->rules[k];
+        float y = 0.5f * (h->y0 + h->y1);
+        if (is_hrule(h) && y > y0 && y < y1 &&
+            QR_MIN(h->x1, rg->box.x1) - QR_MAX(h->x0, rg->box.x0) >= 10.0f)
+            return 1;
+    }
+    return 0;
+}
+
+/* A drawing with labels (a page-layout diagram) in a ruled region, not a table: a band
+ * across the region taller than three lines with neither text nor a rule in it, and
+ * most lines a single piece (the labels). A table's lines follow each other or are
+ * kept apart by rules (an empty grid), and beside a chart that its rules reach over
+ * are mostly rows of several cells. */
+static int labelled_drawing(const qr_lctx *c, const struct qr_ruled *rg, const tline *ln,
+                            int n, const tbounds *tb)
+{
+    tpiece p[MAX_PIECES];
+    float bottom = ln[0].y1;
+    int band = 0, multi = 0;
+    for (int i = 0; rg && i < n; i++) {
+        if (i > 0 && ln[i].y0 - bottom > 3.0f * QR_MAX(ln[i].size, ln[i - 1].size) &&
+            !hrule_between(c->pages[rg->page], rg, bottom, ln[i].y0))
+            band = 1;
+        bottom = QR_MAX(bottom, ln[i].y1);
+        multi += line_pieces(&ln[i], tb, p) >= 2;
+    }
+    return band && 2 * multi < n;
+}
+
+/* Mark the x bins [lo, lo + nb) that a row of the page covers: its words and the word
+ * gaps narrower than a table's column gap. */
+static void row_cover(const qr_lrow *r, float lo, unsigned char *bin, int nb)
+{
+    for (int k = 0; k < r->n_words; k++) {
+        float a = r->words[k]->bbox.x0, b = r->words[k]->bbox.x1;
+        if (k + 1 < r->n_words && r->words[k + 1]->bbox.x0 - b < SEG_EM * r->size)
+            b = r->words[k + 1]->bbox.x0;
+        for (int x = QR_MAX(0, (int)ceilf(a - lo)); x < nb && lo + (float)x < b; x++)
+            bin[x] = 1;
+    }
+}
+
+/* Is the white between x0 and x1 (a column gap of the candidate) a gutter of the page
+ * that the page's columns were not found at: on a page read as one column, no row
+ * anywhere crosses some x in it, and rows above or below the candidate lie wholly on
+ * either side of that x (three at least each)? The "table" is then rows of independent
+ * columns (a cheat sheet's) side by side; a table's columns end where the prose above
+ * or below it runs across them. */
+static int page_gutter(const qr_lctx *c, const qr_lrow *in, float x0, float x1, float y0,
+                       float y1)
+{
+    unsigned char bin[256];
+    int nb = (int)(x1 - x0), a = (int)(in - c->rows), b = a;
+    if (nb < 2 || a < 0 || a >= c->n_rows)
+        return 0;
+    nb = QR_MIN(nb, (int)sizeof(bin));
+    memset(bin, 0, (size_t)nb);
+    while (a > 0 && c->rows[a - 1].page == in->page)
+        a--;
+    while (b + 1 < c->n_rows && c->rows[b + 1].page == in->page)
+        b++;
+    for (int i = a; i <= b; i++) {
+        if (c->rows[i].col > 0)
+            return 0; /* columns were found: the layout knows the page */
+        row_cover(&c->rows[i], x0, bin, nb);
+    }
+    for (int x = 1; x < nb - 1; x++) {
+        if (bin[x])
+            continue;
+        float gx = x0 + (float)x;
+        int left = 0, right = 0;
+        for (int i = a; i <= b; i++) {
+            const qr_lrow *r = &c->rows[i];
+            if (r->bbox.y1 < y0 || r->bbox.y0 > y1) {
+                left += r->bbox.x1 <= gx;
+                right += r->bbox.x0 >= gx;
+            }
+        }
+        return left >= 3 && right >= 3;
+    }
+    return 0;
+}
+
+/* The white of column boundary k over the lines: from the right end of the pieces
+ * before it to the left end of those after it. */
+static void bound_gap(const tline *ln, int n, const tbounds *tb, int k, float *gx0, float *gx1)
+{
+    tpiece p[MAX_PIECES];
+    *gx0 = -1e30f;
+    *gx1 = 1e30f;
+    for (int i = 0; i < n; i++) {
+        int np = line_pieces(&ln[i], tb, p);
+        for (int j = 0; j < np; j++) {
+            if (p[j].c1 <= k)
+                *gx0 = QR_MAX(*gx0, p[j].x1);
+            else if (p[j].c0 > k)
+                *gx1 = QR_MIN(*gx1, p[j].x0);
+        }
+    }
+}
+
 /* Lines -> columns -> rows; emit when it looks like a table. Returns 1 when emitted, -1
  * when the region is a framed box that is not a table (its lines are then no table of
  * aligned text either), 0 otherwise. */
@@ -1018,6 +1148,15 @@ static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled 
     }
     if (tb.n_cols < 2)
         return 0;
+    if (labelled_drawing(c, rg, ln, n_ln, &tb))
+        return -1; /* a drawing with labels */
+    for (int k = 0; !rg && k < tb.n_cols - 1; k++) {
+        float gx0, gx1;
+        bound_gap(ln, n_ln, &tb, k, &gx0, &gx1);
+        if (gx0 < gx1 && gx1 < 1e29f &&
+            page_gutter(c, rows[0], gx0, gx1, ln[0].y0, ln[n_ln - 1].y1))
+            return -1; /* independent columns side by side */
+    }
     int n_sep = 0;
     if (rg) {
         const qr_page *pg = c->pages[rg->page];
@@ -1077,7 +1216,7 @@ static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled 
     else if (grid_plausible(&g, ln, n_ln, &tb, rg != NULL)) {
         ttraits tr;
         table_traits(c, ln, n_ln, &tb, &tr);
-        const char *why = not_a_table(&tr);
+        const char *why = not_a_table(&tr, n_ln);
         if (why) {
             grid_free(&g);
             return -1;
