@@ -15,6 +15,11 @@
  *   f   = GELU(x W1^T + b1)                  (GELU fused)
  *   x   = LN(f W2^T + b2 + x)
  * All buffers are allocated in qr_fwd_new; qr_fwd_run never allocates.
+ *
+ * bf16 models: the input of every linear layer is written in bf16 by the op before it (the
+ * LayerNorms and the embedding's into xb, the bf16 attention into ctxb, the first FFN GEMM's
+ * epilogue or SwiGLU into ffnb), so no linear layer runs a conversion pass of its own; the
+ * values are the ones that pass would produce (qr_f32_to_bf16 of the same fp32 results).
  */
 #include <math.h>
 #include <string.h>
@@ -33,6 +38,13 @@ struct qr_fwd {
     size_t x_bytes, qkv_bytes, ffn_bytes;
     void *lin_scratch;          /* activations converted for bf16/int8 linears */
     size_t lin_scratch_bytes;
+    /* bf16 models: the linear layers' inputs in bf16, rows of kph / kpi elements (k padded
+     * to QR_LP_KALIGN, zero there), rows to a multiple of QR_LP_MALIGN */
+    uint16_t *xb, *ctxb, *ffnb; /* [T16][kph], [T16][kph], [chunk16][kpi] */
+    size_t xb_bytes, ffnb_bytes;
+    long kph, kpi;
+    qr_lp_convert_fn to_bf16;   /* the bf16 kernel's row conversion */
+    int ln_to_bf16;             /* this LayerNorm also writes xb */
     float *attn_scratch;        /* per thread */
     size_t attn_stride;
     float *rope_scratch;        /* NomicBERT with NTK scaling: [max_seq][rot_dim] per thread */
@@ -82,12 +94,32 @@ quire_status qr_fwd_new(const quire_model *m, int max_tokens_total, int max_seq,
         qr_linear_scratch_bytes(m->precision, max_tokens_total, QR_MAX(m->hidden, m->inter));
     f->lin_scratch = f->lin_scratch_bytes ? qr_malloc_huge(f->lin_scratch_bytes) : NULL;
     f->seq_start = qr_calloc(T + 1, sizeof(int));
+    int bf = m->precision == QR_PREC_BF16;
+    if (bf) {
+        size_t ka = QR_LP_KALIGN, ma = QR_LP_MALIGN;
+        f->kph = (long)(((size_t)m->hidden + ka - 1) / ka * ka);
+        f->kpi = (long)(((size_t)m->inter + ka - 1) / ka * ka);
+        f->xb_bytes = (T + ma - 1) / ma * ma * (size_t)f->kph * sizeof(uint16_t);
+        f->ffnb_bytes =
+            (QR_MIN(T, (size_t)FFN_CHUNK) + ma - 1) / ma * ma * (size_t)f->kpi * sizeof(uint16_t);
+        /* zero: the k padding is never written, and rows past the tokens are read by the
+         * whole-tile kernels (their results are not stored) */
+        f->xb = qr_malloc_huge(f->xb_bytes);
+        f->ctxb = qr_malloc_huge(f->xb_bytes);
+        f->ffnb = qr_malloc_huge(f->ffnb_bytes);
+        if (f->xb && f->ctxb && f->ffnb) {
+            memset(f->xb, 0, f->xb_bytes);
+            memset(f->ctxb, 0, f->xb_bytes);
+            memset(f->ffnb, 0, f->ffnb_bytes);
+        }
+    }
     if (m->arch == QR_ARCH_NOMIC && m->rot_scaling > 0) {
         f->rope_stride = ((size_t)max_seq * (size_t)m->rot_dim + 15) & ~(size_t)15;
         f->rope_scratch = qr_malloc_aligned(f->rope_stride * (size_t)f->n_threads * sizeof(float));
     }
     if (!f->x || !f->qkv || !f->ctx || !f->ffn || !f->attn_scratch || !f->seq_start ||
-        (f->rope_stride && !f->rope_scratch) || (f->lin_scratch_bytes && !f->lin_scratch)) {
+        (f->rope_stride && !f->rope_scratch) || (f->lin_scratch_bytes && !f->lin_scratch) ||
+        (bf && (!f->xb || !f->ctxb || !f->ffnb))) {
         qr_fwd_free(f);
         return qr_err(err, QUIRE_NOMEM,
                       "embedder: out of memory for %d tokens of scratch (lower "
@@ -115,6 +147,12 @@ void qr_fwd_free(qr_fwd *f)
     qr_free_aligned(f->attn_scratch);
     if (f->lin_scratch)
         qr_free_huge(f->lin_scratch, f->lin_scratch_bytes);
+    if (f->xb)
+        qr_free_huge(f->xb, f->xb_bytes);
+    if (f->ctxb)
+        qr_free_huge(f->ctxb, f->xb_bytes);
+    if (f->ffnb)
+        qr_free_huge(f->ffnb, f->ffnb_bytes);
     qr_free_aligned(f->rope_scratch);
     qr_free(f->seq_start);
     qr_free(f);
@@ -157,6 +195,8 @@ static void op_embed(void *ctx, int ith, int nth)
         }
         f->k->layernorm(f->x + (size_t)base * H, H, f->lens[s], H, m->emb_ln_g, m->emb_ln_b,
                         m->ln_eps);
+        if (f->xb)
+            f->to_bf16(f->x, H, H, (int)f->kph, f->xb, NULL, base, base + f->lens[s]);
     }
 }
 
@@ -190,13 +230,20 @@ static void op_attention(void *ctx, int ith, int nth)
         a.out = f->ctx + base * H + (size_t)h * d;
         a.t = f->lens[s];
         a.bias = NULL;
+        a.outb = f->ctxb ? f->ctxb + base * (size_t)f->kph + (size_t)h * d : NULL;
+        a.ldob = f->kph;
         if (m->rel_bias) {
             float *bias = a.scratch + QR_ATTN_SCRATCH(f->max_seq, d);
             rel_bias_row(m, a.t, h, bias);
             a.bias = bias;
         }
-        if (!f->attn_lp || !f->attn_lp(&a))
-            qr_attention(f->k, &a);
+        if (f->attn_lp && f->attn_lp(&a))
+            continue;
+        qr_attention(f->k, &a); /* fp32 (writes out, not outb) */
+        if (a.outb) /* this head's columns of the out-projection's bf16 input */
+            for (int i = 0; i < a.t; i++)
+                for (int c = 0; c < d; c++)
+                    a.outb[(size_t)i * f->kph + c] = qr_f32_to_bf16(a.out[(size_t)i * H + c]);
     }
 }
 
@@ -227,9 +274,12 @@ static void op_swiglu(void *ctx, int ith, int nth)
     qr_fwd *f = ctx;
     long lo, hi;
     qr_split(f->ffn_rows, ith, nth, &lo, &hi);
-    if (lo < hi)
-        qr_nomic_swiglu(f->ffn + (size_t)lo * 2 * (size_t)f->m->inter, (int)(hi - lo),
-                        f->m->inter);
+    if (lo < hi) {
+        int I = f->m->inter;
+        qr_nomic_swiglu(f->ffn + (size_t)lo * 2 * (size_t)I, (int)(hi - lo), I);
+        if (f->ffnb) /* fc2's bf16 input */
+            f->to_bf16(f->ffn, 2L * I, I, (int)f->kpi, f->ffnb, NULL, lo, hi);
+    }
 }
 
 static void op_layernorm(void *ctx, int ith, int nth)
@@ -238,47 +288,69 @@ static void op_layernorm(void *ctx, int ith, int nth)
     int H = f->m->hidden;
     long lo, hi;
     qr_split(f->n_tok, ith, nth, &lo, &hi);
-    if (lo < hi)
+    if (lo >= hi)
+        return;
+    if (!f->ln_to_bf16) {
         f->k->layernorm(f->x + (size_t)lo * H, H, (int)(hi - lo), H, f->ln_g, f->ln_b,
                         f->m->ln_eps);
+        return;
+    }
+    /* bf16: the rows again while they are in L1, into the next GEMM's input */
+    for (long r = lo; r < hi; r += 16) {
+        int n = (int)QR_MIN(16, hi - r);
+        f->k->layernorm(f->x + (size_t)r * H, H, n, H, f->ln_g, f->ln_b, f->m->ln_eps);
+        f->to_bf16(f->x, H, H, (int)f->kph, f->xb, NULL, r, r + n);
+    }
 }
 
-static void run_gemm(qr_fwd *f, int m, const float *a, long lda, const qr_linear *w,
-                     const float *bias, const float *res, long ldr, float *c, long ldc,
-                     int act)
+/* ab / cb (bf16 models, else NULL): the input already in bf16 (rows kp apart) / the
+ * result stored in bf16 instead of c (rows ldcb apart). */
+static void run_gemm(qr_fwd *f, int m, const float *a, long lda, const uint16_t *ab,
+                     const qr_linear *w, const float *bias, const float *res, long ldr,
+                     float *c, long ldc, uint16_t *cb, long ldcb, int act)
 {
-    qr_linear_io io = {a, lda, bias, res, ldr, c, ldc, m, act};
+    qr_linear_io io = {a,   lda, bias, res, ldr, c, ldc, m, act, ab, ab ? (long)w->kp : 0,
+                       cb, ldcb};
     qr_linear_run(f->pool, w, &io, f->lin_scratch);
 }
 
-static void layer_forward(qr_fwd *f, const qr_layer *L)
+static void layer_forward(qr_fwd *f, const qr_layer *L, int last)
 {
     const quire_model *m = f->m;
     long H = m->hidden, I = m->inter;
     int T = f->n_tok;
-    run_gemm(f, T, f->x, H, &L->qkv, L->qkv_b, NULL, 0, f->qkv, 3 * H, QR_ACT_NONE);
+    run_gemm(f, T, f->x, H, f->xb, &L->qkv, L->qkv_b, NULL, 0, f->qkv, 3 * H, NULL, 0,
+             QR_ACT_NONE);
     if (m->arch == QR_ARCH_NOMIC)
         qr_pool_run(f->pool, op_rotary, f);
     qr_pool_run(f->pool, op_attention, f);
-    run_gemm(f, T, f->ctx, H, &L->out, L->out_b, f->x, H, f->x, H, QR_ACT_NONE);
+    run_gemm(f, T, f->ctx, H, f->ctxb, &L->out, L->out_b, f->x, H, f->x, H, NULL, 0,
+             QR_ACT_NONE);
     f->ln_g = L->ln1_g;
     f->ln_b = L->ln1_b;
+    f->ln_to_bf16 = f->xb != NULL;
     qr_pool_run(f->pool, op_layernorm, f);
     for (int r = 0; r < T; r += FFN_CHUNK) {
         int rows = QR_MIN(FFN_CHUNK, T - r);
         float *xr = f->x + (size_t)r * H;
+        const uint16_t *xbr = f->xb ? f->xb + (size_t)r * f->kph : NULL;
         if (m->arch == QR_ARCH_NOMIC) { /* fc2(fc11(x) * silu(fc12(x))) */
-            run_gemm(f, rows, xr, H, &L->ffn_in, NULL, NULL, 0, f->ffn, 2 * I, QR_ACT_NONE);
+            run_gemm(f, rows, xr, H, xbr, &L->ffn_in, NULL, NULL, 0, f->ffn, 2 * I, NULL, 0,
+                     QR_ACT_NONE);
             f->ffn_rows = rows;
             qr_pool_run(f->pool, op_swiglu, f);
-            run_gemm(f, rows, f->ffn, 2 * I, &L->ffn_out, NULL, xr, H, xr, H, QR_ACT_NONE);
+            run_gemm(f, rows, f->ffn, 2 * I, f->ffnb, &L->ffn_out, NULL, xr, H, xr, H, NULL, 0,
+                     QR_ACT_NONE);
             continue;
         }
-        run_gemm(f, rows, xr, H, &L->ffn_in, L->ffn_in_b, NULL, 0, f->ffn, I, QR_ACT_GELU);
-        run_gemm(f, rows, f->ffn, I, &L->ffn_out, L->ffn_out_b, xr, H, xr, H, QR_ACT_NONE);
+        run_gemm(f, rows, xr, H, xbr, &L->ffn_in, L->ffn_in_b, NULL, 0, f->ffn, I, f->ffnb,
+                 f->kpi, QR_ACT_GELU);
+        run_gemm(f, rows, f->ffn, I, f->ffnb, &L->ffn_out, L->ffn_out_b, xr, H, xr, H, NULL, 0,
+                 QR_ACT_NONE);
     }
     f->ln_g = L->ln2_g;
     f->ln_b = L->ln2_b;
+    f->ln_to_bf16 = f->xb != NULL && !last; /* the last one feeds only the pooling */
     qr_pool_run(f->pool, op_layernorm, f);
 }
 
@@ -328,6 +400,10 @@ void qr_fwd_run(qr_fwd *f, const int32_t *const *ids, const int *lens, int n_seq
 {
     f->k = qr_nn();
     f->attn_lp = f->m->precision == QR_PREC_FP32 ? NULL : qr_lp_attention();
+    if (f->xb) {
+        const qr_lp_kernel *lk = qr_lp_active(QR_PREC_BF16);
+        f->to_bf16 = lk->convert ? lk->convert : qr_lp_convert_portable(QR_PREC_BF16);
+    }
     f->ids = ids;
     f->lens = lens;
     f->n_seq = n_seq;
@@ -340,7 +416,7 @@ void qr_fwd_run(qr_fwd *f, const int32_t *const *ids, const int *lens, int n_seq
     f->n_tok = total;
     qr_pool_run(f->pool, op_embed, f);
     for (int l = 0; l < f->m->n_layers; l++)
-        layer_forward(f, &f->m->layers[l]);
+        layer_forward(f, &f->m->layers[l], l == f->m->n_layers - 1);
     for (int s = 0; s < n_seq; s++)
         pool_one(f, s, pooling, normalize, out + (size_t)s * f->m->hidden);
 }

@@ -167,6 +167,7 @@ void qr_attention_bf16_ref(const qr_attn_args *a)
         }
         float inv = (float)(1.0 / (double)l);
         float *o = a->out + (size_t)i * (size_t)a->ldo;
+        uint16_t *ob = a->outb ? a->outb + (size_t)i * (size_t)a->ldob : NULL;
         for (int c = 0; c < d; c++) {
             for (int j = 0; j < t; j++)
                 vc[j] = bf16_round(a->v[(size_t)j * (size_t)a->ldv + (size_t)c]);
@@ -176,7 +177,10 @@ void qr_attention_bf16_ref(const qr_attn_args *a)
                     acc += s[j + 1] * vc[j + 1];
                 acc += s[j] * vc[j];
             }
-            o[c] = acc * inv;
+            if (ob)
+                ob[c] = qr_f32_to_bf16(acc * inv);
+            else
+                o[c] = acc * inv;
         }
     }
 }

@@ -13,7 +13,9 @@
  * fp32, the odd pair element added first; denormals are flushed, the reference keeps
  * them, which only matters below 1e-38). int8 is exact int32 (vpdpbusd does not
  * saturate): sum (q_a + 128) q_w - 128 sum q_w = sum q_a q_w; the epilogue converts
- * with the same operations as the reference, so the results are bitwise equal.
+ * with the same operations as the reference, so the results are bitwise equal. A bf16
+ * output (qr_lp_args.cb: the next layer's input, no separate conversion pass) is rounded
+ * as qr_f32_to_bf16 rounds.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -100,6 +102,20 @@ UKR_ROWS(0, 2)
 static const ukr_fn ukr_bf16[NP_MAX + 1][MR_MAX + 1] = {{NULL}, UKR_TAB(1, 1), UKR_TAB(1, 2)};
 static const ukr_fn ukr_int8[NP_MAX + 1][MR_MAX + 1] = {{NULL}, UKR_TAB(0, 1), UKR_TAB(0, 2)};
 
+/* bf16, round to nearest even in integer arithmetic (as qr_f32_to_bf16: NaN stays a
+ * quiet NaN, denormals are kept, unlike vcvtneps2bf16 which flushes them). */
+AI __m256i bf16_rne(__m512 x)
+{
+    __m512i u = _mm512_castps_si512(x);
+    __m512i r = _mm512_add_epi32(
+        u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                            _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                            _mm512_set1_epi32(0x7f800000));
+    r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x400000));
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
+}
+
 /* The epilogue of a micro-tile, in registers: dequantize (int8), bias, GELU (the fp32
  * table's v_gelu, so the same values as the reference's call of gelu_avx512), residual,
  * masked store of a partial last panel. The same operations in the same order as
@@ -133,7 +149,6 @@ AI void epilogue(const qr_lp_args *g, const int bf, int i0, int mr, int p, int n
                 v = _mm512_add_ps(v, bias);
             if (g->act == QR_ACT_GELU)
                 v = v_gelu(v);
-            float *c = g->c + (size_t)i * g->ldc + j0;
             if (g->res) {
                 const float *res = g->res + (size_t)i * g->ldr + j0;
                 v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, res));
@@ -142,8 +157,15 @@ AI void epilogue(const qr_lp_args *g, const int bf, int i0, int mr, int p, int n
                  * hardware prefetchers do not follow them) */
                 _mm_prefetch((const char *)(res + np * QR_PANEL), _MM_HINT_T0);
             }
-            _mm512_mask_storeu_ps(c, mk, v);
-            __builtin_prefetch(c + np * QR_PANEL, 1, 3);
+            if (g->cb) { /* the next layer's bf16 input (qr_f32_to_bf16's rounding) */
+                uint16_t *cb = g->cb + (size_t)i * g->ldcb + j0;
+                _mm256_mask_storeu_epi16((void *)cb, mk, bf16_rne(v));
+                __builtin_prefetch(cb + np * QR_PANEL, 1, 3);
+            } else {
+                float *c = g->c + (size_t)i * g->ldc + j0;
+                _mm512_mask_storeu_ps(c, mk, v);
+                __builtin_prefetch(c + np * QR_PANEL, 1, 3);
+            }
         }
     }
 }
@@ -180,20 +202,6 @@ static void gemm_int8(const qr_lp_args *g) { gemm_lp(g, 0); }
 
 /* ---- activation conversion: the portable code of linear.c, 16 floats at a time, with
  * the same results bit for bit (tested against it in test_lowp) ------------------------ */
-
-/* bf16, round to nearest even in integer arithmetic (as qr_f32_to_bf16: NaN stays a
- * quiet NaN, denormals are kept, unlike vcvtneps2bf16 which flushes them). */
-AI __m256i bf16_rne(__m512 x)
-{
-    __m512i u = _mm512_castps_si512(x);
-    __m512i r = _mm512_add_epi32(
-        u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
-                            _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
-    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
-                                            _mm512_set1_epi32(0x7f800000));
-    r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x400000));
-    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
-}
 
 static void convert_bf16(const float *a, long lda, int k, int kp, void *dst, float *scale,
                          long r0, long r1)
@@ -373,8 +381,15 @@ int qr_attention_bf16_avx512(const qr_attn_args *at)
                              (const unsigned char *)vp + (long)(c0 / 16) * vpan_b, vpan_b,
                              (int)tpp, tile);
             for (int r = 0; r < mr; r++) {
-                float *o = at->out + (size_t)(i0 + r) * at->ldo + c0;
                 const __m512 vinv = _mm512_set1_ps(inv[r]);
+                if (at->outb) { /* the next linear layer's bf16 input */
+                    uint16_t *ob = at->outb + (size_t)(i0 + r) * at->ldob + c0;
+                    for (int q = 0; q < np; q++)
+                        _mm256_storeu_si256((__m256i *)(void *)(ob + q * 16),
+                                            bf16_rne(_mm512_mul_ps(_mm512_loadu_ps(tile + (r * np + q) * 16), vinv)));
+                    continue;
+                }
+                float *o = at->out + (size_t)(i0 + r) * at->ldo + c0;
                 for (int q = 0; q < np; q++)
                     _mm512_storeu_ps(o + q * 16,
                                      _mm512_mul_ps(_mm512_loadu_ps(tile + (r * np + q) * 16), vinv));

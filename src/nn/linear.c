@@ -268,7 +268,8 @@ typedef struct lin_run {
     const qr_linear_io *io;
     const qr_kernels *kt;
     const qr_lp_kernel *lk;
-    void *adata;
+    const void *adata;
+    long lda; /* of adata, in elements */
     float *ascale;
 } lin_run;
 
@@ -294,7 +295,7 @@ static void op_convert(void *ctx, int ith, int nth)
     if (lo >= hi)
         return;
     qr_lp_convert_fn cv = r->lk->convert ? r->lk->convert : qr_lp_convert_portable(r->L->prec);
-    cv(io->a, io->lda, r->L->k, r->L->kp, r->adata, r->ascale, lo, hi);
+    cv(io->a, io->lda, r->L->k, r->L->kp, (void *)r->adata, r->ascale, lo, hi);
 }
 
 static void op_lowp(void *ctx, int ith, int nth)
@@ -305,8 +306,10 @@ static void op_lowp(void *ctx, int ith, int nth)
     qr_split(r->L->n_panels, ith, nth, &lo, &hi);
     if (lo >= hi)
         return;
-    qr_lp_args g = {r->adata, r->L->kp, r->ascale, r->L,   io->bias, io->res,        io->ldr,
-                    io->c,    io->ldc,  io->m,     (int)lo, (int)hi, io->act, r->kt->gelu};
+    int cb = io->c_bf16 && r->L->prec == QR_PREC_BF16;
+    qr_lp_args g = {r->adata, r->lda,  r->ascale, r->L,    io->bias, io->res,
+                    io->ldr,  io->c,   io->ldc,   io->m,   (int)lo,  (int)hi,
+                    io->act,  r->kt->gelu, cb ? io->c_bf16 : NULL, cb ? io->ldc_bf16 : 0};
     r->lk->gemm(&g);
 }
 
@@ -327,11 +330,17 @@ void qr_linear_run(qr_pool *pool, const qr_linear *L, const qr_linear_io *io, vo
 void qr_linear_run_with(qr_pool *pool, const qr_linear *L, const qr_linear_io *io,
                         void *scratch, const qr_lp_kernel *lk)
 {
-    lin_run r = {L, io, qr_nn(), lk, NULL, NULL};
+    lin_run r = {L, io, qr_nn(), lk, NULL, L->kp, NULL};
     if (io->m <= 0)
         return;
     if (L->prec == QR_PREC_FP32) {
         run_on(pool, op_fp32, &r);
+        return;
+    }
+    if (L->prec == QR_PREC_BF16 && io->a_bf16) { /* converted by the producer */
+        r.adata = io->a_bf16;
+        r.lda = io->lda_bf16;
+        run_on(pool, op_lowp, &r);
         return;
     }
     size_t rows = ((size_t)io->m + QR_LP_MALIGN - 1) / QR_LP_MALIGN * QR_LP_MALIGN;
@@ -341,7 +350,7 @@ void qr_linear_run_with(qr_pool *pool, const qr_linear *L, const qr_linear_io *i
     run_on(pool, op_convert, &r);
     /* rows past m up to the 16-row tile: zero (the AMX kernels load whole tiles) */
     size_t esz = L->prec == QR_PREC_BF16 ? 2 : 1;
-    memset((char *)r.adata + (size_t)io->m * L->kp * esz, L->prec == QR_PREC_BF16 ? 0 : 128,
+    memset((char *)scratch + (size_t)io->m * L->kp * esz, L->prec == QR_PREC_BF16 ? 0 : 128,
            (rows - (size_t)io->m) * L->kp * esz);
     for (size_t i = (size_t)io->m; i < rows; i++)
         r.ascale[i] = 0.0f;

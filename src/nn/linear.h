@@ -73,6 +73,17 @@ typedef struct qr_linear_io {
     long ldc;
     int m;
     int act; /* QR_ACT_* */
+    /* bf16 layers only (ignored otherwise), both optional (docs/precision.md, "fused
+     * conversions"):
+     *  - a_bf16: the input already in bf16 (rows of L->kp elements at stride lda_bf16 in
+     *    elements, columns [k, kp) zero, rows readable up to m rounded up to
+     *    QR_LP_MALIGN): `a` is not read and no conversion pass runs;
+     *  - c_bf16: the result (after bias, act and res) rounded to bf16 (qr_f32_to_bf16) is
+     *    stored there (rows at stride ldc_bf16 elements, columns [0, n)) instead of c. */
+    const uint16_t *a_bf16;
+    long lda_bf16;
+    uint16_t *c_bf16;
+    long ldc_bf16;
 } qr_linear_io;
 
 /* Scratch bytes qr_linear_run needs for up to max_m rows of up to max_k inputs in
@@ -103,6 +114,8 @@ typedef struct qr_lp_args {
     int p0, p1; /* panel range */
     int act;
     void (*gelu)(float *x, long n); /* the fp32 table's, for QR_ACT_GELU */
+    uint16_t *cb; /* NULL, or: store bf16(result) here (rows ldcb apart) instead of c */
+    long ldcb;
 } qr_lp_args;
 
 /* Activation conversion of rows [r0, r1) of a (k floats, lda apart) into dst (rows of kp
@@ -182,7 +195,6 @@ static inline float qr_bf16_to_f32(uint16_t h)
  * the dequantized products of row i, columns j0.. */
 static inline void qr_lp_epilogue(const qr_lp_args *g, int i, int j0, int nj, float *v)
 {
-    float *c = g->c + (size_t)i * g->ldc + j0;
     if (g->bias)
         for (int j = 0; j < nj; j++)
             v[j] += g->bias[j0 + j];
@@ -191,11 +203,17 @@ static inline void qr_lp_epilogue(const qr_lp_args *g, int i, int j0, int nj, fl
     if (g->res) {
         const float *r = g->res + (size_t)i * g->ldr + j0;
         for (int j = 0; j < nj; j++)
-            c[j] = v[j] + r[j];
-    } else {
-        for (int j = 0; j < nj; j++)
-            c[j] = v[j];
+            v[j] += r[j];
     }
+    if (g->cb) {
+        uint16_t *cb = g->cb + (size_t)i * g->ldcb + j0;
+        for (int j = 0; j < nj; j++)
+            cb[j] = qr_f32_to_bf16(v[j]);
+        return;
+    }
+    float *c = g->c + (size_t)i * g->ldc + j0;
+    for (int j = 0; j < nj; j++)
+        c[j] = v[j];
 }
 
 #endif /* QR_LINEAR_H */

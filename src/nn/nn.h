@@ -72,6 +72,11 @@ typedef struct qr_attn_args {
     /* NULL, or 2t - 1 floats added to the scaled scores: score(i, j) += bias[j - i + t - 1]
      * (MPNet's relative position bias). Only qr_attention_blocked reads it. */
     const float *bias;
+    /* The bf16 attentions only (linear.h: qr_attention_bf16_ref, qr_lp_kernel.attention;
+     * the fp32 ones ignore it): NULL, or store bf16(out) (qr_f32_to_bf16) here, rows ldob
+     * elements apart, instead of out: the next linear layer's bf16 input. */
+    uint16_t *outb;
+    long ldob;
 } qr_attn_args;
 /* Blocked attention: QR_ATTN_BQ query rows against QR_ATTN_BK keys at a time. */
 #define QR_ATTN_BQ 32

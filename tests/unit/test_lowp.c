@@ -81,7 +81,7 @@ static void run(const qr_linear *L, const shape *s, const float *a, const float 
     size_t sb = qr_linear_scratch_bytes(L->prec, s->m, s->k);
     void *scratch = sb ? qr_malloc_aligned(sb) : NULL;
     qr_linear_io io = {a, s->k, s->bias ? bias : NULL, s->res ? res : NULL, s->n, c, s->n, s->m,
-                       s->act};
+                       s->act, NULL, 0, NULL, 0};
     qr_linear_run_with(NULL, L, &io, scratch, lk);
     qr_free_aligned(scratch);
 }
@@ -769,6 +769,112 @@ static void test_attention_bf16_kernels(void)
     T_CHECK(qr_lp_attention() == qr_lp_active(QR_PREC_BF16)->attention);
 }
 
+/* The fused conversions (linear.h qr_linear_io.a_bf16 / c_bf16, nn.h qr_attn_args.outb): a
+ * bf16 layer fed bf16 rows made by the portable conversion and storing its result in bf16
+ * gives, bit for bit, qr_f32_to_bf16 of what the unfused call stores in fp32, with every
+ * bf16 kernel; it leaves c and the gaps of its bf16 rows untouched. The bf16 attentions
+ * likewise with outb. */
+static void test_fused_bf16_io(void)
+{
+    uint64_t rs = 41;
+    int kernels = 0;
+    for (int ki = 0; qr_lp_names[ki]; ki++) {
+        const qr_lp_kernel *lk = qr_lp_get(qr_lp_names[ki]);
+        if (!strstr(qr_lp_names[ki], "bf16"))
+            continue;
+        if (!lk) {
+            printf("SKIP %s fused bf16 io: not available on this CPU (%s)\n", qr_lp_names[ki],
+                   qr_lp_missing(qr_lp_names[ki]));
+            continue;
+        }
+        kernels++;
+        int bad = 0;
+        for (size_t si = 0; si < QR_ARRAY_LEN(shapes); si++) {
+            const shape *sh = &shapes[si];
+            size_t na = (size_t)sh->m * sh->k, nw = (size_t)sh->n * sh->k, nc = (size_t)sh->m * sh->n;
+            float *a = malloc(na * 4), *w = malloc(nw * 4), *bias = malloc((size_t)sh->n * 4);
+            float *res = malloc(nc * 4), *c = malloc(nc * 4), *c2 = malloc(nc * 4);
+            fill(a, na, &rs, 1.0f);
+            fill(w, nw, &rs, 0.05f);
+            fill(bias, (size_t)sh->n, &rs, 0.1f);
+            fill(res, nc, &rs, 1.0f);
+            qr_linear L = make_linear(QR_PREC_BF16, sh->n, sh->k, w);
+            run(&L, sh, a, bias, res, c, lk);
+            size_t rows = ((size_t)sh->m + QR_LP_MALIGN - 1) / QR_LP_MALIGN * QR_LP_MALIGN;
+            uint16_t *ab = qr_malloc_aligned(rows * (size_t)L.kp * 2);
+            memset(ab, 0, rows * (size_t)L.kp * 2);
+            qr_lp_convert_portable(QR_PREC_BF16)(a, sh->k, sh->k, L.kp, ab, NULL, 0, sh->m);
+            long ldcb = sh->n + 5;
+            uint16_t *cb = malloc((size_t)sh->m * (size_t)ldcb * 2);
+            for (size_t i = 0; i < (size_t)sh->m * (size_t)ldcb; i++)
+                cb[i] = 0xABCD;
+            for (size_t i = 0; i < nc; i++)
+                c2[i] = 777.0f;
+            qr_linear_io io = {a,  sh->k, sh->bias ? bias : NULL, sh->res ? res : NULL, sh->n,
+                               c2, sh->n, sh->m, sh->act, ab, L.kp, cb, ldcb};
+            qr_linear_run_with(NULL, &L, &io, NULL, lk); /* no scratch: no conversion pass */
+            for (int i = 0; i < sh->m; i++) {
+                for (long j = 0; j < ldcb; j++) {
+                    uint16_t got = cb[(size_t)i * ldcb + j];
+                    uint16_t want = j < sh->n ? qr_f32_to_bf16(c[(size_t)i * sh->n + j]) : 0xABCD;
+                    if (got != want && bad++ < 5)
+                        printf("  %s m=%d n=%d k=%d [%d][%ld]: 0x%04x, want 0x%04x\n", lk->name,
+                               sh->m, sh->n, sh->k, i, j, got, want);
+                }
+            }
+            for (size_t i = 0; i < nc; i++)
+                bad += c2[i] != 777.0f;
+            qr_linear_free(&L);
+            qr_free_aligned(ab);
+            free(a), free(w), free(bias), free(res), free(c), free(c2), free(cb);
+        }
+        T_CHECKF(bad == 0, "%s: fused bf16 input/output differs from the unfused call (%d)",
+                 lk->name, bad);
+        /* the attention's bf16 output */
+        int (*att)(const qr_attn_args *) = lk->attention;
+        if (strcmp(lk->name, "scalar-bf16") == 0)
+            att = NULL; /* its attention is the reference, called directly below */
+        int abad = 0, ashapes = 0;
+        for (size_t si = 0; si < sizeof attn_shapes / sizeof attn_shapes[0]; si++) {
+            attn_case ac;
+            attn_case_new(&ac, attn_shapes[si][0], attn_shapes[si][1], 0, &rs);
+            float *out = attn_out_new(&ac), *out2 = attn_out_new(&ac);
+            qr_attn_args aa = attn_args(&ac, out);
+            int took = att ? att(&aa) : (qr_attention_bf16_ref(&aa), 1);
+            if (took) {
+                ashapes++;
+                long ldob = ac.d + 3;
+                uint16_t *ob = malloc((size_t)ac.t * (size_t)ldob * 2);
+                for (size_t i = 0; i < (size_t)ac.t * (size_t)ldob; i++)
+                    ob[i] = 0xABCD;
+                aa.out = out2;
+                aa.outb = ob;
+                aa.ldob = ldob;
+                if (att)
+                    att(&aa);
+                else
+                    qr_attention_bf16_ref(&aa);
+                for (int i = 0; i < ac.t; i++)
+                    for (long x = 0; x < ldob; x++)
+                        abad += ob[(size_t)i * ldob + x] !=
+                                (x < ac.d ? qr_f32_to_bf16(out[(size_t)i * ac.ldo + x]) : 0xABCD);
+                for (size_t i = 0; i < ac.o_len; i++)
+                    abad += out2[i] != 777.0f;
+                free(ob);
+            }
+            free(out);
+            free(out2);
+            attn_case_free(&ac);
+        }
+        T_CHECKF(abad == 0, "%s: attention bf16 output differs from bf16(fp32 output) (%d)",
+                 lk->name, abad);
+        printf("  %s: fused bf16 input/output bitwise equal to the unfused call (%zu linear "
+               "shapes, %d attention shapes)\n",
+               lk->name, QR_ARRAY_LEN(shapes), ashapes);
+    }
+    T_CHECK(kernels > 0);
+}
+
 int main(void)
 {
     char cache[600]; /* the packed-weight cache of the bf16/int8 opens: not ~/.cache */
@@ -778,6 +884,7 @@ int main(void)
     T_RUN(test_bf16_rounding);
     T_RUN(test_reference_arithmetic);
     T_RUN(test_kernels_vs_reference);
+    T_RUN(test_fused_bf16_io);
     T_RUN(test_convert_vs_portable);
     T_RUN(test_linear_vs_fp32);
     T_RUN(test_attention_bf16_reference);
