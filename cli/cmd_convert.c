@@ -55,7 +55,8 @@ static const cli_opt opts[] = {
                                 "garbage check, are not an error (exit 0)"},
     {"quiet", 'q', 0, NULL, "no progress on stderr (errors are still printed)"},
     {"vlm", 0, 1, "never|auto|always|tables|formulas",
-     "read pages with the VLM backends of the config (default never)"},
+     "read pages with the VLM backends of the config (tables/formulas: only those "
+     "regions; default never)"},
     {"config", 0, 1, "FILE", "quire.toml with [backends] (default $QUIRE_CONFIG, ./quire.toml)"},
     {"vlm-cache", 0, 1, "DIR", "cache VLM answers in DIR: a rerun re-requests nothing"},
     {"max-fallback-share", 0, 1, "X", "a document whose VLM pages fell back above share X "
@@ -221,11 +222,35 @@ static int vlm_fell_back(const char *vlm)
     return fb;
 }
 
-/* VLM pages of a result: read by a backend, and fallen back to text layer / Tesseract. */
-static void count_vlm(const quire_convert_result *r, int *vlm, int *fallback)
+/* Regions a page sent (--vlm tables / formulas): accepted and fallen back; 0 when the
+ * provenance is a page's. */
+static int vlm_regions(const char *vlm, int *ok, int *fallback)
 {
-    *vlm = *fallback = 0;
+    *ok = *fallback = 0;
+    if (!vlm || !strstr(vlm, "\"regions\""))
+        return 0;
+    json_error_t je;
+    json_t *v = json_loads(vlm, 0, &je);
+    int has = json_is_array(json_object_get(v, "regions"));
+    *ok = (int)json_integer_value(json_object_get(v, "n_ok"));
+    *fallback = (int)json_integer_value(json_object_get(v, "n_fallback"));
+    json_decref(v);
+    return has;
+}
+
+/* VLM pages of a result: read by a backend, and fallen back to text layer / Tesseract;
+ * with --vlm tables / formulas, the regions (tables, formulas) instead. */
+static void count_vlm(const quire_convert_result *r, int *vlm, int *fallback, int *reg_ok,
+                      int *reg_fb)
+{
+    *vlm = *fallback = *reg_ok = *reg_fb = 0;
     for (int i = 0; r && r->page_vlm && i < r->n_reports; i++) {
+        int rok, rfb;
+        if (vlm_regions(r->page_vlm[i], &rok, &rfb)) {
+            *reg_ok += rok;
+            *reg_fb += rfb;
+            continue;
+        }
         *vlm += r->reports[i].method == QUIRE_METHOD_VLM;
         *fallback += r->reports[i].method != QUIRE_METHOD_VLM && vlm_fell_back(r->page_vlm[i]);
     }
@@ -309,11 +334,14 @@ static void report_job(conv_batch *b, const conv_job *j, double secs)
             fprintf(stderr, "quire convert: %s: up to date (same input, options and quire "
                             "version; --force redoes it)\n", job_name(j));
         else if (j->res && j->state != JOB_FAILED && j->res->page_vlm) {
-            int vlm, fb;
-            count_vlm(j->res, &vlm, &fb);
+            int vlm, fb, rok, rfb;
+            count_vlm(j->res, &vlm, &fb, &rok, &rfb);
+            char regs[80] = "";
+            if (rok + rfb > 0)
+                snprintf(regs, sizeof(regs), "; vlm regions %d, region fallback %d", rok, rfb);
             fprintf(stderr, "quire convert: %s: %d pages (text %d, ocr %d, vlm %d, vlm fallback "
-                            "%d, failed %d) in %.1f s\n", job_name(j), j->res->n_reports, text,
-                    ocr - vlm, vlm, fb, failed, secs);
+                            "%d, failed %d%s) in %.1f s\n", job_name(j), j->res->n_reports,
+                    text, ocr - vlm, vlm, fb, failed, regs, secs);
         } else if (j->res && j->state != JOB_FAILED)
             fprintf(stderr, "quire convert: %s: %d pages (text %d, ocr %d, failed %d) in %.1f s\n",
                     job_name(j), j->res->n_reports, text, ocr, failed, secs);
@@ -536,13 +564,19 @@ static void run_job(conv_batch *b, conv_job *j)
         j->state = JOB_FAILED;
     } else {
         j->state = st == QUIRE_OK ? JOB_OK : JOB_PARTIAL;
-        int vlm, fb;
-        count_vlm(r, &vlm, &fb);
+        int vlm, fb, rok, rfb;
+        count_vlm(r, &vlm, &fb, &rok, &rfb);
         if (a->max_fallback_share >= 0 && vlm + fb > 0 &&
             (double)fb / (double)(vlm + fb) > a->max_fallback_share) {
             j->state = JOB_PARTIAL;
             snprintf(j->error, sizeof(j->error), "%s: %d of %d VLM pages fell back (more than "
                      "--max-fallback-share %g)", job_name(j), fb, vlm + fb, a->max_fallback_share);
+        } else if (a->max_fallback_share >= 0 && rok + rfb > 0 &&
+                   (double)rfb / (double)(rok + rfb) > a->max_fallback_share) {
+            j->state = JOB_PARTIAL; /* --vlm tables / formulas: the share of regions */
+            snprintf(j->error, sizeof(j->error), "%s: %d of %d VLM regions fell back (more "
+                     "than --max-fallback-share %g)", job_name(j), rfb, rok + rfb,
+                     a->max_fallback_share);
         }
         write_output(b, j, input_sha);
     }

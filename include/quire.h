@@ -313,9 +313,11 @@ QUIRE_API quire_status quire_converter_new(const quire_converter_params *params,
 QUIRE_API void quire_converter_free(quire_converter *conv);
 
 enum quire_ocr_mode { QUIRE_OCR_AUTO = 0, QUIRE_OCR_ALWAYS = 1, QUIRE_OCR_NEVER = 2 };
-/* Where a VLM reads pages: never; auto = the pages the text layer cannot serve (those that
- * would go to Tesseract), Tesseract as the fallback; always = every page; tables /
- * formulas = the pages whose text layer shows a ruled table / display math. */
+/* Where a VLM reads pages: never; auto = the pages the local path reads badly (measured
+ * confidence, unusable characters), the local result as the fallback; always = every
+ * page; tables / formulas = regions, not pages: each table / display-formula block after
+ * layout is cropped, sent, and replaced by the answer when it passes the checks (else the
+ * text layer's block stays); the page's provenance lists every region. */
 enum quire_vlm_mode {
     QUIRE_VLM_NEVER = 0,
     QUIRE_VLM_AUTO = 1,

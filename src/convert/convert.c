@@ -481,10 +481,12 @@ static quire_status export_figures(const char *path, qr_layout *lay, const qr_pa
 
 /* Layout + export of the kept pages into res->output. The layout arena is sized from
  * the pages' own size; a document that needs more gets a bigger one. */
-static quire_status render_output(const char *path, const qr_page *const *pages, int n,
+static quire_status render_output(qr_cv_doc *doc, const qr_page *const *pages, int n,
                                   const quire_convert_params *p, qr_vlm_page *const *vkept,
                                   quire_convert_result *res, quire_error *err)
 {
+    const char *path = doc->path;
+    qr_cv_region_keep keep = {0};
     int format = p->format, page_markers = p->page_markers, tables = p->tables;
     /* figures only in Markdown and JSON; plain text reads like the page */
     int figures = format != QUIRE_FORMAT_TXT;
@@ -508,10 +510,15 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
     }
     if (st == QUIRE_OK && vkept && qr_cv_vlm_splice(&lay, vkept, n, &arena) != QUIRE_OK)
         st = qr_err(err, QUIRE_NOMEM, "%s: out of memory for layout", path);
+    /* --vlm tables / formulas: regions replaced by the VLM's blocks (vlm_regions.c) */
+    if (st == QUIRE_OK && qr_cv_vlm_region_mode(doc) &&
+        qr_cv_vlm_regions(doc, &lay, pages, n, res, &keep) != QUIRE_OK)
+        st = qr_err(err, QUIRE_NOMEM, "%s: out of memory for VLM regions", path);
     if (st == QUIRE_OK && figures && format != QUIRE_FORMAT_GAMEBOOK &&
         p->images != QUIRE_IMAGES_NONE)
         st = export_figures(path, &lay, pages, n, p, &arena, res, err);
     if (st != QUIRE_OK) {
+        qr_cv_region_keep_free(&keep);
         qr_arena_free(&arena);
         return st;
     }
@@ -520,6 +527,7 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
     /* page sizes and the pages missing from the output (timed out, failed) */
     qr_export_page *ep = qr_calloc((size_t)(n > 0 ? n : 1), sizeof(*ep));
     if (!ep) {
+        qr_cv_region_keep_free(&keep);
         qr_arena_free(&arena);
         return qr_err(err, QUIRE_NOMEM, "%s: out of memory writing the output", path);
     }
@@ -548,6 +556,7 @@ static quire_status render_output(const char *path, const qr_page *const *pages,
             qr_export_markdown_opts(&lay, &out, page_markers, tables);
     }
     qr_free(ep);
+    qr_cv_region_keep_free(&keep);
     qr_arena_free(&arena);
     qr_buf_putc(&out, '\0');
     if (out.failed) {
@@ -636,7 +645,7 @@ static quire_status run_doc(quire_converter *conv, qr_cv_doc *doc, const quire_c
     quire_status st = unpack_pages(kept, pages, doc->n_tasks, doc->path, err);
     qr_free(kept);
     if (st == QUIRE_OK)
-        st = render_output(doc->path, pages, doc->n_tasks, p, vkept, res, err);
+        st = render_output(doc, pages, doc->n_tasks, p, vkept, res, err);
     free_pages(pages, doc->n_tasks);
     for (int i = 0; vkept && i < doc->n_tasks; i++)
         qr_vlm_page_free(vkept[i]);

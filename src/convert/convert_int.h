@@ -90,8 +90,8 @@ quire_status qr_cv_vlm_doc_init(qr_cv_doc *doc, struct qr_vlm_client *vlm, int m
                                 double min_conf, void (*log)(void *, const char *),
                                 void *log_user, quire_error *err);
 void qr_cv_vlm_doc_free(qr_cv_doc *doc);
-/* Modes always/tables/formulas, before the local path: 1 = send the whole page (why says
- * why). */
+/* Mode always, before the local path: 1 = send the whole page (why says why); tables
+ * and formulas send regions after layout (vlm_regions.c). */
 int qr_cv_vlm_wants(const qr_cv_doc *doc, const qr_page *text, char *why, size_t cap);
 /* Mode auto, after the local path: judge what it kept (kept: the text layer, or the OCR
  * result when ocr; chars: its characters; blank: the rendering had no ink). 1 = send the
@@ -116,6 +116,26 @@ void qr_cv_vlm_take(qr_cv_doc *doc, int idx, quire_convert_result *res,
 /* Put the VLM pages' blocks into the layout at their pages' places (arena: the layout's). */
 quire_status qr_cv_vlm_splice(struct qr_layout *lay, struct qr_vlm_page *const *vp, int n,
                               struct qr_arena *arena);
+/* ---- VLM regions (vlm_regions.c): --vlm tables / formulas ---- */
+/* The answers whose blocks went into a layout: freed after the output is written. */
+typedef struct qr_cv_region_keep {
+    struct qr_vlm_page **vp;
+    int n, cap;
+} qr_cv_region_keep;
+/* 1 when doc sends regions (tables / formulas) rather than pages. */
+int qr_cv_vlm_region_mode(const qr_cv_doc *doc);
+/* After layout: crop, send and check every table / display-formula region of the pages
+ * and replace the blocks whose answers were accepted; every region recorded in
+ * res->page_vlm. A page whose regions all fail keeps its text-layer blocks (never an
+ * error); QUIRE_NOMEM only when nothing could be recorded. */
+quire_status qr_cv_vlm_regions(qr_cv_doc *doc, struct qr_layout *lay,
+                               const qr_page *const *pages, int n, quire_convert_result *res,
+                               qr_cv_region_keep *keep);
+void qr_cv_region_keep_free(qr_cv_region_keep *keep);
+/* 1 when the text-layer words inside box are display math: >= 40 % of the characters in
+ * math fonts, math code points or unmapped glyphs, >= 3 characters, < 30 % monospace. */
+int qr_cv_formula_words(const qr_page *pg, qr_bbox box);
+
 /* The converter's client: created from params->config (NULL when it has no backends) and
  * probed. */
 quire_status qr_cv_vlm_client(const quire_converter_params *p, struct qr_vlm_client **out,

@@ -11,10 +11,8 @@
  *             with ink. Good pages stay local; either way the report's "vlm.why" says
  *             why. The OCR result is kept as the fallback, so a page whose VLM answers
  *             are rejected is not OCR'd twice.
- *   tables    pages whose text layer has a ruled table: >= 3 horizontal and >= 2 vertical
- *             ruling lines;
- *   formulas  pages with display math in the text layer: a line that is mostly math
- *             symbols, or > 2 % unmapped glyphs (TeX math fonts without ToUnicode).
+ *   tables, formulas: no page is sent; after layout, the table / display-formula blocks
+ *             are sent as regions (vlm_regions.c).
  * The page is rendered at [resources] page_render_dpi (default 200), lowered so its longest
  * side fits the strictest max_image_px of the chain and its base64 fits max_image_b64,
  * encoded as PNG and sent through the fallback chain (src/ocr/vlm_client.c). An accepted
@@ -117,72 +115,15 @@ void qr_cv_vlm_doc_free(qr_cv_doc *doc)
 
 /* ---- which pages ---------------------------------------------------------------------- */
 
-static int has_ruled_table(const qr_page *pg)
-{
-    int h = 0, v = 0;
-    for (int i = 0; i < pg->n_rules; i++) {
-        const qr_bbox *r = &pg->rules[i];
-        float w = r->x1 - r->x0, ht = r->y1 - r->y0;
-        h += w > 3 * ht && w > 20;
-        v += ht > 3 * w && ht > 10;
-    }
-    return h >= 3 && v >= 2;
-}
-
-static int is_math_cp(unsigned c)
-{
-    return (c >= 0x2200 && c <= 0x22FF) || (c >= 0x0391 && c <= 0x03C9) || (c >= 0x1D400 && c <= 0x1D7FF) ||
-           c == '=' || c == '+' || c == '^' || c == 0x2032 || (c >= 0x27C0 && c <= 0x27EF) ||
-           (c >= 0x2A00 && c <= 0x2AFF);
-}
-
-static int has_display_math(const qr_page *pg)
-{
-    if (pg->n_chars > 0 && (double)pg->n_bad_chars / (double)pg->n_chars > 0.02)
-        return 1;
-    for (int b = 0; b < pg->n_blocks; b++) {
-        const qr_tblock *tb = &pg->blocks[b];
-        for (int l = 0; l < tb->n_lines; l++) {
-            long math = 0, all = 0;
-            for (int w = 0; w < tb->lines[l].n_words; w++) {
-                const qr_word *wd = &tb->lines[l].words[w];
-                const unsigned char *s = (const unsigned char *)wd->text;
-                for (size_t i = 0; i < wd->len;) {
-                    unsigned c = s[i];
-                    int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-                    if (n > 1 && i + (size_t)n <= wd->len) {
-                        c = n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
-                        for (int k = 1; k < n; k++)
-                            c = c << 6 | (s[i + k] & 0x3F);
-                    }
-                    i += (size_t)n;
-                    all++;
-                    math += is_math_cp(c);
-                }
-            }
-            if (all >= 5 && math * 4 >= all)
-                return 1;
-        }
-    }
-    return 0;
-}
-
-/* Page-level choice of the modes other than auto: 1 = send the whole page. tables and
- * formulas send regions after layout instead (vlm_regions.c). */
+/* Page-level choice of --vlm always: 1 = send the whole page. tables and formulas send
+ * regions after layout instead (vlm_regions.c). */
 int qr_cv_vlm_wants(const qr_cv_doc *doc, const qr_page *text, char *why, size_t cap)
 {
     if (doc->vlm_mode == QUIRE_VLM_ALWAYS) {
         snprintf(why, cap, "--vlm always");
         return 1;
     }
-    if (doc->vlm_mode == QUIRE_VLM_TABLES && has_ruled_table(text)) {
-        snprintf(why, cap, "--vlm tables: the text layer has a ruled table");
-        return 1;
-    }
-    if (doc->vlm_mode == QUIRE_VLM_FORMULAS && has_display_math(text)) {
-        snprintf(why, cap, "--vlm formulas: the text layer has display math");
-        return 1;
-    }
+    (void)text;
     return 0;
 }
 

@@ -95,6 +95,13 @@ static enum MHD_Result send_reply(quire_server *s, struct MHD_Connection *c, con
         snprintf(n, sizeof n, "%d", r->vlm_fallback_pages);
         MHD_add_response_header(resp, "X-Quire-VLM-Fallback-Pages", n);
     }
+    if (r->vlm_regions > 0 || r->vlm_fallback_regions > 0) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", r->vlm_regions);
+        MHD_add_response_header(resp, "X-Quire-VLM-Regions", n);
+        snprintf(n, sizeof n, "%d", r->vlm_fallback_regions);
+        MHD_add_response_header(resp, "X-Quire-VLM-Fallback-Regions", n);
+    }
     if (atomic_load(&s->draining))
         MHD_add_response_header(resp, "Connection", "close");
     q->status = r->status;

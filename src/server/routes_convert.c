@@ -373,6 +373,15 @@ static void answer(const char *name, const quire_convert_result *res, int fmt, i
                                                : "text/plain; charset=utf-8";
     r->failed_pages = res->n_failed;
     for (int i = 0; res->page_vlm && i < res->n_reports; i++) {
+        if (res->page_vlm[i] && strstr(res->page_vlm[i], "\"regions\"")) {
+            /* --vlm tables / formulas: regions, counted apart */
+            json_error_t je;
+            json_t *v = json_loads(res->page_vlm[i], 0, &je);
+            r->vlm_regions += (int)json_integer_value(json_object_get(v, "n_ok"));
+            r->vlm_fallback_regions += (int)json_integer_value(json_object_get(v, "n_fallback"));
+            json_decref(v);
+            continue;
+        }
         if (res->reports[i].method == QUIRE_METHOD_VLM)
             r->vlm_pages++;
         else if (res->page_vlm[i] && page_fell_back(res->page_vlm[i]))

@@ -21,6 +21,9 @@ typedef struct reply {
     int failed_pages;         /* /v1/convert partial result: X-Quire-Failed-Pages */
     int vlm_pages;            /* /v1/convert: pages read by a VLM (X-Quire-VLM-Pages) */
     int vlm_fallback_pages;   /* ... and pages whose VLM failed (X-Quire-VLM-Fallback-Pages) */
+    int vlm_regions;          /* --vlm tables / formulas: regions read (X-Quire-VLM-Regions) */
+    int vlm_fallback_regions; /* ... and regions left to the text layer
+                                 (X-Quire-VLM-Fallback-Regions) */
 } reply;
 
 /* Fill r with {"error":{"message","type","code"}}; the type follows from status. */

@@ -5,7 +5,7 @@
  *
  *   vlm_replay --port-file FILE [--flavor F] [--model NAME] [--script K1,K2,...]
  *              [--fail-rate P] [--seed N] [--retry-after S] [--slow-ms N] [--log FILE]
- *              [--require-key VALUE]
+ *              [--require-key VALUE] [--table-cols N]
  *
  * Binds 127.0.0.1 on a free port (written to --port-file once listening) and serves
  *   GET  /v1/models, /models
@@ -29,10 +29,17 @@
  *   ok 429 429date 503 500 err200 length loop nearloop empty midstream reset slow
  *   ctx400 401 402 detail objerr garbage
  *
+ * Region prompts (quire --vlm tables / formulas) get region answers, in the flavor's shape
+ * (vllm: a grounded HTML table / \[..\]; others: an HTML table / \[..\]): the table
+ * prompts ("<|grounding|>OCR this image.", "Convert this table ...") a table of
+ * --table-cols columns (default 3) and 3 rows whose cells are "rRcC-TAG" (TAG: the image
+ * hash), the formula prompts ("Free OCR.", "Write this formula ...") \[ x_{TAG} = ... \].
+ *
  * --log appends one JSON line per request: its number, path, behaviour and what the
  * request carried (model, temperature, max_tokens, stream, skip_special_tokens,
  * vllm_xargs, tools, the text prompt, part order, image length and hash, whether the
- * Authorization header matched --require-key), plus {"closed_early":N} when a client
+ * Authorization header matched --require-key, "in_flight": requests being answered at
+ * its arrival, itself included), plus {"closed_early":N} when a client
  * closed a stream before its end.
  */
 #include <microhttpd.h>
@@ -58,9 +65,12 @@ static double fail_rate;
 static uint64_t rng = 88172645463325252ull;
 static int retry_after = 1;
 static int slow_ms = 3000;
+static int table_cols = 3;
 static FILE *log_fp;
 static const char *require_key;
 static long req_no;
+static int in_flight;            /* chat requests being answered (a stream: until its end) */
+static _Thread_local int tl_streamed; /* this connection's answer is a stream */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *fail_kinds[] = {"429", "503", "500", "err200", "length", "loop", "nearloop",
@@ -133,6 +143,40 @@ static char *ok_content(const char *tag)
                  "in the shape of %s.\n\n| Item | Count |\n|---|---|\n| pages | 1 |\n\n"
                  "\\[ E = m c^{2} \\]\n",
                  tag, tag, flavor);
+    return s;
+}
+
+/* 1 = a table prompt, 2 = a formula prompt, 0 = a page (or anything else). */
+static int region_task(const char *prompt)
+{
+    if (!prompt)
+        return 0;
+    if (strstr(prompt, "OCR this image.") || strstr(prompt, "Convert this table"))
+        return 1;
+    if (strstr(prompt, "Free OCR.") || strstr(prompt, "Write this formula"))
+        return 2;
+    return 0;
+}
+
+static char *region_content(int task, const char *tag)
+{
+    size_t cap = 4096 + (size_t)table_cols * 96;
+    char *s = malloc(cap);
+    size_t n = 0;
+    if (task == 2) {
+        snprintf(s, cap, "\\[ x_{%s} = \\frac{a}{b} \\]", tag);
+        return s;
+    }
+    if (is(flavor, "vllm"))
+        n += (size_t)snprintf(s + n, cap - n, "<|ref|>table<|/ref|><|det|>[[0, 0, 999, 999]]<|/det|>\n");
+    n += (size_t)snprintf(s + n, cap - n, "<table>");
+    for (int r = 1; r <= 3; r++) {
+        n += (size_t)snprintf(s + n, cap - n, "<tr>");
+        for (int c = 1; c <= table_cols; c++)
+            n += (size_t)snprintf(s + n, cap - n, "<td>r%dc%d-%s</td>", r, c, tag);
+        n += (size_t)snprintf(s + n, cap - n, "</tr>");
+    }
+    snprintf(s + n, cap - n, "</table>");
     return s;
 }
 
@@ -245,6 +289,7 @@ typedef struct stream {
     int n, at;
     int delay_ms;
     long no;
+    int done; /* in_flight already lowered (the last event is on its way) */
 } stream;
 
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
@@ -260,12 +305,23 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
         n = max; /* events are small; MHD's buffer is larger */
     memcpy(buf, e, n);
     st->at++;
+    if (st->at == st->n && !st->done) { /* before the client can have the last event */
+        st->done = 1;
+        pthread_mutex_lock(&mu);
+        in_flight--;
+        pthread_mutex_unlock(&mu);
+    }
     return (ssize_t)n;
 }
 
 static void stream_free(void *cls)
 {
     stream *st = cls;
+    if (!st->done) { /* closed before its end */
+        pthread_mutex_lock(&mu);
+        in_flight--;
+        pthread_mutex_unlock(&mu);
+    }
     if (st->at < st->n && log_fp) {
         pthread_mutex_lock(&mu);
         fprintf(log_fp, "{\"closed_early\":%ld,\"sent\":%d,\"of\":%d}\n", st->no, st->at, st->n);
@@ -351,6 +407,7 @@ end:
     push(st, &cap, strdup("data: [DONE]\n\n"));
     struct MHD_Response *r =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_cb, st, stream_free);
+    tl_streamed = 1; /* in_flight drops when the stream is freed */
     MHD_add_response_header(r, "Content-Type", "text/event-stream");
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     if (is(flavor, "openrouter"))
@@ -368,11 +425,12 @@ typedef struct req {
 } req;
 
 static void log_request(long no, const char *url, const char *kind, json_t *j,
-                        struct MHD_Connection *c, const char *img, size_t img_len)
+                        struct MHD_Connection *c, const char *img, size_t img_len, int flight)
 {
     if (!log_fp)
         return;
-    json_t *o = json_pack("{s:I, s:s, s:s}", "n", (json_int_t)no, "path", url, "kind", kind);
+    json_t *o = json_pack("{s:I, s:s, s:s, s:i}", "n", (json_int_t)no, "path", url, "kind", kind,
+                          "in_flight", flight);
     const char *keys[] = {"model", "temperature", "max_tokens", "stream", "skip_special_tokens",
                           "vllm_xargs", "tools", "top_k", "repetition_penalty", "stream_options"};
     for (size_t i = 0; j && i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -416,7 +474,26 @@ static void log_request(long no, const char *url, const char *kind, json_t *j,
     free(s);
 }
 
+static enum MHD_Result chat_answer(struct MHD_Connection *c, const char *url, req *rq, int flight);
+
+/* in_flight counts the requests answered at once (logged as "in_flight" on arrival): the
+ * tests read how many a client sends concurrently from it. */
 static enum MHD_Result chat(struct MHD_Connection *c, const char *url, req *rq)
+{
+    pthread_mutex_lock(&mu);
+    int flight = ++in_flight;
+    pthread_mutex_unlock(&mu);
+    tl_streamed = 0;
+    enum MHD_Result rc = chat_answer(c, url, rq, flight);
+    if (!tl_streamed) {
+        pthread_mutex_lock(&mu);
+        in_flight--;
+        pthread_mutex_unlock(&mu);
+    }
+    return rc;
+}
+
+static enum MHD_Result chat_answer(struct MHD_Connection *c, const char *url, req *rq, int flight)
 {
     json_error_t je;
     json_t *j = json_loadb(rq->body ? rq->body : "", rq->len, 0, &je);
@@ -437,7 +514,7 @@ static enum MHD_Result chat(struct MHD_Connection *c, const char *url, req *rq)
             img_len = json_string_length(u);
         }
     }
-    log_request(no, url, kind, j, c, img, img_len);
+    log_request(no, url, kind, j, c, img, img_len, flight);
     if (!json_is_object(j)) {
         json_decref(j);
         return send_json(c, 400, error_body(400, "request body is not JSON"), NULL);
@@ -454,6 +531,13 @@ static enum MHD_Result chat(struct MHD_Connection *c, const char *url, req *rq)
     int streaming = json_is_true(json_object_get(j, "stream"));
     long max_tokens = (long)json_integer_value(json_object_get(j, "max_tokens"));
     int tool = is(flavor, "nvidia");
+    int task = 0;
+    json_array_foreach(content, i, part)
+    {
+        const char *t = json_string_value(json_object_get(part, "type"));
+        if (t && is(t, "text") && !is(flavor, "nvidia") && !is(flavor, "nemotron"))
+            task = region_task(json_string_value(json_object_get(part, "text")));
+    }
     char tag[24];
     snprintf(tag, sizeof(tag), "%08llx", (unsigned long long)(fnv(img ? img : "", img_len) & 0xffffffffu));
     json_decref(j);
@@ -520,7 +604,7 @@ static enum MHD_Result chat(struct MHD_Connection *c, const char *url, req *rq)
         text = strdup("");
         tool = 0;
     } else {
-        text = ok_content(tag);
+        text = task ? region_content(task, tag) : ok_content(tag);
     }
     enum MHD_Result rc;
     if (streaming)
@@ -600,6 +684,7 @@ int main(int argc, char **argv)
         else if (is(a, "--slow-ms")) slow_ms = atoi(v);
         else if (is(a, "--log")) log_path = v;
         else if (is(a, "--require-key")) require_key = v;
+        else if (is(a, "--table-cols")) table_cols = atoi(v) > 0 && atoi(v) <= 40 ? atoi(v) : 3;
         else {
             fprintf(stderr, "vlm_replay: unknown option %s\n", a);
             return 2;
