@@ -108,11 +108,14 @@ static int build_lines(qr_lctx *c, qr_lrow **rows, int n, tline *ln)
     if (!w)
         return 0;
     float y0 = 0, y1 = 0;
+    const qr_bbox *prev = NULL;
     int at = 0;
     for (int i = 0; i < n; i++) {
+        /* against the row before, not the line so far: a tall row (a big operator, a
+         * fraction) would otherwise stretch the line over the next rows and chain them */
         const qr_bbox *b = &rows[i]->bbox;
-        float h = QR_MIN(b->y1 - b->y0, y1 - y0);
-        if (i == 0 || QR_MIN(b->y1, y1) - QR_MAX(b->y0, y0) < 0.5f * h) {
+        float h = prev ? QR_MIN(b->y1 - b->y0, prev->y1 - prev->y0) : 0;
+        if (i == 0 || QR_MIN(b->y1, prev->y1) - QR_MAX(b->y0, prev->y0) < 0.5f * h) {
             if (n_ln > 0)
                 qsort(ln[n_ln - 1].w, (size_t)ln[n_ln - 1].n, sizeof(*w), cmp_word_x);
             ln[n_ln] = (tline){.w = w + at, .n = 0, .y0 = b->y0, .y1 = b->y1, .size = 0};
@@ -123,6 +126,7 @@ static int build_lines(qr_lctx *c, qr_lrow **rows, int n, tline *ln)
             y0 = QR_MIN(y0, b->y0);
             y1 = QR_MAX(y1, b->y1);
         }
+        prev = b;
         tline *L = &ln[n_ln - 1];
         L->y0 = y0;
         L->y1 = y1;
@@ -576,6 +580,16 @@ static void build_rows(tgrid *g, const tline *ln, int n, const tbounds *tb, int 
     }
 }
 
+/* Is cell (r, k) the only one filled in its row? (A title boxed over the table by a rule
+ * under it spans the columns even where it crosses a column boundary.) */
+static int alone_in_row(const tgrid *g, int r, int k)
+{
+    for (int j = 0; j < g->n_cols; j++)
+        if (j != k && gcell(g, r, j)->owner == j && cell_filled(g, r, j))
+            return 0;
+    return 1;
+}
+
 /* Header rows (above the first row with a number): a text cell centred over a run of
  * columns that are empty in its row, with sub-headers or data under at least two of
  * them, spans that run ("Scores" over "A B C": centred, so it crosses no boundary). */
@@ -587,15 +601,16 @@ static void widen_header_spans(tgrid *g, const tbounds *tb, float tx0, float tx1
                 return;
         for (int k = 0; k < g->n_cols; k++) {
             tcell_b *cb = gcell(g, r, k);
-            if (cb->span != 1 || cb->text.len == 0)
+            if (cb->span < 1 || cb->owner != k || cb->text.len == 0 ||
+                (cb->span > 1 && !(r == 0 && g->row_sep[1] >= 0 && alone_in_row(g, r, k))))
                 continue;
             float cx = 0.5f * (cb->bbox.x0 + cb->bbox.x1);
-            int best_a = k, best_b = k;
+            int e = k + cb->span - 1, best_a = k, best_b = e;
             for (int a = k; a >= 0; a--) {
                 if (a < k && gcell(g, r, a)->owner >= 0)
                     break;
-                for (int b = k; b < g->n_cols; b++) {
-                    if (b > k && gcell(g, r, b)->owner >= 0)
+                for (int b = e; b < g->n_cols; b++) {
+                    if (b > e && gcell(g, r, b)->owner >= 0)
                         break;
                     if (b - a < 1)
                         continue;
@@ -603,14 +618,16 @@ static void widen_header_spans(tgrid *g, const tbounds *tb, float tx0, float tx1
                     int under = 0;
                     for (int j = a; j <= b; j++)
                         under += cell_filled(g, r + 1, j) && gcell(g, r + 1, j)->owner == j;
-                    if (under >= 2 && fabsf(cx - 0.5f * (x0 + x1)) <= 0.1f * (x1 - x0) &&
+                    /* a cell across a boundary already: only a title over all */
+                    int whole = cb->span == 1 || (a == 0 && b == g->n_cols - 1);
+                    if (whole && under >= 2 && fabsf(cx - 0.5f * (x0 + x1)) <= 0.1f * (x1 - x0) &&
                         cb->bbox.x1 - cb->bbox.x0 < x1 - x0 && b - a > best_b - best_a) {
                         best_a = a;
                         best_b = b;
                     }
                 }
             }
-            if (best_b == best_a)
+            if (best_a == k && best_b == e)
                 continue;
             if (best_a < k) { /* move the cell to the run's first column */
                 tcell_b *nb = gcell(g, r, best_a);
@@ -1284,7 +1301,28 @@ static int prose_between(const qr_lctx *c, int r0, int r1, float ya, float yb, f
     return 0;
 }
 
-/* Stack an h-rule onto a region of the same extent, or start a new one. */
+/* Is x ruled from y0 down to y1 by vertical rule segments (drawn end to end, one per
+ * row, or as one line)? */
+static int vruled(const qr_page *pg, float x, float y0, float y1)
+{
+    float at = y0;
+    for (int moved = 1; moved && at < y1 - 2.0f;) {
+        moved = 0;
+        for (int i = 0; i < pg->n_rules; i++) {
+            const qr_bbox *v = &pg->rules[i];
+            if (v->x1 - v->x0 <= RULE_THIN && fabsf(0.5f * (v->x0 + v->x1) - x) <= 3.0f &&
+                v->y0 <= at + 2.0f && v->y1 > at) {
+                at = v->y1;
+                moved = 1;
+            }
+        }
+    }
+    return at >= y1 - 2.0f;
+}
+
+/* Stack an h-rule onto a region of the same extent, or start a new one. Rules far apart
+ * (a long table with rules only around its header and at its end) stack when side
+ * rules frame the space between them. */
 static void stack_hrule(qr_lctx *c, int page, const qr_bbox *h, float page_h, int first,
                         int r0, int r1)
 {
@@ -1292,7 +1330,10 @@ static void stack_hrule(qr_lctx *c, int page, const qr_bbox *h, float page_h, in
     for (int k = first; k < c->n_ruled; k++) {
         struct qr_ruled *g = &c->ruled[k];
         if (fabsf(g->box.x0 - h->x0) <= tol && fabsf(g->box.x1 - h->x1) <= tol &&
-            y - g->box.y1 <= 0.6f * page_h && y >= g->box.y0 && !g->closed) {
+            y >= g->box.y0 && !g->closed &&
+            (y - g->box.y1 <= 0.6f * page_h ||
+             (vruled(c->pages[page], g->box.x0, g->box.y1, y) &&
+              vruled(c->pages[page], g->box.x1, g->box.y1, y)))) {
             if (prose_between(c, r0, r1, g->box.y1, y, h->x0, h->x1)) {
                 g->closed = 1;
                 continue;
