@@ -526,7 +526,14 @@ typedef struct quire_store quire_store;
 enum { QUIRE_STORE_READONLY = 1 /* open an existing store for reading only */ };
 
 /* Open (creating when missing, unless READONLY) a store file. A file written by a newer
- * schema than this release knows, or one that is not a quire store, is QUIRE_FORMAT. */
+ * schema than this release knows, or one that is not a quire store, is QUIRE_FORMAT.
+ * path may also be a PostgreSQL URL ("postgresql://USER@HOST/DB", or "postgresql://" with
+ * the PG* variables; a build with libpq): the store is then that database's (the schema
+ * `quire worker` uses, created or migrated on a writable open), and ingest, the listings,
+ * remove, drop and reindex work on it as on a file; search, export and import return
+ * QUIRE_UNSUPPORTED (search a local copy: quire search --db URL --cache FILE). A URL
+ * libpq cannot parse is QUIRE_INVALID_ARG, an unreachable server QUIRE_IO; messages show
+ * the URL with its password as ***. */
 QUIRE_API quire_status quire_store_open(const char *path, int flags, quire_store **out,
                                         quire_error *err);
 /* Saves changed HNSW graphs, then closes. NULL is a no-op. */

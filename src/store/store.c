@@ -213,7 +213,7 @@ quire_status quire_store_open(const char *path, int flags, quire_store **out, qu
         rc = qr_err(err, QUIRE_NOMEM, "out of memory");
         goto fail;
     }
-    if (qr_pg_is_url(path)) { /* the PostgreSQL backend (src/store/pg/store.c) */
+    if (qr_pg_is_url(path)) { /* the PostgreSQL backend (src/store/pg/pgstore.c) */
         if ((rc = qr_pg_store_open(st, path, err)) != QUIRE_OK)
             goto fail;
         *out = st;

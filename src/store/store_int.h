@@ -27,7 +27,7 @@ typedef struct qr_loaded_index {
 
 /* The store backend interface: a quire_store is SQLite (be == NULL: the code of store.c,
  * ingest.c, reindex.c, search.c and export.c) or another backend whose table this is —
- * PostgreSQL (src/store/pg/store.c). The public calls check st->be first; a backend's
+ * PostgreSQL (src/store/pg/pgstore.c). The public calls check st->be first; a backend's
  * NULL entry is a call it does not support (QUIRE_UNSUPPORTED naming the store). Each
  * entry is called without st->lock held and serialises itself. */
 struct qr_coll;

@@ -337,6 +337,7 @@ static quire_status pg_remove(quire_store *st, const char *collection, const cha
     pthread_mutex_lock(&st->lock);
     PGconn *c = NULL;
     qr_coll k;
+    memset(&k, 0, sizeof k);
     quire_status rc = conn(st, &c, err);
     if (rc == QUIRE_OK)
         rc = coll_get(st, c, collection, &k, err);
