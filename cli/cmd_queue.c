@@ -460,6 +460,14 @@ int cmd_status(int argc, char **argv)
     json_t *errs = json_object_get(o, "errors");
     size_t i;
     json_t *e;
+    json_array_foreach(json_object_get(o, "replicas"), i, e)
+    {
+        printf("replica %s: feed lag %.1f s (horizon %s, reported %.1f s ago)\n",
+               json_string_value(json_object_get(e, "name")),
+               json_real_value(json_object_get(e, "feed_lag_s")),
+               json_string_value(json_object_get(e, "horizon")),
+               json_real_value(json_object_get(e, "seen_s_ago")));
+    }
     json_array_foreach(errs, i, e)
     {
         printf("error: job %lld %s (attempt %lld, %s): %s\n",

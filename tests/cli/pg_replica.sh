@@ -89,6 +89,9 @@ lag=$(metric quire_feed_lag_seconds)
 check "quire_feed_lag_seconds is in /metrics and sane (0 <= $lag < 30)" \
     python3 -c "import sys; v=float(sys.argv[1]); sys.exit(0 if 0 <= v < 30 else 1)" "$lag"
 
+"$Q" status --db "$PGURL" > "$T/st" 2>&1
+check "quire status lists the replica with its feed lag" grep -q "^replica .*cache.db: feed lag [0-9.]* s" "$T/st"
+
 # ---- re-ingest and delete propagate ------------------------------------------------------
 printf '# Note 2\n\nRewritten: now about the fresh2tok lens.\n' > "$T/in/n2.md"
 ingest docs "$T/in/n2.md" 2> "$T/e"

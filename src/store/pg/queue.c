@@ -155,6 +155,43 @@ quire_status qr_pg_status(const char *url, char **out, quire_error *err)
     PQclear(r);
     r = NULL;
     json_object_set(o, "errors", errs);
+    /* search replicas (schema 3): the lag each last reported plus the time since */
+    r = qr_pg_query(c, "SELECT to_regclass('replicas') IS NOT NULL", 0, NULL, err,
+                    "reading replicas", &rc);
+    if (!r)
+        goto out;
+    int has_replicas = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    r = NULL;
+    json_t *reps = json_array();
+    double max_lag = -1;
+    if (!reps) {
+        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+        goto out;
+    }
+    json_object_set_new(o, "replicas", reps);
+    if (has_replicas) {
+        r = qr_pg_query(c,
+                        "SELECT name, horizon::text, coalesce(lag_s, 0) +"
+                        " extract(epoch FROM now() - seen_at), extract(epoch FROM now() - seen_at),"
+                        " bootstrap_rows FROM replicas ORDER BY name",
+                        0, NULL, err, "reading replicas", &rc);
+        if (!r)
+            goto out;
+        for (int i = 0; i < PQntuples(r); i++) {
+            double lag = strtod(PQgetvalue(r, i, 2), NULL);
+            max_lag = lag > max_lag ? lag : max_lag;
+            json_array_append_new(reps, json_pack("{s:s,s:s,s:f,s:f,s:I}", "name",
+                                                  PQgetvalue(r, i, 0), "horizon",
+                                                  PQgetvalue(r, i, 1), "feed_lag_s", lag,
+                                                  "seen_s_ago", strtod(PQgetvalue(r, i, 3), NULL),
+                                                  "bootstrap_rows",
+                                                  (json_int_t)count_of(r, i, 4)));
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    json_object_set_new(o, "feed_lag_s", max_lag >= 0 ? json_real(max_lag) : json_null());
     qr_pg_exec(c, "COMMIT", NULL, "");
     char *s = json_dumps(o, JSON_COMPACT);
     if (!s) {
