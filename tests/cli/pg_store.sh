@@ -131,6 +131,20 @@ check "a direct ingest over the workers' documents: all $N unchanged, nothing wr
 check "  direct rows carry no job, the workers' carry theirs" \
     [ "$(pg_q "SELECT count(*) FILTER (WHERE k.name = 'docs' AND d.job_id IS NULL) || '/' || count(*) FILTER (WHERE k.name = 'wk' AND d.job_id IS NOT NULL) FROM documents d JOIN collections k ON k.id = d.collection_id")" = "$N/$N" ]
 
+# a direct ingest and 2 workers at once into a new collection (its first commit creates
+# the index: one of them under the exclusive lock, the others wait or retry)
+"$Q" enqueue --db "$PGURL" -c race "$T/in" -q
+for i in 1 2; do "$Q" worker --db "$PGURL" --model "$MODEL" --drain --poll 0.2 --quiet 2> "$T/rw$i" & done
+"$Q" ingest --db "$PGURL" -c race --model "$MODEL" -q "$T/in" 2> "$T/ri"
+ri=$?
+wait
+check "direct ingest racing 2 workers into a new collection: exit 0, every job done" \
+    sh -c "[ $ri -eq 0 ] && [ \"\$($PSQL -c \"SELECT count(*) FROM jobs WHERE collection = 'race' AND state = 'done'\")\" = $N ]"
+check "  each document stored once, one index, every chunk with its vector" \
+    [ "$(pg_q "SELECT count(*) || '/' || count(DISTINCT d.path) || '/' || (SELECT count(*) FROM indexes i JOIN collections k ON k.id = i.collection_id WHERE k.name = 'race') || '/' || (SELECT count(*) FROM chunks c JOIN documents e ON e.id = c.document_id JOIN collections k ON k.id = e.collection_id WHERE k.name = 'race' AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id)) FROM documents d JOIN collections k ON k.id = d.collection_id WHERE k.name = 'race'")" = "$N/$N/1/0" ]
+pgdump race | cut -d'|' -f1,7- > "$T/a"; pgdump docs | cut -d'|' -f1,7- > "$T/b"
+check "  the same chunk texts and vectors" cmp -s "$T/a" "$T/b"
+
 # ---- quire migrate PostgreSQL -> SQLite: the same as the SQLite ingest -----------------------------
 "$Q" migrate --from "$PGURL" --to "$T/back.db" > /dev/null 2> "$T/e"
 check "migrate PostgreSQL -> SQLite: exit 0" [ $? -eq 0 ]
