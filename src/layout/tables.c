@@ -1113,6 +1113,64 @@ static void bound_gap(const tline *ln, int n, const tbounds *tb, int k, float *g
     }
 }
 
+/* Does the text end in a list of page references ("hsv, 39, 50", "\\binom , 13",
+ * "polyglossia , 20, 26–29"): a term, a comma, then numbers or ranges? */
+static int page_refs(const char *s, size_t n)
+{
+    int commas = 0;
+    while (n > 0 && s[n - 1] == ' ')
+        n--;
+    for (;;) {
+        size_t d = n;
+        while (n > 0 && s[n - 1] >= '0' && s[n - 1] <= '9')
+            n--;
+        if (n == d)
+            return 0; /* no number where one must be */
+        if (n >= 3 && memcmp(s + n - 3, "\xe2\x80\x93", 3) == 0) { /* "26–29" */
+            n -= 3;
+            continue;
+        }
+        if (n > 0 && s[n - 1] == '-') {
+            n--;
+            continue;
+        }
+        while (n > 0 && s[n - 1] == ' ')
+            n--;
+        if (n == 0 || s[n - 1] != ',')
+            return 0;
+        n--;
+        commas++;
+        while (n > 0 && s[n - 1] == ' ')
+            n--;
+        if (n > 0 && !(s[n - 1] >= '0' && s[n - 1] <= '9'))
+            return commas > 0; /* the term before the first reference */
+        if (n == 0)
+            return 0;
+    }
+}
+
+/* An index set in columns, not a table: at least half the cells are terms with their
+ * page references, in two columns or more. */
+static int index_columns(const tgrid *g)
+{
+    int filled = 0, refs = 0, cols = 0;
+    for (int k = 0; k < g->n_cols; k++) {
+        int in_col = 0;
+        for (int r = 0; r < g->n_rows; r++) {
+            const tcell_b *cb = gcell(g, r, k);
+            if (cb->owner != k || cb->span <= 0 || cb->text.len == 0)
+                continue;
+            filled++;
+            if (page_refs(cb->text.data, cb->text.len)) {
+                refs++;
+                in_col = 1;
+            }
+        }
+        cols += in_col;
+    }
+    return cols >= 2 && 2 * refs >= filled;
+}
+
 /* Lines -> columns -> rows; emit when it looks like a table. Returns 1 when emitted, -1
  * when the region is a framed box that is not a table (its lines are then no table of
  * aligned text either), 0 otherwise. */
@@ -1233,7 +1291,7 @@ static int build_table(qr_lctx *c, qr_lrow **rows, int n, const struct qr_ruled 
     else if (grid_plausible(&g, ln, n_ln, &tb, rg != NULL)) {
         ttraits tr;
         table_traits(c, ln, n_ln, &tb, &tr);
-        const char *why = not_a_table(&tr, n_ln);
+        const char *why = index_columns(&g) ? "index" : not_a_table(&tr, n_ln);
         if (why) {
             grid_free(&g);
             return -1;

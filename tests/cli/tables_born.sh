@@ -3,7 +3,8 @@
 # bench/tables/born-judged.tsv judged "fixed" (slide thumbnails, display formulas and
 # matrices, LaTeX source beside its result, figures with their caption inside a box,
 # labelled diagrams, description lists, a cheat sheet's and an index's independent
-# columns, commands listed beside their glyphs) must have no table block, and every page
+# columns, an index's terms with their page references, commands listed beside their
+# glyphs) must have no table block, and every page
 # judged "real" keeps its tables (the count when the file gives one), so a rule that
 # drops every table fails too. ~10 s.
 . "$(dirname "$0")/../lib.sh"
@@ -52,3 +53,14 @@ t = b[0]['table_cells'][0] if len(b) == 1 else {}
 print(len(b), b and b[0]['rows'], t)
 sys.exit(not (len(b) == 1 and b[0]['rows'] >= 40 and b[0]['cols'] == 3 and
               t.get('text') == 'Math library functions' and t.get('col_span') == 3))"
+# an index is no table, and its entries stay in the text (gnuplot p. 304, lshort p. 166)
+check "index pages: entries kept as text, no table" python3 -c "
+import json, sys
+ok = True
+for doc, page, entry in (('long-gnuplot', 304, 'besj1, 38'), ('nonen-pl-lshort', 166, 'pgfplot')):
+    b = [x for x in json.load(open('$T/' + doc + '.json'))['blocks'] if x['page'] == page]
+    text = ' '.join(x.get('text') or '' for x in b if x['type'] != 'table')
+    n = sum(x['type'] == 'table' for x in b)
+    print(doc, page, 'tables', n, 'entry in text', entry in text)
+    ok &= n == 0 and entry in text
+sys.exit(not ok)"
