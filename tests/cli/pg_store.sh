@@ -154,6 +154,17 @@ check "  the migrated copy equals the SQLite ingest (texts, byte-equal vectors)"
 "$Q" search --db "$T/s.db" -c docs -k 10 --json "optical engineering lens" > "$T/s2"
 check "  and searches the same (top-10, hybrid)" sh -c "[ -s '$T/s1' ] && cmp -s '$T/s1' '$T/s2'"
 
+# ---- the replica feed sees direct ingests (search --cache) ---------------------------------
+"$Q" search --db "$PGURL" --cache "$T/cache.db" -c docs -k 10 --json "optical engineering lens" 2> "$T/e" | sed 's/"id":[0-9]*,"chunk_id":[0-9]*,//' > "$T/s1"
+"$Q" search --db "$T/s.db" -c docs -k 10 --json "optical engineering lens" | sed 's/"id":[0-9]*,"chunk_id":[0-9]*,//' > "$T/s2"
+check "search --cache on the directly ingested store: the SQLite store's top-10" \
+    sh -c "[ -s '$T/s1' ] && cmp -s '$T/s1' '$T/s2'"
+printf '\n## Beavers\n\nA paragraph about beavers building dams.\n' >> "$T/in/odd.md"
+"$Q" ingest -q --db "$PGURL" -c docs --model "$MODEL" "$T/in/odd.md"
+"$Q" search --db "$PGURL" --cache "$T/cache.db" -c docs -k 3 --mode text --json "beavers building dams" 2> "$T/e" > "$T/s1"
+check "  a document re-ingested directly is in the cache's next search" grep -q 'beavers building dams' "$T/s1"
+"$Q" ingest -q --db "$T/s.db" -c docs --model "$MODEL" "$T/in/odd.md"
+
 # ---- reindex --------------------------------------------------------------------------------------
 "$Q" ingest -q --db "$PGURL" -c plain "$T/in/odd.md" "$T/in/page1.txt" "$T/in/small-fn2end.pdf"
 "$Q" ingest -q --db "$T/s.db" -c plain "$T/in/odd.md" "$T/in/page1.txt" "$T/in/small-fn2end.pdf"
