@@ -36,7 +36,7 @@ static const cli_opt opts[] = {
      "regions and of pages without text (+ VLM when a backend is configured); auto: per "
      "page, text layer or OCR (default)"},
     {"ocr", 0, 1, "auto|always|never", "OCR pages without a usable text layer (default auto)"},
-    {"dpi", 0, 1, "N", "OCR rendering resolution (default 300; images: their own)"},
+    {"dpi", 0, 1, "N", "OCR rendering resolution (default 300; images and 200-299 dpi scans: their own)"},
     {"lang", 'l', 1, "LANGS", "Tesseract languages, e.g. eng or deu+eng (default eng)"},
     {"pages", 'p', 1, "LIST", "pages to convert, e.g. 1-3,7,10- (1-based)"},
     {"max-pages", 0, 1, "N", "convert at most N pages per document"},

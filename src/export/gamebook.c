@@ -16,8 +16,8 @@
 
 #include "export/gamebook_int.h"
 
-enum { CAND_HEAD = 0, CAND_LEAD = 1, CAND_INLINE = 2 };
-static const char *const cand_names[] = {"heading", "numeral", "inline"};
+enum { CAND_HEAD = 0, CAND_LEAD = 1, CAND_INLINE = 2, CAND_INFERRED = 3 };
+static const char *const cand_names[] = {"heading", "numeral", "inline", "inferred"};
 
 /* Chain scoring: what a candidate is worth, what each number skipped between two
  * chained candidates costs (capped: a run of lost pages must not hide the rest), and
@@ -28,6 +28,7 @@ static const char *const cand_names[] = {"heading", "numeral", "inline"};
 #define W_LEAD_STRONG 1.2f
 #define W_INLINE 0.3f
 #define W_INLINE_STRONG 0.9f
+#define W_ALT 0.9f /* a second reading of a heading ("66|" as 66, not 661) */
 #define GAP_COST 0.45f
 #define GAP_CAP 3.0f
 #define DUP_COST 0.6f
@@ -51,6 +52,8 @@ typedef struct gb {
     float body;        /* body font size, points */
     cand *c;
     int n_c, cap_c;
+    cand *unread; /* heading blocks of one short token OCR did not read as a number */
+    int n_unread, cap_unread;
     int failed;
 } gb;
 
@@ -181,19 +184,91 @@ static int numeral_strong(const gb *g, const qr_block *b, const char *tok, size_
 
 /* ---- candidates -------------------------------------------------------------------- */
 
-static void add_cand(gb *g, cand c)
+static void push_cand(gb *g, cand **v, int *n, int *cap, cand c)
 {
-    if (g->n_c == g->cap_c) {
-        int cap = g->cap_c ? 2 * g->cap_c : 256;
-        cand *v = qr_realloc(g->c, sizeof(*v) * (size_t)cap);
-        if (!v) {
+    if (*n == *cap) {
+        int nc = *cap ? 2 * *cap : 256;
+        cand *nv = qr_realloc(*v, sizeof(*nv) * (size_t)nc);
+        if (!nv) {
             g->failed = 1;
             return;
         }
-        g->c = v;
-        g->cap_c = cap;
+        *v = nv;
+        *cap = nc;
     }
-    g->c[g->n_c++] = c;
+    (*v)[(*n)++] = c;
+}
+
+static void add_cand(gb *g, cand c)
+{
+    push_cand(g, &g->c, &g->n_c, &g->cap_c, c);
+}
+
+static int is_alnum(char ch)
+{
+    return (ch >= '0' && ch <= '9') || ((ch | 32) >= 'a' && (ch | 32) <= 'z');
+}
+
+/* Is t[0..n) one token once the tokens with no letter or digit (OCR's specks, rules and
+ * stray marks: ": 68 :", "& 22") are left out? [*a, *b) is that token trimmed of what is
+ * neither a letter, a digit nor a look-alike of one ("38°" -> "38"). */
+static int one_token(const char *t, size_t n, size_t *a, size_t *b)
+{
+    int found = 0;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && is_space(t[i]))
+            i++;
+        size_t s = i, has = 0;
+        while (i < n && !is_space(t[i]))
+            has += is_alnum(t[i++]);
+        if (!has)
+            continue;
+        if (found++)
+            return 0;
+        *a = s;
+        *b = i;
+    }
+    if (!found)
+        return 0;
+    while (*a < *b && !is_alnum(t[*a]) && !strchr("|!]", t[*a]))
+        (*a)++;
+    while (*b > *a && !is_alnum(t[*b - 1]) && !strchr("|!]", t[*b - 1]))
+        (*b)--;
+    return 1;
+}
+
+/* A block that is one numeral: a heading candidate, and a second one without the
+ * look-alikes of 1 at its edges, which OCR also makes of specks and rules ("66|" is 661
+ * or 66: the chain decides). A heading block of one short token that reads as no number
+ * ("a1", "TL" for a bold 21, 71) is kept for gap filling. Returns 0 when the block is not
+ * one token. */
+static int numeral_block(gb *g, int k, const char *t, size_t n)
+{
+    const qr_block *b = &g->l->blocks[k];
+    size_t i, e;
+    if (!one_token(t, n, &i, &e) || e == i)
+        return 0;
+    long v = qr_gb_number(t + i, e - i, 1);
+    int strong = b->type == QR_BLK_HEADING || numeral_strong(g, b, t + i, e - i);
+    if (v > 0)
+        add_cand(g, (cand){k, i, e, v, strong ? W_HEAD_STRONG : W_HEAD, CAND_HEAD, strong});
+    size_t i2 = i, e2 = e;
+    while (i2 < e2 && strchr("|!]lI", t[i2]))
+        i2++;
+    while (e2 > i2 && strchr("|!]lI", t[e2 - 1]))
+        e2--;
+    long v2 = e2 > i2 && (i2 != i || e2 != e) ? qr_gb_number(t + i2, e2 - i2, 0) : -1;
+    if (v2 > 0 && v2 != v)
+        add_cand(g, (cand){k, i, e, v2, W_ALT * (strong ? W_HEAD_STRONG : W_HEAD), CAND_HEAD,
+                           strong});
+    int n_alnum = 0;
+    for (size_t j = i; j < e; j++)
+        n_alnum += is_alnum(t[j]);
+    if (v <= 0 && v2 <= 0 && b->type == QR_BLK_HEADING && n_alnum <= 4)
+        push_cand(g, &g->unread, &g->n_unread, &g->cap_unread,
+                  (cand){k, i, e, 0, 0, CAND_INFERRED, 1});
+    return 1;
 }
 
 static int upper_start(const char *s)
@@ -216,14 +291,8 @@ static void block_cands(gb *g, int k)
     size_t rest = e;
     while (rest < n && is_space(t[rest]))
         rest++;
-    if (e > i && rest == n) { /* the block is one numeral */
-        long v = qr_gb_number(t + i, e - i, 1);
-        if (v > 0) {
-            int strong = b->type == QR_BLK_HEADING || numeral_strong(g, b, t + i, e - i);
-            add_cand(g, (cand){k, i, e, v, strong ? W_HEAD_STRONG : W_HEAD, CAND_HEAD, strong});
-        }
+    if (numeral_block(g, k, t, n))
         return;
-    }
     long v = e > i ? qr_gb_number(t + i, e - i, 0) : -1;
     if (v > 0 && b->type != QR_BLK_TABLE) { /* a paragraph opening with a numeral */
         int strong = numeral_strong(g, b, t + i, e - i);
@@ -285,6 +354,8 @@ static int best_chain(const gb *g, int **chain)
         for (int j = i - 1; j >= 0 && i - j <= CHAIN_WINDOW; j--) {
             const cand *cj = &g->c[j];
             float s;
+            if (cj->blk == ci->blk && cj->off == ci->off)
+                continue; /* two readings of one numeral */
             if (cj->val < ci->val)
                 s = f[j] + ci->w - gap_cost(ci->val - cj->val - 1);
             else if (cj->val == ci->val && ci->strong && cj->strong && ci->kind == CAND_HEAD &&
@@ -311,6 +382,42 @@ static int best_chain(const gb *g, int **chain)
     qr_free(f);
     qr_free(prev);
     return n;
+}
+
+/* Numbers the chain skips between two of its sections a and b, where exactly as many
+ * unread heading blocks stand between them as numbers are missing, go to those blocks in
+ * order (a scan's "a1" between 20 and 22 is 21). Rebuilds *chain; returns its length. */
+static int fill_gaps(gb *g, int **chain, int n)
+{
+    if (g->n_unread == 0 || n < 2)
+        return n;
+    int *out = qr_malloc(sizeof(*out) * (size_t)(n + g->n_unread + 1));
+    if (!out)
+        return -1;
+    int m = 0, u = 0;
+    for (int i = 0; i < n; i++) {
+        out[m++] = (*chain)[i];
+        if (i + 1 == n)
+            break;
+        const cand a = g->c[(*chain)[i]], b = g->c[(*chain)[i + 1]];
+        while (u < g->n_unread && g->unread[u].blk <= a.blk)
+            u++;
+        int u1 = u;
+        while (u1 < g->n_unread && g->unread[u1].blk < b.blk)
+            u1++;
+        if (u1 > u && b.val - a.val - 1 == u1 - u) {
+            for (int k = u; k < u1 && !g->failed; k++) {
+                cand c = g->unread[k];
+                c.val = a.val + 1 + (k - u);
+                add_cand(g, c);
+                out[m++] = g->n_c - 1;
+            }
+        }
+        u = u1;
+    }
+    qr_free(*chain);
+    *chain = out;
+    return g->failed ? -1 : m;
 }
 
 /* ---- output ------------------------------------------------------------------------ */
@@ -419,6 +526,8 @@ void qr_export_gamebook(const qr_layout *l, const qr_page *const *pages, int n_p
                 block_cands(&g, k);
         if (!g.failed)
             n = best_chain(&g, &chain);
+        if (n >= 0)
+            n = fill_gaps(&g, &chain, n);
     }
     if (n < 0)
         out->failed = 1;
@@ -429,5 +538,6 @@ void qr_export_gamebook(const qr_layout *l, const qr_page *const *pages, int n_p
     qr_free(g.owned);
     qr_free(g.text);
     qr_free(g.c);
+    qr_free(g.unread);
     qr_free(chain);
 }

@@ -45,10 +45,29 @@ static int digit_of(char c, int *real)
     }
 }
 
+/* Bytes OCR puts before a number that are no part of it: brackets, quotes (also curly,
+ * as UTF-8), dashes. */
+static size_t lead_noise(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        int real;
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80)
+            i++; /* a byte of a UTF-8 quote or dash */
+        else if (strchr("([\"'`-_~*", (char)c) && digit_of((char)c, &real) < 0)
+            i++;
+        else
+            break;
+    }
+    return i;
+}
+
 long qr_gb_number(const char *s, size_t n, int loose)
 {
-    while (n > 0 && (*s == '(' || *s == '[' || *s == '"'))
-        s++, n--;
+    size_t lead = lead_noise(s, n);
+    s += lead;
+    n -= lead;
     while (n > 0 && strchr(".:,;)]\"", s[n - 1]))
         n--;
     if (n == 0 || n > 5)
@@ -174,6 +193,21 @@ static span sentence_of(const char *t, size_t n, size_t s, size_t e)
     return (span){a, b};
 }
 
+/* The number a choice's target word starts with: "64.", "77..[f", "64.‘If" (OCR ran the
+ * next sentence on): the run of digits (and look-alikes) after any opening noise, when
+ * what follows is no letter or digit. */
+static long target_number(const char *s, size_t n)
+{
+    size_t i = lead_noise(s, n), e = i;
+    int real;
+    while (e < n && digit_of(s[e], &real) >= 0)
+        e++;
+    if (e == i || (e < n && ((s[e] >= '0' && s[e] <= '9') || ((s[e] | 32) >= 'a' &&
+                                                               (s[e] | 32) <= 'z'))))
+        return -1;
+    return qr_gb_number(s + i, e - i, 1);
+}
+
 /* The number after "turn/go/return [back] to" at word i (the "to"), in words w[]. */
 static long choice_target(const char *t, const span *w, int n_words, int i, int *num_word)
 {
@@ -196,7 +230,30 @@ static long choice_target(const char *t, const span *w, int n_words, int i, int 
     if (j >= n_words)
         return -1;
     *num_word = j;
-    return qr_gb_number(t + w[j].s, w[j].e - w[j].s, 1);
+    return target_number(t + w[j].s, w[j].e - w[j].s);
+}
+
+/* The key of word w after its last inner punctuation ("archway,go" -> "go"): OCR drops
+ * the space after a comma. */
+static void tail_key(const char *t, span w, char *k, size_t cap)
+{
+    span x = w;
+    for (size_t p = w.s; p + 1 < w.e; p++)
+        if (strchr(",.;:!?)", t[p]))
+            x.s = p + 1;
+    word_key(t, x, k, cap, 0);
+}
+
+/* "turnto", "tum.to": a turn word and "to" run together (k is the word's key). */
+static int glued_turn_to(const char *k)
+{
+    size_t n = strlen(k);
+    if (n < 4 || n > 9 || strcmp(k + n - 2, "to") != 0)
+        return 0;
+    char head[8];
+    memcpy(head, k, n - 2);
+    head[n - 2] = '\0';
+    return strcmp(head, "go") != 0 && is_turn_word(head);
 }
 
 static void put_choices(qr_buf *out, const char *t, size_t n, const span *w, int n_words)
@@ -206,15 +263,23 @@ static void put_choices(qr_buf *out, const char *t, size_t n, const span *w, int
     for (int i = 1; i < n_words; i++) {
         char k[40];
         int first = i - 1;
-        word_key(t, w[first], k, sizeof(k), 0);
-        if (strcmp(k, "back") == 0 && first > 0) { /* "turn back to 12" */
-            first--;
-            word_key(t, w[first], k, sizeof(k), 0);
-        }
-        if (!is_turn_word(k))
-            continue;
         int num_word = -1;
-        long v = choice_target(t, w, n_words, i, &num_word);
+        long v = -1;
+        word_key(t, w[first], k, sizeof(k), 0);
+        int glued = glued_turn_to(k);
+        tail_key(t, w[first], k, sizeof(k));
+        if (glued || glued_turn_to(k)) { /* "turnto 108.", "tum.to 172" */
+            num_word = i;
+            v = target_number(t + w[i].s, w[i].e - w[i].s);
+        } else {
+            if (strcmp(k, "back") == 0 && first > 0) { /* "turn back to 12" */
+                first--;
+                tail_key(t, w[first], k, sizeof(k));
+            }
+            if (!is_turn_word(k))
+                continue;
+            v = choice_target(t, w, n_words, i, &num_word);
+        }
         if (v < 0)
             continue;
         span ph = sentence_of(t, n, w[first].s, w[num_word].e);

@@ -149,6 +149,39 @@ static int word_count(const qr_lrow *r)
     return n;
 }
 
+/* section_numbers: does row r (after row p, or NULL) stand for a section number? One
+ * token (words with no letter or digit, OCR's specks, aside) of at most 4 letters and
+ * digits, narrow, and either centred in its column (a heading, however OCR misread it:
+ * "in" for a bold 13) or all digits after a sentence end. Such a row is a block of its
+ * own: a scan's OCR runs the heading into the paragraph above or below it, where a
+ * born-digital page has it apart ("... turn to 275. 23 Strange runes ..."). A number
+ * that continues a sentence ("turn to" / "45.") stays in its paragraph. */
+static int number_row(const qr_lctx *c, const qr_lrow *p, const qr_lrow *r)
+{
+    if (!c->section_numbers)
+        return 0;
+    int tokens = 0, alnum = 0, digits = 0;
+    for (int k = 0; k < r->n_words; k++) {
+        const qr_word *w = r->words[k];
+        int a = 0, d = 0;
+        for (size_t b = 0; b < w->len; b++) {
+            char ch = w->text[b];
+            d += ch >= '0' && ch <= '9';
+            a += (ch >= '0' && ch <= '9') || ((ch | 32) >= 'a' && (ch | 32) <= 'z');
+        }
+        tokens += a > 0;
+        alnum += a;
+        digits += d;
+    }
+    float cw = r->cx1 - r->cx0, w = r->bbox.x1 - r->bbox.x0;
+    if (tokens != 1 || alnum > 4 || cw <= 0 || w > 0.25f * cw)
+        return 0;
+    float mid = 0.5f * (r->bbox.x0 + r->bbox.x1), cmid = 0.5f * (r->cx0 + r->cx1);
+    if (fabsf(mid - cmid) < 0.12f * cw)
+        return 1;
+    return digits == alnum && (!p || p->page != r->page || ends_with(p, ".!?)"));
+}
+
 /* ---- emitters -------------------------------------------------------------------- */
 
 static void set_text(qr_lctx *c, qr_block *b, qr_buf *sb)
@@ -167,7 +200,8 @@ static int emit_paragraph(qr_lctx *c, int i, int type)
     join_append(c, &sb, r);
     for (int j = qr_layout_next(c, i); j >= 0; j = qr_layout_next(c, j)) {
         qr_lrow *n = &c->rows[j];
-        if (!qr_layout_flows(c, r, n) || paragraph_break(r, n) || n->mono || is_caption(n))
+        if (!qr_layout_flows(c, r, n) || paragraph_break(r, n) || n->mono || is_caption(n) ||
+            number_row(c, r, n))
             break;
         size_t ml;
         int ord, strong;
@@ -191,7 +225,7 @@ static int heading_rows(const qr_lctx *c, int i, int max_rows, int *last)
     for (int j = qr_layout_next(c, i); j >= 0 && n <= max_rows; j = qr_layout_next(c, j)) {
         const qr_lrow *x = &c->rows[j];
         if (!qr_layout_flows(c, &c->rows[*last], x) || x->bold != r->bold ||
-            fabsf(x->size - r->size) > 0.1f * r->size)
+            fabsf(x->size - r->size) > 0.1f * r->size || number_row(c, &c->rows[*last], x))
             break;
         n++;
         *last = j;
@@ -425,6 +459,8 @@ void qr_layout_classify(qr_lctx *c)
             emit_code(c, i);
         } else if (is_caption(r)) {
             emit_paragraph(c, i, QR_BLK_CAPTION);
+        } else if (number_row(c, prev_row(c, i), r)) {
+            emit_heading(c, i, i);
         } else if (strong_bullet(r) || (!heading_start(c, i, &last) &&
                                          list_start(c, i, was_list, &ml, &ordered))) {
             if (strong_bullet(r))

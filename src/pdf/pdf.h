@@ -68,8 +68,13 @@ typedef struct qr_image {
     int dpi;               /* resolution the page was rendered at (or the image's own) */
 } qr_image;
 
+/* Scans (a PDF page that is one image) of at least this resolution and below 300 dpi
+ * are rendered at their own resolution by default, not resampled (pdf.c pdf_page_dpi). */
+#define QR_PDF_SCAN_NATIVE_MIN_DPI 200
+
 /* Render page `number` to greyscale at dpi (0 = for images: their own resolution, i.e.
- * the original pixel size, or 300 if there is no image; for PDF pages: 300), white
+ * the original pixel size, or 300 if there is no image; for PDF pages: 300, or a scan's
+ * own resolution when that is 200..299 dpi), white
  * background, displayed orientation (/Rotate applied). Refuses (QUIRE_LIMIT) renderings
  * of more than max_pixels (0 = 200 M pixels) before allocating anything, and lowers the
  * dpi to fit instead when `fit` is 1 (out->dpi says which dpi was used). *out is
