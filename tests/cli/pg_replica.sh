@@ -24,10 +24,11 @@ PIDS=
 trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done; pg_stop; rm -rf "$T"' EXIT
 ok "a throwaway PostgreSQL server starts on a Unix socket"
 
-# start_serve LOG: quire serve on a free port following $PGURL into $T/cache.db; sets
+# start_serve LOG: quire serve on a free port following $PGURL into $CACHE; sets
 # SPID and PORT
+CACHE=$T/cache.db
 start_serve() {
-    "$Q" serve --port 0 --db "$PGURL" --cache "$T/cache.db" --model "$MODEL" --feed-poll 0.2 \
+    "$Q" serve --port 0 --db "$PGURL" --cache "$CACHE" --model "$MODEL" --feed-poll 0.2 \
         2> "$1" &
     SPID=$!
     PIDS="$PIDS $SPID"
@@ -154,7 +155,7 @@ check "after the restart, the replica catches up with all 30 new documents" \
     until_ok sh -c "[ \$(sqlite3 '$T/cache.db' \"SELECT count(*) FROM documents WHERE path LIKE '%/many/%'\") -eq 30 ]"
 sleep 1
 pgd() { $PSQL -F '|' -c "SELECT d.id, d.path, d.sha256, c.id, c.seq, c.text, upper(encode(v.vec, 'hex')) FROM documents d JOIN chunks c ON c.document_id = d.id LEFT JOIN vectors v ON v.chunk_id = c.id ORDER BY d.id, c.seq"; }
-sqd() { sqlite3 -separator '|' "$T/cache.db" "SELECT d.id, d.path, d.sha256, c.id, c.seq, c.text, hex(v.vec) FROM documents d JOIN chunks c ON c.document_id = d.id LEFT JOIN vectors v ON v.chunk_id = c.id ORDER BY d.id, c.seq"; }
+sqd() { sqlite3 -separator '|' "$CACHE" "SELECT d.id, d.path, d.sha256, c.id, c.seq, c.text, hex(v.vec) FROM documents d JOIN chunks c ON c.document_id = d.id LEFT JOIN vectors v ON v.chunk_id = c.id ORDER BY d.id, c.seq"; }
 until_ok sh -c "[ \"\$($PSQL -c 'SELECT count(*) FROM chunks')\" = \"\$(sqlite3 '$T/cache.db' 'SELECT count(*) FROM chunks')\" ]"
 pgd > "$T/pg.txt"; sqd > "$T/sq.txt"
 check "  the cache equals PostgreSQL: same documents and ids, chunk texts, byte-equal vectors ($(wc -l < "$T/pg.txt") rows)" \
@@ -171,6 +172,30 @@ wait $SPID
 check "serve exits 0 on SIGTERM" [ $? -eq 0 ]
 check "the replica reported its horizon to PostgreSQL (replicas table)" \
     [ "$(pg_q "SELECT count(*) FROM replicas WHERE horizon IS NOT NULL")" -ge 1 ]
+
+# ---- kill -9 during the bootstrap: the restart resumes it -------------------------------
+pg_q "INSERT INTO documents(collection_id, path, sha256) SELECT $CID, '/bulk/' || g, 'x' FROM generate_series(1, 300) g" > /dev/null
+pg_q "INSERT INTO chunks(document_id, seq, page_start, page_end, heading, text, n_tokens) SELECT id, 0, 1, 1, '', 'bulk row ' || id, 3 FROM documents WHERE path LIKE '/bulk/%'" > /dev/null
+NDOCS=$(pg_q "SELECT count(*) FROM documents")
+CACHE=$T/boot.db
+export QUIRE_REPLICA_BATCH=1 # one document per bootstrap batch: many batches to land in
+start_serve "$T/s3" || bad "quire serve --cache (a new cache) starts"
+until_ok sh -c "[ \"\$(sqlite3 '$CACHE' \"SELECT value > 20 FROM meta WHERE key = 'replica.boot_last'\" 2>/dev/null)\" = 1 ]"
+kill -9 $SPID
+wait $SPID 2>/dev/null
+BL=$(sqlite3 "$CACHE" "SELECT value FROM meta WHERE key = 'replica.boot_last'")
+check "kill -9 mid-bootstrap: its progress is in the cache (boot_last $BL), no horizon yet" \
+    [ -n "$BL" ] && [ -z "$(sqlite3 "$CACHE" "SELECT value FROM meta WHERE key = 'replica.horizon'")" ]
+start_serve "$T/s4" || bad "quire serve --cache restarts mid-bootstrap"
+check "  the restart finishes the bootstrap" \
+    until_ok sh -c "[ \"\$(curl -s http://127.0.0.1:$PORT/metrics | sed -n 's/^quire_replica_bootstrapped //p')\" = 1 ]"
+unset QUIRE_REPLICA_BATCH
+applied=$(metric quire_replica_documents_applied_total)
+check "  resumed, not redone: this run copied $applied of $NDOCS documents" [ "$applied" -lt "$NDOCS" ]
+pgd > "$T/pg.txt"; sqd > "$T/sq.txt"
+check "  the cache equals PostgreSQL ($(wc -l < "$T/pg.txt") rows)" cmp -s "$T/pg.txt" "$T/sq.txt"
+kill -TERM $SPID
+wait $SPID
 
 # ---- quire search --db postgresql:// --cache: the same path -------------------------------
 "$Q" search --db "$PGURL" --cache "$T/cli.db" -c docs bulk7tok > "$T/o" 2> "$T/e"

@@ -36,7 +36,8 @@
 #include "store/pg/pg_int.h"
 #include "store/store_int.h"
 
-#define RP_BATCH 200 /* documents per bootstrap batch and per read of a window */
+#define RP_BATCH 200 /* documents per bootstrap batch and per read of a window; the
+                             environment's QUIRE_REPLICA_BATCH (1..100000) overrides it */
 
 struct qr_replica {
     char *url;
@@ -45,6 +46,7 @@ struct qr_replica {
     char source[160];    /* system identifier / database: which PostgreSQL this cache follows */
     char name[300];      /* row in PostgreSQL's replicas table: host:cache path */
     double poll_s;
+    int batch;           /* documents per bootstrap batch / window read */
     pthread_t thread;
     int started;
     atomic_int stop;
@@ -605,9 +607,12 @@ static quire_status boot_step(qr_replica *r, int *done, quire_error *err)
     rp_group g = {0};
     if ((rc = begin_read(r->c, err)) != QUIRE_OK)
         return rc;
-    const char *v[1] = {last};
-    res = qr_pg_query(r->c, "SELECT id FROM documents WHERE id > $1::bigint ORDER BY id LIMIT 200",
-                      1, v, err, "reading document ids", &rc);
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", r->batch);
+    const char *v[2] = {last, lim};
+    res = qr_pg_query(r->c,
+                      "SELECT id FROM documents WHERE id > $1::bigint ORDER BY id LIMIT $2::int",
+                      2, v, err, "reading document ids", &rc);
     if (!res)
         goto fail;
     g.n = (size_t)PQntuples(res);
@@ -725,7 +730,7 @@ static quire_status feed_step(qr_replica *r, quire_error *err)
     if (n == 0 && !meta)
         goto done; /* nothing new: the stored horizon stays (re-reading it costs nothing) */
     do {
-        size_t k = QR_MIN((size_t)RP_BATCH, n - off);
+        size_t k = QR_MIN((size_t)r->batch, n - off);
         g.ids = ids + off;
         g.n = k;
         if (k && (rc = read_group(r->c, &g, err)) != QUIRE_OK)
@@ -826,6 +831,10 @@ static quire_status rp_new(const char *url, quire_store *st, qr_replica **out, q
     }
     r->st = st;
     r->poll_s = 0.5;
+    r->batch = RP_BATCH;
+    const char *eb = getenv("QUIRE_REPLICA_BATCH");
+    if (eb && atoi(eb) >= 1 && atoi(eb) <= 100000)
+        r->batch = atoi(eb);
     r->stats.lag_s = -1;
     pthread_mutex_init(&r->mu, NULL);
     char host[128] = "?";
