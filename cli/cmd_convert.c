@@ -32,9 +32,9 @@ static const cli_opt opts[] = {
     {"format", 'f', 1, "md|json|txt|gamebook", "output format (default md; gamebook: numbered "
                                                "sections, choices, combat as JSON)"},
     {"strategy", 0, 1, "fast|ocr_only|hi_res|auto",
-     "fast: text layer only; ocr_only: OCR every page; hi_res: text layer, OCR of image "
-     "regions and of pages without text (+ VLM when a backend is configured); auto: per "
-     "page, text layer or OCR (default)"},
+     "fast: text layer only, no OCR; ocr_only: OCR every page; auto: per page, text layer "
+     "or OCR, plus OCR of pictures that look like text (default); hi_res: auto with OCR of "
+     "every picture that may hold text (+ VLM when a backend is configured)"},
     {"ocr", 0, 1, "auto|always|never", "OCR pages without a usable text layer (default auto)"},
     {"dpi", 0, 1, "N", "OCR rendering resolution (default 300; images and 200-299 dpi scans: their own)"},
     {"lang", 'l', 1, "LANGS", "Tesseract languages, e.g. eng or deu+eng (default eng)"},
@@ -652,7 +652,8 @@ static json_t *page_json(const quire_page_report *r, const char *vlm)
     json_object_set_new(o, "osd_conf", r->osd_conf >= 0 ? json_real(r->osd_conf) : json_null());
     json_object_set_new(o, "skew", json_real(r->skew));
     json_object_set_new(o, "quality", page_is_suspect(r) ? json_string(r->quality) : json_null());
-    json_object_set_new(o, "regions_ocr", json_integer(r->regions_ocr));
+    json_object_set_new(o, "inserts", json_integer(r->inserts));
+    json_object_set_new(o, "inserts_ocr", json_integer(r->inserts_ocr));
     json_object_set_new(o, "rss_kb", r->rss_kb >= 0 ? json_integer(r->rss_kb) : json_null());
     return o;
 }
@@ -732,6 +733,7 @@ static int write_report(const conv_batch *b, double secs)
 {
     json_t *root = json_object(), *docs = json_array();
     long pages = 0, failed_pages = 0, empty_pages = 0, suspect_pages = 0;
+    long inserts = 0, inserts_ocr = 0;
     int n_state[5] = {0};
     for (int i = 0; i < b->n_jobs; i++) {
         const conv_job *j = &b->jobs[i];
@@ -742,6 +744,8 @@ static int write_report(const conv_batch *b, double secs)
         for (int k = 0; j->res && k < j->res->n_reports; k++) {
             pages++;
             failed_pages += j->res->reports[k].method == QUIRE_METHOD_FAILED;
+            inserts += j->res->reports[k].inserts;
+            inserts_ocr += j->res->reports[k].inserts_ocr;
         }
     }
     struct rusage ru;
@@ -756,6 +760,8 @@ static int write_report(const conv_batch *b, double secs)
     json_object_set_new(t, "pages_failed", json_integer(failed_pages));
     json_object_set_new(t, "pages_empty", json_integer(empty_pages));
     json_object_set_new(t, "pages_garbage", json_integer(suspect_pages));
+    json_object_set_new(t, "inserts", json_integer(inserts));
+    json_object_set_new(t, "inserts_ocr", json_integer(inserts_ocr));
     json_object_set_new(t, "seconds", json_real(secs));
     json_object_set_new(t, "pages_per_s", json_real(secs > 0 ? (pages - failed_pages) / secs : 0));
     json_object_set_new(t, "pages_per_min", json_real(secs > 0 ? 60.0 * (pages - failed_pages) / secs : 0));

@@ -469,7 +469,7 @@ static void options_string(const conv_args *a, char *out, size_t cap)
         snprintf(out + len, cap - len, " tables=%s", a->tables == QUIRE_TABLES_GFM ? "gfm" : "html");
         /* (auto is the CLI's default) */
     }
-    if (a->strategy != QUIRE_STRATEGY_AUTO) { /* hi_res adds image-region OCR */
+    if (a->strategy != QUIRE_STRATEGY_AUTO) { /* (absent for the default) */
         size_t n = strlen(out);
         snprintf(out + n, cap - n, " strategy=%s", conv_strategy_names[a->strategy % 4]);
     }

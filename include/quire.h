@@ -339,11 +339,13 @@ enum quire_format {
  * a cell spans (what a pipe table cannot say); html = always HTML. */
 /* Conversion strategies (`quire convert --strategy`, README "Strategies"): auto (0, the
  * default) = per page, the text layer when usable, else OCR (quire_convert_params.ocr,
- * .vlm as given); fast = the text layer only (ocr must not be always, vlm must be never:
- * QUIRE_INVALID_ARG otherwise); ocr_only = Tesseract on every page (ocr must not be never,
- * vlm never); hi_res = auto, plus OCR of the image regions of text-layer pages (text drawn
- * in a picture: diagrams, scanned inserts) and, on a converter with VLM backends, vlm auto
- * when vlm is never (ocr must not be never). Layout and table structure run in all. */
+ * .vlm as given), plus OCR of the inserts of text-layer pages (image regions that may hold
+ * text, quire_page_report.inserts) that pass a quick text-likeness test (none with ocr
+ * never); fast = the text layer only, no OCR at all (ocr must not be always, vlm must be
+ * never: QUIRE_INVALID_ARG otherwise); ocr_only = Tesseract on every page (ocr must not be
+ * never, vlm never); hi_res = auto with OCR of every insert (no text-likeness test) and,
+ * on a converter with VLM backends, vlm auto when vlm is never (ocr must not be never).
+ * Layout and table structure run in all. */
 enum quire_strategy {
     QUIRE_STRATEGY_AUTO = 0,
     QUIRE_STRATEGY_FAST = 1,
@@ -429,10 +431,13 @@ typedef struct quire_page_report {
                           is likely garbage: "text layer: 45% unusable characters ...",
                           "OCR mean confidence 31 (< 45)" (a warning: exit 3 in the CLI
                           unless --allow-empty) */
-    int regions_ocr;   /* hi_res: image regions of a text-layer page whose OCR'd text was
-                          added to the page (0 otherwise) */
+    int inserts_ocr;   /* inserts (below) whose OCR'd words were added to the page as blocks
+                          of source "ocr" (strategies auto and hi_res; 0 otherwise) */
     long rss_kb;       /* resident memory of the process when the page finished (KiB,
                           /proc/self/statm); -1 when unknown */
+    int inserts;       /* text-layer pages: image regions that may hold text (big and fine
+                          enough, not under the text layer: README "Inserts"); auto OCRs
+                          those that look like text, hi_res all of them, fast none */
 } quire_page_report;
 
 typedef struct quire_convert_result {

@@ -95,8 +95,8 @@ class _PageReport(ctypes.Structure):
                 ("chars", ctypes.c_long), ("conf", ctypes.c_float),
                 ("error", ctypes.c_char * 160), ("text_rotation", ctypes.c_int),
                 ("osd_conf", ctypes.c_float), ("skew", ctypes.c_float),
-                ("quality", ctypes.c_char * 96), ("regions_ocr", ctypes.c_int),
-                ("rss_kb", ctypes.c_long)]
+                ("quality", ctypes.c_char * 96), ("inserts_ocr", ctypes.c_int),
+                ("rss_kb", ctypes.c_long), ("inserts", ctypes.c_int)]
 
 
 class _ConvertResult(ctypes.Structure):
@@ -443,7 +443,7 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
     """Convert a PDF or page image. Returns the document as a str (format md|json|txt), or
     (text, pages) with report=True, pages being one dict per page (page, method, reason,
     ms, chars, conf, error, text_rotation, osd_conf, skew, quality: None or why the text
-    looks like garbage; regions_ocr, rss_kb as in --report; vlm: None or the page's VLM provenance as a dict). A document that
+    looks like garbage; inserts, inserts_ocr, rss_kb as in --report; vlm: None or the page's VLM provenance as a dict). A document that
     cannot be opened raises QuireError; when some pages fail, the error carries the other
     pages in .partial (and .pages). config: a quire.toml path (VLM backends, as
     `quire convert --config`); vlm: never|auto|always|tables|formulas (as --vlm);
@@ -470,7 +470,7 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
                         "text_rotation": x.text_rotation,
                         "osd_conf": None if x.osd_conf < 0 else x.osd_conf,
                         "skew": x.skew, "quality": x.quality.decode() or None,
-                        "regions_ocr": x.regions_ocr,
+                        "inserts": x.inserts, "inserts_ocr": x.inserts_ocr,
                         "rss_kb": None if x.rss_kb < 0 else x.rss_kb,
                         "vlm": json.loads(r.page_vlm[i]) if r.page_vlm and r.page_vlm[i]
                         else None})

@@ -656,7 +656,7 @@ static quire_status run_doc(quire_converter *conv, qr_cv_doc *doc, const quire_c
 }
 
 /* Map the strategy onto the OCR / VLM modes (include/quire.h, enum quire_strategy);
- * a combination it contradicts is refused. *regions = 1: OCR image regions (hi_res). */
+ * a combination it contradicts is refused. *regions: OCR of inserts (qr_cv_doc.regions). */
 static quire_status apply_strategy(const quire_converter *conv, const char *path,
                                    quire_convert_params *p, int *regions, quire_error *err)
 {
@@ -665,6 +665,7 @@ static quire_status apply_strategy(const quire_converter *conv, const char *path
     *regions = 0;
     switch (p->strategy) {
     case QUIRE_STRATEGY_AUTO:
+        *regions = p->ocr == QUIRE_OCR_NEVER ? 0 : 1;
         return QUIRE_OK;
     case QUIRE_STRATEGY_FAST:
         if (p->ocr == QUIRE_OCR_ALWAYS || p->vlm != QUIRE_VLM_NEVER)
@@ -689,7 +690,7 @@ static quire_status apply_strategy(const quire_converter *conv, const char *path
                           path, ocr);
         if (conv->vlm && p->vlm == QUIRE_VLM_NEVER)
             p->vlm = QUIRE_VLM_AUTO;
-        *regions = 1;
+        *regions = 2;
         return QUIRE_OK;
     default:
         return qr_err(err, QUIRE_INVALID_ARG, "%s: strategy %d is not one of enum "

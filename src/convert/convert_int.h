@@ -38,7 +38,8 @@ typedef struct qr_cv_task {
 struct qr_cv_doc {
     char *path;
     int ocr_mode;            /* enum quire_ocr_mode */
-    int regions;             /* hi_res: OCR the image regions of text-layer pages */
+    int regions;             /* OCR of the inserts of text-layer pages (inserts.c): 0 none,
+                                1 those that look like text (auto), 2 all (hi_res) */
     int dpi;                 /* 0 = module default */
     const char *lang;
     int n_tasks;
@@ -80,6 +81,22 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx);
 /* Per-page method choice from the text layer's statistics: 1 = OCR the page. Writes the
  * reason (for the report) into reason. mode is enum quire_ocr_mode. */
 int qr_cv_choose_ocr(const qr_page *pg, int mode, char *reason, size_t cap);
+
+/* The worker's Tesseract handle, created on first use (w->ocr). */
+quire_status qr_cv_worker_ocr(qr_cv_worker *w, qr_cv_doc *doc, quire_error *err);
+
+/* ---- inserts: text drawn in the images of a text-layer page (inserts.c) ---- */
+/* The page's inserts: its image regions (touching image blocks merged) big and fine
+ * enough to hold text and not under its text layer, at most cap, into out, with their
+ * images' resolution as drawn into dpi (pixels per inch, 0 = unknown). Returns how many.
+ * Reads the text layer only. */
+int qr_cv_insert_regions(const qr_page *pg, qr_bbox *out, float *dpi, int cap);
+/* OCR pg's inserts (those that look like text when doc->regions is 1, all when 2) and
+ * add the words that are not on the text layer as text blocks (allocated from w->scratch;
+ * word conf >= 0 marks them as OCR). *n_inserts: the inserts found. Returns the inserts
+ * whose text was added. A failure leaves the page as it was and is noted in reason. */
+int qr_cv_inserts(qr_cv_worker *w, qr_cv_doc *doc, qr_pdf *pdf, qr_page *pg, int *n_inserts,
+                  char *reason, size_t cap);
 
 /* ---- VLM pages (vlm_page.c) ---- */
 struct qr_layout;

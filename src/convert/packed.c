@@ -36,6 +36,7 @@ typedef struct pk_block {
     int kind;
     qr_bbox bbox;
     int n_lines;
+    int img_w, img_h;
 } pk_block;
 
 /* Font names per page: a page uses a handful, so a linear search is cheapest; the
@@ -129,7 +130,7 @@ static void pack_body(qr_cv_packed *pk, font_list *fl, const qr_page *src)
     }
     for (int b = 0; b < src->n_blocks; b++) {
         const qr_tblock *sb = &src->blocks[b];
-        pk->blocks[b] = (pk_block){sb->kind, sb->bbox, sb->n_lines};
+        pk->blocks[b] = (pk_block){sb->kind, sb->bbox, sb->n_lines, sb->img_w, sb->img_h};
         for (int l = 0; l < sb->n_lines; l++, li++) {
             const qr_line *sl = &sb->lines[l];
             pk->lines[li] = (pk_line){sl->bbox, sl->dir_x, sl->dir_y, sl->baseline, sl->n_words};
@@ -262,7 +263,8 @@ static void unpack_into(ubump *b, const qr_cv_packed *pk, qr_page *dst)
                                      sl->baseline};
         }
         if (blocks)
-            blocks[bi] = (qr_tblock){sb->kind, sb->bbox, lines, sb->n_lines};
+            blocks[bi] = (qr_tblock){sb->kind, sb->bbox, lines, sb->n_lines, sb->img_w,
+                                        sb->img_h};
     }
     size_t n_boxes = (size_t)(pk->meta.n_rules + pk->meta.n_drawings);
     qr_bbox *rules = ub_alloc(b, n_boxes * sizeof(qr_bbox), 16);

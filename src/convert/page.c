@@ -130,6 +130,11 @@ static int image_blank(const qr_image *img)
     return 1;
 }
 
+quire_status qr_cv_worker_ocr(qr_cv_worker *w, qr_cv_doc *doc, quire_error *err)
+{
+    return w->ocr ? QUIRE_OK : qr_ocr_new(doc->lang, &w->ocr, err);
+}
+
 /* OCR the rendered page into out; *blank = 1 (and out untouched) when the rendering has
  * no ink at all, so there is nothing to OCR. */
 static quire_status ocr_page(qr_cv_worker *w, qr_cv_doc *doc, qr_pdf *pdf, int number,
@@ -145,12 +150,10 @@ static quire_status ocr_page(qr_cv_worker *w, qr_cv_doc *doc, qr_pdf *pdf, int n
         qr_image_free(&img);
         return QUIRE_OK;
     }
-    if (!w->ocr) {
-        st = qr_ocr_new(doc->lang, &w->ocr, err);
-        if (st != QUIRE_OK) {
-            qr_image_free(&img);
-            return st;
-        }
+    st = qr_cv_worker_ocr(w, doc, err);
+    if (st != QUIRE_OK) {
+        qr_image_free(&img);
+        return st;
     }
     memset(out, 0, sizeof(*out));
     /* the render shows the page as displayed; a text page turned back to read its
@@ -164,94 +167,6 @@ static quire_status ocr_page(qr_cv_worker *w, qr_cv_doc *doc, qr_pdf *pdf, int n
         out->rotation = text->rotation;
     }
     return st;
-}
-
-/* Image blocks big enough to hold text worth reading (at least 1 x 0.25 inch). */
-static int region_ok(const qr_tblock *b)
-{
-    return b->kind == QR_BLOCK_IMAGE && b->bbox.x1 - b->bbox.x0 >= 72.0f &&
-           b->bbox.y1 - b->bbox.y0 >= 18.0f;
-}
-
-static int inside(const qr_bbox *r, const qr_bbox *b)
-{
-    float cx = (b->x0 + b->x1) / 2, cy = (b->y0 + b->y1) / 2;
-    return cx >= r->x0 && cx <= r->x1 && cy >= r->y0 && cy <= r->y1;
-}
-
-/* hi_res: OCR a text-layer page's image regions (text drawn in pictures) and add the
- * OCR'd lines that lie inside them to the page, as text blocks of their own; lines over
- * the text layer are dropped (they are the text layer read again). Returns the regions
- * that gave text; a failure leaves the page as it was (reason says why). */
-static int ocr_regions(qr_cv_worker *w, qr_cv_doc *doc, qr_pdf *pdf, qr_page *text,
-                       char *reason, size_t cap)
-{
-    int n_img = 0;
-    for (int i = 0; i < text->n_blocks; i++)
-        n_img += region_ok(&text->blocks[i]);
-    if (!n_img || text->text_rotation != 0)
-        return 0;
-    qr_page ocr;
-    int blank = 0;
-    quire_error err = {0};
-    if (ocr_page(w, doc, pdf, text->number, text, &ocr, &blank, &err) != QUIRE_OK) {
-        size_t n = strlen(reason);
-        snprintf(reason + n, cap - n, " (image-region OCR failed)");
-        return 0;
-    }
-    if (blank || ocr.text_rotation != 0)
-        return 0;
-    int cap_b = text->n_blocks + ocr.n_blocks;
-    qr_tblock *blocks = qr_arena_alloc(&w->scratch, (size_t)cap_b * sizeof(qr_tblock));
-    if (!blocks)
-        return 0;
-    memcpy(blocks, text->blocks, (size_t)text->n_blocks * sizeof(qr_tblock));
-    int nb = text->n_blocks, used = 0;
-    unsigned char hit[64] = {0}; /* regions that gave text (the first 64 counted) */
-    for (int i = 0; i < ocr.n_blocks; i++) {
-        const qr_tblock *ob = &ocr.blocks[i];
-        qr_line *lines = ob->n_lines
-            ? qr_arena_alloc(&w->scratch, (size_t)ob->n_lines * sizeof(qr_line)) : NULL;
-        int nl = 0;
-        for (int l = 0; lines && l < ob->n_lines; l++) {
-            int region = -1, over_text = 0;
-            for (int k = 0; k < text->n_blocks; k++) {
-                const qr_tblock *tb = &text->blocks[k];
-                if (region < 0 && region_ok(tb) && inside(&tb->bbox, &ob->lines[l].bbox))
-                    region = k;
-                else if (tb->kind == QR_BLOCK_TEXT && inside(&tb->bbox, &ob->lines[l].bbox))
-                    over_text = 1;
-            }
-            if (region < 0 || over_text)
-                continue;
-            lines[nl++] = ob->lines[l];
-            if (region < 64 && !hit[region]) {
-                hit[region] = 1;
-                used++;
-            }
-        }
-        if (!nl)
-            continue;
-        qr_tblock *nb_ = &blocks[nb++];
-        memset(nb_, 0, sizeof(*nb_));
-        nb_->kind = QR_BLOCK_TEXT;
-        nb_->lines = lines;
-        nb_->n_lines = nl;
-        nb_->bbox = lines[0].bbox;
-        for (int l = 1; l < nl; l++) {
-            const qr_bbox *b = &lines[l].bbox;
-            if (b->x0 < nb_->bbox.x0) nb_->bbox.x0 = b->x0;
-            if (b->y0 < nb_->bbox.y0) nb_->bbox.y0 = b->y0;
-            if (b->x1 > nb_->bbox.x1) nb_->bbox.x1 = b->x1;
-            if (b->y1 > nb_->bbox.y1) nb_->bbox.y1 = b->y1;
-        }
-        for (int l = 0; l < nl; l++)
-            for (int k = 0; k < lines[l].n_words; k++)
-                text->n_chars += (long)lines[l].words[k].len;
-    }
-    text->blocks = blocks;
-    text->n_blocks = nb;
-    return used;
 }
 
 /* Resident memory of the process now (KiB), -1 when unknown. */
@@ -322,8 +237,10 @@ void qr_cv_run_page(qr_cv_worker *w, qr_cv_doc *doc, int idx)
             snprintf(rep->reason, sizeof(rep->reason), "blank page (nothing to OCR)");
         else
             kept = &ocr;
-    } else if (doc->regions)
-        rep->regions_ocr = ocr_regions(w, doc, pdf, &text, rep->reason, sizeof(rep->reason));
+    } else if (doc->regions) {
+        rep->inserts_ocr = qr_cv_inserts(w, doc, pdf, &text, &rep->inserts, rep->reason,
+                                         sizeof(rep->reason));
+    }
     long chars = count_chars(kept);
     if (vlm_auto) { /* judged on what the local path read; that stays the fallback */
         if (qr_cv_vlm_auto(doc, kept, kept == &ocr, chars, blank, why, sizeof(why))) {

@@ -55,6 +55,7 @@ typedef struct qr_tblock {
     qr_bbox bbox;
     qr_line *lines;
     int n_lines;
+    int img_w, img_h; /* image blocks: the image's own size in pixels (0 = unknown) */
 } qr_tblock;
 
 enum { QR_SRC_TEXT = 0, QR_SRC_OCR = 1, QR_SRC_VLM = 2 /* blocks read by a VLM backend */ };

@@ -67,6 +67,8 @@ static int paragraph_break(const qr_lrow *a, const qr_lrow *b)
 {
     float s = b->size;
     float indent = b->bbox.x0 - a->bbox.x0;
+    if (a->source != b->source)
+        return 1; /* an OCR'd insert is never part of a text-layer paragraph */
     if (indent > 0.8f * s && indent < 8.0f * s && b->bbox.x1 >= a->bbox.x1 - s)
         return 1; /* first-line indent */
     if (a->bbox.x1 < a->cx1 - 3.0f * s && ends_with(a, ".!?:") && starts_upper_or_digit(b->text))

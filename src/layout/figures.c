@@ -15,7 +15,8 @@
  * preferred, above) it within FIG_CAPTION_GAP points and overlaps it horizontally; each
  * caption goes to one figure. The text blocks that lie inside the figure (axis labels,
  * legends, callouts drawn as text) move into the figure's text, so Markdown's flow is not
- * cut by them while JSON keeps them (and Markdown keeps them as a comment, for search).
+ * cut by them while JSON keeps them (and Markdown keeps them as a comment, for search);
+ * not the words OCR'd from the figure's own pixels (src/convert/inserts.c), which are text.
  * The figure goes into reading order just before a caption below it (after one above
  * it), else where its first label was, else before the first block of its page that
  * starts below its top edge in the same column, else at the end of its page.
@@ -281,8 +282,8 @@ static void take_labels(qr_lctx *c, fig *f, int n, int *moved)
     for (int k = 0; k < c->n_blocks; k++) {
         const qr_block *b = &c->blocks[k];
         if (!is_label_type(b->type) || b->n_parts > 1 || !b->text ||
-            strlen(b->text) > FIG_LABEL_MAX)
-            continue;
+            strlen(b->text) > FIG_LABEL_MAX || b->source == QR_SRC_OCR)
+            continue; /* (an OCR'd insert's words stay in the flow: they are its text) */
         float a = area(b->bbox);
         for (int i = 0; i < n && a > 0; i++) {
             if (f[i].dead || f[i].page_no != b->page)

@@ -298,6 +298,8 @@ static void collect_lines(qr_lctx *c)
                 ll->blk = blk_id;
                 ll->bbox = words_bbox(ll->line);
                 ll->base = ll->line->baseline;
+                ll->src = pg->source == QR_SRC_TEXT && ll->line->words[0].conf >= 0
+                    ? QR_SRC_OCR : pg->source;
                 for (int w = 0; w < ll->line->n_words; w++)
                     ll->size = QR_MAX(ll->size, ll->line->words[w].size);
             }
@@ -346,9 +348,9 @@ typedef struct row_ref {
 #define SCRIPT_UP 0.75f   /* ... with its baseline up to this far above (in ems) ... */
 #define SCRIPT_DOWN 0.4f  /* ... or this far below the row's */
 
-static int same_row(const qr_lline *l, const row_ref *row, int band, int col, int page)
+static int same_row(const qr_lline *l, const row_ref *row, int band, int col, int page, int src)
 {
-    if (l->page != page || l->band != band || l->col != col)
+    if (l->page != page || l->band != band || l->col != col || l->src != src)
         return 0;
     if (l->base > 0 && row->base > 0) {
         /* the text layer knows its baselines: lines of neighbouring rows can overlap
@@ -480,7 +482,8 @@ static void build_rows(qr_lctx *c)
         row_ref ref = {l0->bbox, l0->base, l0->size};
         int j = i + 1;
         while (j < c->n_lines &&
-               (c->lines[j].removed || same_row(&c->lines[j], &ref, l0->band, l0->col, l0->page))) {
+               (c->lines[j].removed || same_row(&c->lines[j], &ref, l0->band, l0->col, l0->page,
+                                            l0->src))) {
             const qr_lline *lj = &c->lines[j];
             if (!lj->removed) {
                 ref.bb.x0 = QR_MIN(ref.bb.x0, lj->bbox.x0);
@@ -499,7 +502,7 @@ static void build_rows(qr_lctx *c)
         const qr_page *pg = c->pages[l0->page];
         r->page = l0->page;
         r->page_no = pg->number > 0 ? pg->number : l0->page + 1;
-        r->source = pg->source;
+        r->source = l0->src;
         r->band = l0->band;
         r->col = l0->col;
         r->blk = l0->blk;

@@ -33,6 +33,8 @@ typedef struct qr_lline {
     int band;   /* reading-order band on the page (columns.c) */
     int col;    /* column inside the band, -1 for full-width */
     int removed;
+    int src;    /* QR_SRC_*: the page's, or QR_SRC_OCR for the OCR'd insert of a text page
+                   (its words have a confidence) */
 } qr_lline;
 
 /* A visual row: lines of one band/column sharing a baseline, words sorted by x. */

@@ -30,4 +30,12 @@ quire_status qr_ocr_page(qr_ocr *ocr, const qr_image *img, float page_w, float p
                          qr_arena *arena, qr_page *page, volatile int *abort_flag,
                          quire_error *err);
 
+/* qr_ocr_page with options: QR_OCR_NO_OSD = no orientation detection (the image is read
+ * as it is; deskew still runs): the image regions of a text-layer page, whose text runs
+ * as the page's does. */
+enum { QR_OCR_NO_OSD = 1 };
+quire_status qr_ocr_page_ex(qr_ocr *ocr, const qr_image *img, float page_w, float page_h,
+                            int flags, qr_arena *arena, qr_page *page,
+                            volatile int *abort_flag, quire_error *err);
+
 #endif /* QR_OCR_H */

@@ -33,13 +33,13 @@ typedef struct qr_ocr_orient {
     int deskewed;   /* 1 when the image was rotated by skew (|skew| >= 1 degree) */
 } qr_ocr_orient;
 
-/* Before recognition: detect the page's orientation with Tesseract's OSD and turn the
- * image upright when OSD is confident, then measure the skew with Leptonica
+/* Before recognition: detect the page's orientation with Tesseract's OSD (when osd is 1)
+ * and turn the image upright when OSD is confident, then measure the skew with Leptonica
  * and straighten the image when it is 1 degree or more. *img is
  * replaced by the new image when one is made (its old pixels are freed only when
  * owned: *owned is set to 1 once img->pixels is ours to free). Never fails: whatever
  * cannot be done is left undone (and reported as 0 / -1 in *out). */
-void qr_ocr_orient_image(qr_ocr *ocr, qr_image *img, int *owned, qr_ocr_orient *out);
+void qr_ocr_orient_image(qr_ocr *ocr, qr_image *img, int *owned, int osd, qr_ocr_orient *out);
 
 /* Tesseract's coordinates are int16 in Debian's build (TDimension): larger images
  * are refused before they reach it. */

@@ -164,11 +164,12 @@ static void deskew(qr_image *img, int *owned, qr_ocr_orient *out)
     qr_lept.pixDestroy(&pix);
 }
 
-void qr_ocr_orient_image(qr_ocr *ocr, qr_image *img, int *owned, qr_ocr_orient *out)
+void qr_ocr_orient_image(qr_ocr *ocr, qr_image *img, int *owned, int osd, qr_ocr_orient *out)
 {
     memset(out, 0, sizeof(*out));
     out->osd_conf = -1.0f;
-    detect_orientation(ocr, img, out);
+    if (osd)
+        detect_orientation(ocr, img, out);
     if (out->rotation) {
         int nw = 0;
         int nh = 0;

@@ -352,6 +352,13 @@ quire_status qr_ocr_page(qr_ocr *ocr, const qr_image *img, float page_w, float p
                          qr_arena *arena, qr_page *page, volatile int *abort_flag,
                          quire_error *err)
 {
+    return qr_ocr_page_ex(ocr, img, page_w, page_h, 0, arena, page, abort_flag, err);
+}
+
+quire_status qr_ocr_page_ex(qr_ocr *ocr, const qr_image *img, float page_w, float page_h,
+                            int flags, qr_arena *arena, qr_page *page,
+                            volatile int *abort_flag, quire_error *err)
+{
     walk w;
     quire_status rc;
     int dpi;
@@ -373,7 +380,7 @@ quire_status qr_ocr_page(qr_ocr *ocr, const qr_image *img, float page_w, float p
     qr_image view = *img;
     int owned = 0;
     qr_ocr_orient orient;
-    qr_ocr_orient_image(ocr, &view, &owned, &orient);
+    qr_ocr_orient_image(ocr, &view, &owned, !(flags & QR_OCR_NO_OSD), &orient);
     if (orient.rotation == 90 || orient.rotation == 270) {
         float t = page_w;
         page_w = page_h;

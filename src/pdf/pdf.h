@@ -102,4 +102,12 @@ quire_status qr_pdf_render_region_png(qr_pdf *pdf, int number, qr_bbox box, int 
                                       int dpi, unsigned char **png, size_t *png_len, int *w,
                                       int *h, volatile int *abort_flag, quire_error *err);
 
+/* Region `box` of page `number` (qr_page coordinates of an upright page: points, top-left
+ * origin) rendered in grey (white background, everything drawn there) at dpi (0 = 300):
+ * the OCR of an image inside a text-layer page. Refuses (QUIRE_LIMIT) more than 40 M
+ * pixels; an empty or off-page box is QUIRE_INVALID_ARG. OUT: *out (free with
+ * qr_image_free). */
+quire_status qr_pdf_render_region_gray(qr_pdf *pdf, int number, qr_bbox box, int dpi,
+                                       qr_image *out, volatile int *abort_flag, quire_error *err);
+
 #endif /* QR_PDF_H */

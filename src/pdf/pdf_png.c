@@ -203,31 +203,22 @@ static quire_status take_buffer(qr_pdf *pdf, fz_buffer *buf, unsigned char **out
     return QUIRE_OK;
 }
 
-quire_status qr_pdf_render_region_png(qr_pdf *pdf, int number, qr_bbox box, int text_rotation,
-                                      int dpi, unsigned char **png, size_t *png_len, int *w,
-                                      int *h, volatile int *abort_flag, quire_error *err)
+/* Draw region `box` of page `number` (qr_page coordinates, the page turned back by
+ * text_rotation) at dpi into *pix (colour space cs, white background; the caller drops it).
+ * what: "figure" or "region", for messages. */
+static quire_status render_region(qr_pdf *pdf, int number, qr_bbox box, int text_rotation,
+                                  int dpi, fz_colorspace *cs, const char *what, fz_pixmap **pix,
+                                  quire_error *err)
 {
-    *png = NULL;
-    *png_len = 0;
-    *w = *h = 0;
-    if (!pdf || number < 1 || number > pdf->n_pages)
-        return qr_err(err, QUIRE_INVALID_ARG, "%s: page %d out of range", pdf ? pdf->path : "?",
-                      number);
-    if (dpi > 1200)
-        return qr_err(err, QUIRE_INVALID_ARG, "%s: bad figure dpi %d", pdf->path, dpi);
     const float scale = (float)(dpi > 0 ? dpi : 150) / 72.0f;
     fz_context *ctx = pdf->ctx;
     fz_page *page = NULL;
-    fz_pixmap *pix = NULL;
     fz_device *dev = NULL;
-    fz_buffer *buf = NULL;
     fz_rect bounds = fz_empty_rect;
     volatile quire_status rc = QUIRE_OK;
+    *pix = NULL;
     fz_var(page);
-    fz_var(pix);
     fz_var(dev);
-    fz_var(buf);
-    qr_pdf_watch(pdf, abort_flag);
     fz_try(ctx)
     {
         page = fz_load_page(ctx, pdf->doc, number - 1);
@@ -243,39 +234,106 @@ quire_status qr_pdf_render_region_png(qr_pdf *pdf, int number, qr_bbox box, int 
     fz_irect ir = fz_round_rect(fz_make_rect(clip.x0 * scale, clip.y0 * scale, clip.x1 * scale,
                                              clip.y1 * scale));
     if (rc == QUIRE_OK && (fz_is_empty_rect(clip) || ir.x1 - ir.x0 < 1 || ir.y1 - ir.y0 < 1))
-        rc = qr_err(err, QUIRE_INVALID_ARG, "%s: page %d: figure box [%.1f %.1f %.1f %.1f] is "
-                    "not on the page", pdf->path, number, box.x0, box.y0, box.x1, box.y1);
+        rc = qr_err(err, QUIRE_INVALID_ARG, "%s: page %d: %s box [%.1f %.1f %.1f %.1f] is "
+                    "not on the page", pdf->path, number, what, box.x0, box.y0, box.x1, box.y1);
     if (rc == QUIRE_OK && (size_t)(ir.x1 - ir.x0) * (size_t)(ir.y1 - ir.y0) > REGION_MAX_PIXELS)
-        rc = qr_err(err, QUIRE_LIMIT, "%s: page %d: figure of %d x %d pixels exceeds the limit",
-                    pdf->path, number, ir.x1 - ir.x0, ir.y1 - ir.y0);
+        rc = qr_err(err, QUIRE_LIMIT, "%s: page %d: %s of %d x %d pixels exceeds the limit",
+                    pdf->path, number, what, ir.x1 - ir.x0, ir.y1 - ir.y0);
     if (rc == QUIRE_OK) {
+        fz_pixmap *volatile p = NULL;
         fz_try(ctx)
         {
-            pix = fz_new_pixmap_with_bbox(ctx, fz_device_rgb(ctx), ir, NULL, 0);
-            fz_clear_pixmap_with_value(ctx, pix, 255);
-            dev = fz_new_draw_device(ctx, fz_identity, pix);
+            p = fz_new_pixmap_with_bbox(ctx, cs, ir, NULL, 0);
+            fz_clear_pixmap_with_value(ctx, p, 255);
+            dev = fz_new_draw_device(ctx, fz_identity, p);
             fz_run_page(ctx, page, dev, ctm, &pdf->cookie);
             fz_close_device(ctx, dev);
-            buf = fz_new_buffer_from_pixmap_as_png(ctx, pix, fz_default_color_params);
         }
-        fz_always(ctx)
+        fz_always(ctx) fz_drop_device(ctx, dev);
+        fz_catch(ctx)
         {
-            fz_drop_device(ctx, dev);
-            fz_drop_pixmap(ctx, pix);
+            fz_drop_pixmap(ctx, p);
+            p = NULL;
+            rc = qr_pdf_caught(pdf, number, err);
         }
-        fz_catch(ctx) rc = qr_pdf_caught(pdf, number, err);
+        *pix = p;
     }
     fz_drop_page(ctx, page);
     if (rc == QUIRE_OK && qr_pdf_aborted(pdf))
-        rc = qr_err(err, QUIRE_CANCELLED, "%s: page %d: figure render cancelled", pdf->path,
-                    number);
+        rc = qr_err(err, QUIRE_CANCELLED, "%s: page %d: %s render cancelled", pdf->path,
+                    number, what);
+    if (rc != QUIRE_OK) {
+        fz_drop_pixmap(ctx, *pix);
+        *pix = NULL;
+    }
+    return rc;
+}
+
+quire_status qr_pdf_render_region_png(qr_pdf *pdf, int number, qr_bbox box, int text_rotation,
+                                      int dpi, unsigned char **png, size_t *png_len, int *w,
+                                      int *h, volatile int *abort_flag, quire_error *err)
+{
+    *png = NULL;
+    *png_len = 0;
+    *w = *h = 0;
+    if (!pdf || number < 1 || number > pdf->n_pages)
+        return qr_err(err, QUIRE_INVALID_ARG, "%s: page %d out of range", pdf ? pdf->path : "?",
+                      number);
+    if (dpi > 1200)
+        return qr_err(err, QUIRE_INVALID_ARG, "%s: bad figure dpi %d", pdf->path, dpi);
+    fz_context *ctx = pdf->ctx;
+    fz_pixmap *pix = NULL;
+    fz_buffer *volatile buf = NULL;
+    qr_pdf_watch(pdf, abort_flag);
+    quire_status rc = render_region(pdf, number, box, text_rotation, dpi, fz_device_rgb(ctx),
+                                    "figure", &pix, err);
+    if (rc == QUIRE_OK) {
+        fz_try(ctx) buf = fz_new_buffer_from_pixmap_as_png(ctx, pix, fz_default_color_params);
+        fz_catch(ctx) rc = qr_pdf_caught(pdf, number, err);
+    }
     if (rc == QUIRE_OK)
         rc = take_buffer(pdf, buf, png, png_len, err);
-    fz_drop_buffer(ctx, buf);
-    pdf->watch = NULL;
     if (rc == QUIRE_OK) {
-        *w = ir.x1 - ir.x0;
-        *h = ir.y1 - ir.y0;
+        *w = fz_pixmap_width(ctx, pix);
+        *h = fz_pixmap_height(ctx, pix);
     }
+    fz_drop_buffer(ctx, buf);
+    fz_drop_pixmap(ctx, pix);
+    pdf->watch = NULL;
+    return rc;
+}
+
+quire_status qr_pdf_render_region_gray(qr_pdf *pdf, int number, qr_bbox box, int dpi,
+                                       qr_image *out, volatile int *abort_flag, quire_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!pdf || number < 1 || number > pdf->n_pages)
+        return qr_err(err, QUIRE_INVALID_ARG, "%s: page %d out of range", pdf ? pdf->path : "?",
+                      number);
+    if (dpi < 0 || dpi > 1200)
+        return qr_err(err, QUIRE_INVALID_ARG, "%s: bad region dpi %d", pdf->path, dpi);
+    fz_context *ctx = pdf->ctx;
+    fz_pixmap *pix = NULL;
+    qr_pdf_watch(pdf, abort_flag);
+    quire_status rc = render_region(pdf, number, box, 0, dpi ? dpi : 300, fz_device_gray(ctx),
+                                    "region", &pix, err);
+    if (rc == QUIRE_OK) {
+        int w = fz_pixmap_width(ctx, pix), h = fz_pixmap_height(ctx, pix);
+        size_t stride = (size_t)fz_pixmap_stride(ctx, pix);
+        const unsigned char *src = fz_pixmap_samples(ctx, pix);
+        out->pixels = qr_malloc((size_t)w * (size_t)h);
+        if (!out->pixels) {
+            rc = qr_err(err, QUIRE_NOMEM, "%s: page %d: out of memory for %dx%d pixels",
+                        pdf->path, number, w, h);
+        } else {
+            for (int y = 0; y < h; y++)
+                memcpy(out->pixels + (size_t)y * (size_t)w, src + (size_t)y * stride, (size_t)w);
+            out->width = w;
+            out->height = h;
+            out->dpi = dpi ? dpi : 300;
+        }
+    }
+    fz_drop_pixmap(ctx, pix);
+    pdf->watch = NULL;
     return rc;
 }

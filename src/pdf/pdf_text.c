@@ -503,6 +503,10 @@ static void convert_image_block(conv *c, const fz_stext_block *b, fz_rect page_b
     memset(out, 0, sizeof(*out));
     out->kind = QR_BLOCK_IMAGE;
     out->bbox = (qr_bbox){b->bbox.x0, b->bbox.y0, b->bbox.x1, b->bbox.y1};
+    if (b->u.i.image) {
+        out->img_w = b->u.i.image->w;
+        out->img_h = b->u.i.image->h;
+    }
     fz_rect r = fz_intersect_rect(b->bbox, page_box);
     if (!fz_is_empty_rect(r))
         c->image_area += (double)(r.x1 - r.x0) * (r.y1 - r.y0);

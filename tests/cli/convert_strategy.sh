@@ -1,14 +1,15 @@
 #!/bin/sh
 # tests/cli/convert_strategy.sh — `quire convert --strategy fast|ocr_only|hi_res|auto`
-# (cli/cmd_convert.c, src/convert/convert.c apply_strategy, src/convert/page.c
-# ocr_regions) and the timing / memory fields of --report (docs/convert-json.md).
+# (cli/cmd_convert.c, src/convert/convert.c apply_strategy, src/convert/inserts.c) and the
+# timing / memory fields of --report (docs/convert-json.md).
 # Fixture (tests/tools/mkpdf.py): page 1 a text layer with a picture whose pixels show
 # words that are not in the text layer (rendered by pdftoppm from a first PDF); page 2 a
 # scanned page (no text layer, from the corpus' scan, embedded as an image).
 # - fast: text layer only (page 2 empty, no OCR anywhere, picture words absent);
 # - ocr_only: every page OCR'd (method ocr on both);
-# - auto: page 1 text, page 2 OCR, picture words absent;
-# - hi_res: as auto plus the picture's words (regions_ocr 1 on page 1);
+# - auto: page 1 text plus the picture's words (an insert that looks like text: inserts_ocr
+#   1), page 2 OCR; with --ocr never the picture words are absent;
+# - hi_res: as auto (inserts_ocr 1 on page 1: hi_res OCRs every insert);
 # - contradictions (--strategy fast --ocr always, ocr_only --ocr never, ocr_only --vlm
 #   auto, hi_res --ocr always) exit 2 naming both options; an unknown strategy exits 2;
 # - every report has the strategy, per-page ms / rss_kb, per-document ms, pages_per_min,
@@ -61,7 +62,7 @@ run() { # $1 = strategy: convert to $T/$1.md with report $T/$1.json
 methods() { python3 -c "
 import json
 d = json.load(open('$1'))['documents'][0]
-print(' '.join(p['method'] + ':' + str(p['regions_ocr']) for p in d['pages']))"; }
+print(' '.join(p['method'] + ':' + str(p['inserts_ocr']) for p in d['pages']))"; }
 
 for s in fast ocr_only auto hi_res; do
     run $s; rc=$?
@@ -74,14 +75,24 @@ check "fast: the text layer is there, the scan and the picture words are not" sh
     ! grep -qi 'gnuplot' '$T/fast.md'"
 check "ocr_only: both pages OCR'd" [ "$(methods "$T/ocr_only.json")" = "ocr:0 ocr:0" ]
 check "ocr_only: the OCR'd page 1 reads the picture's words too" grep -qi 'QUOKKA' "$T/ocr_only.md"
-check "auto: text layer on page 1, OCR on the scan" [ "$(methods "$T/auto.json")" = "text:0 ocr:0" ]
-check "auto: the picture words are not read" sh -c "! grep -qi 'QUOKKA' '$T/auto.md'"
-check "hi_res: text layer on page 1 with 1 image region OCR'd, OCR on the scan" \
+check "auto: text layer on page 1 with its insert OCR'd, OCR on the scan" \
+    [ "$(methods "$T/auto.json")" = "text:1 ocr:0" ]
+check "auto: the picture's words and the text layer are both in the Markdown" sh -c "
+    grep -q 'QUOKKA ZEBRA MANGO' '$T/auto.md' && grep -q 'clean and reads as it is printed' '$T/auto.md'"
+"$Q" convert --ocr never --allow-empty --report "$T/never.json" -o "$T/never.md" "$T/book.pdf" 2> /dev/null
+check "auto --ocr never: nothing OCR'd, the picture words are not read" sh -c "
+    [ \"\$(python3 -c \"
+import json
+d = json.load(open('$T/never.json'))['documents'][0]
+print(' '.join(p['method'] + ':' + str(p['inserts']) + '/' + str(p['inserts_ocr']) for p in d['pages']))\")\" = 'text:0/0 text:0/0' ] &&
+    ! grep -qi 'QUOKKA' '$T/never.md'"
+check "hi_res: text layer on page 1 with its insert OCR'd, OCR on the scan" \
     [ "$(methods "$T/hi_res.json")" = "text:1 ocr:0" ]
 check "hi_res: the picture's words and the text layer are both in the Markdown" sh -c "
     grep -q 'QUOKKA ZEBRA MANGO' '$T/hi_res.md' && grep -q 'clean and reads as it is printed' '$T/hi_res.md'"
-check "hi_res: the text layer is not repeated by the region OCR" \
-    [ "$(grep -o 'clean and reads as it is printed' "$T/hi_res.md" | wc -l)" = 12 ]
+check "auto and hi_res: the text layer is not repeated by the insert's OCR" \
+    [ "$(grep -o 'clean and reads as it is printed' "$T/hi_res.md" | wc -l)" = 12 ] &&
+    [ "$(grep -o 'clean and reads as it is printed' "$T/auto.md" | wc -l)" = 12 ]
 check "hi_res: the scanned page is read" grep -qi 'gnuplot' "$T/hi_res.md"
 
 # contradictions: exit 2, one line naming both options

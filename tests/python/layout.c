@@ -26,7 +26,8 @@ int main(void)
     F(quire_page_report, ms); F(quire_page_report, chars); F(quire_page_report, conf);
     F(quire_page_report, error); F(quire_page_report, text_rotation);
     F(quire_page_report, osd_conf); F(quire_page_report, skew); F(quire_page_report, quality);
-    S(quire_page_report);
+    F(quire_page_report, inserts_ocr); F(quire_page_report, rss_kb);
+    F(quire_page_report, inserts); S(quire_page_report);
     F(quire_convert_result, output); F(quire_convert_result, output_len);
     F(quire_convert_result, n_pages); F(quire_convert_result, n_reports);
     F(quire_convert_result, reports); F(quire_convert_result, n_failed);
