@@ -212,6 +212,7 @@ static void dispatch(quire_server *s, struct MHD_Connection *c, const char *url,
             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pages"),
             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ocr"),
             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "filename"),
+            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "strategy"),
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Disposition")};
         qr_route_convert(s, body, len, &cq, r);
         break;

@@ -4,7 +4,8 @@
  *   - the raw PDF/image bytes, named by ?filename= or a Content-Disposition filename;
  *   - multipart/form-data: part "file" (with a filename) and option parts;
  *   - JSON {"path": ...} naming a file under --allow-paths, with option fields.
- * The options (format, pages, ocr, vlm, report, images) come from the query or the body;
+ * The options (format, pages, ocr, vlm, strategy, report, images) come from the query or
+ * the body;
  * the query wins. An unknown JSON field or multipart part is a 400, never ignored. The
  * output names the document as the client did (the upload's file name, the JSON path),
  * never by the temporary copy the converter reads.
@@ -18,11 +19,11 @@
 
 #include "server/server_int.h"
 
-enum { OPT_FORMAT, OPT_PAGES, OPT_OCR, OPT_VLM, OPT_REPORT, OPT_IMAGES, N_OPT };
+enum { OPT_FORMAT, OPT_PAGES, OPT_OCR, OPT_VLM, OPT_REPORT, OPT_IMAGES, OPT_STRATEGY, N_OPT };
 static const char *const opt_names[N_OPT] = {"format", "pages", "ocr", "vlm", "report",
-                                             "images"};
-#define KNOWN_JSON "path, format, pages, ocr, vlm, report, images"
-#define KNOWN_PARTS "file, format, pages, ocr, vlm, report, images"
+                                             "images", "strategy"};
+#define KNOWN_JSON "path, format, pages, ocr, vlm, strategy, report, images"
+#define KNOWN_PARTS "file, format, pages, ocr, vlm, strategy, report, images"
 #define UNNAMED "upload" /* the name of raw bytes sent without a file name */
 
 typedef struct conv_req {
@@ -280,11 +281,27 @@ static int parse_ocr(const char *v, reply *r)
     return -1;
 }
 
+/* enum quire_strategy of a request's "strategy" (the names of quire convert --strategy);
+ * -1 (400 sent) if bad. */
+static int parse_strategy(const char *v, reply *r)
+{
+    static const char *const names[] = {"auto", "fast", "ocr_only", "hi_res"};
+    if (!v)
+        return QUIRE_STRATEGY_AUTO;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(v, names[i]) == 0)
+            return i;
+    qr_srv_error(r, 400, "invalid_strategy", "strategy must be fast, ocr_only, hi_res or auto "
+                 "(got '%.40s')", v);
+    return -1;
+}
+
 /* The options in force into cp and *report; -1 with a 400 in r. */
 static int parse_options(const quire_server *s, conv_req *c, const qr_convert_query *q,
                          quire_convert_params *cp, int *report, reply *r)
 {
-    const char *query[N_OPT] = {q->format, q->pages, q->ocr, q->vlm, q->report, q->images};
+    const char *query[N_OPT] = {q->format, q->pages, q->ocr,   q->vlm,
+                                q->report, q->images, q->strategy};
     for (int i = 0; i < N_OPT; i++)
         c->opt[i] = query[i] ? query[i] : c->has_body_opt[i] ? c->body_opt[i] : NULL;
     const char *rep = c->opt[OPT_REPORT], *images = c->opt[OPT_IMAGES];
@@ -302,8 +319,14 @@ static int parse_options(const quire_server *s, conv_req *c, const qr_convert_qu
     }
     if ((cp->format = parse_format(c->opt[OPT_FORMAT], r)) < 0 ||
         (cp->vlm = parse_vlm(c->opt[OPT_VLM], s->p.vlm, r)) < 0 ||
-        (cp->ocr = parse_ocr(c->opt[OPT_OCR], r)) < 0)
+        (cp->ocr = parse_ocr(c->opt[OPT_OCR], r)) < 0 ||
+        (cp->strategy = parse_strategy(c->opt[OPT_STRATEGY], r)) < 0)
         return -1;
+    /* fast and ocr_only read no page with a VLM: the server's --vlm default gives way to
+     * them (a vlm the request names itself still contradicts them: 400) */
+    if ((cp->strategy == QUIRE_STRATEGY_FAST || cp->strategy == QUIRE_STRATEGY_OCR_ONLY) &&
+        !c->opt[OPT_VLM])
+        cp->vlm = QUIRE_VLM_NEVER;
     const char *pages = c->opt[OPT_PAGES];
     if (pages && !*pages) {
         qr_srv_error(r, 400, "invalid_pages", "pages is empty (a page list like 1-3,7,10-)");

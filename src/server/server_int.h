@@ -199,6 +199,7 @@ typedef struct qr_convert_query {
     const char *images; /* ?images= (NULL/"none" or "embed"; the server writes no files) */
     const char *pages, *ocr;
     const char *filename;    /* ?filename=: the raw body's file name */
+    const char *strategy;    /* ?strategy= (fast, ocr_only, hi_res, auto) */
     const char *disposition; /* Content-Disposition header (its filename= names the body) */
 } qr_convert_query;
 /* The document routes: method and URL decide (405 / 404 answered here). */

@@ -3,7 +3,7 @@
 # document is named as the client named it (?filename=, Content-Disposition, a multipart
 # file part, the JSON path), never by the server's temporary copy; a password-protected PDF
 # is 422 password_protected (also on the document upload route), not 501; pages, ocr and
-# format are honoured from the query, a JSON body and multipart parts alike (each answer
+# format (and strategy) are honoured from the query, a JSON body and multipart parts alike (each answer
 # equal to `quire convert` with the same options); unknown fields and bad values are 400s,
 # never ignored. Needs curl, qpdf (.ci/setup), python3, tesseract with eng. ~20 s.
 . "$(dirname "$0")/../lib.sh"
@@ -36,7 +36,9 @@ case $Q in /*) QQ=$Q ;; *) QQ=$PWD/$Q ;; esac
     "$QQ" convert -q --format json --pages 2 paper.pdf > "$T/ref-p2.json" &&
     "$QQ" convert -q --format txt --pages 1,3 paper.pdf > "$T/ref-p13.txt" &&
     "$QQ" convert -q --format txt --ocr always --pages 1 paper.pdf > "$T/ref-ocr.txt" &&
-    "$QQ" convert -q --format txt --ocr never --allow-empty scan.pdf > "$T/ref-never.txt")
+    "$QQ" convert -q --format txt --ocr never --allow-empty scan.pdf > "$T/ref-never.txt" &&
+    "$QQ" convert -q --format txt --strategy fast --allow-empty scan.pdf > "$T/ref-fast.txt" &&
+    "$QQ" convert -q --format txt --strategy ocr_only --pages 1 paper.pdf > "$T/ref-ocronly.txt")
 check "CLI references made" [ $? -eq 0 ]
 
 TMPDIR=$T/tmp "$Q" serve --port 0 --db "$T/s.db" --allow-writes --api-key-file "$T/key" \
@@ -102,6 +104,25 @@ curl -s "$B?ocr=never&format=txt" -H "$A" --data-binary @"$T/allow/scan.pdf" > "
 check "?ocr=never on a scan = quire convert --ocr never (no Tesseract text)" cmp -s "$T/o3.txt" "$T/ref-never.txt"
 curl -s "$B?format=txt" -H "$A" --data-binary @"$T/allow/scan.pdf" > "$T/o4.txt"
 check "... while the default (auto) OCRs it" sh -c "[ \$(wc -c < '$T/o4.txt') -gt \$((\$(wc -c < '$T/ref-never.txt') + 200)) ]"
+# --- strategy (quire convert --strategy): query, JSON field and multipart part --------------
+curl -s "$B?strategy=fast&format=txt" -H "$A" --data-binary @"$T/allow/scan.pdf" > "$T/st1.txt"
+check "?strategy=fast on a scan = quire convert --strategy fast (text layer only)" \
+    cmp -s "$T/st1.txt" "$T/ref-fast.txt"
+curl -s "$B" -H "$A" -H "$J" -d "{\"path\":\"$T/allow/paper.pdf\",\"strategy\":\"ocr_only\",\"pages\":\"1\",\"format\":\"txt\"}" > "$T/st2.txt"
+check "JSON {strategy: ocr_only} = quire convert --strategy ocr_only" cmp -s "$T/st2.txt" "$T/ref-ocronly.txt"
+curl -s "$B" -H "$A" -F "file=@$T/allow/paper.pdf" -F strategy=ocr_only -F pages=1 -F report=1 > "$T/st3.json"
+check "multipart part strategy=ocr_only: the born-digital page is OCR'd" \
+    jq_ "$T/st3.json" 'r["pages"][0]["method"]=="ocr"'
+curl -s "$B?strategy=fast&report=1" -H "$A" --data-binary @"$T/allow/scan.pdf" > "$T/st4.json"
+check "?strategy=fast&report=1 on a scan: no page OCR'd" \
+    jq_ "$T/st4.json" 'all(p["method"]!="ocr" for p in r["pages"])'
+req "strategy=turbo -> 400 invalid_strategy" 400 invalid_strategy "$B?strategy=turbo" -H "$A" --data-binary @"$T/allow/paper.pdf"
+check "... the message names strategy and its values" grep -q "strategy must be fast, ocr_only, hi_res or auto (got 'turbo')" "$T/body"
+req "JSON strategy: 'quick' -> 400 invalid_strategy" 400 invalid_strategy "$B" -H "$A" -H "$J" -d "{\"path\":\"$T/allow/paper.pdf\",\"strategy\":\"quick\"}"
+req "multipart part strategy=HI_RES -> 400 invalid_strategy" 400 invalid_strategy "$B" -H "$A" -F "file=@$T/allow/paper.pdf" -F strategy=HI_RES
+req "strategy=fast with ocr=always -> 400 naming the strategy" 400 invalid_request "$B?strategy=fast&ocr=always&filename=paper.pdf" -H "$A" --data-binary @"$T/allow/paper.pdf"
+check "... the message names paper.pdf and 'strategy fast'" grep -q 'paper.pdf: strategy fast' "$T/body"
+
 req "ocr=sometimes -> 400 invalid_ocr" 400 invalid_ocr "$B?ocr=sometimes" -H "$A" --data-binary @"$T/allow/paper.pdf"
 req "JSON format: docx -> 400 invalid_format" 400 invalid_format "$B" -H "$A" -H "$J" -d "{\"path\":\"$T/allow/paper.pdf\",\"format\":\"docx\"}"
 req "multipart part format=docx -> 400 invalid_format" 400 invalid_format "$B" -H "$A" -F "file=@$T/allow/paper.pdf" -F format=docx
