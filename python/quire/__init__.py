@@ -86,7 +86,10 @@ class _ConvertParams(ctypes.Structure):
                 ("timeout_s", ctypes.c_double), ("abort_flag", ctypes.c_void_p),
                 ("progress", ctypes.c_void_p), ("progress_user_data", ctypes.c_void_p),
                 ("page_markers", ctypes.c_int), ("tables", ctypes.c_int),
-                ("vlm", ctypes.c_int), ("_pad", ctypes.c_char * 512)]
+                ("vlm", ctypes.c_int), ("images", ctypes.c_int),
+                ("image_prefix", ctypes.c_char_p), ("image_dpi", ctypes.c_int),
+                ("name", ctypes.c_char_p), ("strategy", ctypes.c_int),
+                ("_pad", ctypes.c_char * 512)]
 
 
 class _PageReport(ctypes.Structure):
@@ -391,6 +394,7 @@ _FORMATS = {"md": 0, "markdown": 0, "json": 1, "txt": 2, "text": 2}
 _OCR = {"auto": 0, "always": 1, "never": 2}
 _METHODS = {0: "text", 1: "ocr", 2: "failed", 3: "vlm"}
 _VLM = {"never": 0, "auto": 1, "always": 2, "tables": 3, "formulas": 4}
+_STRATEGY = {"auto": 0, "fast": 1, "ocr_only": 2, "hi_res": 3}
 
 
 class _Converter:
@@ -439,7 +443,7 @@ def _params_convert(format, ocr, pages, dpi, page_markers=0):
 
 
 def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads=1,
-            report=False, config=None, vlm="never", vlm_cache=None):
+            report=False, config=None, vlm="never", vlm_cache=None, strategy="auto"):
     """Convert a PDF or page image. Returns the document as a str (format md|json|txt), or
     (text, pages) with report=True, pages being one dict per page (page, method, reason,
     ms, chars, conf, error, text_rotation, osd_conf, skew, quality: None or why the text
@@ -447,12 +451,19 @@ def convert(path, format="md", ocr="auto", pages=None, dpi=0, lang=None, threads
     cannot be opened raises QuireError; when some pages fail, the error carries the other
     pages in .partial (and .pages). config: a quire.toml path (VLM backends, as
     `quire convert --config`); vlm: never|auto|always|tables|formulas (as --vlm);
-    vlm_cache: a directory for cached answers (as --vlm-cache)."""
+    vlm_cache: a directory for cached answers (as --vlm-cache); strategy: fast|ocr_only|
+    hi_res|auto (as --strategy: fast = text layer only, ocr_only = Tesseract on every page,
+    hi_res = also OCR of image regions, auto = per page; one that contradicts ocr or vlm,
+    e.g. fast with ocr="always", raises QuireError INVALID_ARG naming it)."""
     if vlm not in _VLM:
         raise ValueError("vlm must be one of never, auto, always, tables, formulas")
+    if strategy not in _STRATEGY:
+        raise ValueError("strategy must be one of fast, ocr_only, hi_res, auto (got %r)"
+                         % (strategy,))
     conv = _converter(threads, lang, config, vlm_cache)
     p = _params_convert(format, ocr, pages, dpi)
     p.vlm = _VLM[vlm]
+    p.strategy = _STRATEGY[strategy]
     res = ctypes.POINTER(_ConvertResult)()
     err = _Error()
     st = _convert_file(conv._h, _b(os.fspath(path)), ctypes.byref(p), ctypes.byref(res),

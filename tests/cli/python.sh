@@ -11,7 +11,7 @@ fi
 PY=/usr/bin/python3
 cc -Iinclude -o "$T/layout" tests/python/layout.c && "$T/layout" > "$T/layout.txt"
 check "layout program (offsetof of quire.h)" [ -s "$T/layout.txt" ]
-export QUIRE_BIN="$Q" QUIRE_LIBRARY="$(cd "$B" && pwd)/libquire.so" T LAYOUT="$T/layout.txt"
+export QUIRE_SHARED="$SHARED" QUIRE_BIN="$Q" QUIRE_LIBRARY="$(cd "$B" && pwd)/libquire.so" T LAYOUT="$T/layout.txt"
 PYTHONPATH=python $PY tests/python/test_binding.py; rc=$?
 check "test_binding.py from the source tree exits 0" [ $rc -eq 0 ]
 $PY -m pip install -q --no-build-isolation --no-deps --no-index --target "$T/site" ./python \

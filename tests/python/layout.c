@@ -21,7 +21,11 @@ int main(void)
     F(quire_convert_params, pages); F(quire_convert_params, max_pages);
     F(quire_convert_params, timeout_s); F(quire_convert_params, abort_flag);
     F(quire_convert_params, progress); F(quire_convert_params, progress_user_data);
-    F(quire_convert_params, page_markers); S(quire_convert_params);
+    F(quire_convert_params, page_markers); F(quire_convert_params, tables);
+    F(quire_convert_params, vlm); F(quire_convert_params, images);
+    F(quire_convert_params, image_prefix); F(quire_convert_params, image_dpi);
+    F(quire_convert_params, name); F(quire_convert_params, strategy);
+    S(quire_convert_params);
     F(quire_page_report, page); F(quire_page_report, method); F(quire_page_report, reason);
     F(quire_page_report, ms); F(quire_page_report, chars); F(quire_page_report, conf);
     F(quire_page_report, error); F(quire_page_report, text_rotation);

@@ -121,6 +121,31 @@ js, rep = quire.convert("examples/sample.pdf", format="json", pages="2", report=
 check("convert(json, pages='2', report=True): one page, method text",
       json.loads(js) is not None and len(rep) == 1 and rep[0]["page"] == 2 and
       rep[0]["method"] == "text", rep)
+# strategy= as quire convert --strategy: fast never OCRs (a scan gives no text), ocr_only
+# OCRs the born-digital page, equal to the CLI's text; a bad name is a ValueError, a
+# contradiction a QuireError naming the strategy
+scan = os.path.join(os.environ.get("QUIRE_SHARED", "../shared"), "corpus", "scanned",
+                    "scan-small-fn2end-p1-bitonal300.pdf")
+_, rep = quire.convert(scan, format="txt", report=True, strategy="fast")
+check("convert(strategy='fast') on a scan: no page OCR'd",
+      len(rep) == 1 and rep[0]["method"] != "ocr", rep)
+txt, rep = quire.convert("examples/sample.pdf", format="txt", pages="1", report=True,
+                         strategy="ocr_only")
+ref = subprocess.run([Q, "convert", "--format", "txt", "--pages", "1", "--strategy", "ocr_only",
+                      "examples/sample.pdf"], capture_output=True).stdout.decode()
+check("convert(strategy='ocr_only'): the born page OCR'd, text == quire convert --strategy "
+      "ocr_only", rep[0]["method"] == "ocr" and txt == ref, (rep, len(txt), len(ref)))
+try:
+    quire.convert("examples/sample.pdf", strategy="turbo")
+    check("strategy='turbo' raises ValueError naming strategy", False)
+except ValueError as e:
+    check("strategy='turbo' raises ValueError naming strategy", "strategy" in str(e), e)
+try:
+    quire.convert("examples/sample.pdf", strategy="fast", ocr="always")
+    check("strategy='fast' with ocr='always' raises QuireError naming the strategy", False)
+except quire.QuireError as e:
+    check("strategy='fast' with ocr='always' raises QuireError naming the strategy",
+          e.status_name == "INVALID_ARG" and "strategy fast" in e.message, e.message)
 junk = os.path.join(T, "junk.pdf")
 open(junk, "wb").write(b"%PDF-1.4 garbage" * 10)
 try:
