@@ -354,7 +354,7 @@ enum quire_strategy {
 };
 enum quire_tables { QUIRE_TABLES_GFM = 0, QUIRE_TABLES_AUTO = 1, QUIRE_TABLES_HTML = 2 };
 /* Figures (embedded images above the size threshold, vector drawings with a "Figure N"
- * caption; README "Figures"): none (0, the library default) = no PNG is made, Markdown
+ * caption, uncaptioned drawings with curves or slanted lines; README "Figures"): none (0, the library default) = no PNG is made, Markdown
  * has no image reference (JSON figure blocks still say where they are, "file": null);
  * refs = each figure is rendered to a PNG returned in quire_convert_result.images (the
  * library writes no file: the caller does, under image.name) and referenced by that name

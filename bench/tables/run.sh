@@ -138,8 +138,8 @@ echo
 
 echo "## Figures in corpus/born: exported (this build) vs images poppler lists above the threshold"
 echo
-echo "| document | figures exported | with a caption | poppler: images >= threshold (text pages) |"
-echo "|---|---|---|---|"
+echo "| document | figures exported | with a caption | vector drawings (uncaptioned) | poppler: images >= threshold (text pages) |"
+echo "|---|---|---|---|---|"
 python3 - "$W/bq" "$BORN" <<'PY'
 import json, os, re, subprocess, sys
 out, born = sys.argv[1], sys.argv[2]
@@ -170,5 +170,7 @@ for f in sorted(os.listdir(out)):
         n += w >= 32 and h >= 32 and 0.01 * pw * ph <= w * h < 0.9 * pw * ph
     if figs or n:
         cap = sum(1 for b in figs if b.get("caption"))
-        print(f"| {f[:-5]} | {len(figs)} | {cap} | {n} |")
+        dr = [b for b in figs if b.get("drawing")]
+        un = sum(1 for b in dr if not b.get("caption"))
+        print(f"| {f[:-5]} | {len(figs)} | {cap} | {len(dr)} ({un}) | {n} |")
 PY

@@ -85,6 +85,8 @@ typedef struct qr_page {
                             boxes of drawings that may be figures (src/layout/figures.c);
                             may be empty */
     int n_drawings;
+    int n_shaped_drawings; /* drawings[0, this): with curves or slanted lines (plots,
+                              diagrams); the rest are axis-aligned lines and boxes only */
     /* OCR: what was done to the page image before recognition (tess_orient.c) */
     float osd_conf;      /* Tesseract's orientation confidence; -1 when OSD did not run */
     float skew;          /* skew found: degrees by which the image is to be rotated to

@@ -164,6 +164,7 @@ static void put_block(qr_buf *out, const qr_block *b)
             put_string(out, b->caption);
         else
             qr_buf_append(out, "null", 4);
+        qr_buf_printf(out, ",\"drawing\":%s", b->drawing ? "true" : "false");
         qr_buf_append(out, ",\"file\":", 8);
         if (b->image && !uri)
             put_string(out, b->image);

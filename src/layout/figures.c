@@ -9,8 +9,11 @@
  *    a figure. An image lying inside another one (a composite) is not a figure of its own;
  *  - a vector drawing (qr_page.drawings: the page's painted paths, grouped) of the same
  *    minimum size with a figure caption ("Figure 3", "Fig. 3", "Abbildung 3", ...) just
- *    below or above it: without a caption a drawing is as likely a boxed listing, a
- *    frame or a decoration, and is left alone.
+ *    below or above it;
+ *  - without a caption, a drawing with curves or slanted lines in three paths or more
+ *    (qr_page.n_shaped_drawings: a plot, a diagram) that overlaps no table and holds no
+ *    body text: one of axis-aligned lines and boxes only is as likely a boxed listing, a
+ *    table's grid, a frame or a decoration, and is left alone.
  * Its caption is the nearest figure caption block of its page that lies below (or, less
  * preferred, above) it within FIG_CAPTION_GAP points and overlaps it horizontally; each
  * caption goes to one figure. The text blocks that lie inside the figure (axis labels,
@@ -37,7 +40,8 @@
 typedef struct fig {
     int page_no;
     qr_bbox bb;
-    int vector;  /* from drawings: needs a caption */
+    int vector;  /* from drawings: needs a caption unless shaped */
+    int shaped;  /* a drawing with curves or slanted lines (qr_page.n_shaped_drawings) */
     int cap;     /* caption block index, -1 = none */
     int first;   /* first moved label block, -1 = none */
     int at;      /* insert before this (old) block index */
@@ -82,10 +86,10 @@ static int is_figure_caption(const char *t)
     return 0;
 }
 
-static void add(fig *f, int *n, int cap, int page_no, qr_bbox bb, int vector)
+static void add(fig *f, int *n, int cap, int page_no, qr_bbox bb, int vector, int shaped)
 {
     if (*n < cap)
-        f[(*n)++] = (fig){page_no, bb, vector, -1, -1, -1, 0};
+        f[(*n)++] = (fig){page_no, bb, vector, shaped, -1, -1, -1, 0};
 }
 
 static qr_bbox unite(qr_bbox a, qr_bbox b)
@@ -107,13 +111,14 @@ static void add_image(fig *f, int *n, int cap, int from, int page_no, qr_bbox bb
         if (in >= 0.9f * area(f[i].bb))
             f[i].dead = 1;
     }
-    add(f, n, cap, page_no, bb, 0);
+    add(f, n, cap, page_no, bb, 0, 0);
 }
 
 /* A drawing: around exactly one image it is that image's axes, frame and labels (the
  * figure grows to it and needs no caption); around several images it is a frame, and
  * the images stand alone; inside an image it is part of it. */
-static void add_drawing(fig *f, int *n, int cap, int from, int page_no, qr_bbox bb)
+static void add_drawing(fig *f, int *n, int cap, int from, int page_no, qr_bbox bb,
+                        int shaped)
 {
     int inside = -1, holds = 0;
     for (int i = from; i < *n; i++) {
@@ -130,7 +135,7 @@ static void add_drawing(fig *f, int *n, int cap, int from, int page_no, qr_bbox 
     if (holds == 1 && area(unite(f[inside].bb, bb)) <= FIG_GROW_MAX * area(f[inside].bb))
         f[inside].bb = unite(f[inside].bb, bb);
     else if (holds == 0)
-        add(f, n, cap, page_no, bb, 1);
+        add(f, n, cap, page_no, bb, 1, shaped);
 }
 
 static int collect(qr_lctx *c, fig *f, int cap)
@@ -153,7 +158,7 @@ static int collect(qr_lctx *c, fig *f, int cap)
         for (int d = 0; d < pg->n_drawings; d++) {
             qr_bbox bb = inter(pg->drawings[d], page);
             if (big_enough(bb, pa))
-                add_drawing(f, &n, cap, from, pg->number, bb);
+                add_drawing(f, &n, cap, from, pg->number, bb, d < pg->n_shaped_drawings);
         }
     }
     return n;
@@ -220,10 +225,34 @@ static void assign_captions(qr_lctx *c, fig *f, int n)
 
 /* A drawing without a caption is not taken for a figure; two figures that grew into
  * each other (a drawing's labels reaching the next) are one. */
-static void settle(fig *f, int n)
+/* An uncaptioned drawing stands as a figure when it is shaped, overlaps no table and
+ * holds no body text: no heading or code inside, and no more text than labels take
+ * (FIG_LABEL_MAX bytes in all); else it is a frame round text or a listing. */
+static int drawing_alone(const qr_lctx *c, const fig *g)
+{
+    size_t text = 0;
+    if (!g->shaped)
+        return 0;
+    for (int k = 0; k < c->n_blocks; k++) {
+        const qr_block *b = &c->blocks[k];
+        if (b->page != g->page_no)
+            continue;
+        float in = area(inter(b->bbox, g->bb));
+        if (b->type == QR_BLK_TABLE && in > 0)
+            return 0;
+        if (in < FIG_INSIDE * area(b->bbox))
+            continue;
+        if (b->type == QR_BLK_HEADING || b->type == QR_BLK_CODE)
+            return 0;
+        text += b->text ? strlen(b->text) : 0;
+    }
+    return text <= FIG_LABEL_MAX;
+}
+
+static void settle(const qr_lctx *c, fig *f, int n)
 {
     for (int i = 0; i < n; i++)
-        if (f[i].vector && f[i].cap < 0)
+        if (f[i].vector && f[i].cap < 0 && !drawing_alone(c, &f[i]))
             f[i].dead = 1;
     for (int i = 0; i < n; i++) {
         for (int j = 0; j < n && !f[i].dead; j++) {
@@ -355,6 +384,7 @@ static void figure_block(qr_lctx *c, const fig *g, int idx, const int *moved, qr
     out->source = QR_SRC_TEXT;
     out->conf = -1.0f;
     out->caption = g->cap >= 0 ? c->blocks[g->cap].text : NULL;
+    out->drawing = g->vector;
     qr_buf sb;
     qr_buf_init(&sb, 0);
     for (int k = 0; k < c->n_blocks; k++) {
@@ -385,7 +415,7 @@ void qr_layout_figures(qr_lctx *c)
     int n = collect(c, f, cap);
     assign_captions(c, f, n);
     grow_to_labels(c, f, n);
-    settle(f, n);
+    settle(c, f, n);
     take_labels(c, f, n, moved);
     place(c, f, n, moved);
     int live = 0;

@@ -19,7 +19,7 @@ enum qr_blk_type {
     QR_BLK_CODE = 4,      /* text keeps its line breaks */
     QR_BLK_CAPTION = 5,
     QR_BLK_FORMULA = 6,   /* display formula, LaTeX kept with its delimiters (VLM pages) */
-    QR_BLK_FIGURE = 7     /* an embedded image or a captioned vector drawing (figures.c):
+    QR_BLK_FIGURE = 7     /* an embedded image or a vector drawing (figures.c):
                              bbox = its region, text = the labels drawn inside it,
                              caption = its "Figure N" caption, image = set by the caller */
 };
@@ -59,6 +59,7 @@ typedef struct qr_block {
     float conf;         /* mean OCR confidence of its words, -1 for the text layer */
     /* figures */
     const char *caption; /* the caption block's text (the caption stays a block too), or NULL */
+    int drawing;         /* 1: a vector drawing (painted paths), 0: an embedded image */
     const char *image;   /* file name or data: URI the output refers to (set after layout
                             by the converter when it exported the figure), or NULL */
 } qr_block;

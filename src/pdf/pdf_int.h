@@ -39,6 +39,7 @@ typedef struct qr_rules {
     int overflow; /* more than QR_PDF_MAX_RULES: later ones were dropped */
     /* every painted path's and shading's box (rules included), for figure regions */
     qr_bbox *dv;
+    unsigned char *ds; /* [dn]: 1 when that path has a curve or a slanted segment */
     int dn, dcap;
 } qr_rules;
 #define QR_PDF_MAX_RULES 20000
@@ -53,9 +54,13 @@ fz_device *qr_pdf_new_rules_device(fz_context *ctx, qr_rules *rules);
  * the turned box (pdf_text.c). */
 /* The painted boxes grouped into drawings (boxes closer than a few points merged), the
  * groups at least min_side points wide and high kept, page-sized ones (frames,
- * backgrounds) left out. OUT: *out (qr_malloc'd), *n_out. Returns 0, -1 on OOM. */
+ * backgrounds) left out. OUT: *out (qr_malloc'd), *n_out; the first *n_shaped of them
+ * hold QR_PDF_SHAPED_PATHS or more paths with a curve or a slanted segment (plots,
+ * diagrams), the others only axis-aligned lines and boxes (rules, grids, frames).
+ * Returns 0, -1 on OOM. */
+#define QR_PDF_SHAPED_PATHS 3
 int qr_pdf_group_drawings(const qr_rules *r, float page_w, float page_h, float min_side,
-                          qr_bbox **out, int *n_out);
+                          qr_bbox **out, int *n_out, int *n_shaped);
 
 fz_matrix qr_pdf_turn_back(fz_rect bounds, int orient, fz_rect *out);
 

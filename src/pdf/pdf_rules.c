@@ -27,6 +27,7 @@ typedef struct walk {
     fz_point pts[MAX_PTS]; /* current subpath (fill) */
     int n_pts;
     int curved;
+    int shaped; /* a curve or a slanted segment anywhere in the path */
     fz_point cur, start;
 } walk;
 
@@ -52,7 +53,7 @@ static void add_rule(fz_context *ctx, qr_rules *r, fz_rect b)
 }
 
 /* The box of something painted: drawings (figure regions) are grouped from these. */
-static void add_painted(fz_context *ctx, qr_rules *r, fz_rect b)
+static void add_painted(fz_context *ctx, qr_rules *r, fz_rect b, int shaped)
 {
     if (fz_is_empty_rect(b) || fz_is_infinite_rect(b) || !isfinite(b.x0) || !isfinite(b.y0) ||
         !isfinite(b.x1) || !isfinite(b.y1) || r->dn >= QR_PDF_MAX_RULES)
@@ -63,8 +64,13 @@ static void add_painted(fz_context *ctx, qr_rules *r, fz_rect b)
         if (!v)
             fz_throw(ctx, FZ_ERROR_MEMORY, "out of memory for drawings");
         r->dv = v;
+        unsigned char *s = qr_realloc(r->ds, (size_t)cap);
+        if (!s)
+            fz_throw(ctx, FZ_ERROR_MEMORY, "out of memory for drawings");
+        r->ds = s;
         r->dcap = cap;
     }
+    r->ds[r->dn] = (unsigned char)(shaped != 0);
     r->dv[r->dn++] = (qr_bbox){b.x0, b.y0, b.x1, b.y1};
 }
 
@@ -82,6 +88,7 @@ static void stroke_segment(walk *w, fz_point a, fz_point b)
         r.x0 -= hw;
         r.x1 += hw;
     } else {
+        w->shaped = 1;
         return;
     }
     add_rule(w->ctx, w->rules, r);
@@ -124,6 +131,9 @@ static void walk_lineto(fz_context *ctx, void *arg, float x, float y)
 {
     walk *w = arg;
     fz_point p = fz_make_point(x, y);
+    fz_point a = fz_transform_point(w->cur, w->ctm), b = fz_transform_point(p, w->ctm);
+    if (fabsf(a.x - b.x) >= 0.5f && fabsf(a.y - b.y) >= 0.5f)
+        w->shaped = 1;
     if (w->half_width >= 0)
         stroke_segment(w, w->cur, p);
     else if (w->n_pts < MAX_PTS)
@@ -138,6 +148,7 @@ static void walk_curveto(fz_context *ctx, void *arg, float x1, float y1, float x
 {
     walk *w = arg;
     w->curved = 1;
+    w->shaped = 1;
     w->cur = fz_make_point(x3, y3);
 }
 
@@ -169,9 +180,9 @@ static void rules_fill_path(fz_context *ctx, fz_device *dev, const fz_path *path
     walk w = {.ctx = ctx, .rules = ((rules_dev *)dev)->rules, .ctm = ctm, .half_width = -1};
     if (alpha <= 0)
         return;
-    add_painted(ctx, w.rules, fz_bound_path(ctx, path, NULL, ctm));
     fz_walk_path(ctx, path, &walker, &w);
     end_fill_subpath(&w);
+    add_painted(ctx, w.rules, fz_bound_path(ctx, path, NULL, ctm), w.shaped);
 }
 
 static void rules_stroke_path(fz_context *ctx, fz_device *dev, const fz_path *path,
@@ -185,15 +196,15 @@ static void rules_stroke_path(fz_context *ctx, fz_device *dev, const fz_path *pa
         return;
     /* Zero-width lines are drawn one device pixel wide: count them as thin. */
     w.half_width = QR_MAX(lw * expansion, 0.1f) / 2;
-    add_painted(ctx, w.rules, fz_bound_path(ctx, path, st, ctm));
     fz_walk_path(ctx, path, &walker, &w);
+    add_painted(ctx, w.rules, fz_bound_path(ctx, path, st, ctm), w.shaped);
 }
 
 static void rules_fill_shade(fz_context *ctx, fz_device *dev, fz_shade *shd, fz_matrix ctm,
                              float alpha, fz_color_params cp)
 {
     if (alpha > 0)
-        add_painted(ctx, ((rules_dev *)dev)->rules, fz_bound_shade(ctx, shd, ctm));
+        add_painted(ctx, ((rules_dev *)dev)->rules, fz_bound_shade(ctx, shd, ctm), 1);
 }
 
 /* ---- grouping the painted boxes into drawings ------------------------------------- */
@@ -217,13 +228,15 @@ static void grow(qr_bbox *a, const qr_bbox *b)
 }
 
 int qr_pdf_group_drawings(const qr_rules *r, float page_w, float page_h, float min_side,
-                          qr_bbox **out, int *n_out)
+                          qr_bbox **out, int *n_out, int *n_shaped)
 {
     *out = NULL;
     *n_out = 0;
+    *n_shaped = 0;
     if (r->dn == 0)
         return 0;
     qr_bbox *g = qr_malloc(MAX_GROUPS * sizeof(*g));
+    int gs[MAX_GROUPS]; /* shaped paths per group */
     if (!g)
         return -1;
     int n = 0;
@@ -241,10 +254,14 @@ int qr_pdf_group_drawings(const qr_rules *r, float page_w, float page_h, float m
         int k = 0;
         while (k < n && !near_box(&g[k], &b))
             k++;
-        if (k < n)
+        int shaped = r->ds ? r->ds[i] : 0;
+        if (k < n) {
             grow(&g[k], &b);
-        else if (n < MAX_GROUPS)
+            gs[k] += shaped;
+        } else if (n < MAX_GROUPS) {
+            gs[n] = shaped;
             g[n++] = b;
+        }
     }
     /* groups that grew into each other merge, until none does */
     for (int changed = 1; changed;) {
@@ -254,6 +271,8 @@ int qr_pdf_group_drawings(const qr_rules *r, float page_w, float page_h, float m
                 if (!near_box(&g[a], &g[b]))
                     continue;
                 grow(&g[a], &g[b]);
+                gs[a] += gs[b];
+                gs[b] = gs[n - 1];
                 g[b--] = g[--n];
                 changed = 1;
             }
@@ -261,8 +280,23 @@ int qr_pdf_group_drawings(const qr_rules *r, float page_w, float page_h, float m
     }
     int m = 0;
     for (int i = 0; i < n; i++)
-        if (g[i].x1 - g[i].x0 >= min_side && g[i].y1 - g[i].y0 >= min_side)
+        if (g[i].x1 - g[i].x0 >= min_side && g[i].y1 - g[i].y0 >= min_side) {
+            gs[m] = gs[i];
             g[m++] = g[i];
+        }
+    /* the shaped groups first, each group keeping its order otherwise */
+    int s = 0;
+    for (int i = 0; i < m; i++) {
+        if (gs[i] < QR_PDF_SHAPED_PATHS)
+            continue;
+        qr_bbox t = g[i];
+        int ts = gs[i];
+        memmove(g + s + 1, g + s, (size_t)(i - s) * sizeof(*g));
+        memmove(gs + s + 1, gs + s, (size_t)(i - s) * sizeof(*gs));
+        g[s] = t;
+        gs[s++] = ts;
+    }
+    *n_shaped = s;
     if (m == 0) {
         qr_free(g);
         return 0;

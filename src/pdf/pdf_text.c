@@ -547,8 +547,9 @@ static void copy_rules(conv *c, const qr_rules *rules)
 static void copy_drawings(conv *c, const qr_rules *rules)
 {
     qr_bbox *g = NULL;
-    int n = 0;
-    if (qr_pdf_group_drawings(rules, c->page->width, c->page->height, 16.0f, &g, &n) != 0) {
+    int n = 0, shaped = 0;
+    if (qr_pdf_group_drawings(rules, c->page->width, c->page->height, 16.0f, &g, &n,
+                              &shaped) != 0) {
         c->full = 1; /* out of memory: the page fails like a full arena */
         return;
     }
@@ -557,6 +558,7 @@ static void copy_drawings(conv *c, const qr_rules *rules)
         if (c->page->drawings) {
             memcpy(c->page->drawings, g, (size_t)n * sizeof(qr_bbox));
             c->page->n_drawings = n;
+            c->page->n_shaped_drawings = shaped;
         }
     }
     qr_free(g);
@@ -764,6 +766,7 @@ quire_status qr_pdf_page_text(qr_pdf *pdf, int number, qr_arena *arena, qr_page 
     fz_drop_stext_page(pdf->ctx, st);
     qr_free(rules.v);
     qr_free(rules.dv);
+    qr_free(rules.ds);
     pdf->watch = NULL;
     if (rc != QUIRE_OK) {
         arena->used = mark;

@@ -63,8 +63,8 @@ for b in figs:
     x0, y0, x1, y1 = b["bbox"]
     if not (x1 - x0 >= 32 and y1 - y0 >= 32):
         problems.append(f"figure {b['file']} smaller than the threshold: {b['bbox']}")
-n = {}
-for f in files:
+n = {}  # the embedded images' figures ("drawing": false); vector drawings are extra
+for f in (b["file"] for b in figs if b["file"] and not b["drawing"]):
     p = int(re.search(r"-p(\d+)-fig\d+\.png$", f)[1])
     n[p] = n.get(p, 0) + 1
 print(" ".join(f"{p}:{k}" for p, k in sorted(n.items())))
@@ -73,7 +73,7 @@ for p in problems:
 sys.exit(1 if problems else 0)
 EOF
 for d in odd-slides-pt long-asymptote paper2col-acm-sigconf small-sageep paper2col-mnras paper2col-jpsj; do
-    mkdir -p "$T/o" "$T/j"
+    mkdir -p "$T/o" "$T/j" "$T/d"
     "$Q" convert -q --force "$B/$d.pdf" -o "$T/o/$d.md" 2> "$T/e.$d"
     "$Q" convert -q --force --images refs "$B/$d.pdf" -o "$T/j/$d.json" 2>> "$T/e.$d"
     want=$(python3 "$T/expected.py" "$B/$d.pdf")
@@ -184,3 +184,20 @@ check "rerun on page 1 only: the other pages' PNGs removed, page 1's kept, a PNG
 "$Q" convert -q --images none "$B/paper2col-acm-sigconf.pdf" -o "$T/o/paper2col-acm-sigconf.md" 2> /dev/null
 check "rerun with --images none: no PNG of the document left but the one quire did not write" sh -c "
     [ \"\$(ls '$T/o' | grep '^paper2col-acm-sigconf-p.*-fig.*\.png$')\" = paper2col-acm-sigconf-p9-fig9.png ]"
+# uncaptioned vector drawings (curves or slanted lines in three paths or more, no table,
+# no body text inside) are figures too: lshort p. 122's two TikZ pictures beside their
+# source; the source listing, its frame and makecell p. 15's empty table grids are not
+"$Q" convert -q --force -p 122 "$B/nonen-pl-lshort.pdf" -o "$T/d/lshort.md" 2> /dev/null
+"$Q" convert -q --force -p 122 --images none --format json "$B/nonen-pl-lshort.pdf" -o "$T/d/lshort.json" 2> /dev/null
+"$Q" convert -q --force -p 15 --images none --format json "$B/tables-makecell.pdf" -o "$T/d/makecell.json" 2> /dev/null
+check "uncaptioned drawings: lshort p. 122 exports its 2 TikZ pictures (PNG, ![](...), drawing true, no caption), no code inside; makecell p. 15's grids give none" python3 -c "
+import json, os, re, sys
+md = open('$T/d/lshort.md').read()
+refs = re.findall(r'^!\[\]\((lshort-p122-fig\d\.png)\)$', md, re.M)
+figs = [b for b in json.load(open('$T/d/lshort.json'))['blocks'] if b['type'] == 'figure']
+code = [b for b in json.load(open('$T/d/lshort.json'))['blocks'] if b['type'] == 'code']
+grid = [b for b in json.load(open('$T/d/makecell.json'))['blocks'] if b['type'] == 'figure']
+pngs = [r for r in refs if open(os.path.join('$T/d', r), 'rb').read(8) == b'\x89PNG\r\n\x1a\n']
+print('refs', refs, 'figures', [(b['drawing'], b['caption'], b['bbox']) for b in figs], 'code blocks', len(code), 'makecell figures', len(grid))
+sys.exit(not (len(refs) == 2 and len(pngs) == 2 and len(figs) == 2 and
+              all(b['drawing'] and b['caption'] is None for b in figs) and len(code) >= 1 and not grid))"
