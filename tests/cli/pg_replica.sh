@@ -210,3 +210,8 @@ check "search --cache, warm: 0 bootstrap rows, the new document found through th
 "$Q" search --db "$PGURL" --cache "$T/plain.db" -c docs keeper > "$T/o" 2> "$T/e"
 check "search --cache on a store that is not a replica cache: refused, exit 1, the store kept" \
     sh -c "[ $? -eq 1 ] && grep -q 'not a replica cache' '$T/e' && [ \$(sqlite3 '$T/plain.db' 'SELECT count(*) FROM documents') -eq 1 ]"
+psql -X -q -h "$PGDIR" -p "$PGPORT" -U postgres -d postgres -c 'CREATE DATABASE old' > /dev/null
+psql -X -q -h "$PGDIR" -p "$PGPORT" -U postgres -d old -c 'CREATE TABLE quire_schema(version int NOT NULL, applied_at timestamptz NOT NULL DEFAULT now()); INSERT INTO quire_schema(version) VALUES (1), (2)' > /dev/null
+"$Q" search --db "postgresql://postgres@/old?host=$PGDIR&port=$PGPORT" --cache "$T/old.db" -c docs keeper > /dev/null 2> "$T/e"
+check "a database at schema 2 (no change feed): refused, exit 1, says how to migrate" \
+    sh -c "[ $? -eq 1 ] && grep -q 'no change feed' '$T/e'"

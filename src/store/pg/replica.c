@@ -546,6 +546,22 @@ static quire_status rp_connect(qr_replica *r, quire_error *err)
     if ((rc = qr_pg_exec(r->c, "SET bytea_output = 'hex'", err, "setting up the session")) !=
         QUIRE_OK)
         return rc;
+    /* the feed came with schema 3; an older database has none until a writer migrates it */
+    PGresult *vr = qr_pg_query(r->c, "SELECT coalesce(max(version), 0) FROM quire_schema", 0,
+                               NULL, err, "reading the schema version", &rc);
+    if (!vr)
+        return rc;
+    int ver = atoi(PQgetvalue(vr, 0, 0));
+    PQclear(vr);
+    if (ver < 3) {
+        char where[320];
+        qr_pg_where(r->c, where, sizeof where);
+        return qr_err(err, QUIRE_UNSUPPORTED,
+                      "%s has quire schema version %d, which has no change feed for replicas "
+                      "(version 3): run any quire enqueue, worker or ingest on it once to "
+                      "migrate it",
+                      where, ver);
+    }
     /* which database this is: a cache made from another one is refused */
     PGresult *res = PQexec(r->c, "SELECT (SELECT system_identifier::text FROM pg_control_system())"
                                  " || '/' || current_database()");
@@ -907,8 +923,8 @@ static void *follow(void *arg)
         } else {
             qr_log(QUIRE_LOG_WARN, "search replica: %s (retrying in %.1f s)", e.msg, backoff);
             stat_error(r, e.msg);
-            if (e.code == QUIRE_INVALID_ARG) /* the cache is not ours: nothing to retry */
-                break;
+            if (e.code == QUIRE_INVALID_ARG || e.code == QUIRE_UNSUPPORTED)
+                break; /* the cache is not ours, or the schema has no feed: no retrying */
             if (r->c && qr_pg_broken(r->c)) {
                 PQfinish(r->c);
                 r->c = NULL;
