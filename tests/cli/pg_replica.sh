@@ -173,6 +173,21 @@ check "serve exits 0 on SIGTERM" [ $? -eq 0 ]
 check "the replica reported its horizon to PostgreSQL (replicas table)" \
     [ "$(pg_q "SELECT count(*) FROM replicas WHERE horizon IS NOT NULL")" -ge 1 ]
 
+# ---- PostgreSQL down: a warm replica starts and answers from its cache, then catches up ----
+pg_crash
+start_serve "$T/s5" || bad "quire serve --cache starts while PostgreSQL is down"
+check "PostgreSQL down: a warm replica starts and answers from its cache" \
+    until_ok found docs downtimetok "$T/in/down.md"
+check "  and counts the failed feed steps (quire_replica_errors_total > 0)" \
+    until_ok sh -c "[ \"\$(curl -s http://127.0.0.1:$PORT/metrics | sed -n 's/^quire_replica_errors_total //p')\" -gt 0 ]"
+pg_restart
+printf '# Back\n\nAfter the restart: backagaintok.\n' > "$T/in/back.md"
+ingest docs "$T/in/back.md" 2> /dev/null
+check "  PostgreSQL back: the replica reconnects and applies new commits" \
+    until_ok found docs backagaintok "$T/in/back.md"
+kill -TERM $SPID
+wait $SPID
+
 # ---- kill -9 during the bootstrap: the restart resumes it -------------------------------
 pg_q "INSERT INTO documents(collection_id, path, sha256) SELECT $CID, '/bulk/' || g, 'x' FROM generate_series(1, 300) g" > /dev/null
 pg_q "INSERT INTO chunks(document_id, seq, page_start, page_end, heading, text, n_tokens) SELECT id, 0, 1, 1, '', 'bulk row ' || id, 3 FROM documents WHERE path LIKE '/bulk/%'" > /dev/null

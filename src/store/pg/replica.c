@@ -47,6 +47,7 @@ struct qr_replica {
     char name[300];      /* row in PostgreSQL's replicas table: host:cache path */
     double poll_s;
     int batch;           /* documents per bootstrap batch / window read */
+    int need_check;      /* started offline from a warm cache: check_cache once connected */
     pthread_t thread;
     int started;
     atomic_int stop;
@@ -909,12 +910,18 @@ static void *follow(void *arg)
     while (!atomic_load(&r->stop)) {
         quire_error e = {0, ""};
         quire_status rc = rp_connect(r, &e);
-        if (rc == QUIRE_OK && !r->stats.bootstrapped) {
+        if (rc == QUIRE_OK && r->need_check) {
+            rc = check_cache(r, &e);
+            r->need_check = rc != QUIRE_OK;
+        }
+        if (rc != QUIRE_OK) {
+            /* reported below */
+        } else if (!r->stats.bootstrapped) {
             rc = check_cache(r, &e);
             int done = 0;
             while (rc == QUIRE_OK && !done && !atomic_load(&r->stop))
                 rc = boot_step(r, &done, &e);
-        } else if (rc == QUIRE_OK) {
+        } else {
             rc = feed_step(r, &e);
         }
         if (rc == QUIRE_OK) {
@@ -950,8 +957,28 @@ quire_status qr_replica_start(const char *url, quire_store *st, double poll_s,
         return rc;
     if (poll_s > 0)
         r->poll_s = poll_s;
-    /* first contact in the caller: a bad URL or a foreign cache fails at start */
-    if ((rc = rp_connect(r, err)) != QUIRE_OK || (rc = check_cache(r, err)) != QUIRE_OK) {
+    /* first contact in the caller: a bad URL or a foreign cache fails at start; a server
+     * that cannot be reached does not stop a warm cache from answering (it retries) */
+    rc = rp_connect(r, err);
+    if (rc == QUIRE_OK) {
+        rc = check_cache(r, err);
+    } else if (rc == QUIRE_IO) {
+        char hz[32], h0[32];
+        pthread_mutex_lock(&st->lock);
+        int warm = meta_get(st, "replica.horizon", hz, sizeof hz) &&
+                   !meta_get(st, "replica.h0", h0, sizeof h0);
+        pthread_mutex_unlock(&st->lock);
+        if (warm) {
+            qr_log(QUIRE_LOG_WARN,
+                   "search replica: %s (serving %s as of feed horizon %s; retrying)",
+                   err ? err->msg : "PostgreSQL unreachable", st->path, hz);
+            r->stats.bootstrapped = 1;
+            snprintf(r->stats.horizon, sizeof r->stats.horizon, "%s", hz);
+            r->need_check = 1;
+            rc = QUIRE_OK;
+        }
+    }
+    if (rc != QUIRE_OK) {
         rp_free(r);
         return rc;
     }
