@@ -47,7 +47,7 @@ tsan_suite() {
     for t in test_core test_hnsw test_store; do
         echo "== tsan $t"; "$B/tests/$t" > "$log" 2>&1; count "$t" $?
     done
-    for t in serve store_vectors; do
+    for t in serve store_vectors pg_replica; do
         echo "== tsan cli/$t"; QUIRE_BIN=$B/quire sh "tests/cli/$t.sh" > "$log" 2>&1; count "cli/$t" $?
     done
     echo "== tsan embed --threads 2, ingest --jobs 2"
