@@ -262,10 +262,13 @@ static int numeral_block(gb *g, int k, const char *t, size_t n)
     if (v2 > 0 && v2 != v)
         add_cand(g, (cand){k, i, e, v2, W_ALT * (strong ? W_HEAD_STRONG : W_HEAD), CAND_HEAD,
                            strong});
-    int n_alnum = 0;
-    for (size_t j = i; j < e; j++)
+    int n_alnum = 0, n_digits = 0;
+    for (size_t j = i; j < e; j++) {
         n_alnum += is_alnum(t[j]);
-    if (v <= 0 && v2 <= 0 && b->type == QR_BLK_HEADING && n_alnum <= 4)
+        n_digits += t[j] >= '0' && t[j] <= '9';
+    }
+    /* no digit at all ("Si" for a bold 335 reads 51 only through look-alikes): also unread */
+    if ((n_digits == 0 || (v <= 0 && v2 <= 0)) && b->type == QR_BLK_HEADING && n_alnum <= 4)
         push_cand(g, &g->unread, &g->n_unread, &g->cap_unread,
                   (cand){k, i, e, 0, 0, CAND_INFERRED, 1});
     return 1;
@@ -319,8 +322,13 @@ static void block_cands(gb *g, int k)
                                    CAND_INLINE, strong});
             }
         }
-        ps = i;
-        pe = e;
+        int mark = 1; /* a token with no letter or digit ("/", ":") is OCR's speck */
+        for (size_t j = i; j < e && mark; j++)
+            mark = !is_alnum(t[j]);
+        if (!mark) {
+            ps = i;
+            pe = e;
+        }
         i = rest;
     }
 }

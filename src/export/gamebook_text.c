@@ -46,7 +46,7 @@ static int digit_of(char c, int *real)
 }
 
 /* Bytes OCR puts before a number that are no part of it: brackets, quotes (also curly,
- * as UTF-8), dashes. */
+ * as UTF-8), dashes, a stray point ("to.254"). */
 static size_t lead_noise(const char *s, size_t n)
 {
     size_t i = 0;
@@ -55,7 +55,7 @@ static size_t lead_noise(const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x80)
             i++; /* a byte of a UTF-8 quote or dash */
-        else if (strchr("([\"'`-_~*", (char)c) && digit_of((char)c, &real) < 0)
+        else if (strchr("([\"'`-_~*.,", (char)c) && digit_of((char)c, &real) < 0)
             i++;
         else
             break;
