@@ -17,9 +17,12 @@
  * All buffers are allocated in qr_fwd_new; qr_fwd_run never allocates.
  *
  * bf16 models: the input of every linear layer is written in bf16 by the op before it (the
- * LayerNorms and the embedding's into xb, the bf16 attention into ctxb, the first FFN GEMM's
+ * LayerNorms and the embedding's into xl, the bf16 attention into ctxb, the first FFN GEMM's
  * epilogue or SwiGLU into ffnb), so no linear layer runs a conversion pass of its own; the
  * values are the ones that pass would produce (qr_f32_to_bf16 of the same fp32 results).
+ * int8 models: the LayerNorms quantize their rows into xl (u8 + per-row scales) for the
+ * Q/K/V and first FFN GEMMs; the other two GEMMs convert their inputs themselves (a row's
+ * scale needs all of it, which the ops before them split between threads).
  */
 #include <math.h>
 #include <string.h>
@@ -40,11 +43,16 @@ struct qr_fwd {
     size_t lin_scratch_bytes;
     /* bf16 models: the linear layers' inputs in bf16, rows of kph / kpi elements (k padded
      * to QR_LP_KALIGN, zero there), rows to a multiple of QR_LP_MALIGN */
-    uint16_t *xb, *ctxb, *ffnb; /* [T16][kph], [T16][kph], [chunk16][kpi] */
+    uint16_t *ctxb, *ffnb;      /* [T16][kph], [chunk16][kpi] */
     size_t xb_bytes, ffnb_bytes;
+    /* bf16 / int8 models: the LayerNorms' output converted as the layer precision does
+     * (bf16, or u8 = q + 128 with per-row scales xl_scale), rows of kph elements */
+    void *xl;
+    float *xl_scale;            /* int8: [T16] */
+    size_t xl_bytes, esz;       /* esz: bytes per element of xl (2 or 1) */
     long kph, kpi;
-    qr_lp_convert_fn to_bf16;   /* the bf16 kernel's row conversion */
-    int ln_to_bf16;             /* this LayerNorm also writes xb */
+    qr_lp_convert_fn to_lp;     /* the precision's kernel's row conversion */
+    int ln_to_lp;               /* this LayerNorm also writes xl */
     float *attn_scratch;        /* per thread */
     size_t attn_stride;
     float *rope_scratch;        /* NomicBERT with NTK scaling: [max_seq][rot_dim] per thread */
@@ -94,21 +102,28 @@ quire_status qr_fwd_new(const quire_model *m, int max_tokens_total, int max_seq,
         qr_linear_scratch_bytes(m->precision, max_tokens_total, QR_MAX(m->hidden, m->inter));
     f->lin_scratch = f->lin_scratch_bytes ? qr_malloc_huge(f->lin_scratch_bytes) : NULL;
     f->seq_start = qr_calloc(T + 1, sizeof(int));
-    int bf = m->precision == QR_PREC_BF16;
+    int bf = m->precision == QR_PREC_BF16, lp = m->precision != QR_PREC_FP32;
+    size_t ka = QR_LP_KALIGN, ma = QR_LP_MALIGN, T16 = (T + ma - 1) / ma * ma;
+    f->kph = (long)(((size_t)m->hidden + ka - 1) / ka * ka);
+    f->kpi = (long)(((size_t)m->inter + ka - 1) / ka * ka);
+    if (lp) {
+        f->esz = bf ? 2 : 1;
+        f->xl_bytes = T16 * (size_t)f->kph * f->esz + T16 * sizeof(float);
+        f->xl = qr_malloc_huge(f->xl_bytes);
+        if (f->xl) {
+            memset(f->xl, 0, f->xl_bytes);
+            f->xl_scale = (float *)(void *)((char *)f->xl + T16 * (size_t)f->kph * f->esz);
+        }
+    }
     if (bf) {
-        size_t ka = QR_LP_KALIGN, ma = QR_LP_MALIGN;
-        f->kph = (long)(((size_t)m->hidden + ka - 1) / ka * ka);
-        f->kpi = (long)(((size_t)m->inter + ka - 1) / ka * ka);
-        f->xb_bytes = (T + ma - 1) / ma * ma * (size_t)f->kph * sizeof(uint16_t);
+        f->xb_bytes = T16 * (size_t)f->kph * sizeof(uint16_t);
         f->ffnb_bytes =
             (QR_MIN(T, (size_t)FFN_CHUNK) + ma - 1) / ma * ma * (size_t)f->kpi * sizeof(uint16_t);
         /* zero: the k padding is never written, and rows past the tokens are read by the
          * whole-tile kernels (their results are not stored) */
-        f->xb = qr_malloc_huge(f->xb_bytes);
         f->ctxb = qr_malloc_huge(f->xb_bytes);
         f->ffnb = qr_malloc_huge(f->ffnb_bytes);
-        if (f->xb && f->ctxb && f->ffnb) {
-            memset(f->xb, 0, f->xb_bytes);
+        if (f->ctxb && f->ffnb) {
             memset(f->ctxb, 0, f->xb_bytes);
             memset(f->ffnb, 0, f->ffnb_bytes);
         }
@@ -119,7 +134,7 @@ quire_status qr_fwd_new(const quire_model *m, int max_tokens_total, int max_seq,
     }
     if (!f->x || !f->qkv || !f->ctx || !f->ffn || !f->attn_scratch || !f->seq_start ||
         (f->rope_stride && !f->rope_scratch) || (f->lin_scratch_bytes && !f->lin_scratch) ||
-        (bf && (!f->xb || !f->ctxb || !f->ffnb))) {
+        (lp && !f->xl) || (bf && (!f->ctxb || !f->ffnb))) {
         qr_fwd_free(f);
         return qr_err(err, QUIRE_NOMEM,
                       "embedder: out of memory for %d tokens of scratch (lower "
@@ -147,8 +162,8 @@ void qr_fwd_free(qr_fwd *f)
     qr_free_aligned(f->attn_scratch);
     if (f->lin_scratch)
         qr_free_huge(f->lin_scratch, f->lin_scratch_bytes);
-    if (f->xb)
-        qr_free_huge(f->xb, f->xb_bytes);
+    if (f->xl)
+        qr_free_huge(f->xl, f->xl_bytes);
     if (f->ctxb)
         qr_free_huge(f->ctxb, f->xb_bytes);
     if (f->ffnb)
@@ -195,8 +210,8 @@ static void op_embed(void *ctx, int ith, int nth)
         }
         f->k->layernorm(f->x + (size_t)base * H, H, f->lens[s], H, m->emb_ln_g, m->emb_ln_b,
                         m->ln_eps);
-        if (f->xb)
-            f->to_bf16(f->x, H, H, (int)f->kph, f->xb, NULL, base, base + f->lens[s]);
+        if (f->xl)
+            f->to_lp(f->x, H, H, (int)f->kph, f->xl, f->xl_scale, base, base + f->lens[s]);
     }
 }
 
@@ -278,7 +293,7 @@ static void op_swiglu(void *ctx, int ith, int nth)
         int I = f->m->inter;
         qr_nomic_swiglu(f->ffn + (size_t)lo * 2 * (size_t)I, (int)(hi - lo), I);
         if (f->ffnb) /* fc2's bf16 input */
-            f->to_bf16(f->ffn, 2L * I, I, (int)f->kpi, f->ffnb, NULL, lo, hi);
+            f->to_lp(f->ffn, 2L * I, I, (int)f->kpi, f->ffnb, NULL, lo, hi);
     }
 }
 
@@ -290,26 +305,26 @@ static void op_layernorm(void *ctx, int ith, int nth)
     qr_split(f->n_tok, ith, nth, &lo, &hi);
     if (lo >= hi)
         return;
-    if (!f->ln_to_bf16) {
+    if (!f->ln_to_lp) {
         f->k->layernorm(f->x + (size_t)lo * H, H, (int)(hi - lo), H, f->ln_g, f->ln_b,
                         f->m->ln_eps);
         return;
     }
-    /* bf16: the rows again while they are in L1, into the next GEMM's input */
+    /* bf16 / int8: the rows again while they are in L1, into the next GEMM's input */
     for (long r = lo; r < hi; r += 16) {
         int n = (int)QR_MIN(16, hi - r);
         f->k->layernorm(f->x + (size_t)r * H, H, n, H, f->ln_g, f->ln_b, f->m->ln_eps);
-        f->to_bf16(f->x, H, H, (int)f->kph, f->xb, NULL, r, r + n);
+        f->to_lp(f->x, H, H, (int)f->kph, f->xl, f->xl_scale, r, r + n);
     }
 }
 
-/* ab / cb (bf16 models, else NULL): the input already in bf16 (rows kp apart) / the
- * result stored in bf16 instead of c (rows ldcb apart). */
-static void run_gemm(qr_fwd *f, int m, const float *a, long lda, const uint16_t *ab,
-                     const qr_linear *w, const float *bias, const float *res, long ldr,
-                     float *c, long ldc, uint16_t *cb, long ldcb, int act)
+/* al, as (bf16 / int8 models, else NULL): the input already converted (rows kp apart) and
+ * its int8 scales; cb (bf16): the result stored in bf16 instead of c (rows ldcb apart). */
+static void run_gemm(qr_fwd *f, int m, const float *a, long lda, const void *al,
+                     const float *as, const qr_linear *w, const float *bias, const float *res,
+                     long ldr, float *c, long ldc, uint16_t *cb, long ldcb, int act)
 {
-    qr_linear_io io = {a,   lda, bias, res, ldr, c, ldc, m, act, ab, ab ? (long)w->kp : 0,
+    qr_linear_io io = {a,  lda, bias, res,  ldr, c, ldc, m, act, al, al ? (long)w->kp : 0, as,
                        cb, ldcb};
     qr_linear_run(f->pool, w, &io, f->lin_scratch);
 }
@@ -319,38 +334,39 @@ static void layer_forward(qr_fwd *f, const qr_layer *L, int last)
     const quire_model *m = f->m;
     long H = m->hidden, I = m->inter;
     int T = f->n_tok;
-    run_gemm(f, T, f->x, H, f->xb, &L->qkv, L->qkv_b, NULL, 0, f->qkv, 3 * H, NULL, 0,
-             QR_ACT_NONE);
+    run_gemm(f, T, f->x, H, f->xl, f->xl_scale, &L->qkv, L->qkv_b, NULL, 0, f->qkv, 3 * H,
+             NULL, 0, QR_ACT_NONE);
     if (m->arch == QR_ARCH_NOMIC)
         qr_pool_run(f->pool, op_rotary, f);
     qr_pool_run(f->pool, op_attention, f);
-    run_gemm(f, T, f->ctx, H, f->ctxb, &L->out, L->out_b, f->x, H, f->x, H, NULL, 0,
+    run_gemm(f, T, f->ctx, H, f->ctxb, NULL, &L->out, L->out_b, f->x, H, f->x, H, NULL, 0,
              QR_ACT_NONE);
     f->ln_g = L->ln1_g;
     f->ln_b = L->ln1_b;
-    f->ln_to_bf16 = f->xb != NULL;
+    f->ln_to_lp = f->xl != NULL;
     qr_pool_run(f->pool, op_layernorm, f);
     for (int r = 0; r < T; r += FFN_CHUNK) {
         int rows = QR_MIN(FFN_CHUNK, T - r);
         float *xr = f->x + (size_t)r * H;
-        const uint16_t *xbr = f->xb ? f->xb + (size_t)r * f->kph : NULL;
+        const void *xlr = f->xl ? (const char *)f->xl + (size_t)r * f->kph * f->esz : NULL;
+        const float *xsr = f->xl ? f->xl_scale + r : NULL;
         if (m->arch == QR_ARCH_NOMIC) { /* fc2(fc11(x) * silu(fc12(x))) */
-            run_gemm(f, rows, xr, H, xbr, &L->ffn_in, NULL, NULL, 0, f->ffn, 2 * I, NULL, 0,
-                     QR_ACT_NONE);
+            run_gemm(f, rows, xr, H, xlr, xsr, &L->ffn_in, NULL, NULL, 0, f->ffn, 2 * I, NULL,
+                     0, QR_ACT_NONE);
             f->ffn_rows = rows;
             qr_pool_run(f->pool, op_swiglu, f);
-            run_gemm(f, rows, f->ffn, 2 * I, f->ffnb, &L->ffn_out, NULL, xr, H, xr, H, NULL, 0,
-                     QR_ACT_NONE);
+            run_gemm(f, rows, f->ffn, 2 * I, f->ffnb, NULL, &L->ffn_out, NULL, xr, H, xr, H,
+                     NULL, 0, QR_ACT_NONE);
             continue;
         }
-        run_gemm(f, rows, xr, H, xbr, &L->ffn_in, L->ffn_in_b, NULL, 0, f->ffn, I, f->ffnb,
+        run_gemm(f, rows, xr, H, xlr, xsr, &L->ffn_in, L->ffn_in_b, NULL, 0, f->ffn, I, f->ffnb,
                  f->kpi, QR_ACT_GELU);
-        run_gemm(f, rows, f->ffn, I, f->ffnb, &L->ffn_out, L->ffn_out_b, xr, H, xr, H, NULL, 0,
-                 QR_ACT_NONE);
+        run_gemm(f, rows, f->ffn, I, f->ffnb, NULL, &L->ffn_out, L->ffn_out_b, xr, H, xr, H,
+                 NULL, 0, QR_ACT_NONE);
     }
     f->ln_g = L->ln2_g;
     f->ln_b = L->ln2_b;
-    f->ln_to_bf16 = f->xb != NULL && !last; /* the last one feeds only the pooling */
+    f->ln_to_lp = f->xl != NULL && !last; /* the last one feeds only the pooling */
     qr_pool_run(f->pool, op_layernorm, f);
 }
 
@@ -400,9 +416,10 @@ void qr_fwd_run(qr_fwd *f, const int32_t *const *ids, const int *lens, int n_seq
 {
     f->k = qr_nn();
     f->attn_lp = f->m->precision == QR_PREC_FP32 ? NULL : qr_lp_attention();
-    if (f->xb) {
-        const qr_lp_kernel *lk = qr_lp_active(QR_PREC_BF16);
-        f->to_bf16 = lk->convert ? lk->convert : qr_lp_convert_portable(QR_PREC_BF16);
+    if (f->xl) {
+        int prec = f->m->precision;
+        const qr_lp_kernel *lk = qr_lp_active(prec);
+        f->to_lp = lk->convert ? lk->convert : qr_lp_convert_portable(prec);
     }
     f->ids = ids;
     f->lens = lens;

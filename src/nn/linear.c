@@ -270,7 +270,9 @@ typedef struct lin_run {
     const qr_lp_kernel *lk;
     const void *adata;
     long lda; /* of adata, in elements */
-    float *ascale;
+    const float *ascale;
+    void *aout;      /* the conversion's output: scratch (adata) */
+    float *sout;     /* and its scales (ascale) */
 } lin_run;
 
 static void op_fp32(void *ctx, int ith, int nth)
@@ -295,7 +297,7 @@ static void op_convert(void *ctx, int ith, int nth)
     if (lo >= hi)
         return;
     qr_lp_convert_fn cv = r->lk->convert ? r->lk->convert : qr_lp_convert_portable(r->L->prec);
-    cv(io->a, io->lda, r->L->k, r->L->kp, (void *)r->adata, r->ascale, lo, hi);
+    cv(io->a, io->lda, r->L->k, r->L->kp, r->aout, r->sout, lo, hi);
 }
 
 static void op_lowp(void *ctx, int ith, int nth)
@@ -330,30 +332,33 @@ void qr_linear_run(qr_pool *pool, const qr_linear *L, const qr_linear_io *io, vo
 void qr_linear_run_with(qr_pool *pool, const qr_linear *L, const qr_linear_io *io,
                         void *scratch, const qr_lp_kernel *lk)
 {
-    lin_run r = {L, io, qr_nn(), lk, NULL, L->kp, NULL};
+    lin_run r = {L, io, qr_nn(), lk, NULL, L->kp, NULL, NULL, NULL};
     if (io->m <= 0)
         return;
     if (L->prec == QR_PREC_FP32) {
         run_on(pool, op_fp32, &r);
         return;
     }
-    if (L->prec == QR_PREC_BF16 && io->a_bf16) { /* converted by the producer */
-        r.adata = io->a_bf16;
-        r.lda = io->lda_bf16;
+    if (io->a_lp) { /* converted by the producer */
+        r.adata = io->a_lp;
+        r.lda = io->lda_lp;
+        r.ascale = io->a_scale;
         run_on(pool, op_lowp, &r);
         return;
     }
     size_t rows = ((size_t)io->m + QR_LP_MALIGN - 1) / QR_LP_MALIGN * QR_LP_MALIGN;
     size_t data = rows * (size_t)L->kp * (L->prec == QR_PREC_BF16 ? 2 : 1);
     r.adata = scratch;
-    r.ascale = (float *)(void *)((char *)scratch + (data + 63) / 64 * 64);
+    r.aout = scratch;
+    r.sout = (float *)(void *)((char *)scratch + (data + 63) / 64 * 64);
+    r.ascale = r.sout;
     run_on(pool, op_convert, &r);
     /* rows past m up to the 16-row tile: zero (the AMX kernels load whole tiles) */
     size_t esz = L->prec == QR_PREC_BF16 ? 2 : 1;
     memset((char *)scratch + (size_t)io->m * L->kp * esz, L->prec == QR_PREC_BF16 ? 0 : 128,
            (rows - (size_t)io->m) * L->kp * esz);
     for (size_t i = (size_t)io->m; i < rows; i++)
-        r.ascale[i] = 0.0f;
+        r.sout[i] = 0.0f;
     run_on(pool, op_lowp, &r);
 }
 

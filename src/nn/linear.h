@@ -73,15 +73,18 @@ typedef struct qr_linear_io {
     long ldc;
     int m;
     int act; /* QR_ACT_* */
-    /* bf16 layers only (ignored otherwise), both optional (docs/precision.md, "fused
-     * conversions"):
-     *  - a_bf16: the input already in bf16 (rows of L->kp elements at stride lda_bf16 in
-     *    elements, columns [k, kp) zero, rows readable up to m rounded up to
-     *    QR_LP_MALIGN): `a` is not read and no conversion pass runs;
-     *  - c_bf16: the result (after bias, act and res) rounded to bf16 (qr_f32_to_bf16) is
-     *    stored there (rows at stride ldc_bf16 elements, columns [0, n)) instead of c. */
-    const uint16_t *a_bf16;
-    long lda_bf16;
+    /* Optional (docs/precision.md, "fused conversions"):
+     *  - a_lp (bf16 and int8 layers; ignored for fp32): the input already converted as
+     *    the layer's precision converts it (qr_lp_convert_fn: bf16 rows, or u8 = q + 128
+     *    rows with their scales in a_scale[i]), rows of L->kp elements at stride lda_lp
+     *    elements, rows readable up to m rounded up to QR_LP_MALIGN: `a` is not read and
+     *    no conversion pass runs;
+     *  - c_bf16 (bf16 layers; ignored otherwise): the result (after bias, act and res)
+     *    rounded to bf16 (qr_f32_to_bf16) is stored there (rows at stride ldc_bf16
+     *    elements, columns [0, n)) instead of c. */
+    const void *a_lp;
+    long lda_lp;
+    const float *a_scale;
     uint16_t *c_bf16;
     long ldc_bf16;
 } qr_linear_io;

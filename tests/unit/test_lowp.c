@@ -81,7 +81,7 @@ static void run(const qr_linear *L, const shape *s, const float *a, const float 
     size_t sb = qr_linear_scratch_bytes(L->prec, s->m, s->k);
     void *scratch = sb ? qr_malloc_aligned(sb) : NULL;
     qr_linear_io io = {a, s->k, s->bias ? bias : NULL, s->res ? res : NULL, s->n, c, s->n, s->m,
-                       s->act, NULL, 0, NULL, 0};
+                       s->act, NULL, 0, NULL, NULL, 0};
     qr_linear_run_with(NULL, L, &io, scratch, lk);
     qr_free_aligned(scratch);
 }
@@ -769,19 +769,62 @@ static void test_attention_bf16_kernels(void)
     T_CHECK(qr_lp_attention() == qr_lp_active(QR_PREC_BF16)->attention);
 }
 
-/* The fused conversions (linear.h qr_linear_io.a_bf16 / c_bf16, nn.h qr_attn_args.outb): a
+/* The fused conversions (linear.h qr_linear_io.a_lp / c_bf16, nn.h qr_attn_args.outb): a
  * bf16 layer fed bf16 rows made by the portable conversion and storing its result in bf16
  * gives, bit for bit, qr_f32_to_bf16 of what the unfused call stores in fp32, with every
  * bf16 kernel; it leaves c and the gaps of its bf16 rows untouched. The bf16 attentions
  * likewise with outb. */
-static void test_fused_bf16_io(void)
+/* int8: a layer fed u8 rows and scales made by the portable conversion gives, bit for bit,
+ * the fp32 result of the call that converts its input itself. */
+static int fused_int8_input(const qr_lp_kernel *lk, uint64_t *rs)
+{
+    int bad = 0;
+    for (size_t si = 0; si < QR_ARRAY_LEN(shapes); si++) {
+        const shape *sh = &shapes[si];
+        size_t na = (size_t)sh->m * sh->k, nw = (size_t)sh->n * sh->k, nc = (size_t)sh->m * sh->n;
+        float *a = malloc(na * 4), *w = malloc(nw * 4), *bias = malloc((size_t)sh->n * 4);
+        float *res = malloc(nc * 4), *c = malloc(nc * 4), *c2 = malloc(nc * 4);
+        fill(a, na, rs, 1.0f);
+        fill(w, nw, rs, 0.05f);
+        fill(bias, (size_t)sh->n, rs, 0.1f);
+        fill(res, nc, rs, 1.0f);
+        qr_linear L = make_linear(QR_PREC_INT8, sh->n, sh->k, w);
+        run(&L, sh, a, bias, res, c, lk);
+        size_t rows = ((size_t)sh->m + QR_LP_MALIGN - 1) / QR_LP_MALIGN * QR_LP_MALIGN;
+        uint8_t *aq = qr_malloc_aligned(rows * (size_t)L.kp);
+        float *sc = calloc(rows, sizeof(float));
+        memset(aq, 128, rows * (size_t)L.kp);
+        qr_lp_convert_portable(QR_PREC_INT8)(a, sh->k, sh->k, L.kp, aq, sc, 0, sh->m);
+        qr_linear_io io = {a,  sh->k, sh->bias ? bias : NULL, sh->res ? res : NULL, sh->n,
+                           c2, sh->n, sh->m, sh->act, aq, L.kp, sc, NULL, 0};
+        qr_linear_run_with(NULL, &L, &io, NULL, lk); /* no scratch: no conversion pass */
+        bad += memcmp(c, c2, nc * 4) != 0;
+        qr_linear_free(&L);
+        qr_free_aligned(aq);
+        free(sc), free(a), free(w), free(bias), free(res), free(c), free(c2);
+    }
+    return bad;
+}
+
+static void test_fused_io(void)
 {
     uint64_t rs = 41;
     int kernels = 0;
     for (int ki = 0; qr_lp_names[ki]; ki++) {
         const qr_lp_kernel *lk = qr_lp_get(qr_lp_names[ki]);
-        if (!strstr(qr_lp_names[ki], "bf16"))
+        if (!strstr(qr_lp_names[ki], "bf16")) {
+            if (!lk) {
+                printf("SKIP %s fused int8 input: not available on this CPU (%s)\n",
+                       qr_lp_names[ki], qr_lp_missing(qr_lp_names[ki]));
+                continue;
+            }
+            int bad = fused_int8_input(lk, &rs);
+            T_CHECKF(bad == 0, "%s: pre-converted int8 input differs from the unfused call "
+                     "in %d shapes", lk->name, bad);
+            printf("  %s: pre-converted int8 input bitwise equal to the unfused call (%zu "
+                   "shapes)\n", lk->name, QR_ARRAY_LEN(shapes));
             continue;
+        }
         if (!lk) {
             printf("SKIP %s fused bf16 io: not available on this CPU (%s)\n", qr_lp_names[ki],
                    qr_lp_missing(qr_lp_names[ki]));
@@ -811,7 +854,7 @@ static void test_fused_bf16_io(void)
             for (size_t i = 0; i < nc; i++)
                 c2[i] = 777.0f;
             qr_linear_io io = {a,  sh->k, sh->bias ? bias : NULL, sh->res ? res : NULL, sh->n,
-                               c2, sh->n, sh->m, sh->act, ab, L.kp, cb, ldcb};
+                               c2, sh->n, sh->m, sh->act, ab, L.kp, NULL, cb, ldcb};
             qr_linear_run_with(NULL, &L, &io, NULL, lk); /* no scratch: no conversion pass */
             for (int i = 0; i < sh->m; i++) {
                 for (long j = 0; j < ldcb; j++) {
@@ -884,7 +927,7 @@ int main(void)
     T_RUN(test_bf16_rounding);
     T_RUN(test_reference_arithmetic);
     T_RUN(test_kernels_vs_reference);
-    T_RUN(test_fused_bf16_io);
+    T_RUN(test_fused_io);
     T_RUN(test_convert_vs_portable);
     T_RUN(test_linear_vs_fp32);
     T_RUN(test_attention_bf16_reference);
