@@ -39,7 +39,7 @@ check "libtasn1 p4: each list item is one Markdown item" sh -c \
 # booktabs
 mkdir -p "$T/sample" "$T/json"
 for f in tables-mdwtab odd-quartz-textopo math-stmaryrd tables-booktabs; do
-    ln -s "$C/born/$f.pdf" "$T/sample/$f.pdf"
+    ln -s "$(cd "$C/born" && pwd)/$f.pdf" "$T/sample/$f.pdf"
 done
 "$Q" convert --format json -o "$T/json" "$T/sample" > /dev/null 2> "$T/e"; rc=$?
 check "sample: converted (exit 0)" [ $rc -eq 0 ]

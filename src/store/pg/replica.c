@@ -552,7 +552,7 @@ static quire_status rp_connect(qr_replica *r, quire_error *err)
                                NULL, err, "reading the schema version", &rc);
     if (!vr)
         return rc;
-    int ver = atoi(PQgetvalue(vr, 0, 0));
+    int ver = (int)strtol(PQgetvalue(vr, 0, 0), NULL, 10);
     PQclear(vr);
     if (ver < 3) {
         char where[320];
@@ -850,8 +850,12 @@ static quire_status rp_new(const char *url, quire_store *st, qr_replica **out, q
     r->poll_s = 0.5;
     r->batch = RP_BATCH;
     const char *eb = getenv("QUIRE_REPLICA_BATCH");
-    if (eb && atoi(eb) >= 1 && atoi(eb) <= 100000)
-        r->batch = atoi(eb);
+    if (eb) {
+        char *end = NULL;
+        long v = strtol(eb, &end, 10);
+        if (end != eb && *end == '\0' && v >= 1 && v <= 100000)
+            r->batch = (int)v;
+    }
     r->stats.lag_s = -1;
     pthread_mutex_init(&r->mu, NULL);
     char host[128] = "?";
