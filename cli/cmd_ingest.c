@@ -405,7 +405,7 @@ static void *worker(void *arg)
             fprintf(stderr, "quire ingest: %s\n", err.msg);
             /* a model mismatch or a broken store will fail every document: stop early */
             if (QUIRE_STATUS_PRIMARY(rc) == QUIRE_MISMATCH ||
-                (QUIRE_STATUS_PRIMARY(rc) == QUIRE_IO && strstr(err.msg, b->a->db))) {
+                rc == QUIRE_IO_STORE) {
                 g_stop = 1;
                 if (!b->first_error)
                     b->first_error = EXIT_FAIL;

@@ -74,6 +74,9 @@ typedef enum quire_status {
 /* Detail codes (compare the whole status; their primary code is the part before _): */
 #define QUIRE_UNSUPPORTED_PASSWORD ((quire_status)(QUIRE_UNSUPPORTED | (1 << 8))) /* a PDF that
                                    needs a user password (none is asked for) */
+#define QUIRE_IO_STORE ((quire_status)(QUIRE_IO | (1 << 8))) /* quire_ingest_file: the store
+                                   (its file or its PostgreSQL server) failed, not the input:
+                                   the next document will most likely fail the same way */
 
 /* Caller-owned error buffer. */
 typedef struct quire_error {

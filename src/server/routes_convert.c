@@ -52,7 +52,7 @@ void qr_srv_document_error(reply *r, quire_status st, quire_error *e, const char
     if (st == QUIRE_UNSUPPORTED_PASSWORD)
         qr_srv_error(r, 422, "password_protected", "%s (quire opens PDFs that need no user "
                      "password; remove it first, e.g. qpdf --decrypt)", e->msg);
-    else if (QUIRE_STATUS_PRIMARY(st) == QUIRE_IO && uploaded)
+    else if (QUIRE_STATUS_PRIMARY(st) == QUIRE_IO && st != QUIRE_IO_STORE && uploaded)
         qr_srv_error(r, 422, "unprocessable_document", "%s", e->msg);
     else
         qr_srv_error(r, qr_srv_http_status(st), qr_srv_status_code(st), "%s", e->msg);

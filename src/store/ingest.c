@@ -797,6 +797,18 @@ static quire_status lookup(quire_store *st, const char *coll_name, const char *p
     return rc;
 }
 
+/* An I/O failure of the store itself (not of the input file) is QUIRE_IO_STORE, so that a
+ * caller with many documents can stop instead of failing each the same way. */
+static quire_status store_failed(quire_status rc, quire_error *err)
+{
+    if (rc == QUIRE_IO) {
+        rc = QUIRE_IO_STORE;
+        if (err)
+            err->code = (int)rc;
+    }
+    return rc;
+}
+
 quire_status quire_ingest_file(quire_store *st, const char *path, const quire_ingest_params *p,
                                quire_ingest_result *res, quire_error *err)
 {
@@ -834,7 +846,7 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
         rc = QUIRE_OK;
     }
     if (rc != QUIRE_OK)
-        return rc;
+        return store_failed(rc, err);
     if (c.index_id && m && strcmp(c.fingerprint, quire_model_fingerprint(m)) != 0)
         return qr_store_mismatch(err, coll_name, &c, m);
     if (c.id && c.index_id && !m)
@@ -858,7 +870,7 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
             rc = set_meta(st, c.id, rec_path, meta, err);
         qr_free(meta);
         res->ms = (qr_now() - t0) * 1e3;
-        return rc;
+        return store_failed(rc, err);
     }
 
     rc = qr_ingest_prepare(path, p, &c, &pp, res, err);
@@ -874,6 +886,7 @@ quire_status quire_ingest_file(quire_store *st, const char *path, const quire_in
         rc = write_document(st, coll_name, p, rec_path, &pp, meta, res, err);
         pthread_mutex_unlock(&st->lock);
     }
+    rc = store_failed(rc, err);
     res->store_ms = (qr_now() - ts) * 1e3;
     res->pages = pp.pages;
     res->failed_pages = pp.failed_pages;

@@ -203,3 +203,28 @@ check "no orphan chunks or vectors at the end" \
 "$Q" search --db "$PGURL" -c docs lens > /dev/null 2> "$T/e"
 check "search --db postgresql:// without --cache: usage error naming --cache" \
     sh -c "[ $? -eq 2 ] && grep -q -- '--cache FILE' '$T/e'"
+
+# ---- the server goes away during an ingest of several files (last: it crashes the server) ----
+# The store is open (the connection made), the first input is a FIFO that ingest blocks
+# reading until the server is down: every store call from then on fails. Ingest stops after
+# the first such failure (QUIRE_IO_STORE, whatever the message says) instead of failing
+# each remaining file, and the password in the URL is never printed.
+PWURL="postgresql://postgres:s3cret@/quire?host=$PGDIR&port=$PGPORT"
+mkdir -p "$T/gone"
+mkfifo "$T/gone/a.md"
+for f in b c d e; do printf '# %s\n\nSome text.\n' "$f" > "$T/gone/$f.md"; done
+"$Q" ingest --db "$PWURL" -c gone "$T/gone/a.md" "$T/gone/b.md" "$T/gone/c.md" "$T/gone/d.md" \
+    "$T/gone/e.md" > /dev/null 2> "$T/e" &
+ipid=$!
+i=0
+while [ $i -lt 100 ] && [ "$(pg_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'quire'")" != 1 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+pg_crash
+printf '# A\n\nSome text.\n' > "$T/gone/a.md"
+wait $ipid
+rc=$?
+check "server gone mid-ingest: exit 1, stopped after the first document" \
+    sh -c "[ $rc -eq 1 ] && grep -q 'stopped with 1 of 5 documents done' '$T/e'"
+check "  one error line (the server closed the connection), the password never printed" \
+    sh -c "[ \$(grep -v '^quire ingest: stopped' '$T/e' | grep -c '^quire ingest: ') -eq 1 ] && grep -q 'server closed the connection' '$T/e' && ! grep -q s3cret '$T/e'"
