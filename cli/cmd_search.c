@@ -162,8 +162,10 @@ int cmd_search(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (qr_pg_is_url(a.db) && !a.cache) {
-        fprintf(stderr, "quire search: --db %s is a PostgreSQL store: give --cache FILE (a "
-                        "local SQLite copy, made on first use; search runs there)\n", a.db);
+        /* not the URL: it may carry a password */
+        fprintf(stderr, "quire search: --db postgresql://... is a PostgreSQL store: give "
+                        "--cache FILE (a local SQLite copy, made on first use; search runs "
+                        "there)\n");
         qr_free(pos);
         return EXIT_USAGE;
     }

@@ -29,7 +29,7 @@ typedef struct serve_args {
 
 static const cli_opt opts[] = {
     {"db", 0, 1, "PATH", "store for /v1/search and /v1/collections (opened read-only "
-                         "unless --allow-writes; optional)"},
+                         "unless --allow-writes; optional); postgresql://... needs --cache FILE"},
     {"cache", 0, 1, "FILE", "with --db postgresql://...: search a local SQLite replica in FILE "
                             "that follows PostgreSQL's change feed (bootstrapped when new)"},
     {"feed-poll", 0, 1, "S", "with --cache: read the change feed every S seconds (default 0.5)"},
@@ -370,10 +370,13 @@ int cmd_serve(int argc, char **argv)
     }
     int pg = qr_pg_is_url(a.db);
     if (pg && (!a.cache || a.allow_writes)) {
-        fprintf(stderr, "quire serve: --db %s is a PostgreSQL store: %s\n", a.db,
+        /* not the URL: it may carry a password */
+        fprintf(stderr, "quire serve: --db postgresql://... is a PostgreSQL store: %s\n",
                 a.allow_writes ? "a replica is read-only (write with quire enqueue/worker; "
                                  "--allow-writes needs a SQLite --db)"
-                               : "give --cache FILE (the local SQLite replica searches run on)");
+                               : "add --cache FILE (the local SQLite replica that "
+                                 "searches run on; without it every search would be "
+                                 "refused)");
         return EXIT_USAGE;
     }
     if (a.cache && !pg) {

@@ -71,7 +71,13 @@ done
 # ---- usage ---------------------------------------------------------------------------------
 "$Q" serve --port 0 --db "$PGURL" > /dev/null 2> "$T/e"
 check "serve --db postgresql:// without --cache: usage error naming --cache" \
-    sh -c "[ $? -eq 2 ] && grep -q -- '--cache' '$T/e'"
+    sh -c "[ $? -eq 2 ] && grep -q -- 'add --cache FILE' '$T/e'"
+"$Q" serve --port 0 --db "postgresql://bob:s3cret@/quire?host=$T/nowhere" > /dev/null 2> "$T/e"
+check "  refused before connecting (exit 2 even with no server), the password never printed" \
+    sh -c "[ $? -eq 2 ] && grep -q -- '--cache FILE' '$T/e' && ! grep -q s3cret '$T/e'"
+"$Q" search --db "postgresql://bob:s3cret@/quire?host=$T/nowhere" -c docs lens > /dev/null 2> "$T/e"
+check "search --db postgresql:// without --cache: exit 2, the password never printed" \
+    sh -c "[ $? -eq 2 ] && grep -q -- '--cache FILE' '$T/e' && ! grep -q s3cret '$T/e'"
 "$Q" serve --port 0 --db "$T/x.db" --cache "$T/c.db" > /dev/null 2> "$T/e"
 check "serve --cache with a SQLite --db: usage error" sh -c "[ $? -eq 2 ] && grep -q 'postgresql' '$T/e'"
 
