@@ -173,6 +173,31 @@ out:
     return rc;
 }
 
+/* The collection settings a reindex builds with: the old ones, overridden by PARAMS where
+ * set, defaults where neither says (shared by the SQLite and PostgreSQL backends). */
+void qr_reindex_settings(const qr_coll *old, const quire_collection_params *params, qr_coll *nc)
+{
+    *nc = *old;
+    if (params) {
+        if (params->hnsw_m > 0)
+            nc->hnsw_m = params->hnsw_m;
+        if (params->ef_construction > 0)
+            nc->ef_construction = params->ef_construction;
+        if (params->ef_search > 0)
+            nc->ef_search = params->ef_search;
+        if (params->doc_prefix)
+            snprintf(nc->doc_prefix, sizeof nc->doc_prefix, "%s", params->doc_prefix);
+        if (params->query_prefix)
+            snprintf(nc->query_prefix, sizeof nc->query_prefix, "%s", params->query_prefix);
+    }
+    if (!nc->hnsw_m)
+        nc->hnsw_m = 16;
+    if (!nc->ef_construction)
+        nc->ef_construction = 200;
+    if (!nc->ef_search)
+        nc->ef_search = 64;
+}
+
 quire_status quire_reindex(quire_store *st, const char *collection, quire_embedder *emb,
                            const quire_collection_params *params,
                            void (*progress)(void *user_data, long done, long total),
@@ -196,25 +221,7 @@ quire_status quire_reindex(quire_store *st, const char *collection, quire_embedd
     if (rc != QUIRE_OK)
         goto out;
     old_ix = c.index_id;
-    nc = c;
-    if (params) {
-        if (params->hnsw_m > 0)
-            nc.hnsw_m = params->hnsw_m;
-        if (params->ef_construction > 0)
-            nc.ef_construction = params->ef_construction;
-        if (params->ef_search > 0)
-            nc.ef_search = params->ef_search;
-        if (params->doc_prefix)
-            snprintf(nc.doc_prefix, sizeof nc.doc_prefix, "%s", params->doc_prefix);
-        if (params->query_prefix)
-            snprintf(nc.query_prefix, sizeof nc.query_prefix, "%s", params->query_prefix);
-    }
-    if (!nc.hnsw_m)
-        nc.hnsw_m = 16;
-    if (!nc.ef_construction)
-        nc.ef_construction = 200;
-    if (!nc.ef_search)
-        nc.ef_search = 64;
+    qr_reindex_settings(&c, params, &nc);
     if ((rc = qr_store_exec(st, "BEGIN IMMEDIATE", err)) != QUIRE_OK)
         goto out;
     rc = find_building(st, &c, fp, &ix, err);

@@ -100,6 +100,7 @@ quire_status qr_store_sqlerr(quire_store *st, quire_error *err, const char *what
 quire_status qr_store_exec(quire_store *st, const char *sql, quire_error *err);
 /* Look up a collection by name (lock held). QUIRE_NOT_FOUND when absent. */
 quire_status qr_store_coll_get(quire_store *st, const char *name, qr_coll *c, quire_error *err);
+void qr_reindex_settings(const qr_coll *old, const quire_collection_params *params, qr_coll *nc);
 /* Read an index row's settings into c (lock held). */
 quire_status qr_store_index_get(quire_store *st, long long index_id, qr_coll *c,
                                 quire_error *err);

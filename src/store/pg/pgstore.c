@@ -632,25 +632,7 @@ static quire_status pg_reindex(quire_store *st, const char *collection, quire_em
         rc = coll_get(st, c, collection, &k, err);
     if (rc != QUIRE_OK)
         goto out;
-    nc = k;
-    if (params) {
-        if (params->hnsw_m > 0)
-            nc.hnsw_m = params->hnsw_m;
-        if (params->ef_construction > 0)
-            nc.ef_construction = params->ef_construction;
-        if (params->ef_search > 0)
-            nc.ef_search = params->ef_search;
-        if (params->doc_prefix)
-            snprintf(nc.doc_prefix, sizeof nc.doc_prefix, "%s", params->doc_prefix);
-        if (params->query_prefix)
-            snprintf(nc.query_prefix, sizeof nc.query_prefix, "%s", params->query_prefix);
-    }
-    if (!nc.hnsw_m)
-        nc.hnsw_m = 16;
-    if (!nc.ef_construction)
-        nc.ef_construction = 200;
-    if (!nc.ef_search)
-        nc.ef_search = 64;
+    qr_reindex_settings(&k, params, &nc);
     if ((rc = building_index(c, &k, &nc, m, &ix, err)) != QUIRE_OK)
         goto out;
     long total = (long)count2(c,
