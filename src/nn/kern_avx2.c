@@ -556,8 +556,19 @@ static void dot_rows_avx2(const float *q, const float *x, long ld, long m, long 
         out[r + 2] = t2;
         out[r + 3] = t3;
     }
-    for (; r < m; r++)
-        out[r] = dot_avx2(q, x + r * ld, n);
+    /* the last rows as each row of a group (one accumulator, the same order): a row's
+       score does not depend on its position, so equal vectors score exactly equal */
+    for (; r < m; r++) {
+        const float *x0 = x + r * ld;
+        __m256 s0 = _mm256_setzero_ps();
+        long i = 0;
+        for (; i + 8 <= n; i += 8)
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(x0 + i), s0);
+        float t0 = hsum(s0);
+        for (; i < n; i++)
+            t0 += q[i] * x0[i];
+        out[r] = t0;
+    }
 }
 
 /* int8 dot: widen 16 bytes to int16, vpmaddwd pairs into int32 lanes. */

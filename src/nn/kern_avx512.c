@@ -469,8 +469,17 @@ static void dot_rows_avx512(const float *q, const float *x, long ld, long m, lon
         out[r + 2] = hsum(s2);
         out[r + 3] = hsum(s3);
     }
-    for (; r < m; r++)
-        out[r] = dot_avx512(q, x + r * ld, n);
+    /* the last rows as each row of a group (one accumulator, the same order): a row's
+       score does not depend on its position, so equal vectors score exactly equal */
+    for (; r < m; r++) {
+        const float *x0 = x + r * ld;
+        __m512 s0 = _mm512_setzero_ps();
+        for (long i = 0; i < n; i += 16) {
+            __mmask16 mk = tail_mask(n - i);
+            s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, q + i), _mm512_maskz_loadu_ps(mk, x0 + i), s0);
+        }
+        out[r] = hsum(s0);
+    }
 }
 
 /* int8 dot: widen 32 bytes to int16, vpmaddwd pairs into int32 lanes. */

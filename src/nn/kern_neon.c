@@ -571,8 +571,23 @@ static void dot_rows_neon(const float *q, const float *x, long ld, long m, long 
         out[r + 2] = t2;
         out[r + 3] = t3;
     }
-    for (; r < m; r++)
-        out[r] = dot_neon(q, x + r * ld, n);
+    /* the last rows as each row of a group (the same accumulators and order): a row's
+       score does not depend on its position, so equal vectors score exactly equal */
+    for (; r < m; r++) {
+        const float *x0 = x + r * ld;
+        float32x4_t s0 = vdupq_n_f32(0.0f), u0 = s0;
+        long i = 0;
+        for (; i + 8 <= n; i += 8) {
+            s0 = vfmaq_f32(s0, vld1q_f32(q + i), vld1q_f32(x0 + i));
+            u0 = vfmaq_f32(u0, vld1q_f32(q + i + 4), vld1q_f32(x0 + i + 4));
+        }
+        for (; i + 4 <= n; i += 4)
+            s0 = vfmaq_f32(s0, vld1q_f32(q + i), vld1q_f32(x0 + i));
+        float t0 = vaddvq_f32(vaddq_f32(s0, u0));
+        for (; i < n; i++)
+            t0 += q[i] * x0[i];
+        out[r] = t0;
+    }
 }
 
 /* int8 dot, any ARMv8-A: smull/smull2 to int16 products (|p| <= 2^14, exact), sadalp

@@ -261,10 +261,89 @@ static char *make_snippet(const char *text, const terms *q, const char *open,
 
 /* ---- candidate lists ---------------------------------------------------------- */
 
+/* A candidate and the key that orders equal scores: (document path, chunk seq), the
+ * content's own order, so every store holding the same documents ranks ties the same
+ * (chunk ids differ between stores: a SQLite ingest, PostgreSQL workers, a replica).
+ * path is NULL until needed; owned: this entry frees it. */
 typedef struct cand {
     int64_t id;
     double score;
+    char *path;
+    int seq;
+    int owned;
 } cand;
+
+/* best first: higher score, then (path, seq) bytewise, then id (keys not read) */
+static int cand_order(const cand *x, const cand *y)
+{
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    if (x->path && y->path) {
+        int c = strcmp(x->path, y->path);
+        if (c)
+            return c < 0 ? -1 : 1;
+        if (x->seq != y->seq)
+            return x->seq < y->seq ? -1 : 1;
+    }
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void cand_release(cand *c)
+{
+    if (c->owned)
+        qr_free(c->path);
+    c->path = NULL;
+    c->owned = 0;
+}
+
+/* The key of chunk c->id (lock held). */
+static quire_status cand_key(quire_store *st, cand *c, quire_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT d.path, ch.seq FROM chunks ch JOIN documents d"
+                           " ON d.id = ch.document_id WHERE ch.id = ?",
+                           -1, &s, NULL) != SQLITE_OK)
+        return qr_store_sqlerr(st, err, "reading a hit");
+    sqlite3_bind_int64(s, 1, c->id);
+    quire_status rc = QUIRE_OK;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        const char *pth = (const char *)sqlite3_column_text(s, 0);
+        if (!(c->path = qr_strdup(pth ? pth : "")))
+            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+        c->owned = c->path != NULL;
+        c->seq = sqlite3_column_int(s, 1);
+    } else {
+        rc = qr_store_sqlerr(st, err, "reading a hit");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* base[0..n) (elements of size sz, each starting with a cand) sorted by score, best first:
+ * every run of equal scores that starts before limit is put in (path, seq) order, the
+ * keys read where missing (lock held). */
+static quire_status order_ties(quire_store *st, void *base, int n, size_t sz, int limit,
+                               int (*cmp)(const void *, const void *), quire_error *err)
+{
+    char *b = base;
+    for (int i = 0; i < n && i < limit;) {
+        int j = i + 1;
+        while (j < n && ((cand *)(b + (size_t)j * sz))->score == ((cand *)(b + (size_t)i * sz))->score)
+            j++;
+        if (j - i > 1) {
+            for (int x = i; x < j; x++) {
+                cand *c = (cand *)(b + (size_t)x * sz);
+                quire_status rc = c->path ? QUIRE_OK : cand_key(st, c, err);
+                if (rc != QUIRE_OK)
+                    return rc;
+            }
+            qsort(b + (size_t)i * sz, (size_t)(j - i), sz, cmp);
+        }
+        i = j;
+    }
+    return QUIRE_OK;
+}
 
 /* ---- phrase and proximity ------------------------------------------------------ */
 
@@ -340,8 +419,7 @@ static double phrase_share(const uint64_t *qw, int nq, const char *text)
 
 static int cmp_cand(const void *a, const void *b)
 {
-    double x = ((const cand *)a)->score, y = ((const cand *)b)->score;
-    return x < y ? 1 : x > y ? -1 : 0;
+    return cand_order(a, b);
 }
 
 /* What a search keeps: a path glob and/or a compiled metadata filter. */
@@ -405,11 +483,13 @@ static quire_status text_candidates(quire_store *st, const qr_coll *c, const ter
     quire_status rc = QUIRE_OK;
     qr_buf sql;
     qr_buf_init(&sql, 0);
-    qr_buf_printf(&sql, "SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS r, ch.text FROM chunks_fts f"
+    qr_buf_printf(&sql, "SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS r, ch.text, d.path,"
+                        " ch.seq FROM chunks_fts f"
                         " JOIN chunks ch ON ch.id = f.rowid JOIN documents d ON d.id = ch.document_id"
                         " WHERE chunks_fts MATCH ?1 AND d.collection_id = ?2");
     int limit_at = filter_sql(&sql, flt, 3);
-    qr_buf_printf(&sql, " ORDER BY r LIMIT ?%d", limit_at);
+    /* equal scores in (path, seq) order, the cut at the limit too (see cand) */
+    qr_buf_printf(&sql, " ORDER BY r, d.path, ch.seq LIMIT ?%d", limit_at);
     qr_buf_putc(&sql, 0);
     if (sql.failed) {
         qr_buf_free(&sql);
@@ -431,6 +511,15 @@ static quire_status text_candidates(quire_store *st, const qr_coll *c, const ter
     while ((r = sqlite3_step(s)) == SQLITE_ROW && got < pool) {
         cs[got].id = sqlite3_column_int64(s, 0);
         cs[got].score = -sqlite3_column_double(s, 1);
+        const char *pth = (const char *)sqlite3_column_text(s, 3);
+        cs[got].path = qr_strdup(pth ? pth : "");
+        cs[got].owned = 1;
+        cs[got].seq = sqlite3_column_int(s, 4);
+        if (!cs[got].path) {
+            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+            got++;
+            break;
+        }
         if (phrase) {
             if (got == 0)
                 best = cs[0].score > 0 ? cs[0].score : 1;
@@ -440,15 +529,21 @@ static quire_status text_candidates(quire_store *st, const qr_coll *c, const ter
         }
         got++;
     }
-    if (r != SQLITE_ROW && r != SQLITE_DONE)
+    if (rc == QUIRE_OK && r != SQLITE_ROW && r != SQLITE_DONE)
         rc = qr_store_sqlerr(st, err, "text search");
     if (rc == QUIRE_OK && phrase) {
         qsort(cs, (size_t)got, sizeof(cand), cmp_cand);
-        got = QR_MIN(got, n);
-        memcpy(out, cs, (size_t)got * sizeof(cand));
+        int keep = QR_MIN(got, n);
+        memcpy(out, cs, (size_t)keep * sizeof(cand));
+        for (int i = keep; i < got; i++)
+            cand_release(&cs[i]);
+        got = keep;
     }
     if (rc == QUIRE_OK)
         *n_out = got;
+    else
+        for (int i = 0; i < got; i++)
+            cand_release(&cs[i]);
 out:
     sqlite3_finalize(s);
     qr_buf_free(&e);
@@ -540,37 +635,69 @@ static quire_status vector_candidates(quire_store *st, const qr_coll *c, const f
     size_t total = qr_hnsw_size(li->hnsw);
     size_t reachable = filtered ? a.n : total;
     int want = (int)QR_MIN((size_t)n, reachable);
-    int64_t *labels = qr_calloc((size_t)n + 1, sizeof(*labels));
-    float *scores = qr_calloc((size_t)n + 1, sizeof(*scores));
-    if (!labels || !scores) {
-        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
-        goto out;
-    }
+    int64_t *labels = NULL;
+    float *scores = NULL;
+    cand *all = NULL;
     int got = 0;
     qr_hnsw_filter_fn f = filtered ? allowed_fn : NULL;
     *used_exact = exact || total < QR_EXACT_BELOW || (filtered && a.n * QR_SELECTIVE < total);
-    if (want > 0 && !*used_exact) {
-        /* a filter drops the share of candidates it rejects: widen the list to match */
-        int efw = QR_MAX(ef, n);
-        if (filtered && a.n > 0)
-            efw = (int)QR_MIN((double)efw * (double)total / (double)a.n, 4096.0);
-        rc = qr_hnsw_search(li->hnsw, NULL, qv, n, efw, f, &a, labels, scores, &got, err);
-        if (rc != QUIRE_OK)
+    /* Ask for one more than n: when the n-th and the last scores are equal, a run of
+       equal scores may go on past the cut, so ask for twice as many until it ends; the
+       run is then cut in (path, seq) order (cand), not by chunk id. */
+    int kreq = n + 1;
+    for (;;) {
+        int64_t *tl = qr_realloc(labels, (size_t)kreq * sizeof(*labels));
+        if (tl)
+            labels = tl;
+        float *ts = tl ? qr_realloc(scores, (size_t)kreq * sizeof(*scores)) : NULL;
+        if (!ts) {
+            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
             goto out;
-        if (got < want)
-            *used_exact = 1; /* the filter starved the graph search */
+        }
+        scores = ts;
+        got = 0;
+        if (want > 0 && !*used_exact) {
+            /* a filter drops the share of candidates it rejects: widen the list to match */
+            int efw = QR_MAX(ef, kreq);
+            if (filtered && a.n > 0)
+                efw = (int)QR_MIN((double)efw * (double)total / (double)a.n,
+                                  (double)QR_MAX(4096, kreq));
+            rc = qr_hnsw_search(li->hnsw, NULL, qv, kreq, efw, f, &a, labels, scores, &got, err);
+            if (rc != QUIRE_OK)
+                goto out;
+            if (got < want)
+                *used_exact = 1; /* the filter starved the graph search */
+        }
+        if (want > 0 && *used_exact) {
+            rc = qr_hnsw_search_exact(li->hnsw, qv, kreq, f, &a, labels, scores, &got, err);
+            if (rc != QUIRE_OK)
+                goto out;
+        }
+        if (got < kreq || got <= n || scores[got - 1] != scores[n - 1] ||
+            (size_t)kreq > total)
+            break;
+        kreq = (int)QR_MIN((size_t)kreq * 2, total + 1);
     }
-    if (want > 0 && *used_exact) {
-        rc = qr_hnsw_search_exact(li->hnsw, qv, n, f, &a, labels, scores, &got, err);
-        if (rc != QUIRE_OK)
-            goto out;
+    if (got > 0 && !(all = qr_calloc((size_t)got, sizeof(*all)))) {
+        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+        goto out;
     }
     for (int i = 0; i < got; i++) {
-        out[i].id = labels[i];
-        out[i].score = scores[i];
+        all[i].id = labels[i];
+        all[i].score = scores[i];
     }
-    *n_out = got;
+    rc = order_ties(st, all, got, sizeof(*all), n, cmp_cand, err);
+    int keep = QR_MIN(got, n);
+    for (int i = 0; i < got; i++) {
+        if (rc == QUIRE_OK && i < keep)
+            out[i] = all[i];
+        else
+            cand_release(&all[i]);
+    }
+    if (rc == QUIRE_OK)
+        *n_out = keep;
 out:
+    qr_free(all);
     qr_free(labels);
     qr_free(scores);
     qr_free(a.ids);
@@ -580,24 +707,20 @@ out:
 /* ---- fusion and hit details ---------------------------------------------------- */
 
 typedef struct fused {
-    int64_t id;
-    double score;
+    cand c; /* first: order_ties sees a fused as its cand */
     int trank, vrank;
     double tscore, vscore;
 } fused;
 
 static int cmp_fused(const void *a, const void *b)
 {
-    const fused *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
+    return cand_order(&((const fused *)a)->c, &((const fused *)b)->c);
 }
 
 static fused *fused_find(fused *f, int n, int64_t id)
 {
     for (int i = 0; i < n; i++)
-        if (f[i].id == id)
+        if (f[i].c.id == id)
             return &f[i];
     return NULL;
 }
@@ -742,7 +865,7 @@ quire_status quire_search(quire_store *st, const char *query, const quire_search
     float *qv = NULL;
     cand *tc = NULL, *vc = NULL;
     fused *fu = NULL;
-    int ntc = 0, nvc = 0;
+    int ntc = 0, nvc = 0, nlist_f = 0;
     qr_where where;
     memset(&where, 0, sizeof where);
     qr_filter flt = {p->path_glob, &where};
@@ -823,6 +946,7 @@ quire_status quire_search(quire_store *st, const char *query, const quire_search
     tc = qr_calloc((size_t)nlist, sizeof(*tc));
     vc = qr_calloc((size_t)nlist, sizeof(*vc));
     fu = qr_calloc((size_t)nlist * 2, sizeof(*fu));
+    nlist_f = fu ? nlist * 2 : 0;
     if (!tc || !vc || !fu) {
         rc = qr_err(err, QUIRE_NOMEM, "out of memory");
         goto fail;
@@ -838,23 +962,33 @@ quire_status quire_search(quire_store *st, const char *query, const quire_search
     int nf = 0;
     for (int i = 0; rc == QUIRE_OK && i < ntc; i++) {
         fused *f = &fu[nf++];
-        f->id = tc[i].id;
+        f->c = tc[i];
+        f->c.owned = 0; /* borrowed from tc */
         f->trank = i + 1;
         f->tscore = tc[i].score;
-        f->score = mode == QUIRE_SEARCH_TEXT ? tc[i].score : 1.0 / (QR_RRF_K + i + 1);
+        f->c.score = mode == QUIRE_SEARCH_TEXT ? tc[i].score : 1.0 / (QR_RRF_K + i + 1);
     }
     for (int i = 0; rc == QUIRE_OK && i < nvc; i++) {
         fused *f = fused_find(fu, nf, vc[i].id);
         if (!f) {
             f = &fu[nf++];
-            f->id = vc[i].id;
+            f->c = vc[i];
+            f->c.owned = 0; /* borrowed from vc */
+            f->c.score = 0;
+        }
+        if (!f->c.path && vc[i].path) {
+            f->c.path = vc[i].path;
+            f->c.seq = vc[i].seq;
         }
         f->vrank = i + 1;
         f->vscore = vc[i].score;
-        f->score = mode == QUIRE_SEARCH_VECTOR ? vc[i].score : f->score + 1.0 / (QR_RRF_K + i + 1);
+        f->c.score = mode == QUIRE_SEARCH_VECTOR ? vc[i].score : f->c.score + 1.0 / (QR_RRF_K + i + 1);
     }
     if (rc == QUIRE_OK) {
         qsort(fu, (size_t)nf, sizeof(*fu), cmp_fused);
+        rc = order_ties(st, fu, nf, sizeof(*fu), k, cmp_fused, err);
+    }
+    if (rc == QUIRE_OK) {
         int nh = QR_MIN(nf, k);
         h->hits = qr_calloc((size_t)(nh ? nh : 1), sizeof(quire_hit));
         if (!h->hits)
@@ -862,8 +996,8 @@ quire_status quire_search(quire_store *st, const char *query, const quire_search
         for (int i = 0; rc == QUIRE_OK && i < nh; i++) {
             quire_hit *x = &h->hits[i];
             h->n = i + 1;
-            rc = fill_hit(st, fu[i].id, &q, p, x, err);
-            x->score = fu[i].score;
+            rc = fill_hit(st, fu[i].c.id, &q, p, x, err);
+            x->score = fu[i].c.score;
             x->text_rank = fu[i].trank;
             x->vector_rank = fu[i].vrank;
             x->text_score = fu[i].tscore;
@@ -881,6 +1015,12 @@ fail:
     qr_where_free(&where);
     terms_free(&q);
     qr_free(qv);
+    for (int i = 0; tc && i < ntc; i++)
+        cand_release(&tc[i]);
+    for (int i = 0; vc && i < nvc; i++)
+        cand_release(&vc[i]);
+    for (int i = 0; fu && i < nlist_f; i++)
+        cand_release(&fu[i].c);
     qr_free(tc);
     qr_free(vc);
     qr_free(fu);

@@ -159,6 +159,17 @@ static void test_kernels(void)
                 T_CHECKF(fabs((double)out[r] - want[r]) / mag <= 1e-5,
                          "%s dot_rows n=%ld row %ld: %g vs %g", kt->name, n, r, out[r], want[r]);
             }
+            /* the same row at every position (in a group of four and in the tail)
+               scores bit for bit the same: equal vectors tie exactly, so a search orders
+               them by content (issue 16), not by where the scan met them */
+            for (long r = 1; r < m; r++)
+                memcpy(x + 1 + r * ld, x + 1, (size_t)n * sizeof(float));
+            kt->dot_rows(q + 1, x + 1, ld, m, n, out);
+            int same = 1;
+            for (long r = 1; r < m; r++)
+                same &= memcmp(&out[r], &out[0], sizeof(float)) == 0;
+            T_CHECKF(same, "%s dot_rows n=%ld: one row copied to 7 positions scores the same "
+                     "(%.9g, %.9g)", kt->name, n, out[0], out[m - 1]);
             free(q);
             free(x);
         }
