@@ -964,15 +964,20 @@ quire_status quire_store_remove_where(quire_store *st, const char *collection,
         return qr_err(err, QUIRE_INVALID_ARG, "quire_store_remove_where: NULL argument");
     if (!collection)
         collection = "default";
-    if (st->be)
-        return qr_store_unsupported(st, "removing documents by a metadata filter", err);
-    if (st->schema < 2)
+    if (!st->be && st->schema < 2)
         return qr_err(err, QUIRE_UNSUPPORTED, "%s: store schema version %d has no metadata",
                       st->path, st->schema);
     qr_where w;
     quire_status rc = qr_where_compile(where, &w, err);
     if (rc != QUIRE_OK)
         return rc;
+    if (st->be) {
+        rc = st->be->remove_where ? st->be->remove_where(st, collection, &w, removed, err)
+                                  : qr_store_unsupported(st, "removing documents by a "
+                                                             "metadata filter", err);
+        qr_where_free(&w);
+        return rc;
+    }
     char **keys = NULL;
     int n = 0, cap = 0;
     pthread_mutex_lock(&st->lock);

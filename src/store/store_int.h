@@ -32,6 +32,7 @@ typedef struct qr_loaded_index {
  * entry is called without st->lock held and serialises itself. */
 struct qr_coll;
 struct qr_prepared;
+struct qr_where;
 typedef struct qr_store_backend {
     const char *name; /* "PostgreSQL" */
     void (*close)(quire_store *st);
@@ -44,6 +45,10 @@ typedef struct qr_store_backend {
     quire_status (*remove)(quire_store *st, const char *collection, const char *path,
                            quire_error *err);
     quire_status (*drop_collection)(quire_store *st, const char *collection, quire_error *err);
+    /* every document matching the compiled metadata filter w, removed in one
+     * transaction; *removed: how many */
+    quire_status (*remove_where)(quire_store *st, const char *collection,
+                                 const struct qr_where *w, int *removed, quire_error *err);
     /* ingest, the two steps that touch the store (quire_ingest_file does the rest):
      * the collection's settings and the stored sha256 of document key (QUIRE_NOT_FOUND:
      * no such collection), then the write of the prepared document in one transaction

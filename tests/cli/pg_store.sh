@@ -9,7 +9,9 @@
 # SQLite store; re-ingesting unchanged files writes nothing, a changed file is updated; a
 # direct ingest over the workers' documents finds them unchanged (the same rows);
 # metadata; reindex (text-only -> vectors, fp32 -> bf16) gives the SQLite store's vectors;
-# --remove; bad URLs and an unreachable server give exit 2 / 1 naming the URL with its
+# docs --remove-where (the same documents removed, the same messages as SQLite); equal
+# scores (12 copies of a document drained by 3 workers, read through search --cache: the
+# SQLite ingest's top-10); --remove; bad URLs and an unreachable server give exit 2 / 1 naming the URL with its
 # password redacted.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../tools/pg.sh"
@@ -165,6 +167,35 @@ printf '\n## Beavers\n\nA paragraph about beavers building dams.\n' >> "$T/in/od
 check "  a document re-ingested directly is in the cache's next search" grep -q 'beavers building dams' "$T/s1"
 "$Q" ingest -q --db "$T/s.db" -c docs --model "$MODEL" "$T/in/odd.md"
 
+# ---- equal scores: the same top-10 from 3 workers through a replica as from SQLite -----------
+# 12 copies of one document under different paths (their chunks score exactly the same)
+# queued in reverse order and drained by 3 workers (chunk ids in no particular order), read
+# through search --cache, against a SQLite ingest in path order: ties are ranked by (path,
+# seq), so the lists are identical, the cut at 10 inside the run of 12 included
+mkdir -p "$T/tie"
+for n in a b c d e f g h i j k l; do
+    printf '# Lamp notes\n\nThe keeper lit the brass lamp at dusk and trimmed the wick.\n\n## Second part\n\nOil, glass and a lens for the brass lamp.\n' > "$T/tie/$n.md"
+done
+printf '# Other\n\nA different note about the lamp and the sea.\n' > "$T/tie/z.md"
+for f in $(ls "$T/tie"/*.md | sort -r); do "$Q" enqueue --db "$PGURL" -c tie -q "$f"; done
+for i in 1 2 3; do "$Q" worker --db "$PGURL" --model "$MODEL" --drain --poll 0.2 --quiet 2> "$T/tw$i" & done
+wait
+"$Q" ingest -q --db "$T/tie.db" -c tie --model "$MODEL" $(ls "$T/tie"/*.md | sort)
+tietop() { python3 -c 'import json,sys
+for l in sys.stdin:
+    o = json.loads(l)
+    print("%s|%s|%r|%s|%s" % (o["document"], o["heading"], o["score"], o["text_rank"], o["vector_rank"]))'; }
+for m in text vector hybrid; do
+    "$Q" search --db "$PGURL" --cache "$T/tcache.db" -c tie -k 10 --mode $m --model "$MODEL" --json "brass lamp lens" 2>/dev/null | tietop > "$T/t1.$m"
+    "$Q" search --db "$T/tie.db" -c tie -k 10 --mode $m --model "$MODEL" --json "brass lamp lens" | tietop > "$T/t2.$m"
+    check "equal scores, $m: 3 workers read through a replica give the SQLite ingest's top-10" \
+        sh -c "[ \$(wc -l < '$T/t1.$m') -eq 10 ] && cmp -s '$T/t1.$m' '$T/t2.$m'"
+done
+check "  the chunk ids differ between the two stores (ties not broken by id)" \
+    [ "$(sqlite3 "$T/tcache.db" "SELECT group_concat(c.id) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.path LIKE '%/tie/a.md'")" != "$(sqlite3 "$T/tie.db" "SELECT group_concat(c.id) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.path LIKE '%/tie/a.md'")" ]
+check "  vector: the run of 12 cut at 10 keeps a.md .. j.md" \
+    [ "$(cut -d'|' -f1 "$T/t1.vector" | sed 's|.*/||' | tr '\n' ' ')" = "a.md b.md c.md d.md e.md f.md g.md h.md i.md j.md " ]
+
 # ---- reindex --------------------------------------------------------------------------------------
 "$Q" ingest -q --db "$PGURL" -c plain "$T/in/odd.md" "$T/in/page1.txt" "$T/in/small-fn2end.pdf"
 "$Q" ingest -q --db "$T/s.db" -c plain "$T/in/odd.md" "$T/in/page1.txt" "$T/in/small-fn2end.pdf"
@@ -188,6 +219,42 @@ check "  collections shows bf16" grep -q '^docs .*bf16' "$T/c.txt"
 "$Q" ingest --db "$PGURL" -c docs --model "$MODEL" --precision fp32 "$T/in/odd.md" > /dev/null 2> "$T/e"
 check "ingest with --precision fp32 after the reindex: refused naming both (exit 1)" \
     sh -c "[ $? -ne 0 ] && grep -q 'holds vectors from model' '$T/e'"
+
+# ---- docs --remove-where: the same documents removed, the same output as SQLite -------------
+mkdir -p "$T/mw"
+i=0
+for y in 2021 2022 2023 2024 2025 none; do
+    printf '# Note %s\n\nA short note from %s.\n' $i $y > "$T/mw/m$i.md"
+    for db in "$PGURL" "$T/s.db"; do
+        if [ $y = none ]; then "$Q" ingest -q --db "$db" -c mw "$T/mw/m$i.md"
+        else "$Q" ingest -q --db "$db" -c mw --meta year=$y --meta team=t$((i % 2)) "$T/mw/m$i.md"; fi
+    done
+    i=$((i + 1))
+done
+# rw NAME ARGS...: docs ARGS on both stores; the exit codes and stderr (the store's name
+# replaced by DB) and then the listings must be equal
+rw() {
+    name=$1; shift
+    "$Q" docs --db "$PGURL" -c mw "$@" > /dev/null 2> "$T/rw.pg"; a=$?
+    "$Q" docs --db "$T/s.db" -c mw "$@" > /dev/null 2> "$T/rw.sq"; b=$?
+    sed "s|$PGURL|DB|g" "$T/rw.pg" > "$T/rw.pg2"; sed "s|$T/s.db|DB|g" "$T/rw.sq" > "$T/rw.sq2"
+    "$Q" docs --db "$PGURL" -c mw --json | nojs > "$T/rw.dpg"; "$Q" docs --db "$T/s.db" -c mw --json | nojs > "$T/rw.dsq"
+    check "docs --remove-where $name: exit $a, the same message and documents left as SQLite ($(head -n 1 "$T/rw.sq2" | cut -c1-60))" \
+        sh -c "[ $a -eq $b ] && [ -s '$T/rw.sq2' ] && cmp -s '$T/rw.pg2' '$T/rw.sq2' && cmp -s '$T/rw.dpg' '$T/rw.dsq'"
+}
+rw "(no match)" --remove-where '{"year": {"$gt": 3000}}'
+check "  nothing removed: 6 documents" [ "$(wc -l < "$T/rw.dpg")" -eq 6 ]
+rw "\$gte 2024 (2 of 6)" --remove-where '{"year": {"$gte": 2024}}'
+check "  4 documents left" [ "$(wc -l < "$T/rw.dpg")" -eq 4 ]
+rw "\$or with \$in" --remove-where '{"$or": [{"team": "t1"}, {"year": {"$in": [2022]}}]}'
+rw "\$ne (also matches a document without the key)" --remove-where '{"year": {"$ne": 2021}}'
+check "  one document left (m0, 2021)" sh -c "[ \$(wc -l < '$T/rw.dpg') -eq 1 ] && grep -q m0.md '$T/rw.dpg'"
+rw "not JSON: refused" --remove-where 'year=2021'
+rw "an unknown operator: refused" --remove-where '{"year": {"$near": 1}}'
+"$Q" docs --db "$PGURL" -c nosuch --remove-where '{"year": 1}' > /dev/null 2> "$T/rw.pg"; a=$?
+"$Q" docs --db "$T/s.db" -c nosuch --remove-where '{"year": 1}' > /dev/null 2> "$T/rw.sq"; b=$?
+check "docs --remove-where on an unknown collection: exit $a and the message of SQLite" \
+    sh -c "[ $a -eq $b ] && [ $a -ne 0 ] && [ \"\$(sed 's|$PGURL|DB|g' '$T/rw.pg')\" = \"\$(sed 's|$T/s.db|DB|g' '$T/rw.sq')\" ]"
 
 # ---- remove ----------------------------------------------------------------------------------------
 "$Q" docs --db "$PGURL" -c plain --remove "$(realpath "$T/in/odd.md")" 2> "$T/e"

@@ -384,6 +384,149 @@ static quire_status pg_drop_collection(quire_store *st, const char *collection,
     return rc;
 }
 
+/* The paths of rows r (path, meta) that filter w keeps: evaluated by SQLite itself on an
+ * in-memory copy of the (path, meta) pairs, so json_extract's types and comparisons are
+ * exactly those of a SQLite store (the filter's SQL is SQLite's, where.c). */
+static quire_status where_match(const PGresult *r, const qr_where *w, char ***out, int *n_out,
+                                quire_error *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *ins = NULL, *sel = NULL;
+    qr_buf sql;
+    qr_buf_init(&sql, 0);
+    qr_buf_printf(&sql, "SELECT d.path FROM documents d WHERE %s ORDER BY rowid",
+                  w->sql ? w->sql : "1");
+    qr_buf_putc(&sql, 0);
+    char **keys = NULL;
+    int n = 0;
+    quire_status rc = QUIRE_OK;
+    if (sql.failed) {
+        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+        goto out;
+    }
+    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(db, "CREATE TABLE documents(path TEXT NOT NULL, meta TEXT)", NULL, NULL,
+                     NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO documents(path, meta) VALUES (?, ?)", -1, &ins,
+                           NULL) != SQLITE_OK) {
+        rc = qr_err(err, QUIRE_NOMEM, "filtering documents: %s",
+                    db ? sqlite3_errmsg(db) : "out of memory");
+        goto out;
+    }
+    int nr = PQntuples(r);
+    for (int i = 0; i < nr; i++) {
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, PQgetvalue(r, i, 0), -1, SQLITE_STATIC);
+        if (PQgetisnull(r, i, 1))
+            sqlite3_bind_null(ins, 2);
+        else
+            sqlite3_bind_text(ins, 2, PQgetvalue(r, i, 1), -1, SQLITE_STATIC);
+        if (sqlite3_step(ins) != SQLITE_DONE) {
+            rc = qr_err(err, QUIRE_NOMEM, "filtering documents: %s", sqlite3_errmsg(db));
+            goto out;
+        }
+    }
+    if (sqlite3_prepare_v2(db, sql.data, -1, &sel, NULL) != SQLITE_OK) {
+        rc = qr_err(err, QUIRE_ERROR, "filtering documents: %s", sqlite3_errmsg(db));
+        goto out;
+    }
+    qr_where_bind(w, sel, 1);
+    int cap = 0, step;
+    while ((step = sqlite3_step(sel)) == SQLITE_ROW) {
+        if (n == cap) {
+            int nc = cap ? cap * 2 : 16;
+            char **t = qr_realloc(keys, (size_t)nc * sizeof(*t));
+            if (!t) {
+                rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+                goto out;
+            }
+            keys = t;
+            cap = nc;
+        }
+        const char *k = (const char *)sqlite3_column_text(sel, 0);
+        if (!(keys[n] = qr_strdup(k ? k : ""))) {
+            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+            goto out;
+        }
+        n++;
+    }
+    if (step != SQLITE_DONE)
+        rc = qr_err(err, QUIRE_ERROR, "filtering documents: %s", sqlite3_errmsg(db));
+out:
+    sqlite3_finalize(ins);
+    sqlite3_finalize(sel);
+    sqlite3_close(db);
+    qr_buf_free(&sql);
+    if (rc != QUIRE_OK) {
+        for (int i = 0; i < n; i++)
+            qr_free(keys[i]);
+        qr_free(keys);
+        return rc;
+    }
+    *out = keys;
+    *n_out = n;
+    return QUIRE_OK;
+}
+
+static quire_status pg_remove_where(quire_store *st, const char *collection, const qr_where *w,
+                                    int *removed, quire_error *err)
+{
+    if (removed)
+        *removed = 0;
+    pthread_mutex_lock(&st->lock);
+    PGconn *c = NULL;
+    qr_coll k;
+    PGresult *r = NULL;
+    char **keys = NULL;
+    int n = 0, in_tx = 0, gone = 0;
+    quire_status rc = conn(st, &c, err);
+    if (rc == QUIRE_OK)
+        rc = qr_pg_exec(c, "BEGIN", err, "starting the transaction");
+    in_tx = rc == QUIRE_OK;
+    if (rc == QUIRE_OK)
+        rc = coll_get(st, c, collection, &k, err);
+    if (rc != QUIRE_OK)
+        goto done;
+    char cid[24];
+    snprintf(cid, sizeof cid, "%lld", k.id);
+    const char *v[2] = {cid, NULL};
+    /* the documents as they are now, locked: a concurrent writer waits for the removal */
+    r = qr_pg_query(c,
+                    "SELECT path, meta FROM documents WHERE collection_id = $1::bigint"
+                    " ORDER BY path COLLATE \"C\" FOR UPDATE",
+                    1, v, err, "filtering documents", &rc);
+    if (!r || (rc = where_match(r, w, &keys, &n, err)) != QUIRE_OK)
+        goto done;
+    for (int i = 0; i < n && rc == QUIRE_OK; i++) {
+        v[1] = keys[i];
+        PGresult *d = qr_pg_query(c,
+                                  "DELETE FROM documents WHERE collection_id = $1::bigint"
+                                  " AND path = $2",
+                                  2, v, err, "removing a document", &rc);
+        if (d)
+            gone += (int)strtol(PQcmdTuples(d), NULL, 10);
+        PQclear(d);
+    }
+    if (rc == QUIRE_OK && (rc = qr_pg_exec(c, "COMMIT", err, "committing the removal")) ==
+                              QUIRE_OK) {
+        in_tx = 0;
+        if (removed)
+            *removed = gone;
+    }
+done:
+    if (in_tx && !qr_pg_broken(c))
+        qr_pg_exec(c, "ROLLBACK", NULL, "");
+    PQclear(r);
+    for (int i = 0; i < n; i++)
+        qr_free(keys[i]);
+    qr_free(keys);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
 /* ---- ingest --------------------------------------------------------------------------- */
 
 static quire_status pg_ingest_lookup(quire_store *st, const char *collection, const char *key,
@@ -703,8 +846,8 @@ out:
 
 static const qr_store_backend PG_BACKEND = {
     "PostgreSQL",     pg_close,         pg_collection,   pg_collections,
-    pg_documents,     pg_remove,        pg_drop_collection, pg_ingest_lookup,
-    pg_ingest_write,  pg_reindex,
+    pg_documents,     pg_remove,        pg_drop_collection, pg_remove_where,
+    pg_ingest_lookup, pg_ingest_write,  pg_reindex,
 };
 
 quire_status qr_pg_store_open(quire_store *st, const char *url, quire_error *err)
