@@ -16,7 +16,7 @@ typedef struct xargs {
 } xargs;
 
 static const cli_opt export_opts[] = {
-    {"db", 0, 1, "PATH", "the store file"},
+    {"db", 0, 1, "PATH|URL", "the store file, or postgresql://... (a PostgreSQL store)"},
     {"collection", 'c', 1, "NAME", "export this collection only (default: every collection)"},
     {"output", 'o', 1, "FILE", "write to FILE (default: stdout)"},
     {"quiet", 'q', 0, NULL, "no summary on stderr"},

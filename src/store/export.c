@@ -30,15 +30,10 @@ quire_import_params quire_import_default_params(void)
 
 /* ---- export --------------------------------------------------------------------- */
 
-typedef struct exp_ctx {
-    quire_store *st;
-    FILE *f;
-    const char *path;
-    quire_error *err;
-} exp_ctx;
+typedef qr_export_ctx exp_ctx;
 
 /* Write o as one compact line and release it. */
-static quire_status put_line(exp_ctx *x, json_t *o, const char *what)
+quire_status qr_export_put(qr_export_ctx *x, json_t *o, const char *what)
 {
     if (!o)
         return qr_err(x->err, QUIRE_NOMEM, "out of memory (%s)", what);
@@ -53,19 +48,106 @@ static quire_status put_line(exp_ctx *x, json_t *o, const char *what)
     return QUIRE_OK;
 }
 
-static json_t *text_or_null(const unsigned char *s)
+/* A JSON column's text (report, meta): parsed; kept as a string when it does not parse. */
+static json_t *json_text(const char *t)
 {
-    return s ? json_string((const char *)s) : json_null();
-}
-
-/* A JSON column (report, meta): parsed; kept as a string when it does not parse. */
-static json_t *json_col(sqlite3_stmt *s, int col)
-{
-    const char *t = (const char *)sqlite3_column_text(s, col);
     if (!t)
         return json_null();
     json_t *j = json_loads(t, 0, NULL);
     return j ? j : json_string(t);
+}
+
+json_t *qr_export_coll_entry(const char *name, const qr_coll *c, const char *created,
+                             const char *describe, long long docs, long long chunks,
+                             long long vecs)
+{
+    int v = c->index_id != 0;
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "name", json_string(name));
+    json_object_set_new(o, "created_at", json_string(created));
+    json_object_set_new(o, "chunk_tokens", json_integer(c->chunk_tokens));
+    json_object_set_new(o, "overlap", json_integer(c->overlap));
+    json_object_set_new(o, "model", v ? json_string(c->model) : json_null());
+    json_object_set_new(o, "model_dir", v ? json_string(c->model_dir) : json_null());
+    json_object_set_new(o, "fingerprint", v ? json_string(c->fingerprint) : json_null());
+    json_object_set_new(o, "describe", v ? json_string(describe) : json_null());
+    json_object_set_new(o, "dims", json_integer(v ? c->dims : 0));
+    json_object_set_new(o, "precision", v ? json_string(c->precision) : json_null());
+    json_object_set_new(o, "vector_encoding", v ? json_string("float32-le-base64") : json_null());
+    json_object_set_new(o, "doc_prefix", json_string(c->doc_prefix));
+    json_object_set_new(o, "query_prefix", json_string(c->query_prefix));
+    json_object_set_new(o, "hnsw_m", v ? json_integer(c->hnsw_m) : json_null());
+    json_object_set_new(o, "ef_construction", v ? json_integer(c->ef_construction) : json_null());
+    json_object_set_new(o, "ef_search", v ? json_integer(c->ef_search) : json_null());
+    json_object_set_new(o, "documents", json_integer(docs));
+    json_object_set_new(o, "chunks", json_integer(chunks));
+    json_object_set_new(o, "vectors", json_integer(vecs));
+    return o;
+}
+
+json_t *qr_export_doc_line(const char *coll, const char *key, const char *sha,
+                           long long size, int pages, int failed, const char *converted,
+                           const char *report, const char *meta)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "type", json_string("document"));
+    json_object_set_new(o, "collection", json_string(coll));
+    json_object_set_new(o, "id", json_string(key));
+    json_object_set_new(o, "sha256", sha ? json_string(sha) : json_null());
+    json_object_set_new(o, "size", json_integer(size));
+    json_object_set_new(o, "pages", json_integer(pages));
+    json_object_set_new(o, "failed_pages", json_integer(failed));
+    json_object_set_new(o, "converted_at", converted ? json_string(converted) : json_null());
+    json_object_set_new(o, "report", json_text(report));
+    json_object_set_new(o, "metadata", json_text(meta));
+    return o;
+}
+
+json_t *qr_export_chunk_line(const char *coll, const char *key, long long chunk_id, int seq,
+                             int page_start, int page_end, const char *heading, const char *text,
+                             int n_tokens, const void *vec, size_t vec_len, qr_buf *vb)
+{
+    json_t *ch = json_object();
+    if (!ch)
+        return NULL;
+    json_object_set_new(ch, "type", json_string("chunk"));
+    json_object_set_new(ch, "collection", json_string(coll));
+    json_object_set_new(ch, "document", json_string(key));
+    json_object_set_new(ch, "chunk_id", json_integer(chunk_id));
+    json_object_set_new(ch, "seq", json_integer(seq));
+    json_object_set_new(ch, "page_start", json_integer(page_start));
+    json_object_set_new(ch, "page_end", json_integer(page_end));
+    json_object_set_new(ch, "heading", heading ? json_string(heading) : json_null());
+    json_object_set_new(ch, "text", json_string(text));
+    json_object_set_new(ch, "n_tokens", json_integer(n_tokens));
+    if (vec) {
+        qr_buf_clear(vb);
+        qr_base64_encode(vb, vec, vec_len);
+        json_object_set_new(ch, "vector", vb->failed ? NULL : json_stringn(vb->data, vb->len));
+    } else {
+        json_object_set_new(ch, "vector", json_null());
+    }
+    return ch;
+}
+
+json_t *qr_export_header(int schema, json_t *list)
+{
+    char now[32];
+    qr_store_now_iso(now);
+    return json_pack("{s:s,s:s,s:i,s:i,s:s,s:s,s:O}", "type", "header", "format", "quire-export",
+                     "version", QR_EXPORT_VERSION, "store_schema", schema, "quire",
+                     quire_version_str(), "exported_at", now, "collections", list);
+}
+
+json_t *qr_export_end(const quire_export_result *res)
+{
+    return json_pack("{s:s,s:i,s:I,s:I,s:I}", "type", "end", "collections", res->collections,
+                     "documents", (json_int_t)res->documents, "chunks",
+                     (json_int_t)res->chunks, "vectors", (json_int_t)res->vectors);
 }
 
 /* The header entry of collection `name` (lock held, inside the read transaction). */
@@ -103,29 +185,9 @@ static quire_status coll_json(exp_ctx *x, const char *name, qr_coll *c, json_t *
         return qr_store_sqlerr(st, x->err, "reading a collection");
     }
     sqlite3_finalize(s);
-    int v = c->index_id != 0;
-    json_t *o = json_object();
+    json_t *o = qr_export_coll_entry(name, c, created, describe, docs, chunks, vecs);
     if (!o)
         return qr_err(x->err, QUIRE_NOMEM, "out of memory");
-    json_object_set_new(o, "name", json_string(name));
-    json_object_set_new(o, "created_at", json_string(created));
-    json_object_set_new(o, "chunk_tokens", json_integer(c->chunk_tokens));
-    json_object_set_new(o, "overlap", json_integer(c->overlap));
-    json_object_set_new(o, "model", v ? json_string(c->model) : json_null());
-    json_object_set_new(o, "model_dir", v ? json_string(c->model_dir) : json_null());
-    json_object_set_new(o, "fingerprint", v ? json_string(c->fingerprint) : json_null());
-    json_object_set_new(o, "describe", v ? json_string(describe) : json_null());
-    json_object_set_new(o, "dims", json_integer(v ? c->dims : 0));
-    json_object_set_new(o, "precision", v ? json_string(c->precision) : json_null());
-    json_object_set_new(o, "vector_encoding", v ? json_string("float32-le-base64") : json_null());
-    json_object_set_new(o, "doc_prefix", json_string(c->doc_prefix));
-    json_object_set_new(o, "query_prefix", json_string(c->query_prefix));
-    json_object_set_new(o, "hnsw_m", v ? json_integer(c->hnsw_m) : json_null());
-    json_object_set_new(o, "ef_construction", v ? json_integer(c->ef_construction) : json_null());
-    json_object_set_new(o, "ef_search", v ? json_integer(c->ef_search) : json_null());
-    json_object_set_new(o, "documents", json_integer(docs));
-    json_object_set_new(o, "chunks", json_integer(chunks));
-    json_object_set_new(o, "vectors", json_integer(vecs));
     *out = o;
     return QUIRE_OK;
 }
@@ -167,18 +229,12 @@ static quire_status export_coll(exp_ctx *x, const char *name, const qr_coll *c,
                         st->path, doc_id);
             break;
         }
-        json_t *o = json_object();
+        json_t *o = qr_export_doc_line(
+            name, key, (const char *)sqlite3_column_text(ds, 2), sqlite3_column_int64(ds, 3),
+            sqlite3_column_int(ds, 4), sqlite3_column_int(ds, 5),
+            (const char *)sqlite3_column_text(ds, 6), (const char *)sqlite3_column_text(ds, 7),
+            (const char *)sqlite3_column_text(ds, 8));
         if (o) {
-            json_object_set_new(o, "type", json_string("document"));
-            json_object_set_new(o, "collection", json_string(name));
-            json_object_set_new(o, "id", json_string(key));
-            json_object_set_new(o, "sha256", text_or_null(sqlite3_column_text(ds, 2)));
-            json_object_set_new(o, "size", json_integer(sqlite3_column_int64(ds, 3)));
-            json_object_set_new(o, "pages", json_integer(sqlite3_column_int(ds, 4)));
-            json_object_set_new(o, "failed_pages", json_integer(sqlite3_column_int(ds, 5)));
-            json_object_set_new(o, "converted_at", text_or_null(sqlite3_column_text(ds, 6)));
-            json_object_set_new(o, "report", json_col(ds, 7));
-            json_object_set_new(o, "metadata", json_col(ds, 8));
             if (json_is_null(json_object_get(o, "id")) || !json_object_get(o, "id")) {
                 json_decref(o);
                 rc = qr_err(x->err, QUIRE_FORMAT, "%s: document %lld: key is not UTF-8",
@@ -186,7 +242,7 @@ static quire_status export_coll(exp_ctx *x, const char *name, const qr_coll *c,
                 break;
             }
         }
-        if ((rc = put_line(x, o, "a document")) != QUIRE_OK)
+        if ((rc = qr_export_put(x, o, "a document")) != QUIRE_OK)
             break;
         res->documents++;
         sqlite3_reset(cs);
@@ -205,40 +261,21 @@ static quire_status export_coll(exp_ctx *x, const char *name, const qr_coll *c,
                             name, c->dims);
                 break;
             }
-            json_t *ch = json_object();
-            json_t *text = json_string(sqlite3_column_text(cs, 5)
-                                           ? (const char *)sqlite3_column_text(cs, 5)
-                                           : "");
-            if (ch && !text) {
-                json_decref(ch);
+            const char *t = (const char *)sqlite3_column_text(cs, 5);
+            json_t *probe = json_string(t ? t : ""); /* NULL: not UTF-8 */
+            json_decref(probe);
+            if (!probe) {
                 rc = qr_err(x->err, QUIRE_FORMAT, "%s: chunk %lld of '%s': text is not UTF-8",
                             st->path, cid, key);
                 break;
             }
-            if (ch) {
-                json_object_set_new(ch, "type", json_string("chunk"));
-                json_object_set_new(ch, "collection", json_string(name));
-                json_object_set_new(ch, "document", json_string(key));
-                json_object_set_new(ch, "chunk_id", json_integer(cid));
-                json_object_set_new(ch, "seq", json_integer(sqlite3_column_int(cs, 1)));
-                json_object_set_new(ch, "page_start", json_integer(sqlite3_column_int(cs, 2)));
-                json_object_set_new(ch, "page_end", json_integer(sqlite3_column_int(cs, 3)));
-                json_object_set_new(ch, "heading", text_or_null(sqlite3_column_text(cs, 4)));
-                json_object_set_new(ch, "text", text);
-                json_object_set_new(ch, "n_tokens", json_integer(sqlite3_column_int(cs, 6)));
-                if (vec) {
-                    qr_buf_clear(&vb);
-                    qr_base64_encode(&vb, vec, vl);
-                    json_object_set_new(ch, "vector",
-                                        vb.failed ? NULL : json_stringn(vb.data, vb.len));
-                    res->vectors++;
-                } else {
-                    json_object_set_new(ch, "vector", json_null());
-                }
-            } else {
-                json_decref(text);
-            }
-            if ((rc = put_line(x, ch, "a chunk")) != QUIRE_OK)
+            json_t *ch = qr_export_chunk_line(name, key, cid, sqlite3_column_int(cs, 1),
+                                              sqlite3_column_int(cs, 2), sqlite3_column_int(cs, 3),
+                                              (const char *)sqlite3_column_text(cs, 4), t ? t : "",
+                                              sqlite3_column_int(cs, 6), vec, vl, &vb);
+            if (vec)
+                res->vectors++;
+            if ((rc = qr_export_put(x, ch, "a chunk")) != QUIRE_OK)
                 break;
             res->chunks++;
         }
@@ -263,7 +300,7 @@ quire_status quire_store_export(quire_store *st, const char *collection, const c
     memset(res, 0, sizeof(*res));
     if (!st || !path)
         return qr_err(err, QUIRE_INVALID_ARG, "quire_store_export: NULL argument");
-    if (st->be)
+    if (st->be && !st->be->export_)
         return qr_store_unsupported(st, "export (use quire migrate to copy it into SQLite)",
                                     err);
     int to_stdout = strcmp(path, "-") == 0;
@@ -271,6 +308,14 @@ quire_status quire_store_export(quire_store *st, const char *collection, const c
     if (!f)
         return qr_err(err, QUIRE_IO, "%s: %s", path, strerror(errno));
     exp_ctx x = {st, f, to_stdout ? "stdout" : path, err};
+    if (st->be) {
+        quire_status brc = st->be->export_(st, collection, &x, res, err);
+        if (fflush(f) != 0 && brc == QUIRE_OK)
+            brc = qr_err(err, QUIRE_IO, "writing %s: %s", x.path, strerror(errno));
+        if (!to_stdout && fclose(f) != 0 && brc == QUIRE_OK)
+            brc = qr_err(err, QUIRE_IO, "writing %s: %s", path, strerror(errno));
+        return brc;
+    }
     char **names = NULL;
     qr_coll *colls = NULL;
     int nn = 0;
@@ -328,24 +373,15 @@ quire_status quire_store_export(quire_store *st, const char *collection, const c
             goto done;
         json_array_append_new(list, cj);
     }
-    char now[32];
-    qr_store_now_iso(now);
-    hdr = json_pack("{s:s,s:s,s:i,s:i,s:s,s:s,s:O}", "type", "header", "format", "quire-export",
-                    "version", QR_EXPORT_VERSION, "store_schema", st->schema, "quire",
-                    quire_version_str(), "exported_at", now, "collections", list);
-    if ((rc = put_line(&x, hdr, "the header")) != QUIRE_OK)
+    hdr = qr_export_header(st->schema, list);
+    if ((rc = qr_export_put(&x, hdr, "the header")) != QUIRE_OK)
         goto done;
     for (int i = 0; i < nn && rc == QUIRE_OK; i++) {
         rc = export_coll(&x, names[i], &colls[i], res);
         res->collections++;
     }
     if (rc == QUIRE_OK)
-        rc = put_line(&x,
-                      json_pack("{s:s,s:i,s:I,s:I,s:I}", "type", "end", "collections",
-                                res->collections, "documents", (json_int_t)res->documents,
-                                "chunks", (json_int_t)res->chunks, "vectors",
-                                (json_int_t)res->vectors),
-                      "the end line");
+        rc = qr_export_put(&x, qr_export_end(res), "the end line");
 done:
     sqlite3_finalize(s);
     qr_store_exec(st, "COMMIT", NULL);

@@ -33,6 +33,7 @@ typedef struct qr_loaded_index {
 struct qr_coll;
 struct qr_prepared;
 struct qr_where;
+struct qr_export_ctx;
 typedef struct qr_store_backend {
     const char *name; /* "PostgreSQL" */
     void (*close)(quire_store *st);
@@ -60,6 +61,10 @@ typedef struct qr_store_backend {
                                  const quire_ingest_params *p, const char *key,
                                  const struct qr_prepared *pp, const char *meta,
                                  quire_ingest_result *res, quire_error *err);
+    /* every collection (or the one named) as export lines through qr_export_put, in one
+     * snapshot (export.c opened and closes the output) */
+    quire_status (*export_)(quire_store *st, const char *collection, struct qr_export_ctx *x,
+                            quire_export_result *res, quire_error *err);
     quire_status (*reindex)(quire_store *st, const char *collection, quire_embedder *emb,
                             const quire_collection_params *params,
                             void (*progress)(void *user_data, long done, long total),
@@ -164,6 +169,31 @@ typedef struct qr_where {
 quire_status qr_where_compile(const char *json, qr_where *w, quire_error *err);
 void qr_where_bind(const qr_where *w, sqlite3_stmt *s, int first);
 void qr_where_free(qr_where *w);
+
+/* ---- export.c pieces shared with the PostgreSQL backend: the lines of docs/export.md -- */
+typedef struct qr_export_ctx {
+    quire_store *st;
+    FILE *f;
+    const char *path; /* for messages */
+    quire_error *err;
+} qr_export_ctx;
+/* Write o as one compact line and release it (NULL o: out of memory while making what). */
+quire_status qr_export_put(qr_export_ctx *x, struct json_t *o, const char *what);
+/* The header's entry of collection name with settings c (index_id 0: text-only). */
+struct json_t *qr_export_coll_entry(const char *name, const qr_coll *c, const char *created,
+                                    const char *describe, long long docs, long long chunks,
+                                    long long vecs);
+struct json_t *qr_export_header(int schema, struct json_t *collections);
+/* report, meta: the stored JSON text (NULL: null; text that does not parse: a string) */
+struct json_t *qr_export_doc_line(const char *coll, const char *key, const char *sha,
+                                  long long size, int pages, int failed, const char *converted,
+                                  const char *report, const char *meta);
+/* text: UTF-8; vec: the stored float32 bytes or NULL (vb: scratch for the base64) */
+struct json_t *qr_export_chunk_line(const char *coll, const char *key, long long chunk_id,
+                                    int seq, int page_start, int page_end, const char *heading,
+                                    const char *text, int n_tokens, const void *vec,
+                                    size_t vec_len, qr_buf *vb);
+struct json_t *qr_export_end(const quire_export_result *res);
 
 /* ---- ingest.c pieces shared with the PostgreSQL workers (src/store/pg) ---------- */
 /* Everything prepared outside the lock for one document. */

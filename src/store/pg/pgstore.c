@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "embed/embed.h"
 #include "store/pg/pg_int.h"
 #include "store/store_int.h"
@@ -527,6 +529,174 @@ done:
     return rc;
 }
 
+/* ---- export (docs/export.md): the lines a SQLite store of the same rows writes --------- */
+
+/* documents are fetched 200 at a time (FETCH 200), their chunks in one query */
+
+/* The documents of collection k (name) with their chunks, in id order as SQLite exports
+ * (lock held, inside the read-only snapshot). */
+static quire_status export_coll(quire_store *st, PGconn *c, const char *name, const qr_coll *k,
+                                qr_export_ctx *x, quire_export_result *res, quire_error *err)
+{
+    char sql[512], ix[24];
+    snprintf(sql, sizeof sql,
+             "DECLARE qx NO SCROLL CURSOR FOR SELECT id, path, sha256, size, pages,"
+             " failed_pages, to_char(converted_at AT TIME ZONE 'UTC',"
+             " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), report, meta FROM documents"
+             " WHERE collection_id = %lld ORDER BY id",
+             k->id);
+    snprintf(ix, sizeof ix, "%lld", k->index_id);
+    quire_status rc = qr_pg_exec(c, sql, err, "exporting documents");
+    qr_buf ids, vb;
+    qr_buf_init(&ids, 0);
+    qr_buf_init(&vb, 0);
+    while (rc == QUIRE_OK) {
+        PGresult *d = qr_pg_query(c, "FETCH 200 FROM qx", 0, NULL, err,
+                                  "exporting documents", &rc);
+        if (!d)
+            break;
+        int nd = PQntuples(d);
+        if (nd == 0) {
+            PQclear(d);
+            break;
+        }
+        qr_buf_clear(&ids);
+        qr_buf_putc(&ids, '{');
+        for (int i = 0; i < nd; i++)
+            qr_buf_printf(&ids, "%s%s", i ? "," : "", PQgetvalue(d, i, 0));
+        qr_buf_putc(&ids, '}');
+        qr_buf_putc(&ids, 0);
+        PGresult *ch = NULL;
+        if (ids.failed)
+            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+        else {
+            const char *v[2] = {ids.data, ix};
+            ch = qr_pg_query(c,
+                             "SELECT ch.document_id, ch.id, ch.seq, ch.page_start, ch.page_end,"
+                             " ch.heading, ch.text, ch.n_tokens, v.vec FROM chunks ch"
+                             " LEFT JOIN vectors v ON v.chunk_id = ch.id AND v.index_id = $2::bigint"
+                             " WHERE ch.document_id = ANY($1::bigint[])"
+                             " ORDER BY ch.document_id, ch.id",
+                             2, v, err, "exporting chunks", &rc);
+        }
+        int nc = ch ? PQntuples(ch) : 0, j = 0;
+        for (int i = 0; rc == QUIRE_OK && i < nd; i++) {
+            long long doc_id = col_ll(d, i, 0);
+            const char *key = PQgetvalue(d, i, 1);
+            rc = qr_export_put(
+                x,
+                qr_export_doc_line(name, key, PQgetisnull(d, i, 2) ? NULL : PQgetvalue(d, i, 2),
+                                   col_ll(d, i, 3), (int)col_ll(d, i, 4), (int)col_ll(d, i, 5),
+                                   PQgetisnull(d, i, 6) ? NULL : PQgetvalue(d, i, 6),
+                                   PQgetisnull(d, i, 7) ? NULL : PQgetvalue(d, i, 7),
+                                   PQgetisnull(d, i, 8) ? NULL : PQgetvalue(d, i, 8)),
+                "a document");
+            if (rc != QUIRE_OK)
+                break;
+            res->documents++;
+            /* rows are ordered by document id, as the documents are */
+            for (; rc == QUIRE_OK && j < nc && col_ll(ch, j, 0) == doc_id; j++) {
+                long long cid = col_ll(ch, j, 1);
+                unsigned char *vec = NULL;
+                size_t vl = 0;
+                if (!PQgetisnull(ch, j, 8) &&
+                    !(vec = PQunescapeBytea((const unsigned char *)PQgetvalue(ch, j, 8), &vl))) {
+                    rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+                    break;
+                }
+                if (k->index_id && (!vec || vl != (size_t)k->dims * sizeof(float))) {
+                    rc = qr_err(err, QUIRE_FORMAT,
+                                "%s: chunk %lld of '%s' has %s (collection '%s' has %d-dim "
+                                "vectors): run quire reindex",
+                                st->path, cid, key,
+                                vec ? "a vector of the wrong size" : "no vector", name, k->dims);
+                    PQfreemem(vec);
+                    break;
+                }
+                rc = qr_export_put(
+                    x,
+                    qr_export_chunk_line(name, key, cid, (int)col_ll(ch, j, 2),
+                                         (int)col_ll(ch, j, 3), (int)col_ll(ch, j, 4),
+                                         PQgetisnull(ch, j, 5) ? NULL : PQgetvalue(ch, j, 5),
+                                         PQgetvalue(ch, j, 6), (int)col_ll(ch, j, 7),
+                                         k->index_id ? vec : NULL, vl, &vb),
+                    "a chunk");
+                if (rc == QUIRE_OK) {
+                    res->chunks++;
+                    res->vectors += k->index_id && vec;
+                }
+                PQfreemem(vec);
+            }
+        }
+        PQclear(ch);
+        PQclear(d);
+    }
+    if (rc == QUIRE_OK)
+        rc = qr_pg_exec(c, "CLOSE qx", err, "exporting documents");
+    qr_buf_free(&ids);
+    qr_buf_free(&vb);
+    return rc;
+}
+
+static quire_status pg_export(quire_store *st, const char *collection, qr_export_ctx *x,
+                              quire_export_result *res, quire_error *err)
+{
+    pthread_mutex_lock(&st->lock);
+    PGconn *c = NULL;
+    PGresult *r = NULL;
+    json_t *list = json_array();
+    qr_coll *ks = NULL;
+    int n = 0, in_tx = 0;
+    quire_status rc = list ? conn(st, &c, err) : qr_err(err, QUIRE_NOMEM, "out of memory");
+    /* one snapshot for the whole export, as SQLite's read transaction */
+    if (rc == QUIRE_OK)
+        rc = qr_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err,
+                        "starting the export");
+    in_tx = rc == QUIRE_OK;
+    const char *v[1] = {collection};
+    if (rc == QUIRE_OK)
+        r = qr_pg_query(c,
+                        "SELECT " COLL_COLS ","
+                        " (SELECT count(*) FROM documents d WHERE d.collection_id = c.id),"
+                        " (SELECT count(*) FROM chunks ch JOIN documents d"
+                        "  ON d.id = ch.document_id WHERE d.collection_id = c.id),"
+                        " (SELECT count(*) FROM vectors v WHERE v.index_id = c.active_index),"
+                        " coalesce(i.describe, '')" COLL_FROM
+                        " WHERE $1::text IS NULL OR c.name = $1 ORDER BY c.name COLLATE \"C\"",
+                        1, v, err, "listing collections", &rc);
+    if (r) {
+        n = PQntuples(r);
+        if (collection && n == 0)
+            rc = qr_err(err, QUIRE_NOT_FOUND, "%s: no collection named '%s'", st->path,
+                        collection);
+        else if (n && !(ks = qr_calloc((size_t)n, sizeof(*ks))))
+            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+    }
+    for (int i = 0; rc == QUIRE_OK && i < n; i++) {
+        coll_row(r, i, &ks[i]);
+        json_t *e = qr_export_coll_entry(PQgetvalue(r, i, 15), &ks[i], PQgetvalue(r, i, 14),
+                                         PQgetvalue(r, i, 19), col_ll(r, i, 16),
+                                         col_ll(r, i, 17), col_ll(r, i, 18));
+        if (!e || json_array_append_new(list, e) != 0)
+            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+    }
+    if (rc == QUIRE_OK)
+        rc = qr_export_put(x, qr_export_header(QR_STORE_SCHEMA, list), "the header");
+    for (int i = 0; rc == QUIRE_OK && i < n; i++) {
+        rc = export_coll(st, c, PQgetvalue(r, i, 15), &ks[i], x, res, err);
+        res->collections++;
+    }
+    if (rc == QUIRE_OK)
+        rc = qr_export_put(x, qr_export_end(res), "the end line");
+    if (in_tx && !qr_pg_broken(c))
+        qr_pg_exec(c, rc == QUIRE_OK ? "COMMIT" : "ROLLBACK", NULL, "");
+    PQclear(r);
+    qr_free(ks);
+    json_decref(list);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
 /* ---- ingest --------------------------------------------------------------------------- */
 
 static quire_status pg_ingest_lookup(quire_store *st, const char *collection, const char *key,
@@ -847,7 +1017,7 @@ out:
 static const qr_store_backend PG_BACKEND = {
     "PostgreSQL",     pg_close,         pg_collection,   pg_collections,
     pg_documents,     pg_remove,        pg_drop_collection, pg_remove_where,
-    pg_ingest_lookup, pg_ingest_write,  pg_reindex,
+    pg_ingest_lookup, pg_ingest_write,  pg_export,        pg_reindex,
 };
 
 quire_status qr_pg_store_open(quire_store *st, const char *url, quire_error *err)
