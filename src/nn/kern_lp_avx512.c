@@ -106,6 +106,11 @@ static const ukr_fn ukr_int8[NP_MAX + 1][MR_MAX + 1] = {{NULL}, UKR_TAB(0, 1), U
  * quiet NaN, denormals are kept, unlike vcvtneps2bf16 which flushes them). */
 AI __m256i bf16_rne(__m512 x)
 {
+    /* vcvtneps2bf16 is this rounding for zeros, normals and infinities; it flushes
+     * denormals and keeps NaN payloads its own way, so a vector with any of those takes
+     * the integer code (vfpclassps: QNaN 0x01, denormal 0x20, SNaN 0x80) */
+    if (__builtin_expect(!_mm512_fpclass_ps_mask(x, 0x01 | 0x20 | 0x80), 1))
+        return (__m256i)_mm512_cvtneps_pbh(x);
     __m512i u = _mm512_castps_si512(x);
     __m512i r = _mm512_add_epi32(
         u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
