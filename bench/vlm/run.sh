@@ -15,18 +15,8 @@ R=$B/tests/vlm_replay
 SHARED=${QUIRE_SHARED:-../shared}
 C=$SHARED/corpus
 T=$(mktemp -d)
-PIDS=""
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$T"' EXIT
+. "$(dirname "$0")/../../tests/tools/vlm_replay.sh" # serve NAME ARGS, stop_all; EXIT trap
 export QUIRE_VLM_BACKOFF_S=0.01
-serve() {
-    n=$1; shift
-    rm -f "$T/$n.port" "$T/$n.log"
-    "$R" --port-file "$T/$n.port" --log "$T/$n.log" "$@" > /dev/null 2>&1 &
-    PIDS="$PIDS $!"
-    while [ ! -s "$T/$n.port" ]; do sleep 0.02; done
-    PORT=$(cat "$T/$n.port")
-}
-stop_all() { for p in $PIDS; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; PIDS=""; }
 config() { # FILE PORT [PORT2] [DPI]
     { echo "[resources]"; echo "page_render_dpi = ${4:-200}"; echo "http_retry_attempts = 2"
       echo "[backends]"; echo 'default = "ds"'

@@ -9,11 +9,9 @@ B=$(dirname "$Q")
 R=$B/tests/vlm_replay
 PY=/usr/bin/python3
 unset QUIRE_CONFIG
-"$R" --port-file "$T/a.port" --log "$T/a.log" --flavor vllm > /dev/null 2>&1 &
-RP=$!
-trap 'kill $RP 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
-i=0; while [ ! -s "$T/a.port" ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
-printf '[resources]\npage_render_dpi = 100\n[backends]\ndefault = "ds"\n[backends.ds]\nprotocol = "deepseek"\nbase_url = "http://127.0.0.1:%s/v1"\nmodel = "deepseek-ai/DeepSeek-OCR"\n' "$(cat "$T/a.port")" > "$T/q.toml"
+. "$(dirname "$0")/../tools/vlm_replay.sh" # serve NAME ARGS, stop_all; EXIT trap
+serve a --flavor vllm
+printf '[resources]\npage_render_dpi = 100\n[backends]\ndefault = "ds"\n[backends.ds]\nprotocol = "deepseek"\nbase_url = "http://127.0.0.1:%s/v1"\nmodel = "deepseek-ai/DeepSeek-OCR"\n' "$PORT" > "$T/q.toml"
 $PY "$(dirname "$0")/../tools/mkvlmfix.py" "$T"
 QUIRE_LIBRARY="$(cd "$B" && pwd)/libquire.so" PYTHONPATH=python $PY - "$T" > "$T/out" 2>&1 <<'PYEOF'
 import sys, quire

@@ -12,24 +12,9 @@
 . "$(dirname "$0")/../lib.sh"
 R=$(dirname "$Q")/tests/vlm_replay
 [ -x "$R" ] || { bad "vlm_replay not built ($R): make tests"; exit 1; }
-PIDS=""
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$T"' EXIT
+. "$(dirname "$0")/../tools/vlm_replay.sh" # serve NAME ARGS, stop_all, reqs NAME; EXIT trap
 export QUIRE_VLM_BACKOFF_S=0.01 # quick retries (Retry-After is still honoured)
 unset QUIRE_CONFIG
-
-# serve NAME ARGS...: start a replay server (not in a $(...): it would hold the pipe);
-# its port in $T/NAME.port and $PORT, its request log $T/NAME.log
-serve() {
-    n=$1; shift
-    rm -f "$T/$n.port" "$T/$n.log"
-    "$R" --port-file "$T/$n.port" --log "$T/$n.log" "$@" > /dev/null 2>&1 &
-    PIDS="$PIDS $!"
-    i=0
-    while [ ! -s "$T/$n.port" ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
-    PORT=$(cat "$T/$n.port")
-}
-stop_all() { for p in $PIDS; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; PIDS=""; }
-reqs() { n=$(grep -c '"kind"' "$T/$1.log" 2>/dev/null); echo "${n:-0}"; }
 
 # config FILE PORT1 [PORT2]: deepseek backend (+ a generic fallback)
 config() {

@@ -8,22 +8,10 @@
 . "$(dirname "$0")/../lib.sh"
 R=$(dirname "$Q")/tests/vlm_replay
 [ -x "$R" ] || { bad "vlm_replay not built ($R): make tests"; exit 1; }
-PIDS=""
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$T"' EXIT
+. "$(dirname "$0")/../tools/vlm_replay.sh" # serve NAME ARGS, stop_all, reqs NAME; EXIT trap
 export QUIRE_VLM_BACKOFF_S=0.01
 unset QUIRE_CONFIG
 PY=/usr/bin/python3
-serve() {
-    n=$1; shift
-    rm -f "$T/$n.port" "$T/$n.log"
-    "$R" --port-file "$T/$n.port" --log "$T/$n.log" "$@" > /dev/null 2>&1 &
-    PIDS="$PIDS $!"
-    i=0
-    while [ ! -s "$T/$n.port" ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
-    PORT=$(cat "$T/$n.port")
-}
-stop_all() { for p in $PIDS; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; PIDS=""; }
-reqs() { n=$(grep -c '"kind"' "$T/$1.log" 2>/dev/null); echo "${n:-0}"; }
 config() { # FILE PORT
     printf '[resources]\npage_render_dpi = 100\nhttp_retry_attempts = 1\n[backends]\ndefault = "ds"\n' > "$1"
     printf '[backends.ds]\nprotocol = "deepseek"\nbase_url = "http://127.0.0.1:%s/v1"\n' "$2" >> "$1"
