@@ -401,6 +401,31 @@ static int ix_add(rp_ix *e, int64_t chunk, const void *vec, size_t bytes)
     return 0;
 }
 
+/* Run sql (one ? parameter) for each id; with ixs, each result row (index id, chunk id)
+ * is a chunk to take out of that index's in-memory graph. */
+static quire_status each_id(quire_store *st, const char *sql, const long long *ids, size_t n,
+                            rp_ixs *ixs, const char *what, quire_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return qr_store_sqlerr(st, err, what);
+    quire_status rc = QUIRE_OK;
+    for (size_t i = 0; i < n && rc == QUIRE_OK; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, ids[i]);
+        int step;
+        while ((step = sqlite3_step(s)) == SQLITE_ROW && rc == QUIRE_OK) {
+            rp_ix *e = ixs ? ix_get(ixs, sqlite3_column_int64(s, 0)) : NULL;
+            if (ixs && (!e || ix_rm(e, sqlite3_column_int64(s, 1)) != 0))
+                rc = qr_err(err, QUIRE_NOMEM, "out of memory");
+        }
+        if (rc == QUIRE_OK && step != SQLITE_DONE)
+            rc = qr_store_sqlerr(st, err, what);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 typedef struct rp_kv {
     const char *key, *val; /* val NULL: delete the key */
 } rp_kv;
@@ -425,41 +450,13 @@ static quire_status apply(quire_store *st, const PGresult *colls, const PGresult
         goto fail;
     if (g && g->n) {
         /* the vectors the touched documents have in the cache, then the documents */
-        if (sqlite3_prepare_v2(st->db,
-                               "SELECT v.index_id, v.chunk_id FROM chunks c JOIN vectors v"
-                               " ON v.chunk_id = c.id WHERE c.document_id = ?",
-                               -1, &s, NULL) != SQLITE_OK) {
-            rc = qr_store_sqlerr(st, err, "reading the cache");
+        if ((rc = each_id(st,
+                          "SELECT v.index_id, v.chunk_id FROM chunks c JOIN vectors v"
+                          " ON v.chunk_id = c.id WHERE c.document_id = ?",
+                          g->ids, g->n, &ixs, "reading the cache", err)) != QUIRE_OK ||
+            (rc = each_id(st, "DELETE FROM documents WHERE id = ?", g->ids, g->n, NULL,
+                          "removing a document from the cache", err)) != QUIRE_OK)
             goto fail;
-        }
-        for (size_t i = 0; i < g->n; i++) {
-            sqlite3_reset(s);
-            sqlite3_bind_int64(s, 1, g->ids[i]);
-            while (sqlite3_step(s) == SQLITE_ROW) {
-                rp_ix *e = ix_get(&ixs, sqlite3_column_int64(s, 0));
-                if (!e || ix_rm(e, sqlite3_column_int64(s, 1)) != 0) {
-                    rc = qr_err(err, QUIRE_NOMEM, "out of memory");
-                    goto fail;
-                }
-            }
-        }
-        sqlite3_finalize(s);
-        s = NULL;
-        if (sqlite3_prepare_v2(st->db, "DELETE FROM documents WHERE id = ?", -1, &s, NULL) !=
-            SQLITE_OK) {
-            rc = qr_store_sqlerr(st, err, "removing a document from the cache");
-            goto fail;
-        }
-        for (size_t i = 0; i < g->n; i++) {
-            sqlite3_reset(s);
-            sqlite3_bind_int64(s, 1, g->ids[i]);
-            if (sqlite3_step(s) != SQLITE_DONE) {
-                rc = qr_store_sqlerr(st, err, "removing a document from the cache");
-                goto fail;
-            }
-        }
-        sqlite3_finalize(s);
-        s = NULL;
         if ((rc = insert_rows(st,
                               "INSERT INTO documents(id, collection_id, path, sha256, size,"
                               " pages, failed_pages, converted_at, report, meta)"
@@ -652,10 +649,11 @@ static quire_status boot_step(qr_replica *r, int *done, quire_error *err)
     char nl[32];
     if (g.n)
         snprintf(nl, sizeof nl, "%lld", g.ids[g.n - 1]);
-    rp_kv fin[3] = {{"replica.horizon", h0}, {"replica.h0", NULL}, {"replica.boot_last", NULL}};
+    rp_kv fin[4] = {{"replica.horizon", h0}, {"replica.h0", NULL}, {"replica.boot_last", NULL},
+                    {"replica.seq", NULL}};
     rp_kv more[1] = {{"replica.boot_last", nl}};
     long long docs = 0;
-    rc = apply(r->st, colls, idxs, &g, g.n ? more : fin, g.n ? 1 : 3, &docs, err);
+    rc = apply(r->st, colls, idxs, &g, g.n ? more : fin, g.n ? 1 : 4, &docs, err);
     if (rc == QUIRE_OK) {
         pthread_mutex_lock(&r->mu);
         r->stats.bootstrap_rows += rows;
@@ -685,12 +683,25 @@ static int cmp_ll(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* One window of the feed. */
-static quire_status feed_step(qr_replica *r, quire_error *err)
+/* One batch of the feed, in its own short PostgreSQL transaction and its own SQLite
+ * transaction. The position is (replica.horizon, replica.seq): every change ordered by
+ * (xid, seq) up to it is applied, and its xid is below some snapshot's xmin, so no row
+ * can still appear before it. A batch reads at most r->batch rows after the position
+ * with xid below this snapshot's xmin h (rows there are final: their transactions have
+ * all ended); a full batch moves the position to its last row and sets *more (the caller
+ * reads the next batch at once: a long backlog is read in bounded pieces, and a kill -9
+ * in the middle keeps what was applied). A short batch means everything below h is read:
+ * the rows already visible at or above h (transactions that committed while an older one
+ * is still open) are applied too, paged in the same snapshot, and the position becomes
+ * (h, 0), so they are read again next time (applying is idempotent). */
+static quire_status feed_step(qr_replica *r, int *more, quire_error *err)
 {
-    char h[32], hnew[32];
+    char h[32], sq[32], hnew[32], cx[32], cs[32];
+    *more = 0;
     pthread_mutex_lock(&r->st->lock);
     meta_get(r->st, "replica.horizon", h, sizeof h);
+    if (!meta_get(r->st, "replica.seq", sq, sizeof sq) || !sq[0])
+        snprintf(sq, sizeof sq, "0");
     pthread_mutex_unlock(&r->st->lock);
     double t_snap = qr_now();
     quire_status rc = begin_read(r->c, err);
@@ -698,79 +709,113 @@ static quire_status feed_step(qr_replica *r, quire_error *err)
         return rc;
     PGresult *res = NULL, *colls = NULL, *idxs = NULL;
     rp_group g = {0};
-    long long *ids = NULL;
-    size_t n = 0;
-    int meta = 0;
     long long rows = 0, docs = 0;
-    /* the first statement takes the transaction's snapshot: its xmin is the new horizon */
+    int tail = 0, applied = 0;
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", r->batch);
+    /* the first statement takes the transaction's snapshot: its xmin bounds the batch */
     res = qr_pg_query(r->c, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text", 0, NULL, err,
                       "reading the feed horizon", &rc);
     if (!res)
         goto fail;
     snprintf(hnew, sizeof hnew, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    const char *v[1] = {h};
-    res = qr_pg_query(r->c,
-                      "SELECT DISTINCT op, coalesce(document_id, 0) FROM changes"
-                      " WHERE xid >= $1::xid8",
-                      1, v, err, "reading the change feed", &rc);
-    if (!res)
-        goto fail;
-    int nr = PQntuples(res);
-    rows += nr;
-    ids = qr_calloc(nr ? (size_t)nr : 1, sizeof(*ids));
-    if (!ids) {
-        rc = qr_err(err, QUIRE_NOMEM, "out of memory");
-        goto fail;
-    }
-    for (int i = 0; i < nr; i++) {
-        if (PQgetvalue(res, i, 0)[0] == 'm')
-            meta = 1;
-        else
-            ids[n++] = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-    }
-    PQclear(res);
     res = NULL;
-    qsort(ids, n, sizeof(*ids), cmp_ll);
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!u || ids[u - 1] != ids[i])
-            ids[u++] = ids[i];
-    n = u;
-    if (meta && (rc = read_meta(r->c, &colls, &idxs, err)) != QUIRE_OK)
-        goto fail;
-    if (colls)
-        rows += PQntuples(colls) + PQntuples(idxs);
-    /* the documents in groups, each applied on its own; the horizon with the last one
-     * (a crash in between re-reads the window: applying again changes nothing) */
-    size_t off = 0;
-    if (n == 0 && !meta)
-        goto done; /* nothing new: the stored horizon stays (re-reading it costs nothing) */
-    do {
-        size_t k = QR_MIN((size_t)r->batch, n - off);
-        g.ids = ids + off;
-        g.n = k;
-        if (k && (rc = read_group(r->c, &g, err)) != QUIRE_OK)
+    snprintf(cx, sizeof cx, "%s", h);
+    snprintf(cs, sizeof cs, "%s", sq);
+    for (;;) {
+        const char *v[4] = {cx, cs, hnew, lim};
+        res = qr_pg_query(r->c,
+                          tail ? "SELECT xid::text, seq::text, op, coalesce(document_id, 0)"
+                                 " FROM changes WHERE xid >= $1::xid8"
+                                 " AND (xid, seq) > ($1::xid8, $2::bigint) AND $3::text <> ''"
+                                 " ORDER BY xid, seq LIMIT $4::int"
+                               : "SELECT xid::text, seq::text, op, coalesce(document_id, 0)"
+                                 " FROM changes WHERE xid >= $1::xid8"
+                                 " AND (xid, seq) > ($1::xid8, $2::bigint) AND xid < $3::xid8"
+                                 " ORDER BY xid, seq LIMIT $4::int",
+                          4, v, err, "reading the change feed", &rc);
+        if (!res)
             goto fail;
-        rows += group_rows(&g);
-        int last = off + k >= n;
-        rp_kv kv[1] = {{"replica.horizon", hnew}};
-        rc = apply(r->st, off == 0 ? colls : NULL, off == 0 ? idxs : NULL, k ? &g : NULL, kv,
-                   last ? 1 : 0, &docs, err);
-        group_clear(&g);
-        if (rc != QUIRE_OK)
+        int nr = PQntuples(res), meta = 0;
+        rows += nr;
+        qr_free(g.ids);
+        g.ids = qr_calloc(nr ? (size_t)nr : 1, sizeof(*g.ids));
+        g.n = 0;
+        if (!g.ids) {
+            rc = qr_err(err, QUIRE_NOMEM, "out of memory");
             goto fail;
-        off += k;
-    } while (off < n);
-done:
+        }
+        for (int i = 0; i < nr; i++) {
+            if (PQgetvalue(res, i, 2)[0] == 'm')
+                meta = 1;
+            else
+                g.ids[g.n++] = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+        }
+        int full = nr == r->batch;
+        if (nr) {
+            snprintf(cx, sizeof cx, "%s", PQgetvalue(res, nr - 1, 0));
+            snprintf(cs, sizeof cs, "%s", PQgetvalue(res, nr - 1, 1));
+        }
+        PQclear(res);
+        res = NULL;
+        qsort(g.ids, g.n, sizeof(*g.ids), cmp_ll);
+        size_t u = 0;
+        for (size_t i = 0; i < g.n; i++)
+            if (!u || g.ids[u - 1] != g.ids[i])
+                g.ids[u++] = g.ids[i];
+        g.n = u;
+        if (nr) {
+            if (meta && (rc = read_meta(r->c, &colls, &idxs, err)) != QUIRE_OK)
+                goto fail;
+            if (colls)
+                rows += PQntuples(colls) + PQntuples(idxs);
+            if (g.n && (rc = read_group(r->c, &g, err)) != QUIRE_OK)
+                goto fail;
+            rows += group_rows(&g);
+            int at_row = !tail && full; /* the position: this batch's last row, or (h, 0) */
+            rp_kv kv[2] = {{"replica.horizon", at_row ? cx : hnew},
+                           {"replica.seq", at_row ? cs : NULL}};
+            rc = apply(r->st, colls, idxs, g.n ? &g : NULL, kv, 2, &docs, err);
+            group_clear(&g);
+            PQclear(colls);
+            PQclear(idxs);
+            colls = idxs = NULL;
+            if (rc != QUIRE_OK)
+                goto fail;
+            applied = 1;
+        }
+        if (!tail && full) {
+            *more = 1; /* the next batch in a new transaction */
+            break;
+        }
+        if (tail && !full)
+            break;
+        if (!tail) {
+            /* everything below hnew is read: now the visible rows at or above it */
+            tail = 1;
+            snprintf(cx, sizeof cx, "%s", hnew);
+            snprintf(cs, sizeof cs, "0");
+            if (!applied && strcmp(h, hnew) != 0) {
+                /* nothing below hnew: the position moves up without a row to apply */
+                rp_kv kv[2] = {{"replica.horizon", hnew}, {"replica.seq", NULL}};
+                if ((rc = apply(r->st, NULL, NULL, NULL, kv, 2, NULL, err)) != QUIRE_OK)
+                    goto fail;
+            }
+        }
+    }
     if ((rc = qr_pg_exec(r->c, "COMMIT", err, "ending a read")) != QUIRE_OK)
         goto out;
+    pthread_mutex_lock(&r->st->lock);
+    meta_get(r->st, "replica.horizon", h, sizeof h);
+    pthread_mutex_unlock(&r->st->lock);
     pthread_mutex_lock(&r->mu);
     r->stats.feed_rows += rows;
     r->stats.docs_applied += docs;
     r->stats.windows++;
-    r->stats.applied_at = t_snap;
-    snprintf(r->stats.horizon, sizeof r->stats.horizon, "%s", hnew);
+    if (!*more)
+        r->stats.applied_at = t_snap; /* caught up as of this snapshot */
+    snprintf(r->stats.horizon, sizeof r->stats.horizon, "%s", h);
     pthread_mutex_unlock(&r->mu);
     goto out;
 fail:
@@ -780,7 +825,7 @@ out:
     PQclear(colls);
     PQclear(idxs);
     group_clear(&g);
-    qr_free(ids);
+    qr_free(g.ids);
     return rc;
 }
 
@@ -886,8 +931,9 @@ static quire_status catch_up(qr_replica *r, quire_error *err)
     int done = r->stats.bootstrapped;
     while (rc == QUIRE_OK && !done && !atomic_load(&r->stop))
         rc = boot_step(r, &done, err);
-    if (rc == QUIRE_OK && done)
-        rc = feed_step(r, err);
+    int more = 1;
+    while (rc == QUIRE_OK && done && more && !atomic_load(&r->stop))
+        rc = feed_step(r, &more, err);
     return rc;
 }
 
@@ -911,7 +957,9 @@ static void *follow(void *arg)
 {
     qr_replica *r = arg;
     double backoff = 0.5;
+    int more = 0;
     while (!atomic_load(&r->stop)) {
+        more = 0;
         quire_error e = {0, ""};
         quire_status rc = rp_connect(r, &e);
         if (rc == QUIRE_OK && r->need_check) {
@@ -926,7 +974,7 @@ static void *follow(void *arg)
             while (rc == QUIRE_OK && !done && !atomic_load(&r->stop))
                 rc = boot_step(r, &done, &e);
         } else {
-            rc = feed_step(r, &e);
+            rc = feed_step(r, &more, &e);
         }
         if (rc == QUIRE_OK) {
             report_horizon(r);
@@ -941,6 +989,8 @@ static void *follow(void *arg)
                 r->c = NULL;
             }
         }
+        if (rc == QUIRE_OK && more)
+            continue; /* a backlog: its next batch at once */
         double wait = rc == QUIRE_OK ? r->poll_s : backoff;
         if (rc != QUIRE_OK)
             backoff = QR_MIN(backoff * 2, 10.0);
