@@ -12,8 +12,8 @@
 # sys, all sets), peak RSS.
 # SCAN_N / ICDAR_N / BORN_N limit each set to its first N files (0 = all; defaults 0 / 0 / 8).
 # The OCR-heavy rows cost ~3-10 s a page: the full run is ~1 h on 2 loaded cores.
-# SAMPLE=readme: the sample of README "Conversion strategies" instead (~5 min on x86_64,
-#   ~40 min under qemu): 6 scanned pages (one per corpus category: two-column 150 dpi,
+# SAMPLE=readme: the sample of README "Conversion strategies" instead (~2 min on x86_64,
+#   ~25 min under qemu): 6 scanned pages (one per corpus category: two-column 150 dpi,
 #   table bitonal, maths moderate, manual 150 dpi, small clean, German), 6 ICDAR documents
 #   (11 pages), 6 born documents (form, music score, Portuguese cheat sheet, grant, two-column
 #   paper, and pages 12, 14 and 15 of odd-slides-pt, whose slide screenshots are inserts:
@@ -26,7 +26,7 @@
 #   one ARCH and the same KEEP as an earlier run of the other compares with it.
 # No VLM backend is configured here, so hi_res is Tesseract-only (README "Strategies").
 # Usage: sh bench/strategies/run.sh [QUIRE_BIN]   (env SHARED=../shared, SCAN_N, ICDAR_N, BORN_N,
-#        SAMPLE, ARCH, KEEP, ARM64_BUILD, ARM64_SYSROOT, ARM64_QEMU,
+#        SAMPLE, ARCH, KEEP, COMPARE_ONLY, ARM64_BUILD, ARM64_SYSROOT, ARM64_QEMU,
 #        STRATEGIES="fast ocr_only hi_res auto")
 set -u
 Q=${1:-build/quire}
@@ -105,6 +105,9 @@ conv() { # ARCH STRATEGY SET FORMAT
         --report "$K/$1/$2.$3.report.json" -o "$K/$1/$2/$3" "$W/in/$3" > /dev/null 2>&1
 }
 
+# COMPARE_ONLY=1 with KEEP: only the comparison of the outputs an earlier run kept
+[ -n "${COMPARE_ONLY:-}" ] && STRATEGIES_RUN="" || STRATEGIES_RUN=$STRATEGIES
+[ -z "${COMPARE_ONLY:-}" ] || [ -n "${KEEP:-}" ] || { echo "run.sh: COMPARE_ONLY needs KEEP" >&2; exit 1; }
 echo "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores," \
      "load $(cut -d' ' -f1-3 /proc/loadavg) at the start (shared machine: timings are noisy)"
 echo "$("$Q" --version 2>/dev/null | head -1), commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo "?")"
@@ -116,7 +119,7 @@ echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for a in $ARCH; do
     label=$a
     [ "$a" = aarch64 ] && label="aarch64 (qemu, emulated)"
-    for s in $STRATEGIES; do
+    for s in $STRATEGIES_RUN; do
         conv "$a" "$s" scanned txt
         conv "$a" "$s" tables json
         conv "$a" "$s" born json
@@ -162,7 +165,7 @@ if [ -d "$K/x86_64" ] && [ -d "$K/aarch64" ]; then
     for s in $STRATEGIES; do
         for set_ in scanned tables born; do
             python3 - "$s" "$set_" "$K/x86_64/$s/$set_" "$K/aarch64/$s/$set_" <<'EOF'
-import json, os, sys
+import difflib, json, os, sys
 s, set_, x, a = sys.argv[1:5]
 
 def text(path):
@@ -195,14 +198,18 @@ for n in names:
     if open(fx, "rb").read() == open(fa, "rb").read():
         same += 1
         continue
-    tx, ta = text(fx), text(fa)
-    cers.append((lev(tx, ta) / max(1, len(tx)), n))
+    tx, ta = text(fx).split("\n"), text(fa).split("\n")
+    # line-aligned (difflib), then characters within the differing runs: an upper bound
+    # of the edit distance, quick on long texts that differ in a few lines
+    d = sum(lev("\n".join(tx[i1:i2]), "\n".join(ta[j1:j2])) for op, i1, i2, j1, j2 in
+            difflib.SequenceMatcher(None, tx, ta, autojunk=False).get_opcodes() if op != "equal")
+    cers.append((d / max(1, len("\n".join(tx))), n))
 line = "  %-8s %-7s %d/%d files byte-equal" % (s, set_, same, len(names))
 if missing:
     line += ", %d missing under aarch64" % missing
 if cers:
     c, n = max(cers)
-    line += "; the other %d: text CER max %.4f (%s)" % (len(cers), c, n)
+    line += "; the other %d: text CER max %.4f (%s; line-aligned, an upper bound)" % (len(cers), c, n)
 print(line)
 EOF
         done
