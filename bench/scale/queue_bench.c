@@ -7,7 +7,13 @@
  * claim latency percentiles (one claim = one round trip + commit), as one line of
  * key=value pairs. A benchmark, not a test (bench/scale/queue.sh runs it).
  *
- *   queue_bench URL CLIENTS
+ *   queue_bench URL CLIENTS [MODE]
+ *
+ * MODE new (default): what the worker does now (worker.c async_claims): the claim commits
+ * without waiting for the WAL flush (synchronous_commit = off for the session), the
+ * completion in a transaction that sets it back to the server's setting, so one flush per
+ * job. MODE old: the worker's statements before that, each its own durable autocommit
+ * transaction (two flushes per job): the peer, run in the same bench.
  */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -45,7 +51,7 @@ static int cmp_d(const void *a, const void *b)
 
 /* one client: claims until none is left; writes its claim latencies (ms, one per line)
  * to fd, then the count of jobs completed and of fenced-out completions on stderr */
-static int client(const char *url, int idx, FILE *out)
+static int client(const char *url, int idx, int fast, FILE *out)
 {
     PGconn *c = PQconnectdb(url);
     if (PQstatus(c) != CONNECTION_OK) {
@@ -58,6 +64,14 @@ static int client(const char *url, int idx, FILE *out)
     if (!PQprepare(c, "claim", CLAIM, 0, NULL) || !PQprepare(c, "complete", COMPLETE, 0, NULL)) {
         fprintf(stderr, "queue_bench: prepare: %s", PQerrorMessage(c));
         return 1;
+    }
+    if (fast) {
+        PGresult *q = PQexec(c, "SET synchronous_commit = off");
+        if (PQresultStatus(q) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "queue_bench: SET: %s", PQerrorMessage(c));
+            return 1;
+        }
+        PQclear(q);
     }
     long done = 0, fenced = 0;
     for (;;) {
@@ -74,6 +88,14 @@ static int client(const char *url, int idx, FILE *out)
         }
         fprintf(out, "%.4f\n", ms);
         const char *v[4] = {PQgetvalue(r, 0, 0), wid, PQgetvalue(r, 0, 1), "noop"};
+        if (fast) {
+            PGresult *b = PQexec(c, "BEGIN; SET LOCAL synchronous_commit = on");
+            if (PQresultStatus(b) != PGRES_COMMAND_OK) {
+                fprintf(stderr, "queue_bench: BEGIN: %s", PQerrorMessage(c));
+                return 1;
+            }
+            PQclear(b);
+        }
         PGresult *d = PQexecPrepared(c, "complete", 4, v, NULL, NULL, 0);
         if (PQresultStatus(d) != PGRES_TUPLES_OK) {
             fprintf(stderr, "queue_bench: complete: %s", PQerrorMessage(c));
@@ -84,6 +106,14 @@ static int client(const char *url, int idx, FILE *out)
         else
             fenced++;
         PQclear(d);
+        if (fast) {
+            PGresult *e = PQexec(c, "COMMIT");
+            if (PQresultStatus(e) != PGRES_COMMAND_OK) {
+                fprintf(stderr, "queue_bench: COMMIT: %s", PQerrorMessage(c));
+                return 1;
+            }
+            PQclear(e);
+        }
         PQclear(r);
     }
     fprintf(out, "done %ld %ld\n", done, fenced);
@@ -93,10 +123,11 @@ static int client(const char *url, int idx, FILE *out)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: queue_bench URL CLIENTS\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: queue_bench URL CLIENTS [new|old]\n");
         return 2;
     }
+    int fast = argc < 4 || strcmp(argv[3], "old") != 0;
     int n = atoi(argv[2]);
     if (n < 1 || n > 256) {
         fprintf(stderr, "queue_bench: CLIENTS must be 1..256\n");
@@ -120,7 +151,7 @@ int main(int argc, char **argv)
             FILE *out = fopen(f, "w");
             if (!out)
                 _exit(1);
-            int rc = client(argv[1], i, out);
+            int rc = client(argv[1], i, fast, out);
             fclose(out);
             _exit(rc);
         }
@@ -171,9 +202,9 @@ int main(int argc, char **argv)
         return 1;
     }
     qsort(lat, m, sizeof *lat, cmp_d);
-    printf("clients=%d jobs=%ld fenced=%ld wall_s=%.3f jobs_per_s=%.0f claim_p50_ms=%.3f "
+    printf("mode=%s clients=%d jobs=%ld fenced=%ld wall_s=%.3f jobs_per_s=%.0f claim_p50_ms=%.3f "
            "claim_p95_ms=%.3f claim_p99_ms=%.3f claim_max_ms=%.3f\n",
-           n, done, fenced, wall, (double)done / wall, lat[m / 2], lat[(size_t)(m * 0.95)],
+           fast ? "new" : "old", n, done, fenced, wall, (double)done / wall, lat[m / 2], lat[(size_t)(m * 0.95)],
            lat[(size_t)(m * 0.99)], lat[m - 1]);
     free(lat);
     return 0;
