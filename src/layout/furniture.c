@@ -4,6 +4,10 @@
  * "Page 12"), occurs in that band on at least half of the document's pages, or when
  * it is a lone page number ("12", "- 12 -", "xii", "Page 3 of 9"). Body text is never
  * touched: a sentence repeated in the middle of pages is content.
+ * OCR'd pages read a running head a little differently on every page ("THE CAVERNS OF
+ * THE SALT KING ©", ". THE CAVERNS OF THE SALT KlNG"), so there a band line is also
+ * furniture when its loose key (letters and digit runs only) is within one edit in
+ * LOOSE_PER characters of the loose keys of band lines on at least half of the pages.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +18,19 @@
 /* TeX puts page numbers lower in a deeper bottom margin; a lone number this close to
  * the edge is still not body text. */
 #define NUMBER_BAND_FRAC 0.12f
+/* OCR pages: loose keys of at least LOOSE_MIN characters (shorter ones, a lone word, are
+ * left to the exact test), at most LOOSE_MAX (a running head, not a paragraph line), one
+ * edit allowed per LOOSE_PER characters of the shorter key. */
+#define LOOSE_MIN 4
+#define LOOSE_MAX 96
+#define LOOSE_PER 8
 
 typedef struct band_line {
-    int line;  /* index into ctx->lines */
+    int line;    /* index into ctx->lines */
     int page;
-    char *key; /* normalised text (scratch) */
+    char *key;   /* normalised text (scratch) */
+    char *loose; /* letters and '#' only (scratch), OCR pass */
+    int n_loose;
 } band_line;
 
 static int in_band(const qr_lctx *c, const qr_lline *l, float frac)
@@ -186,6 +198,92 @@ static void remove_page_numbers(qr_lctx *c, const int *idx, const long *val, int
     }
 }
 
+/* The loose form of a key: its ASCII letters and '#' (digit runs), nothing else, so
+ * specks, quotes and spaces OCR adds or drops around a running head do not count. */
+static char *loose_key(qr_lctx *c, const char *key, int *len)
+{
+    size_t n = strlen(key);
+    char *k = qr_lx_scratch(c, n + 1);
+    int m = 0;
+    if (!k)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if ((key[i] >= 'a' && key[i] <= 'z') || key[i] == '#')
+            k[m++] = key[i];
+    k[m] = '\0';
+    *len = m;
+    return k;
+}
+
+/* Levenshtein distance of a[0..na) and b[0..nb) when it is at most max, else max + 1.
+ * row: scratch of nb + 1 ints. */
+static int within(const char *a, int na, const char *b, int nb, int max, int *row)
+{
+    if (na - nb > max || nb - na > max)
+        return max + 1;
+    for (int j = 0; j <= nb; j++)
+        row[j] = j;
+    for (int i = 1; i <= na; i++) {
+        int diag = row[0], best = i;
+        row[0] = i;
+        for (int j = 1; j <= nb; j++) {
+            int up = row[j];
+            int v = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < v)
+                v = up + 1;
+            if (row[j - 1] + 1 < v)
+                v = row[j - 1] + 1;
+            row[j] = v;
+            diag = up;
+            if (v < best)
+                best = v;
+        }
+        if (best > max)
+            return max + 1;
+    }
+    return row[nb];
+}
+
+/* OCR pages: a band line not yet removed whose loose key is close to those of band lines
+ * on at least half of the pages (its own page included, two pages at least) is removed. */
+static void mark_loose_repeats(qr_lctx *c, band_line *bl, int n, int n_pages)
+{
+    int any = 0;
+    for (int i = 0; i < n; i++)
+        any |= c->lines[bl[i].line].src == QR_SRC_OCR;
+    if (!any || n_pages < 2)
+        return;
+    int *row = qr_lx_scratch(c, sizeof(int) * (LOOSE_MAX + 1));
+    int *seen = qr_lx_scratch(c, sizeof(int) * (size_t)(c->n_pages + 1));
+    if (!row || !seen)
+        return;
+    for (int i = 0; i < n; i++) {
+        bl[i].loose = loose_key(c, bl[i].key, &bl[i].n_loose);
+        if (!bl[i].loose)
+            return;
+    }
+    for (int i = 0; i < n; i++) {
+        const band_line *a = &bl[i];
+        if (c->lines[a->line].src != QR_SRC_OCR || c->lines[a->line].removed ||
+            a->n_loose < LOOSE_MIN || a->n_loose > LOOSE_MAX)
+            continue;
+        int distinct = 0;
+        for (int j = 0; j < n; j++) {
+            const band_line *b = &bl[j];
+            if (b->n_loose < LOOSE_MIN || b->n_loose > LOOSE_MAX || seen[b->page] == i + 1)
+                continue;
+            int shorter = a->n_loose < b->n_loose ? a->n_loose : b->n_loose;
+            int max = shorter / LOOSE_PER;
+            if (within(a->loose, a->n_loose, b->loose, b->n_loose, max, row) <= max) {
+                seen[b->page] = i + 1;
+                distinct++;
+            }
+        }
+        if (distinct >= 2 && 2 * distinct >= n_pages)
+            remove_line(c, a->line);
+    }
+}
+
 void qr_layout_furniture(qr_lctx *c)
 {
     band_line *bl = qr_lx_scratch(c, sizeof(*bl) * (size_t)(c->n_lines + 1));
@@ -218,5 +316,6 @@ void qr_layout_furniture(qr_lctx *c)
         n++;
     }
     mark_repeats(c, bl, n, valid_pages(c));
+    mark_loose_repeats(c, bl, n, valid_pages(c));
     remove_page_numbers(c, num_idx, num_val, n_num);
 }

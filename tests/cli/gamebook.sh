@@ -46,6 +46,11 @@ check "scanned: exit 0, gamebook JSON written" test -s "$T/s/out.json"
 check "scanned: sections >= 97 %, choices >= 95 % (precision >= 95 %)" \
     python3 "$TOOLS/gamebook_score.py" "$T/s/truth.json" "$T/s/out.json" --scan \
     --min-sections 97 --min-choices 95 --min-precision 95
+check "scanned: the running head, read with OCR noise on each page, is not in any section" \
+    python3 -c "
+import json; d = json.load(open('$T/s/out.json'))
+assert not any('SALT KING' in s['text'] for s in d['sections']), 'running head kept'
+"
 
 # quire validate gamebook: the clean book has no errors (exit 0); a book with planted errors
 # (gen_gamebook.py --plant-errors: a choice to a section that does not exist, a section

@@ -664,6 +664,48 @@ static void test_furniture(void)
     T_EQ_INT(n_rep, 5);
 }
 
+static const char *g_firsts[6] = {
+    "The caverns of the salt king are deep.", "Then.", "The caverns of the salt mines.",
+    "Then", "The taverns of the old king", "them."};
+
+/* OCR'd pages: the running head read a little differently on each page (a speck, a
+ * misread letter, a lost space) is furniture all the same; body lines at the top of the
+ * pages that resemble it in part are not. On text-layer pages only exact repeats count. */
+static void noisy_head_pages(qr_page **pages, int source, float conf)
+{
+    static const char *heads[6] = {
+        "THE CAVERNS OF THE SALT KING \xc2\xa9", ". THE CAVERNS OF THE SALT KING",
+        "THE CAVERNS OF THE SALT KlNG", "THE CAVERNSOF THE SALT KING",
+        "~ THE CAVERNS OF THE SALT KING", "THE CAVERNS OF THE SALT KING"};
+    for (int i = 0; i < 6; i++) {
+        qr_page *pg = new_page(i + 1, source);
+        new_block(pg);
+        add_line_ex(pg, 200, 0, 28, 9, 0, heads[i], conf);
+        new_block(pg);
+        add_line_ex(pg, 72, 0, 44, 10, 0, g_firsts[i], conf);
+        new_block(pg);
+        add_line_ex(pg, 72, 540, 100, 10, 0, "Body text of the page runs on here for a while",
+                    conf);
+        add_line_ex(pg, 72, 0, 112, 10, 0, "and ends here.", conf);
+        pages[i] = pg;
+    }
+}
+
+static void test_furniture_ocr(void)
+{
+    qr_page *pages[6];
+    noisy_head_pages(pages, QR_SRC_OCR, 80);
+    run(pages, 6);
+    T_EQ_INT(g_lay.n_removed_furniture, 6);
+    T_CHECKF(!strstr(g_md, "SALT K"), "%s", g_md);
+    for (int i = 0; i < 6; i++)
+        T_CHECKF(strstr(g_md, g_firsts[i]) != NULL, "%s lost:\n%s", g_firsts[i], g_md);
+    noisy_head_pages(pages, QR_SRC_TEXT, -1);
+    run(pages, 6);
+    T_EQ_INT(g_lay.n_removed_furniture, 0);
+    T_CHECKF(strstr(g_md, "SALT KlNG") != NULL, "%s", g_md);
+}
+
 /* Plain-text options: the page's own lines and hyphens, furniture kept. */
 static void test_keep_lines_for_text(void)
 {
@@ -986,6 +1028,7 @@ int main(void)
     T_RUN(test_no_false_table);
     T_RUN(test_code);
     T_RUN(test_furniture);
+    T_RUN(test_furniture_ocr);
     T_RUN(test_keep_lines_for_text);
     T_RUN(test_figures);
     T_RUN(test_markdown_escaping);
