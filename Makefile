@@ -104,7 +104,7 @@ BUILD_OPTS := -DQR_WITH_CONVERT=$(if $(filter 1,$(WITH_CONVERT)),1,0) \
 ISA_FLAGS_src/buildinfo.c := $(BUILD_OPTS)
 ISA_X86 := src/nn/kern_avx2.c src/nn/kern_avx512.c src/nn/kern_lp_avx512.c src/nn/kern_amx.c \
            src/nn/kern_lp_avx2.c src/nn/kern_lp_avxvnni.c
-ISA_ARM := src/nn/kern_neon.c
+ISA_ARM := src/nn/kern_neon.c src/nn/kern_lp_neon.c
 ifneq ($(ARCH),x86_64)
   LIB_SRC := $(filter-out $(ISA_X86),$(LIB_SRC))
 endif

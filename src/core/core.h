@@ -138,7 +138,8 @@ enum {
     QR_CPU_NEON = 1u << 16,
     QR_CPU_ASIMDDP = 1u << 17, /* dotprod */
     QR_CPU_I8MM = 1u << 18,
-    QR_CPU_SVE = 1u << 19
+    QR_CPU_SVE = 1u << 19,
+    QR_CPU_ARMBF16 = 1u << 20 /* ARM64 bf16 extension (bfdot, bfmmla): HWCAP2_BF16 */
 };
 /* Detected features (CPUID + XGETBV on x86, getauxval on ARM64). Cached. */
 unsigned qr_cpu_features(void);

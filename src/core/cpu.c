@@ -85,6 +85,9 @@ static unsigned detect(void)
 #ifndef HWCAP2_I8MM
 #define HWCAP2_I8MM (1 << 13)
 #endif
+#ifndef HWCAP2_BF16
+#define HWCAP2_BF16 (1 << 14)
+#endif
 static unsigned detect(void)
 {
     unsigned long hw = getauxval(AT_HWCAP);
@@ -96,6 +99,8 @@ static unsigned detect(void)
         f |= QR_CPU_SVE;
     if (hw2 & HWCAP2_I8MM)
         f |= QR_CPU_I8MM;
+    if (hw2 & HWCAP2_BF16)
+        f |= QR_CPU_ARMBF16;
     return f;
 }
 #elif defined(__aarch64__)
@@ -132,6 +137,7 @@ void qr_cpu_feature_names(unsigned feats, char *buf, size_t cap)
         {QR_CPU_AMXINT8, "amx-int8"},
         {QR_CPU_NEON, "neon"},            {QR_CPU_ASIMDDP, "dotprod"},
         {QR_CPU_I8MM, "i8mm"},            {QR_CPU_SVE, "sve"},
+        {QR_CPU_ARMBF16, "bf16"},
     };
     size_t used = 0;
     if (cap == 0)

@@ -369,6 +369,9 @@ const char *const qr_lp_names[] = {
 #if defined(__x86_64__)
     "avx512-bf16", "avx512-vnni", "amx-bf16", "amx-int8", "avx-vnni", "avx2-int8",
 #endif
+#if defined(__aarch64__)
+    "neon-bf16mmla", "neon-bf16dot", "neon-bf16", "neon-i8mm", "neon-sdot", "neon-int8",
+#endif
     NULL};
 
 #if defined(__x86_64__)
@@ -413,6 +416,16 @@ const char *qr_lp_missing(const char *name)
         return "";
     }
 #endif
+#if defined(__aarch64__)
+    if (strcmp(name, "neon-bf16") == 0 || strcmp(name, "neon-int8") == 0)
+        return (f & QR_CPU_NEON) ? "" : "needs neon";
+    if (strcmp(name, "neon-sdot") == 0)
+        return (f & QR_CPU_ASIMDDP) ? "" : "needs dotprod (HWCAP_ASIMDDP)";
+    if (strcmp(name, "neon-i8mm") == 0)
+        return (f & QR_CPU_I8MM) ? "" : "needs i8mm (HWCAP2_I8MM)";
+    if (strcmp(name, "neon-bf16dot") == 0 || strcmp(name, "neon-bf16mmla") == 0)
+        return (f & QR_CPU_ARMBF16) ? "" : "needs bf16 (HWCAP2_BF16)";
+#endif
     return "not built for this architecture";
 }
 
@@ -438,16 +451,50 @@ const qr_lp_kernel *qr_lp_get(const char *name)
     if (strcmp(name, "avx2-int8") == 0)
         return &qr_lp_avx2_int8;
 #endif
+#if defined(__aarch64__)
+    static const qr_lp_kernel *const neon[] = {&qr_lp_neon_bf16mmla, &qr_lp_neon_bf16dot,
+                                               &qr_lp_neon_bf16,     &qr_lp_neon_i8mm,
+                                               &qr_lp_neon_sdot,     &qr_lp_neon_int8};
+    for (size_t i = 0; i < QR_ARRAY_LEN(neon); i++)
+        if (strcmp(name, neon[i]->name) == 0)
+            return neon[i];
+#endif
     return NULL;
 }
 
 static _Atomic(const qr_lp_kernel *) active_lp[3];
 
+#if defined(__aarch64__)
+/* auto: everything the CPU has (the mmla kernels first: twice the products per
+ * instruction of the dot ones); neon-dotprod: sdot for int8, the fp32-FMA bf16 kernel;
+ * neon: the ARMv8.0 kernels; scalar: the references. */
+static const qr_lp_kernel *choose_neon(int prec, const char *lvl)
+{
+    int any = strcmp(lvl, "auto") == 0;
+    int dot = any || strcmp(lvl, "neon-dotprod") == 0;
+    int base = dot || strcmp(lvl, "neon") == 0;
+    static const char *const order[2][3] = {{"neon-bf16mmla", "neon-bf16dot", "neon-bf16"},
+                                            {"neon-i8mm", "neon-sdot", "neon-int8"}};
+    const char *const *o = order[prec == QR_PREC_INT8];
+    const qr_lp_kernel *k = NULL;
+    if (any)
+        k = qr_lp_get(o[0]);
+    if (!k && (any || (dot && prec == QR_PREC_INT8)))
+        k = qr_lp_get(o[1]);
+    if (!k && base)
+        k = qr_lp_get(o[2]);
+    return k ? k : prec == QR_PREC_INT8 ? &qr_lp_scalar_int8 : &qr_lp_scalar_bf16;
+}
+#endif
+
 static const qr_lp_kernel *choose(int prec)
 {
     /* the QUIRE_CPU level bounds the choice: amx > avx512 > avx2 (int8 only) > the
-     * scalar references (scalar, neon*) */
+     * scalar references (scalar); on ARM64 auto > neon-dotprod > neon > scalar */
     const char *lvl = qr_nn_level();
+#if defined(__aarch64__)
+    return choose_neon(prec, lvl);
+#endif
     int amx = strcmp(lvl, "amx") == 0 || strcmp(lvl, "auto") == 0;
     int avx512 = amx || strcmp(lvl, "avx512") == 0;
     int avx2 = avx512 || strcmp(lvl, "avx2") == 0;

@@ -162,13 +162,20 @@ extern const qr_lp_kernel qr_lp_avxvnni_int8, qr_lp_avx2_int8;
  * d % 16 == 0, t <= QR_ATTN_DIRECT_MAX, else returns 0. Scratch: QR_ATTN_SCRATCH(t, d). */
 int qr_attention_bf16_avx512(const qr_attn_args *a);
 #endif
+#if defined(__aarch64__)
+/* kern_lp_neon.c: int8 on smull (ARMv8.0) / sdot (dotprod) / smmla (i8mm); bf16 on fp32
+ * fmla (ARMv8.0, bitwise the reference) / bfdot / bfmmla (bf16 extension). */
+extern const qr_lp_kernel qr_lp_neon_int8, qr_lp_neon_sdot, qr_lp_neon_i8mm;
+extern const qr_lp_kernel qr_lp_neon_bf16, qr_lp_neon_bf16dot, qr_lp_neon_bf16mmla;
+#endif
 /* Names of all low-precision kernels of this build (NULL-terminated). */
 extern const char *const qr_lp_names[];
 /* A kernel by name if this build has it and this CPU (and OS) can run it, else NULL. */
 const qr_lp_kernel *qr_lp_get(const char *name);
 /* The kernel in use for prec (bf16/int8): the best this CPU has, limited by QUIRE_CPU
  * (avx512: no AMX tiles; avx2: int8 on avx-vnni or avx2-int8, bf16 on the scalar reference;
- * scalar / neon*: the scalar references). */
+ * neon-dotprod: int8 on sdot, bf16 on fp32 fmla; neon: the ARMv8.0 kernels; scalar: the
+ * scalar references). */
 const qr_lp_kernel *qr_lp_active(int prec);
 /* Why a kernel is not available (for test / info lines): "" when it is. */
 const char *qr_lp_missing(const char *name);
