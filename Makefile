@@ -293,6 +293,10 @@ check-arm64: models
 	$(ARM64_QEMU) build/arm64/quire info | tee build/arm64/info.txt
 	@grep -q '^arch: aarch64' build/arm64/info.txt && grep -q '^cpu features:.*neon' build/arm64/info.txt || \
 	  { echo "check-arm64: quire info under qemu does not report aarch64 + neon" >&2; exit 1; }
+	@# the bf16/int8 kernel each emulated CPU gets: ARMv8.0, dotprod only, everything
+	$(ARM64_QEMU) -cpu cortex-a53 build/arm64/quire info | grep -x 'precision kernels: fp32 neon, bf16 neon-bf16, int8 neon-int8'
+	$(ARM64_QEMU) -cpu neoverse-n1 build/arm64/quire info | grep -x 'precision kernels: fp32 neon-dotprod, bf16 neon-bf16, int8 neon-sdot'
+	$(ARM64_QEMU) -cpu max build/arm64/quire info | grep -x 'precision kernels: fp32 neon-dotprod, bf16 neon-bf16mmla, int8 neon-i8mm'
 	QUIRE_BUILD=build/arm64 QUIRE_RUNNER="$(ARM64_QEMU)" QUIRE_CORE_ONLY=1 \
 	  QUIRE_GOLDEN_MAX_TOKENS=128 QUIRE_LOWP_MAX_TOKENS=16 QUIRE_GOLDEN_KERNELS="$(ARM64_GOLDEN_KERNELS)" sh tests/run.sh
 
