@@ -6,6 +6,7 @@
 #define QR_STORE_INT_H
 
 #include <pthread.h>
+#include <stdio.h>
 #include <sqlite3.h>
 
 #include "core/core.h"
